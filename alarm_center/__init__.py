@@ -1,0 +1,1 @@
+"""The alarm center: turns band events into alarms, escalates them and notifies people."""

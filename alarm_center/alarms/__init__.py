@@ -1,0 +1,1 @@
+"""Alarms: their lifecycle, merging of repeats and the audit trail."""

@@ -1,0 +1,78 @@
+"""Intake: a band's alarm message becomes a new alarm, or a repeat merged into the open one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alarm_center.alarms import repository
+from alarm_center.alarms.model import PRIORITY_BY_KIND, AlarmKind, AlarmStatus
+from registry.model import Band
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    alarm_id: int
+    created: bool
+
+
+class IntakeRace(Exception):
+    """The open alarm closed between our insert and our look-up; the caller retries the unit of work."""
+
+
+async def raise_or_merge(
+    session: AsyncSession,
+    *,
+    band: Band,
+    resident_municipality_id: int | None,
+    kind: AlarmKind,
+    band_message_id: int,
+    received_at: datetime,
+    is_test: bool = False,
+) -> IntakeResult:
+    """Raise an alarm for this band and kind, or merge into the open one. Does not commit."""
+    alarm_id = await repository.insert_alarm_if_none_open(
+        session,
+        {
+            "municipality_id": resident_municipality_id,
+            "resident_id": band.resident_id,
+            "band_id": band.id,
+            "kind": kind.value,
+            "priority": int(PRIORITY_BY_KIND[kind]),
+            "status": AlarmStatus.RAISED.value,
+            "is_test": is_test,
+            "raised_at": received_at,
+            "repeat_count": 0,
+            "note": "",
+            "first_message_id": band_message_id,
+        },
+    )
+    if alarm_id is not None:
+        await repository.add_event(
+            session,
+            alarm_id=alarm_id,
+            at=received_at,
+            type="raised",
+            actor_type="band",
+            actor_id=band.id,
+            to_status=AlarmStatus.RAISED.value,
+            detail={"band_message_id": band_message_id},
+        )
+        return IntakeResult(alarm_id=alarm_id, created=True)
+
+    open_alarm = await repository.open_alarm_for(session, band_id=band.id, kind=kind.value, is_test=is_test)
+    if open_alarm is None:
+        raise IntakeRace(f"open {kind} alarm of band {band.serial} closed during intake")
+    await repository.count_repeat(session, alarm_id=open_alarm.id, at=received_at)
+    await repository.add_event(
+        session,
+        alarm_id=open_alarm.id,
+        at=received_at,
+        type="repeat",
+        actor_type="band",
+        actor_id=band.id,
+        detail={"band_message_id": band_message_id},
+    )
+    return IntakeResult(alarm_id=open_alarm.id, created=False)

@@ -1,0 +1,89 @@
+"""Alarm queries. Services call these; the caller's unit of work owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmEvent
+
+_OPEN_WHERE = text("status IN ('raised', 'claimed')")
+
+
+async def insert_alarm_if_none_open(session: AsyncSession, values: dict[str, Any]) -> int | None:
+    """Insert an alarm unless one is open for the same band, kind and test-ness; None if one is.
+
+    The partial unique index decides, so two gateways racing on the same band cannot both win.
+    """
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(Alarm)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["band_id", "kind", "is_test"], index_where=_OPEN_WHERE)
+        .returning(Alarm.id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def open_alarm_for(session: AsyncSession, *, band_id: int, kind: str, is_test: bool) -> Alarm | None:
+    return (
+        await session.execute(
+            select(Alarm).where(
+                Alarm.band_id == band_id,
+                Alarm.kind == kind,
+                Alarm.is_test == is_test,
+                Alarm.status.in_(OPEN_STATUSES),
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def count_repeat(session: AsyncSession, *, alarm_id: int, at: datetime) -> None:
+    await session.execute(
+        update(Alarm).where(Alarm.id == alarm_id).values(repeat_count=Alarm.repeat_count + 1, last_repeat_at=at)
+    )
+
+
+async def add_event(
+    session: AsyncSession,
+    *,
+    alarm_id: int,
+    at: datetime,
+    type: str,  # noqa: A002 - the column is called type
+    actor_type: str,
+    actor_id: int | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AlarmEvent:
+    event = AlarmEvent(
+        alarm_id=alarm_id,
+        at=at,
+        type=type,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        from_status=from_status,
+        to_status=to_status,
+        detail=detail or {},
+    )
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def open_alarms(session: AsyncSession) -> Sequence[Alarm]:
+    return (
+        (await session.execute(select(Alarm).where(Alarm.status.in_(OPEN_STATUSES)).order_by(Alarm.priority, Alarm.raised_at)))
+        .scalars()
+        .all()
+    )
+
+
+async def latest_event_id(session: AsyncSession) -> int:
+    return (await session.execute(select(func.coalesce(func.max(AlarmEvent.id), 0)))).scalar_one()

@@ -1,0 +1,1 @@
+"""Escalation: data-driven policies advanced by durable timers."""

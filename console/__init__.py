@@ -1,0 +1,1 @@
+"""The console: the operators', supervisors' and technicians' web application and its API."""

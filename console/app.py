@@ -1,0 +1,116 @@
+"""The console application: pages, JSON API and the live WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alarm_center.alarms import repository
+from alarm_center.alarms.views import AlarmView, alarm_views
+from console.context import ConsoleContext
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+
+
+def create_app(context: ConsoleContext) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        feed_task = asyncio.create_task(context.feed.run(), name="live-feed") if context.run_feed else None
+        try:
+            yield
+        finally:
+            if feed_task is not None:
+                feed_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await feed_task
+
+    app = FastAPI(title="opaska console", version="0.1.0", lifespan=lifespan)
+    app.state.context = context
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=HERE / "templates")
+
+    async def session_dep() -> AsyncIterator[AsyncSession]:
+        async with context.session_factory() as session:
+            yield session
+
+    SessionDep = Annotated[AsyncSession, Depends(session_dep)]
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz(session: SessionDep) -> JSONResponse:
+        """The database answers and the live feed is running."""
+        checks: dict[str, str] = {}
+        try:
+            await session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        checks["live_feed"] = "ok" if context.feed.healthy else "not running"
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/alarms", tags=["alarms"])
+    async def list_open_alarms(session: SessionDep) -> list[AlarmView]:
+        """Open alarms, most urgent first, then oldest first."""
+        return await alarm_views(session, await repository.open_alarms(session))
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def queue_page(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "queue.html", {})
+
+    @app.websocket("/ws/live")
+    async def live(websocket: WebSocket) -> None:
+        """A snapshot of open alarms, then every alarm event as it commits. Reconnect to re-sync."""
+        await websocket.accept()
+        async with context.feed.subscribe() as queue:
+            alarms, cursor = await context.feed.snapshot()
+            await websocket.send_json(
+                {"type": "snapshot", "cursor": cursor, "alarms": [a.model_dump(mode="json") for a in alarms]}
+            )
+            receiver = asyncio.create_task(_drain_client(websocket))
+            try:
+                while not receiver.done():
+                    getter = asyncio.create_task(queue.get())
+                    done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                    if getter not in done:
+                        getter.cancel()
+                        break
+                    message: dict[str, Any] = getter.result()
+                    await websocket.send_json(message)
+                    if message["type"] == "overflow":
+                        await websocket.close(code=1013)
+                        break
+            except WebSocketDisconnect:
+                pass
+            finally:
+                receiver.cancel()
+
+    return app
+
+
+async def _drain_client(websocket: WebSocket) -> None:
+    """Read (and ignore) what the browser sends, so a closed socket is noticed at once."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            await websocket.receive_text()

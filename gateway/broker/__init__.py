@@ -1,0 +1,1 @@
+"""Broker integration: the embedded amqtt broker and, later, auth for Mosquitto and EMQX."""

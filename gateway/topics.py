@@ -1,0 +1,49 @@
+"""The band topic scheme: {root}/bands/{band}/up/{kind} and {root}/bands/{band}/down/{kind}."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# A band id must be one plain topic level: these would let it reach other bands' topics.
+FORBIDDEN_IN_BAND_ID = frozenset("+#/\x00")
+
+
+def is_valid_band_id(band_id: str) -> bool:
+    return 0 < len(band_id) <= 64 and not (set(band_id) & FORBIDDEN_IN_BAND_ID) and band_id.isprintable()
+
+
+@dataclass(frozen=True)
+class UplinkTopic:
+    band: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class TopicScheme:
+    root: str
+
+    @property
+    def uplink_filter(self) -> str:
+        return f"{self.root}/bands/+/up/#"
+
+    def uplink(self, band: str, kind: str) -> str:
+        return f"{self.root}/bands/{band}/up/{kind}"
+
+    def downlink(self, band: str, kind: str) -> str:
+        return f"{self.root}/bands/{band}/down/{kind}"
+
+    def downlink_filter(self, band: str) -> str:
+        return f"{self.root}/bands/{band}/down/#"
+
+    def status(self, band: str) -> str:
+        """Retained online/offline status, also the band's MQTT last will."""
+        return f"{self.root}/bands/{band}/status"
+
+    def parse_uplink(self, topic: str) -> UplinkTopic | None:
+        prefix = f"{self.root}/bands/"
+        if not topic.startswith(prefix):
+            return None
+        parts = topic[len(prefix) :].split("/")
+        if len(parts) != 3 or parts[1] != "up" or not parts[0] or not parts[2]:
+            return None
+        return UplinkTopic(band=parts[0], kind=parts[2])

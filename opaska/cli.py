@@ -1,0 +1,129 @@
+"""The `opaska` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+from opaska.logs import configure_logging
+from opaska.settings import Settings, SettingsError, load_settings
+from opaska.startup import StartupError
+
+log = logging.getLogger("opaska")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opaska",
+        description="opaska: telecare alarm receiving platform. Settings: config/opaska.toml, "
+        "overridden by OPASKA_<SECTION>_<KEY> environment variables (e.g. OPASKA_MQTT_URL).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="everything in one process: broker, gateway, engine, console",
+        description="Start the whole platform in one process: the embedded MQTT broker (unless OPASKA_MQTT_URL "
+        "names one), the gateway, the engine and the console. Migrates the database first.",
+    )
+    run.add_argument("--demo", action="store_true", help="seed a demo municipality with residents and run simulated bands")
+
+    commands.add_parser(
+        "migrate",
+        help="bring the database schema up to date",
+        description="Apply every pending Alembic migration to the configured database (OPASKA_DATABASE_URL).",
+    )
+    commands.add_parser(
+        "gateway",
+        help="run only the gateway (bands in, over an external broker)",
+        description="Run the gateway alone: subscribes to band uplinks on OPASKA_MQTT_URL, validates, commits, acks.",
+    )
+    commands.add_parser(
+        "engine",
+        help="run only the engine (escalation and notifications)",
+        description="Run the engine alone: escalation timers and the notification outbox.",
+    )
+    commands.add_parser(
+        "console",
+        help="run only the console (web UI and API)",
+        description="Run the console alone: web pages, JSON API, live WebSocket, /healthz, /readyz, /metrics.",
+    )
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="virtual bands over real MQTT",
+        description="Connect virtual bands to the broker and send heartbeats and alarms, exactly as the band "
+        "protocol says: an alarm is repeated until the platform's alarm_received arrives.",
+    )
+    simulate.add_argument("--band", action="append", required=True, metavar="SERIAL[:SECRET]", help="a registered band (repeatable)")
+    simulate.add_argument("--press", choices=("sos", "fall"), help="raise this alarm from every band, then stop")
+    simulate.add_argument("--heartbeats", type=int, default=1, metavar="N", help="heartbeats per band before pressing (default 1)")
+    simulate.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds between heartbeats (default 1)")
+    simulate.add_argument("--timeout", type=float, default=60.0, metavar="S", help="give up waiting for alarm_received after S seconds")
+    return parser
+
+
+def _run(coroutine: Coroutine[Any, Any, int | None]) -> int:
+    try:
+        return asyncio.run(coroutine) or 0
+    except StartupError as exc:
+        log.error("%s", exc)
+        print(f"opaska: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _migrate(settings: Settings) -> int:
+    from opaska.startup import open_database, redacted
+
+    engine = await open_database(settings, migrate=True)
+    await engine.dispose()
+    print(f"database {redacted(settings.database.url)} is up to date")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"opaska: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log.level)
+
+    from opaska import platform
+
+    match args.command:
+        case "run":
+            return _run(platform.run_all(settings, demo=args.demo))
+        case "migrate":
+            return _run(_migrate(settings))
+        case "gateway":
+            return _run(platform.run_gateway(settings))
+        case "engine":
+            return _run(platform.run_engine_process(settings))
+        case "console":
+            return _run(platform.run_console(settings))
+        case "simulate":
+            from simulator.cli import simulate
+
+            return _run(
+                simulate(
+                    settings,
+                    bands=args.band,
+                    press=args.press,
+                    heartbeats=args.heartbeats,
+                    interval_s=args.interval,
+                    timeout_s=args.timeout,
+                )
+            )
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

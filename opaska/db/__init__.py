@@ -1,0 +1,1 @@
+"""Storage: engine, base model, column types and migrations."""

@@ -1,0 +1,1 @@
+"""MQTT on asyncio: paho-mqtt 2.x driven from the event loop, with manual acks."""

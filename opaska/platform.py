@@ -1,0 +1,213 @@
+"""Running the platform: all parts in one process (`opaska run`) or each part on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Iterator
+
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from alarm_center.engine import run_engine
+from alarm_center.live import AlarmFeed, LiveWake
+from console.app import create_app
+from console.context import ConsoleContext
+from gateway.broker.embedded import BrokerStartError, EmbeddedBroker
+from gateway.runner import Gateway
+from gateway.topics import TopicScheme
+from opaska.clock import Clock, SystemClock
+from opaska.db.engine import make_session_factory
+from opaska.mqtt.client import MqttError
+from opaska.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
+from opaska.settings import Settings
+from opaska.startup import StartupError, check_listen_port, open_database
+
+log = logging.getLogger(__name__)
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn, minus its own signal handling: the platform stops all parts together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _console_server(settings: Settings, context: ConsoleContext) -> uvicorn.Server:
+    check_listen_port(settings.console.host, settings.console.port, "OPASKA_CONSOLE_PORT")
+    config = uvicorn.Config(
+        create_app(context),
+        host=settings.console.host,
+        port=settings.console.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    return _QuietServer(config)
+
+
+def _gateway(
+    settings: Settings,
+    endpoint: MqttEndpoint,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    on_stored: Callable[[], None] | None,
+) -> Gateway:
+    return Gateway(
+        endpoint=endpoint,
+        topics=TopicScheme(settings.mqtt.topic_root),
+        session_factory=sessions,
+        clock=clock,
+        client_id=f"{settings.mqtt.client_id_prefix}-gateway",
+        protocol=settings.mqtt.effective_protocol,
+        session_expiry_s=settings.mqtt.session_expiry_s,
+        keepalive_s=settings.mqtt.keepalive_s,
+        on_alarm_stored=(lambda _stored: on_stored()) if on_stored else None,
+    )
+
+
+async def _connect_gateway(gateway: Gateway, endpoint: MqttEndpoint) -> None:
+    try:
+        await gateway.connect()
+    except MqttError as exc:
+        hint = "" if endpoint.username else " (check OPASKA_MQTT_URL)"
+        raise StartupError(f"{exc}{hint}") from None
+
+
+async def _until_signalled(parts: dict[str, Awaitable[None]], on_stop: Callable[[], Awaitable[None]]) -> None:
+    """Run the parts until SIGINT/SIGTERM or until one of them fails; then stop them all."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = {asyncio.ensure_future(awaitable): name for name, awaitable in parts.items()}
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception() is not None:
+                log.error("%s stopped: %s", tasks[task], task.exception(), exc_info=task.exception())
+                raise StartupError(f"{tasks[task]} failed: {task.exception()}")
+            if task is not stopper:
+                log.error("%s stopped unexpectedly", tasks[task])
+        log.info("stopping")
+    finally:
+        await on_stop()
+        # Parts that can finish cleanly (the console's HTTP server) get a moment; the rest are cancelled.
+        await asyncio.wait(tasks, timeout=5)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        stopper.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None = None) -> None:
+    """`opaska run`: broker (embedded unless one is configured), gateway, engine and console."""
+    clock = clock or SystemClock()
+    check_listen_port(settings.console.host, settings.console.port, "OPASKA_CONSOLE_PORT")
+    db = await open_database(settings, migrate=True)
+    broker: EmbeddedBroker | None = None
+    try:
+        sessions = make_session_factory(db)
+        if settings.mqtt.embedded:
+            broker = EmbeddedBroker(settings.mqtt.embedded_host, settings.mqtt.embedded_port)
+            try:
+                await broker.start()
+            except BrokerStartError as exc:
+                raise StartupError(str(exc)) from None
+            endpoint = parse_mqtt_url(broker.url)
+        else:
+            endpoint = parse_mqtt_url(settings.mqtt.url)
+        wake = LiveWake()
+        context = ConsoleContext(sessions, AlarmFeed(sessions, wake))
+        gateway = _gateway(settings, endpoint, sessions, clock, wake.poke)
+        await _connect_gateway(gateway, endpoint)
+        server = _console_server(settings, context)
+        parts: dict[str, Awaitable[None]] = {
+            "gateway": gateway.run(),
+            "engine": run_engine(settings, sessions, clock),
+            "console": server.serve(),
+        }
+        if demo:
+            from opaska.demo import run_demo_bands, seed_demo
+
+            bands = await seed_demo(sessions, clock)
+            parts["demo bands"] = run_demo_bands(settings, endpoint, bands)
+        log.info(
+            "opaska is running: console http://%s:%d, MQTT %s, database %s",
+            settings.console.host,
+            settings.console.port,
+            endpoint,
+            "SQLite" if settings.database.is_sqlite else "PostgreSQL",
+        )
+
+        async def stop() -> None:
+            server.should_exit = True
+            await gateway.close()
+
+        await _until_signalled(parts, stop)
+    finally:
+        if broker is not None:
+            await broker.stop()
+        await db.dispose()
+
+
+async def _open(settings: Settings) -> AsyncEngine:
+    return await open_database(settings, migrate=False)
+
+
+def _external_endpoint(settings: Settings) -> MqttEndpoint:
+    if settings.mqtt.embedded:
+        # A lone gateway has no embedded broker to talk to: assume the usual local one.
+        return MqttEndpoint(settings.mqtt.embedded_host, settings.mqtt.embedded_port)
+    return parse_mqtt_url(settings.mqtt.url)
+
+
+async def run_gateway(settings: Settings) -> None:
+    db = await _open(settings)
+    try:
+        sessions = make_session_factory(db)
+        endpoint = _external_endpoint(settings)
+        gateway = _gateway(settings, endpoint, sessions, SystemClock(), None)
+        await _connect_gateway(gateway, endpoint)
+        log.info("gateway running: MQTT %s", endpoint)
+
+        async def stop() -> None:
+            await gateway.close()
+
+        await _until_signalled({"gateway": gateway.run()}, stop)
+    finally:
+        await db.dispose()
+
+
+async def run_engine_process(settings: Settings) -> None:
+    db = await _open(settings)
+    try:
+        log.info("engine running")
+
+        async def stop() -> None:
+            return None
+
+        await _until_signalled({"engine": run_engine(settings, make_session_factory(db), SystemClock())}, stop)
+    finally:
+        await db.dispose()
+
+
+async def run_console(settings: Settings) -> None:
+    db = await _open(settings)
+    try:
+        sessions = make_session_factory(db)
+        server = _console_server(settings, ConsoleContext(sessions, AlarmFeed(sessions)))
+        log.info("console running: http://%s:%d", settings.console.host, settings.console.port)
+
+        async def stop() -> None:
+            server.should_exit = True
+
+        await _until_signalled({"console": server.serve()}, stop)
+    finally:
+        await db.dispose()

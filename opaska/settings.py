@@ -1,0 +1,144 @@
+"""Settings: `config/opaska.toml` defaults, overridden by `OPASKA_<SECTION>_<KEY>` variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config" / "opaska.toml"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "sqlite+aiosqlite:///./var/opaska.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                f"(got {value.split('://', 1)[0]!r}://...)"
+            )
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+class MqttSettings(BaseModel):
+    url: str = ""
+    # "auto": MQTT 5 for an external broker, 3.1.1 for the embedded amqtt (it speaks no 5).
+    protocol: Literal["auto", "3.1.1", "5"] = "auto"
+    embedded_host: str = "127.0.0.1"
+    embedded_port: int = Field(default=1883, ge=1, le=65535)
+    topic_root: str = "opaska/v1"
+    client_id_prefix: str = "opaska"
+    session_expiry_s: int = Field(default=86400, ge=0)
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError(f"must look like mqtt://host:1883 or mqtts://host:8883 (got {value!r})")
+        try:
+            parts.port  # noqa: B018 - urlsplit validates the port only when it is read
+        except ValueError as exc:
+            raise ValueError(f"bad port in {value!r}") from exc
+        return value
+
+    @field_validator("topic_root")
+    @classmethod
+    def _topic_root(cls, value: str) -> str:
+        if not value or any(ch in value for ch in "+#") or value.startswith("/") or value.endswith("/"):
+            raise ValueError("must be a plain topic path without +, # or leading/trailing '/'")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        return not self.url
+
+    @property
+    def effective_protocol(self) -> Literal["3.1.1", "5"]:
+        if self.protocol != "auto":
+            return self.protocol
+        return "3.1.1" if self.embedded else "5"
+
+
+class ConsoleSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+
+class NotifySettings(BaseModel):
+    # Only the offline outbox for now; "twilio" arrives with the alarm engine.
+    mode: Literal["outbox"] = "outbox"
+
+
+class LogSettings(BaseModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OPASKA_",
+        env_nested_delimiter="_",
+        # OPASKA_MQTT_TOPIC_ROOT is mqtt.topic_root: split once, after the section name.
+        env_nested_max_split=1,
+        extra="ignore",
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    mqtt: MqttSettings = MqttSettings()
+    console: ConsoleSettings = ConsoleSettings()
+    notify: NotifySettings = NotifySettings()
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get("OPASKA_CONFIG_FILE", DEFAULT_CONFIG_FILE))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_file))
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names it and the variable that sets it."""
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning a validation error into one line per bad setting."""
+    config_file = Path(os.environ.get("OPASKA_CONFIG_FILE", DEFAULT_CONFIG_FILE))
+    if "OPASKA_CONFIG_FILE" in os.environ and not config_file.is_file():
+        raise SettingsError(f"OPASKA_CONFIG_FILE: no such file {config_file}")
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            path = ".".join(str(part) for part in error["loc"])
+            variable = "OPASKA_" + "_".join(str(part) for part in error["loc"]).upper()
+            lines.append(f"bad setting {path} ({variable} or [{error['loc'][0]}] in {config_file.name}): {error['msg']}")
+        raise SettingsError("; ".join(lines)) from None
+    except Exception as exc:  # a broken TOML file raises its own decoder error
+        raise SettingsError(f"cannot read settings from {config_file}: {exc}") from None

@@ -1,0 +1,1 @@
+"""The registry: municipalities, residents, their contacts, bands and staff."""

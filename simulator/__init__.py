@@ -1,0 +1,1 @@
+"""Virtual bands over real MQTT, for tests, demos and benchmarks."""

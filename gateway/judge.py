@@ -49,6 +49,17 @@ class TelemetryMessage:
     clock_suspect: bool
 
 
+def storable(value: Any) -> Any:
+    """The same JSON value without NUL characters, which PostgreSQL text and JSONB refuse."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
+
+
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(p) for p in error["loc"]) or "payload"
@@ -87,7 +98,7 @@ def judge(topics: TopicScheme, topic: str, raw: bytes, received_at: datetime) ->
         return Rejection("invalid", _first_error(exc), uplink.band, uplink.kind)
     if abs(parsed.ts - received_at) > CLOCK_TOLERANCE:
         return Rejection("clock", f"band time {parsed.ts.isoformat()} too far from now", uplink.band, uplink.kind)
-    fields = parsed.model_dump(exclude={"v", "msg_id", "ts"})
+    fields = storable(parsed.model_dump(exclude={"v", "msg_id", "ts"}))
     return TelemetryMessage(uplink.band, uplink.kind, parsed.msg_id, parsed.ts, fields, clock_suspect=False)
 
 
@@ -118,7 +129,7 @@ def _judge_alarm(band: str, kind: str, raw: bytes, received_at: datetime) -> Ala
         kind=kind,
         message_id=message_id,
         band_time=band_time,
-        payload=payload,
+        payload=storable(payload),
         malformed=bool(problems),
         clock_suspect=clock_suspect,
         problems=problems,

@@ -15,10 +15,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.intake import IntakeRace
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 ALARM_QUEUE_LIMIT = 10_000
 TELEMETRY_QUEUE_LIMIT = 20_000
 PRESENCE_FLUSH_S = 1.0
+FAILURES_BEFORE_MINIMAL_PAYLOAD = 3
 
 
 @dataclass(frozen=True)
@@ -202,13 +203,20 @@ class Gateway:
     async def _store_alarm_until_committed(self, message: AlarmMessage, item: Received) -> AlarmStored | Rejection:
         """An accepted alarm is retried until it commits: it is never dropped for a database fault."""
         backoff = Backoff(first_s=0.2, max_s=5.0)
+        failures = 0
         while True:
             try:
                 return await self._service.store_alarm(message, received_at=item.received_at)
             except IntakeRace:
                 continue
-            except (OperationalError, DBAPIError, OSError) as exc:
+            except (DBAPIError, OSError) as exc:
                 DB_RETRIES.inc()
+                failures += 1
+                if failures == FAILURES_BEFORE_MINIMAL_PAYLOAD:
+                    # Something in this payload may be what the database refuses: keep the alarm,
+                    # drop the payload (its raw bytes stay in the log line below, truncated).
+                    log.error("alarm from band %s: storing without its payload %r", message.band, item.message.payload[:200])
+                    message = replace(message, payload={"unstorable": True}, malformed=True)
                 delay = backoff.next_delay()
                 log.error("cannot commit alarm from band %s (%s); retrying in %.1f s", message.band, type(exc).__name__, delay)
                 await asyncio.sleep(delay)
@@ -252,7 +260,7 @@ class Gateway:
             try:
                 rejections = await self._service.store_presence(latest)
                 break
-            except (OperationalError, DBAPIError, OSError) as exc:
+            except (DBAPIError, OSError) as exc:
                 DB_RETRIES.inc()
                 delay = backoff.next_delay()
                 log.error("cannot write presence (%s); retrying in %.1f s", type(exc).__name__, delay)

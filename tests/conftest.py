@@ -1,0 +1,93 @@
+"""Shared fixtures. The defaults are SQLite and the embedded broker; OPASKA_TEST_DATABASE_URL and
+OPASKA_TEST_MQTT_URL switch the whole suite to PostgreSQL and an external broker (Mosquitto)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from gateway.broker.embedded import EmbeddedBroker
+from gateway.topics import TopicScheme
+from opaska.clock import FakeClock
+from opaska.db.engine import make_engine, make_session_factory
+from opaska.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
+from tests.support.databases import Template, create_template, drop_database, drop_template, fresh_database
+from tests.support.require import free_port
+
+TEST_MQTT_URL = os.environ.get("OPASKA_TEST_MQTT_URL", "")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def db_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Template]:
+    template = create_template(tmp_path_factory.mktemp("db-template"))
+    yield template
+    drop_template(template)
+
+
+@pytest_asyncio.fixture
+async def database_url(db_template: Template, tmp_path: Path) -> AsyncIterator[str]:
+    url = await fresh_database(db_template, tmp_path)
+    yield url
+    await drop_database(db_template, url)
+
+
+@pytest_asyncio.fixture
+async def db_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(db_engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_session_factory(db_engine)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    # Starts at the real time: virtual bands stamp messages with the wall clock.
+    return FakeClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def topics() -> TopicScheme:
+    # A root of its own per test: tests share one external broker without hearing each other.
+    return TopicScheme(f"test-{uuid.uuid4().hex[:10]}/opaska/v1")
+
+
+@pytest.fixture
+def client_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest_asyncio.fixture
+async def mqtt_endpoint() -> AsyncIterator[MqttEndpoint]:
+    """The external test broker if configured, otherwise an embedded amqtt on a free port."""
+    if TEST_MQTT_URL:
+        yield parse_mqtt_url(TEST_MQTT_URL)
+        return
+    broker = EmbeddedBroker("127.0.0.1", free_port())
+    await broker.start()
+    try:
+        yield parse_mqtt_url(broker.url)
+    finally:
+        await broker.stop()
+
+
+@pytest.fixture
+def mqtt_protocol() -> str:
+    return "5" if TEST_MQTT_URL else "3.1.1"
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,1 @@
+"""Test support: real databases, brokers and processes, set up once and cloned per test."""

@@ -1,0 +1,55 @@
+"""Running the real gateway in the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.runner import Gateway
+from gateway.service import AlarmStored
+from gateway.topics import TopicScheme
+from opaska.clock import Clock
+from opaska.mqtt.endpoint import MqttEndpoint
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    *,
+    endpoint: MqttEndpoint,
+    topics: TopicScheme,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    client_prefix: str,
+    protocol: str,
+    stored: list[AlarmStored] | None = None,
+) -> AsyncIterator[Gateway]:
+    gateway = Gateway(
+        endpoint=endpoint,
+        topics=topics,
+        session_factory=sessions,
+        clock=clock,
+        client_id=f"{client_prefix}-gateway",
+        protocol=protocol,
+        session_expiry_s=60,
+        keepalive_s=10,
+        on_alarm_stored=stored.append if stored is not None else None,
+    )
+    await gateway.connect()
+    task = asyncio.create_task(gateway.run())
+    try:
+        yield gateway
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await gateway.close()
+
+
+async def eventually(check: object, timeout: float = 10.0, interval: float = 0.05) -> None:
+    """Wait until `await check()` is truthy."""
+    async with asyncio.timeout(timeout):
+        while not await check():  # type: ignore[operator]
+            await asyncio.sleep(interval)

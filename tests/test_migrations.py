@@ -1,0 +1,35 @@
+"""Migrations are tested: they build the schema the models describe, on SQLite and PostgreSQL."""
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from opaska.db.migrate import pending_revisions
+from opaska.db.models import Base
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_migrated_schema_matches_models(db_engine: AsyncEngine) -> None:
+    def diff(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+    async with db_engine.connect() as connection:
+        differences = await connection.run_sync(diff)
+    assert differences == []
+    assert await pending_revisions(db_engine) == []
+
+
+async def test_partial_unique_index_exists(db_engine: AsyncEngine) -> None:
+    def indexes(connection: Connection) -> dict[str, dict[str, object]]:
+        return {ix["name"]: dict(ix) for ix in inspect(connection).get_indexes("alarm") if ix["name"]}
+
+    async with db_engine.connect() as connection:
+        found = await connection.run_sync(indexes)
+    index = found["uq_alarm_open_per_band_kind"]
+    assert index["unique"]
+    assert index["column_names"] == ["band_id", "kind", "is_test"]

@@ -127,7 +127,11 @@ class AlarmFeed:
             )
             fresh = [event for event in events if cursor.is_new(event.id)]
             if fresh:
-                alarms = (await session.execute(select(Alarm).where(Alarm.id.in_({e.alarm_id for e in fresh})))).scalars().all()
+                alarms = (
+                    (await session.execute(select(Alarm).where(Alarm.id.in_({e.alarm_id for e in fresh}))))
+                    .scalars()
+                    .all()
+                )
                 views = {view.id: view for view in await alarm_views(session, alarms)}
                 for event in fresh:
                     cursor.mark(event.id)

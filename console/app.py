@@ -1,7 +1,5 @@
 """The console application: pages, JSON API and the live WebSocket."""
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import logging
@@ -25,6 +23,15 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 
 
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    context: ConsoleContext = request.app.state.context
+    async with context.session_factory() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+
 def create_app(context: ConsoleContext) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -41,12 +48,6 @@ def create_app(context: ConsoleContext) -> FastAPI:
     app.state.context = context
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
-
-    async def session_dep() -> AsyncIterator[AsyncSession]:
-        async with context.session_factory() as session:
-            yield session
-
-    SessionDep = Annotated[AsyncSession, Depends(session_dep)]
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -78,7 +78,9 @@ def _decode(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     return data, None
 
 
-def judge(topics: TopicScheme, topic: str, raw: bytes, received_at: datetime) -> AlarmMessage | TelemetryMessage | Rejection:
+def judge(
+    topics: TopicScheme, topic: str, raw: bytes, received_at: datetime
+) -> AlarmMessage | TelemetryMessage | Rejection:
     uplink = topics.parse_uplink(topic)
     if uplink is None:
         return Rejection("bad_topic", f"not a band uplink topic: {topic[:200]!r}")

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.model import BandMessage
+from opaska.db.dialect import insert_for
 from registry.model import Band
 
 
@@ -19,10 +19,8 @@ async def band_by_serial(session: AsyncSession, serial: str) -> Band | None:
 
 async def insert_band_message_once(session: AsyncSession, values: dict[str, Any]) -> int | None:
     """Insert a band message; None when (band, message id) is already stored (a redelivery)."""
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(BandMessage)
+        insert_for(session, BandMessage)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["band_id", "message_id"])
         .returning(BandMessage.id)

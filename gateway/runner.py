@@ -127,7 +127,9 @@ class Gateway:
             manual_ack=True,
             on_message=self._receive,
         )
-        self._alarms = _BoundedQueue("alarm", ALARM_QUEUE_LIMIT, lambda: self._pause("alarm"), lambda: self._resume("alarm"))
+        self._alarms = _BoundedQueue(
+            "alarm", ALARM_QUEUE_LIMIT, lambda: self._pause("alarm"), lambda: self._resume("alarm")
+        )
         self._telemetry = _BoundedQueue(
             "telemetry", TELEMETRY_QUEUE_LIMIT, lambda: self._pause("telemetry"), lambda: self._resume("telemetry")
         )
@@ -177,17 +179,16 @@ class Gateway:
         while True:
             item = await self._alarms.get()
             verdict = judge(self._topics, item.message.topic, item.message.payload, item.received_at)
-            outcome: AlarmStored | Rejection
-            if isinstance(verdict, AlarmMessage):
-                outcome = await self._store_alarm_until_committed(verdict, item)
-            elif isinstance(verdict, Rejection):
-                outcome = verdict
-            else:  # judge only gives telemetry for telemetry topics
-                raise AssertionError(f"alarm topic judged as {type(verdict).__name__}")
+            if isinstance(verdict, TelemetryMessage):  # judge gives telemetry only for telemetry topics
+                raise AssertionError(f"alarm topic {item.message.topic!r} judged as telemetry")
+            outcome = (
+                verdict if isinstance(verdict, Rejection) else await self._store_alarm_until_committed(verdict, item)
+            )
             self._client.ack(item.message)
             if isinstance(outcome, Rejection):
                 self._count_rejection(outcome)
                 continue
+            assert isinstance(verdict, AlarmMessage)
             COMMIT_SECONDS.labels("alarm").observe(time.monotonic() - item.monotonic)
             BAND_MESSAGES.labels(verdict.kind, "duplicate" if outcome.duplicate else "accepted").inc()
             if verdict.malformed or verdict.clock_suspect:
@@ -215,10 +216,14 @@ class Gateway:
                 if failures == FAILURES_BEFORE_MINIMAL_PAYLOAD:
                     # Something in this payload may be what the database refuses: keep the alarm,
                     # drop the payload (its raw bytes stay in the log line below, truncated).
-                    log.error("alarm from band %s: storing without its payload %r", message.band, item.message.payload[:200])
+                    log.error(
+                        "alarm from band %s: storing without its payload %r", message.band, item.message.payload[:200]
+                    )
                     message = replace(message, payload={"unstorable": True}, malformed=True)
                 delay = backoff.next_delay()
-                log.error("cannot commit alarm from band %s (%s); retrying in %.1f s", message.band, type(exc).__name__, delay)
+                log.error(
+                    "cannot commit alarm from band %s (%s); retrying in %.1f s", message.band, type(exc).__name__, delay
+                )
                 await asyncio.sleep(delay)
 
     async def _send_alarm_received(self, stored: AlarmStored) -> None:

@@ -71,7 +71,9 @@ class BandMessageService:
             for serial, (message, received_at) in latest.items():
                 band = await repository.band_by_serial(session, serial)
                 if band is None:
-                    rejected.append(Rejection("unknown_band", f"no band {serial!r} is registered", serial, message.kind))
+                    rejected.append(
+                        Rejection("unknown_band", f"no band {serial!r} is registered", serial, message.kind)
+                    )
                     continue
                 await repository.record_presence(
                     session,

@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Start the whole platform in one process: the embedded MQTT broker (unless OPASKA_MQTT_URL "
         "names one), the gateway, the engine and the console. Migrates the database first.",
     )
-    run.add_argument("--demo", action="store_true", help="seed a demo municipality with residents and run simulated bands")
+    run.add_argument(
+        "--demo", action="store_true", help="seed a demo municipality with residents and run simulated bands"
+    )
 
     commands.add_parser(
         "migrate",
@@ -59,11 +61,19 @@ def _parser() -> argparse.ArgumentParser:
         description="Connect virtual bands to the broker and send heartbeats and alarms, exactly as the band "
         "protocol says: an alarm is repeated until the platform's alarm_received arrives.",
     )
-    simulate.add_argument("--band", action="append", required=True, metavar="SERIAL[:SECRET]", help="a registered band (repeatable)")
+    simulate.add_argument(
+        "--band", action="append", required=True, metavar="SERIAL[:SECRET]", help="a registered band (repeatable)"
+    )
     simulate.add_argument("--press", choices=("sos", "fall"), help="raise this alarm from every band, then stop")
-    simulate.add_argument("--heartbeats", type=int, default=1, metavar="N", help="heartbeats per band before pressing (default 1)")
-    simulate.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds between heartbeats (default 1)")
-    simulate.add_argument("--timeout", type=float, default=60.0, metavar="S", help="give up waiting for alarm_received after S seconds")
+    simulate.add_argument(
+        "--heartbeats", type=int, default=1, metavar="N", help="heartbeats per band before pressing (default 1)"
+    )
+    simulate.add_argument(
+        "--interval", type=float, default=1.0, metavar="S", help="seconds between heartbeats (default 1)"
+    )
+    simulate.add_argument(
+        "--timeout", type=float, default=60.0, metavar="S", help="give up waiting for alarm_received after S seconds"
+    )
     return parser
 
 

@@ -24,11 +24,35 @@ log = logging.getLogger(__name__)
 
 DEMO_MUNICIPALITY = "demo-0264011"
 DEMO_RESIDENTS = [
-    ("Helena", "Kowalska", "ul. Legnicka 12/4, Wrocław", "Klucz u sąsiadki spod 5", [("Anna Kowalska", "601 234 567", "córka")]),
+    (
+        "Helena",
+        "Kowalska",
+        "ul. Legnicka 12/4, Wrocław",
+        "Klucz u sąsiadki spod 5",
+        [("Anna Kowalska", "601 234 567", "córka")],
+    ),
     ("Stanisław", "Nowak", "ul. Kasprowicza 3, Wrocław", "Domofon 17", [("Piotr Nowak", "602 345 678", "syn")]),
-    ("Zofia", "Wiśniewska", "pl. Grunwaldzki 8/2, Wrocław", "Sejf na klucz przy drzwiach", [("Ewa Wiśniewska", "603 456 789", "wnuczka")]),
-    ("Józef", "Wójcik", "ul. Ślężna 40, Wrocław", "", [("Marek Wójcik", "604 567 890", "syn"), ("Jan Zieliński", "605 678 901", "sąsiad")]),
-    ("Irena", "Kamińska", "ul. Świdnicka 5/1, Wrocław", "Drzwi od podwórza", [("Łucja Kamińska", "606 789 012", "córka")]),
+    (
+        "Zofia",
+        "Wiśniewska",
+        "pl. Grunwaldzki 8/2, Wrocław",
+        "Sejf na klucz przy drzwiach",
+        [("Ewa Wiśniewska", "603 456 789", "wnuczka")],
+    ),
+    (
+        "Józef",
+        "Wójcik",
+        "ul. Ślężna 40, Wrocław",
+        "",
+        [("Marek Wójcik", "604 567 890", "syn"), ("Jan Zieliński", "605 678 901", "sąsiad")],
+    ),
+    (
+        "Irena",
+        "Kamińska",
+        "ul. Świdnicka 5/1, Wrocław",
+        "Drzwi od podwórza",
+        [("Łucja Kamińska", "606 789 012", "córka")],
+    ),
 ]
 
 
@@ -42,20 +66,37 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], clock: Clock) ->
     """Create the demo data once; on every start issue the demo bands fresh secrets."""
     bands: list[DemoBand] = []
     async with sessions() as session, session.begin():
-        existing = (await session.execute(select(Municipality).where(Municipality.code == DEMO_MUNICIPALITY))).scalar_one_or_none()
+        existing = (
+            await session.execute(select(Municipality).where(Municipality.code == DEMO_MUNICIPALITY))
+        ).scalar_one_or_none()
         if existing is None:
             municipality = await service.create_municipality(session, clock, code=DEMO_MUNICIPALITY, name="Gmina Demo")
             for number, (first, last, address, access, contacts) in enumerate(DEMO_RESIDENTS, start=1):
                 resident = await service.create_resident(
-                    session, clock, municipality_id=municipality.id, first_name=first, last_name=last,
-                    address=address, access_notes=access,
+                    session,
+                    clock,
+                    municipality_id=municipality.id,
+                    first_name=first,
+                    last_name=last,
+                    address=address,
+                    access_notes=access,
                 )
                 for priority, (name, phone, relation) in enumerate(contacts, start=1):
                     await service.add_contact(
-                        session, clock, resident_id=resident.id, name=name, phone=phone, priority=priority, relation=relation
+                        session,
+                        clock,
+                        resident_id=resident.id,
+                        name=name,
+                        phone=phone,
+                        priority=priority,
+                        relation=relation,
                     )
-                await service.register_band(session, clock, serial=f"DEMO-{number:03d}", model="demo", resident_id=resident.id)
-        for band in (await session.execute(select(Band).where(Band.serial.like("DEMO-%")).order_by(Band.serial))).scalars():
+                await service.register_band(
+                    session, clock, serial=f"DEMO-{number:03d}", model="demo", resident_id=resident.id
+                )
+        for band in (
+            await session.execute(select(Band).where(Band.serial.like("DEMO-%")).order_by(Band.serial))
+        ).scalars():
             secret = new_band_secret()
             band.secret_hash = hash_band_secret(secret)
             bands.append(DemoBand(band.serial, secret))
@@ -67,10 +108,17 @@ async def run_demo_bands(
     settings: Settings, endpoint: MqttEndpoint, bands: list[DemoBand], *, sos_every_s: float = 120.0, seed: int = 1
 ) -> None:
     """Heartbeats every 30 s from every demo band, and now and then an SOS or a fall."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - demo choices, not secrets
     topics = TopicScheme(settings.mqtt.topic_root)
     virtual = [
-        VirtualBand(endpoint, topics, b.serial, password=b.secret, protocol=settings.mqtt.effective_protocol, repeat=RepeatPolicy(5, 60))
+        VirtualBand(
+            endpoint,
+            topics,
+            b.serial,
+            password=b.secret,
+            protocol=settings.mqtt.effective_protocol,
+            repeat=RepeatPolicy(5, 60),
+        )
         for b in bands
     ]
     try:
@@ -89,7 +137,9 @@ async def run_demo_bands(
             await band.stop()
 
 
-async def _demo_day(virtual: list[VirtualBand], rng: random.Random, pending: set[asyncio.Task[object]], sos_every_s: float) -> None:
+async def _demo_day(
+    virtual: list[VirtualBand], rng: random.Random, pending: set[asyncio.Task[object]], sos_every_s: float
+) -> None:
     ticks = 0
     while True:
         for band in virtual:

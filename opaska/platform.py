@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -83,8 +84,10 @@ async def _until_signalled(parts: dict[str, Awaitable[None]], on_stop: Callable[
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    tasks = {asyncio.ensure_future(awaitable): name for name, awaitable in parts.items()}
-    stopper = asyncio.create_task(stop.wait())
+    tasks: dict[asyncio.Future[Any], str] = {
+        asyncio.ensure_future(awaitable): name for name, awaitable in parts.items()
+    }
+    stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
     try:
         done, _ = await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -96,8 +99,14 @@ async def _until_signalled(parts: dict[str, Awaitable[None]], on_stop: Callable[
         log.info("stopping")
     finally:
         await on_stop()
-        # Parts that can finish cleanly (the console's HTTP server) get a moment; the rest are cancelled.
-        await asyncio.wait(tasks, timeout=5)
+        # The console's HTTP server finishes by itself once told (closing WebSockets cleanly);
+        # the loops of the other parts only end by cancellation.
+        graceful = [task for task, name in tasks.items() if name == "console"]
+        for task, name in tasks.items():
+            if name != "console":
+                task.cancel()
+        if graceful:
+            await asyncio.wait(graceful, timeout=5)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

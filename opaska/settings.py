@@ -27,8 +27,7 @@ class DatabaseSettings(BaseModel):
     def _known_driver(cls, value: str) -> str:
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError(
-                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
-                f"(got {value.split('://', 1)[0]!r}://...)"
+                f"must start with sqlite+aiosqlite:// or postgresql+asyncpg:// (got {value.split('://', 1)[0]!r}://...)"
             )
         return value
 
@@ -138,7 +137,9 @@ def load_settings() -> Settings:
         for error in exc.errors():
             path = ".".join(str(part) for part in error["loc"])
             variable = "OPASKA_" + "_".join(str(part) for part in error["loc"]).upper()
-            lines.append(f"bad setting {path} ({variable} or [{error['loc'][0]}] in {config_file.name}): {error['msg']}")
+            lines.append(
+                f"bad setting {path} ({variable} or [{error['loc'][0]}] in {config_file.name}): {error['msg']}"
+            )
         raise SettingsError("; ".join(lines)) from None
     except Exception as exc:  # a broken TOML file raises its own decoder error
         raise SettingsError(f"cannot read settings from {config_file}: {exc}") from None

@@ -41,9 +41,7 @@ class Resident(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     municipality: Mapped[Municipality] = relationship(lazy="raise")
-    contacts: Mapped[list[Contact]] = relationship(
-        lazy="raise", order_by="Contact.priority", back_populates="resident"
-    )
+    contacts: Mapped[list[Contact]] = relationship(lazy="raise", order_by="Contact.priority", back_populates="resident")
 
 
 class Contact(Base):

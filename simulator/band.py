@@ -72,7 +72,9 @@ class VirtualBand:
         await self._client.connect()
         await self._on_connected(False)
         self._keeper = asyncio.create_task(
-            stay_connected(self._client, on_connected=self._on_connected, already_connected=True, backoff=Backoff(1, 30))
+            stay_connected(
+                self._client, on_connected=self._on_connected, already_connected=True, backoff=Backoff(1, 30)
+            )
         )
 
     async def stop(self) -> None:
@@ -107,7 +109,9 @@ class VirtualBand:
         msg_id = msg_id or self._message_id()
         payload = {"v": 1, "msg_id": msg_id, "ts": datetime.now(UTC).isoformat(), **(fields or {})}
         self.sent.append((kind, msg_id))
-        await self._client.publish(self.topics.uplink(self.serial, kind), json.dumps(payload).encode(), qos=1, timeout=None)
+        await self._client.publish(
+            self.topics.uplink(self.serial, kind), json.dumps(payload).encode(), qos=1, timeout=None
+        )
         return msg_id
 
     async def heartbeat(self) -> str:
@@ -116,7 +120,9 @@ class VirtualBand:
             "heartbeat", {"battery": s.battery, "charging": s.charging, "worn": s.worn, "signal": s.signal}
         )
 
-    async def press(self, kind: str = "sos", fields: dict[str, Any] | None = None, *, timeout: float | None = None) -> dict[str, Any]:
+    async def press(
+        self, kind: str = "sos", fields: dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
         """Raise an alarm and repeat it until `alarm_received` comes back; returns that downlink."""
         msg_id = self._message_id()
         waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()

@@ -25,7 +25,9 @@ async def simulate(
     virtual = []
     for spec in bands:
         serial, _, secret = spec.partition(":")
-        virtual.append(VirtualBand(endpoint, topics, serial, password=secret or None, protocol=settings.mqtt.effective_protocol))
+        virtual.append(
+            VirtualBand(endpoint, topics, serial, password=secret or None, protocol=settings.mqtt.effective_protocol)
+        )
     try:
         for band in virtual:
             await band.start()
@@ -48,8 +50,10 @@ async def simulate(
                     failed += 1
                     print(f"{band.serial}: {press} NOT acknowledged ({type(answer).__name__})")
                 else:
-                    print(f"{band.serial}: {press} received by the platform, alarm {answer.get('alarm_id')} "
-                          f"({time.monotonic() - started:.2f} s, {sum(1 for k, _ in band.sent if k == press)} send(s))")
+                    print(
+                        f"{band.serial}: {press} received by the platform, alarm {answer.get('alarm_id')} "
+                        f"({time.monotonic() - started:.2f} s, {sum(1 for k, _ in band.sent if k == press)} send(s))"
+                    )
             return 1 if failed else 0
         return 0
     finally:

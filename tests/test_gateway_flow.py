@@ -39,11 +39,22 @@ async def test_sos_committed_acknowledged_and_merged(
     seeded = await seed_resident_with_band(sessions, clock)
     stored: list[AlarmStored] = []
     async with running_gateway(
-        endpoint=mqtt_endpoint, topics=topics, sessions=sessions, clock=clock,
-        client_prefix=client_prefix, protocol=mqtt_protocol, stored=stored,
+        endpoint=mqtt_endpoint,
+        topics=topics,
+        sessions=sessions,
+        clock=clock,
+        client_prefix=client_prefix,
+        protocol=mqtt_protocol,
+        stored=stored,
     ):
-        band = VirtualBand(mqtt_endpoint, topics, seeded.serial, password=seeded.secret,
-                           protocol="5" if mqtt_protocol == "5" else "3.1.1", repeat=RepeatPolicy(2, 5))
+        band = VirtualBand(
+            mqtt_endpoint,
+            topics,
+            seeded.serial,
+            password=seeded.secret,
+            protocol="5" if mqtt_protocol == "5" else "3.1.1",
+            repeat=RepeatPolicy(2, 5),
+        )
         await band.start()
         try:
             received = await band.press("sos", timeout=15)
@@ -89,8 +100,12 @@ async def test_malformed_sos_from_known_band_raises_alarm(
 ) -> None:
     seeded = await seed_resident_with_band(sessions, clock)
     async with running_gateway(
-        endpoint=mqtt_endpoint, topics=topics, sessions=sessions, clock=clock,
-        client_prefix=client_prefix, protocol=mqtt_protocol,
+        endpoint=mqtt_endpoint,
+        topics=topics,
+        sessions=sessions,
+        clock=clock,
+        client_prefix=client_prefix,
+        protocol=mqtt_protocol,
     ):
         # A plain paho client, as a band with broken firmware might be.
         client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"{client_prefix}-raw")
@@ -99,7 +114,10 @@ async def test_malformed_sos_from_known_band_raises_alarm(
         client.loop_start()
         try:
             # The broker may run on this very loop: wait for PUBACKs off it.
-            for topic, raw in ((topics.uplink(seeded.serial, "sos"), b"\x00garbage"), (topics.uplink("NOT-REGISTERED", "sos"), b"{}")):
+            for topic, raw in (
+                (topics.uplink(seeded.serial, "sos"), b"\x00garbage"),
+                (topics.uplink("NOT-REGISTERED", "sos"), b"{}"),
+            ):
                 await asyncio.to_thread(client.publish(topic, raw, qos=1).wait_for_publish, 10)
 
             async def alarm_exists() -> bool:
@@ -125,11 +143,20 @@ async def test_heartbeats_update_presence_in_batches(
 ) -> None:
     seeded = await seed_resident_with_band(sessions, clock)
     async with running_gateway(
-        endpoint=mqtt_endpoint, topics=topics, sessions=sessions, clock=clock,
-        client_prefix=client_prefix, protocol=mqtt_protocol,
+        endpoint=mqtt_endpoint,
+        topics=topics,
+        sessions=sessions,
+        clock=clock,
+        client_prefix=client_prefix,
+        protocol=mqtt_protocol,
     ):
-        band = VirtualBand(mqtt_endpoint, topics, seeded.serial, password=seeded.secret,
-                           protocol="5" if mqtt_protocol == "5" else "3.1.1")
+        band = VirtualBand(
+            mqtt_endpoint,
+            topics,
+            seeded.serial,
+            password=seeded.secret,
+            protocol="5" if mqtt_protocol == "5" else "3.1.1",
+        )
         await band.start()
         try:
             for battery in (90, 80, 42):

@@ -16,10 +16,21 @@ pytestmark = pytest.mark.asyncio
 
 
 def _alarm(band_id: int, clock: FakeClock, *, kind: str = "sos", is_test: bool = False) -> Alarm:
-    return Alarm(band_id=band_id, kind=kind, priority=1, status="raised", is_test=is_test, raised_at=clock.now(), repeat_count=0, note="")
+    return Alarm(
+        band_id=band_id,
+        kind=kind,
+        priority=1,
+        status="raised",
+        is_test=is_test,
+        raised_at=clock.now(),
+        repeat_count=0,
+        note="",
+    )
 
 
-async def test_second_open_alarm_same_kind_refused(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -> None:
+async def test_second_open_alarm_same_kind_refused(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
     band = await seed_resident_with_band(sessions, clock)
     async with sessions() as session, session.begin():
         session.add(_alarm(band.band_id, clock))
@@ -45,7 +56,15 @@ async def test_band_message_id_unique_per_band(sessions: async_sessionmaker[Asyn
     other = await seed_resident_with_band(sessions, clock)
 
     def message(band_id: int) -> BandMessage:
-        return BandMessage(band_id=band_id, message_id="m-1", kind="sos", received_at=clock.now(), payload={}, malformed=False, clock_suspect=False)
+        return BandMessage(
+            band_id=band_id,
+            message_id="m-1",
+            kind="sos",
+            received_at=clock.now(),
+            payload={},
+            malformed=False,
+            clock_suspect=False,
+        )
 
     async with sessions() as session, session.begin():
         session.add_all([message(band.band_id), message(other.band_id)])  # same id, other band: fine

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmEvent
+from opaska.db.dialect import insert_for
 
 _OPEN_WHERE = text("status IN ('raised', 'claimed')")
 
@@ -20,10 +20,8 @@ async def insert_alarm_if_none_open(session: AsyncSession, values: dict[str, Any
 
     The partial unique index decides, so two gateways racing on the same band cannot both win.
     """
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(Alarm)
+        insert_for(session, Alarm)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["band_id", "kind", "is_test"], index_where=_OPEN_WHERE)
         .returning(Alarm.id)
@@ -55,7 +53,7 @@ async def add_event(
     *,
     alarm_id: int,
     at: datetime,
-    type: str,  # noqa: A002 - the column is called type
+    type: str,
     actor_type: str,
     actor_id: int | None = None,
     from_status: str | None = None,
@@ -79,7 +77,11 @@ async def add_event(
 
 async def open_alarms(session: AsyncSession) -> Sequence[Alarm]:
     return (
-        (await session.execute(select(Alarm).where(Alarm.status.in_(OPEN_STATUSES)).order_by(Alarm.priority, Alarm.raised_at)))
+        (
+            await session.execute(
+                select(Alarm).where(Alarm.status.in_(OPEN_STATUSES)).order_by(Alarm.priority, Alarm.raised_at)
+            )
+        )
         .scalars()
         .all()
     )

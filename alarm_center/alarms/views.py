@@ -47,9 +47,9 @@ async def alarm_views(session: AsyncSession, alarms: Sequence[Alarm]) -> list[Al
         r.id: r for r in (await session.execute(select(Resident).where(Resident.id.in_(resident_ids)))).scalars()
     }
     municipalities = dict(
-        (
-            await session.execute(select(Municipality.id, Municipality.name).where(Municipality.id.in_(municipality_ids)))
-        ).tuples().all()
+        (await session.execute(select(Municipality.id, Municipality.name).where(Municipality.id.in_(municipality_ids))))
+        .tuples()
+        .all()
     )
     views = []
     for alarm in alarms:
@@ -68,7 +68,10 @@ async def alarm_views(session: AsyncSession, alarms: Sequence[Alarm]) -> list[Al
                 band_serial=serials.get(alarm.band_id, "?"),
                 municipality=municipalities.get(alarm.municipality_id) if alarm.municipality_id else None,
                 resident=ResidentSummary(
-                    id=resident.id, first_name=resident.first_name, last_name=resident.last_name, address=resident.address
+                    id=resident.id,
+                    first_name=resident.first_name,
+                    last_name=resident.last_name,
+                    address=resident.address,
                 )
                 if resident
                 else None,

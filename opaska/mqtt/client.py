@@ -135,7 +135,7 @@ class AsyncMqttClient:
         self._disconnected = self._loop.create_future()
         properties = None
         if self._protocol == "5":
-            properties = Properties(PacketTypes.CONNECT)
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho ships it untyped
             properties.SessionExpiryInterval = self._session_expiry_s
         try:
             # connect() resolves the name and opens the TCP socket, blocking: keep it off the loop.
@@ -236,7 +236,11 @@ class AsyncMqttClient:
         if not self._disconnected.done():
             self._disconnected.set_result(why)
         error = MqttError(f"connection lost: {why}")
-        for pending in (*self._pending_publish.values(), *self._pending_subscribe.values()):
+        pending_futures: list[asyncio.Future[Any]] = [
+            *self._pending_publish.values(),
+            *self._pending_subscribe.values(),
+        ]
+        for pending in pending_futures:
             if not pending.done():
                 pending.set_exception(error)
                 pending.exception()  # mark retrieved: a publisher that gave up waiting must not warn
@@ -258,9 +262,7 @@ class AsyncMqttClient:
             )
         )
 
-    def _handle_publish(
-        self, _c: paho.Client, _u: Any, mid: int, _reason: ReasonCode, _p: Properties | None
-    ) -> None:
+    def _handle_publish(self, _c: paho.Client, _u: Any, mid: int, _reason: ReasonCode, _p: Properties | None) -> None:
         # Callbacks run on this loop after publish() returned, so a waiter registered already.
         future = self._pending_publish.pop(mid, None)
         if future is not None and not future.done():
@@ -302,10 +304,17 @@ class AsyncMqttClient:
             self._misc_task.cancel()
 
     def _handle_register_write(self, _c: paho.Client, _u: Any, sock: Any) -> None:
-        self._loop.call_soon_threadsafe(self._loop.add_writer, sock.fileno(), self._write)
+        # May come from connect()'s executor thread, and the socket may be gone by the time the
+        # loop runs this: only watch the socket we are still watching.
+        self._loop.call_soon_threadsafe(self._add_writer, sock.fileno())
 
-    def _handle_unregister_write(self, _c: paho.Client, _u: Any, sock: Any) -> None:
-        self._loop.remove_writer(sock.fileno())
+    def _add_writer(self, fileno: int) -> None:
+        if fileno == self._fileno:
+            self._loop.add_writer(fileno, self._write)
+
+    def _handle_unregister_write(self, _c: paho.Client, _u: Any, _sock: Any) -> None:
+        if self._fileno is not None:
+            self._loop.remove_writer(self._fileno)
 
     def _read(self) -> None:
         try:
@@ -323,7 +332,7 @@ class AsyncMqttClient:
 
     async def _misc_loop(self) -> None:
         # Keepalive pings and timeout detection.
-        while self._paho.loop_misc() == paho.MQTT_ERR_SUCCESS:
+        while self._paho.loop_misc() == paho.MQTT_ERR_SUCCESS:  # noqa: ASYNC110 - paho needs a periodic tick
             await asyncio.sleep(1)
         if not self._disconnected.done():
             self._disconnected.set_result("keepalive timeout")

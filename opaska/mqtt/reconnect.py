@@ -19,7 +19,7 @@ class Backoff:
         self._first_s = first_s
         self._max_s = max_s
         self._attempt = 0
-        self._rng = rng or random.Random()
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
 
     def next_delay(self) -> float:
         ceiling = min(self._max_s, self._first_s * (2**self._attempt))

@@ -35,9 +35,17 @@ async def seed_resident_with_band(
             session, clock, code=f"m-{uuid.uuid4().hex[:6]}", name="Gmina Testowa"
         )
         resident = await service.create_resident(
-            session, clock, municipality_id=municipality.id, first_name=first_name, last_name=last_name,
+            session,
+            clock,
+            municipality_id=municipality.id,
+            first_name=first_name,
+            last_name=last_name,
             address="ul. Legnicka 12/4, Wrocław",
         )
-        await service.add_contact(session, clock, resident_id=resident.id, name="Anna Kowalska", phone="601 234 567", priority=1)
+        await service.add_contact(
+            session, clock, resident_id=resident.id, name="Anna Kowalska", phone="601 234 567", priority=1
+        )
         registered = await service.register_band(session, clock, serial=serial, model="test", resident_id=resident.id)
-        return SeededBand(serial, registered.secret, registered.band.id, resident.id, municipality.id, f"{first_name} {last_name}")
+        return SeededBand(
+            serial, registered.secret, registered.band.id, resident.id, municipality.id, f"{first_name} {last_name}"
+        )

@@ -1,0 +1,111 @@
+"""The walking skeleton, end to end: a band's SOS over MQTT reaches an operator's WebSocket.
+
+opaska runs as a real process (real uvicorn, real gateway, the embedded broker or the configured
+one); the band is a real MQTT client; the operator is a real WebSocket client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.topics import TopicScheme
+from opaska.clock import FakeClock
+from opaska.mqtt.endpoint import MqttEndpoint
+from simulator.band import RepeatPolicy, VirtualBand
+from tests.conftest import TEST_MQTT_URL
+from tests.support.processes import opaska_env, opaska_process, wait_healthy
+from tests.support.require import free_port
+from tests.support.seed import seed_resident_with_band
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.e2e]
+
+
+async def _next_alarm_event(ws: Any, kind: str, timeout: float = 15) -> dict[str, Any]:
+    async with asyncio.timeout(timeout):
+        while True:
+            message = json.loads(await ws.recv())
+            if message["type"] == "alarm_event" and message["alarm"]["kind"] == kind:
+                return message
+
+
+async def test_sos_reaches_operator_websocket(
+    sessions: async_sessionmaker[AsyncSession],
+    database_url: str,
+    clock: FakeClock,
+    topics: TopicScheme,
+    client_prefix: str,
+    tmp_path: Path,
+) -> None:
+    seeded = await seed_resident_with_band(sessions, clock, first_name="Zofia", last_name="Wiśniewska")
+    console_port = free_port()
+    env = opaska_env(
+        OPASKA_DATABASE_URL=database_url,
+        OPASKA_CONSOLE_PORT=str(console_port),
+        OPASKA_MQTT_TOPIC_ROOT=topics.root,
+        OPASKA_MQTT_CLIENT_ID_PREFIX=client_prefix,
+        OPASKA_MQTT_SESSION_EXPIRY_S="60",
+    )
+    if TEST_MQTT_URL:
+        env["OPASKA_MQTT_URL"] = TEST_MQTT_URL
+        endpoint_url = TEST_MQTT_URL
+    else:
+        broker_port = free_port()
+        env["OPASKA_MQTT_EMBEDDED_PORT"] = str(broker_port)
+        endpoint_url = f"mqtt://127.0.0.1:{broker_port}"
+    log_path = tmp_path / "opaska-run.log"
+    base = f"http://127.0.0.1:{console_port}"
+
+    with opaska_process(["run"], env, log_path) as process:
+        await wait_healthy(base, process, log_path)
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{base}/healthz")).json() == {"status": "ok"}
+            assert (await http.get(f"{base}/api/alarms")).json() == []
+
+        async with websockets.connect(f"ws://127.0.0.1:{console_port}/ws/live") as ws:
+            snapshot = json.loads(await ws.recv())
+            assert snapshot["type"] == "snapshot"
+            assert snapshot["alarms"] == []
+
+            from opaska.mqtt.endpoint import parse_mqtt_url
+
+            endpoint: MqttEndpoint = parse_mqtt_url(endpoint_url)
+            band = VirtualBand(
+                endpoint,
+                topics,
+                seeded.serial,
+                password=seeded.secret,
+                protocol="5" if TEST_MQTT_URL else "3.1.1",
+                repeat=RepeatPolicy(3, 10),
+            )
+            await band.start()
+            try:
+                acknowledged = await band.press("sos", timeout=20)
+                event = await _next_alarm_event(ws, "sos")
+            finally:
+                await band.stop()
+
+        alarm = event["alarm"]
+        assert event["event"]["type"] == "raised"
+        assert alarm["id"] == acknowledged["alarm_id"]
+        assert alarm["status"] == "raised"
+        assert alarm["band_serial"] == seeded.serial
+        assert alarm["resident"]["first_name"] == "Zofia"
+        assert alarm["resident"]["last_name"] == "Wiśniewska"
+        assert alarm["municipality"] == "Gmina Testowa"
+
+        # A console that connects now gets the open alarm in its snapshot (re-sync after a reconnect).
+        async with websockets.connect(f"ws://127.0.0.1:{console_port}/ws/live") as ws:
+            snapshot = json.loads(await ws.recv())
+            assert [a["id"] for a in snapshot["alarms"]] == [alarm["id"]]
+        async with httpx.AsyncClient() as http:
+            page = await http.get(f"{base}/")
+            assert page.status_code == 200
+            assert "Alarmy otwarte" in page.text

@@ -19,6 +19,7 @@ from opaska.clock import FakeClock
 from opaska.db.engine import make_engine, make_session_factory
 from opaska.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from tests.support.databases import Template, create_template, drop_database, drop_template, fresh_database
+from tests.support.gateway import GatewayHarness
 from tests.support.require import free_port
 
 TEST_MQTT_URL = os.environ.get("OPASKA_TEST_MQTT_URL", "")
@@ -91,3 +92,15 @@ def mqtt_protocol() -> str:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def harness(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    mqtt_endpoint: MqttEndpoint,
+    topics: TopicScheme,
+    client_prefix: str,
+    mqtt_protocol: str,
+) -> GatewayHarness:
+    return GatewayHarness(sessions, clock, mqtt_endpoint, topics, client_prefix, mqtt_protocol)

@@ -12,12 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.alarms.model import Alarm, AlarmEvent
 from gateway.model import BandMessage
 from gateway.service import AlarmStored
-from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
-from opaska.mqtt.endpoint import MqttEndpoint
 from registry.model import Band
-from simulator.band import RepeatPolicy, VirtualBand
-from tests.support.gateway import eventually, running_gateway
+from simulator.band import VirtualBand
+from tests.support.gateway import GatewayHarness, eventually
 from tests.support.seed import seed_resident_with_band
 
 pytestmark = pytest.mark.asyncio
@@ -28,33 +25,12 @@ async def _count(sessions: async_sessionmaker[AsyncSession], model: type[object]
         return int((await session.execute(select(func.count()).select_from(model))).scalar_one())  # type: ignore[arg-type]
 
 
-async def test_sos_committed_acknowledged_and_merged(
-    sessions: async_sessionmaker[AsyncSession],
-    clock: FakeClock,
-    mqtt_endpoint: MqttEndpoint,
-    topics: TopicScheme,
-    client_prefix: str,
-    mqtt_protocol: str,
-) -> None:
+async def test_sos_committed_acknowledged_and_merged(harness: GatewayHarness) -> None:
+    sessions, clock = harness.sessions, harness.clock
     seeded = await seed_resident_with_band(sessions, clock)
     stored: list[AlarmStored] = []
-    async with running_gateway(
-        endpoint=mqtt_endpoint,
-        topics=topics,
-        sessions=sessions,
-        clock=clock,
-        client_prefix=client_prefix,
-        protocol=mqtt_protocol,
-        stored=stored,
-    ):
-        band = VirtualBand(
-            mqtt_endpoint,
-            topics,
-            seeded.serial,
-            password=seeded.secret,
-            protocol="5" if mqtt_protocol == "5" else "3.1.1",
-            repeat=RepeatPolicy(2, 5),
-        )
+    async with harness.gateway(stored):
+        band = harness.band(seeded.serial, seeded.secret)
         await band.start()
         try:
             received = await band.press("sos", timeout=15)
@@ -90,33 +66,20 @@ async def _received_twice(band: VirtualBand, msg_id: str) -> bool:
     return sum(1 for kind, p in band.downlink if kind == "alarm_received" and p["msg_id"] == msg_id) >= 2
 
 
-async def test_malformed_sos_from_known_band_raises_alarm(
-    sessions: async_sessionmaker[AsyncSession],
-    clock: FakeClock,
-    mqtt_endpoint: MqttEndpoint,
-    topics: TopicScheme,
-    client_prefix: str,
-    mqtt_protocol: str,
-) -> None:
+async def test_malformed_sos_from_known_band_raises_alarm(harness: GatewayHarness) -> None:
+    sessions, clock = harness.sessions, harness.clock
     seeded = await seed_resident_with_band(sessions, clock)
-    async with running_gateway(
-        endpoint=mqtt_endpoint,
-        topics=topics,
-        sessions=sessions,
-        clock=clock,
-        client_prefix=client_prefix,
-        protocol=mqtt_protocol,
-    ):
+    async with harness.gateway():
         # A plain paho client, as a band with broken firmware might be.
-        client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"{client_prefix}-raw")
+        client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"{harness.client_prefix}-raw")
         client.username_pw_set(seeded.serial, seeded.secret)
-        await asyncio.to_thread(client.connect, mqtt_endpoint.host, mqtt_endpoint.port)
+        await asyncio.to_thread(client.connect, harness.endpoint.host, harness.endpoint.port)
         client.loop_start()
         try:
             # The broker may run on this very loop: wait for PUBACKs off it.
             for topic, raw in (
-                (topics.uplink(seeded.serial, "sos"), b"\x00garbage"),
-                (topics.uplink("NOT-REGISTERED", "sos"), b"{}"),
+                (harness.topics.uplink(seeded.serial, "sos"), b"\x00garbage"),
+                (harness.topics.uplink("NOT-REGISTERED", "sos"), b"{}"),
             ):
                 await asyncio.to_thread(client.publish(topic, raw, qos=1).wait_for_publish, 10)
 
@@ -133,30 +96,11 @@ async def test_malformed_sos_from_known_band_raises_alarm(
             client.disconnect()
 
 
-async def test_heartbeats_update_presence_in_batches(
-    sessions: async_sessionmaker[AsyncSession],
-    clock: FakeClock,
-    mqtt_endpoint: MqttEndpoint,
-    topics: TopicScheme,
-    client_prefix: str,
-    mqtt_protocol: str,
-) -> None:
+async def test_heartbeats_update_presence_in_batches(harness: GatewayHarness) -> None:
+    sessions, clock = harness.sessions, harness.clock
     seeded = await seed_resident_with_band(sessions, clock)
-    async with running_gateway(
-        endpoint=mqtt_endpoint,
-        topics=topics,
-        sessions=sessions,
-        clock=clock,
-        client_prefix=client_prefix,
-        protocol=mqtt_protocol,
-    ):
-        band = VirtualBand(
-            mqtt_endpoint,
-            topics,
-            seeded.serial,
-            password=seeded.secret,
-            protocol="5" if mqtt_protocol == "5" else "3.1.1",
-        )
+    async with harness.gateway():
+        band = harness.band(seeded.serial, seeded.secret)
         await band.start()
         try:
             for battery in (90, 80, 42):

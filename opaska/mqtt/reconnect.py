@@ -54,7 +54,17 @@ async def stay_connected(
                 await asyncio.sleep(delay)
                 continue
             log.info("MQTT %s reconnected to %s (session kept: %s)", client.client_id, client.endpoint, session_present)
-            await on_connected(session_present)
+            try:
+                await on_connected(session_present)
+            except (MqttError, TimeoutError) as exc:
+                # E.g. the SUBACK never came: start over rather than run half-subscribed.
+                delay = backoff.next_delay()
+                log.warning(
+                    "MQTT %s set-up after reconnect failed (%s); retrying in %.1f s", client.client_id, exc, delay
+                )
+                await client.disconnect()
+                await asyncio.sleep(delay)
+                continue
         backoff.reset()
         why = await client.wait_disconnected()
         log.warning("MQTT %s lost its connection to %s: %s", client.client_id, client.endpoint, why)

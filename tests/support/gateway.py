@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -13,6 +14,7 @@ from gateway.service import AlarmStored
 from gateway.topics import TopicScheme
 from opaska.clock import Clock
 from opaska.mqtt.endpoint import MqttEndpoint
+from simulator.band import RepeatPolicy, VirtualBand
 
 
 @contextlib.asynccontextmanager
@@ -53,3 +55,36 @@ async def eventually(check: object, timeout: float = 10.0, interval: float = 0.0
     async with asyncio.timeout(timeout):
         while not await check():  # type: ignore[operator]
             await asyncio.sleep(interval)
+
+
+@dataclass
+class GatewayHarness:
+    """Everything a gateway test needs, so each test says only what it does."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    endpoint: MqttEndpoint
+    topics: TopicScheme
+    client_prefix: str
+    protocol: str
+
+    def gateway(self, stored: list[AlarmStored] | None = None) -> contextlib.AbstractAsyncContextManager[Gateway]:
+        return running_gateway(
+            endpoint=self.endpoint,
+            topics=self.topics,
+            sessions=self.sessions,
+            clock=self.clock,
+            client_prefix=self.client_prefix,
+            protocol=self.protocol,
+            stored=stored,
+        )
+
+    def band(self, serial: str, secret: str, repeat: RepeatPolicy | None = None) -> VirtualBand:
+        return VirtualBand(
+            self.endpoint,
+            self.topics,
+            serial,
+            password=secret,
+            protocol="5" if self.protocol == "5" else "3.1.1",
+            repeat=repeat or RepeatPolicy(2, 5),
+        )

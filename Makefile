@@ -17,12 +17,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 ## run: the whole platform in one process on embedded defaults (console http://127.0.0.1:8000)
 run: $(STAMP)
-	$(BIN)/opaska migrate
 	$(BIN)/opaska run
 
 ## demo: like run, with a demo municipality, residents and simulated bands
 demo: $(STAMP)
-	$(BIN)/opaska migrate
 	$(BIN)/opaska run --demo
 
 ## test: the whole suite (services the machine lacks are skipped, each with its reason)

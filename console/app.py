@@ -44,7 +44,9 @@ def create_app(context: ConsoleContext) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await feed_task
 
-    app = FastAPI(title="opaska console", version="0.1.0", lifespan=lifespan)
+    # No Swagger UI or ReDoc: they load from a CDN, and a centre's console must work offline.
+    # The OpenAPI document itself is served at /openapi.json.
+    app = FastAPI(title="opaska console", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.context = context
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")

@@ -197,6 +197,9 @@ class Gateway:
                     verdict.band,
                     "; ".join(verdict.problems) or "band clock not believable",
                 )
+            if outcome.created:
+                # Ids and kinds only: personal data stays in the database.
+                log.info("alarm %d raised: %s from band %s", outcome.alarm_id, verdict.kind, verdict.band)
             await self._send_alarm_received(outcome)
             if self._on_alarm_stored is not None and not outcome.duplicate:
                 self._on_alarm_stored(outcome)

@@ -81,7 +81,6 @@ def _run(coroutine: Coroutine[Any, Any, int | None]) -> int:
     try:
         return asyncio.run(coroutine) or 0
     except StartupError as exc:
-        log.error("%s", exc)
         print(f"opaska: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -127,6 +127,9 @@ async def run_demo_bands(
     except MqttError as exc:
         log.error("demo bands cannot connect: %s", exc)
         raise
+    log.info(
+        "demo: %d simulated bands connected; heartbeats every 30 s, an alarm every %.0f s", len(virtual), sos_every_s
+    )
     pending: set[asyncio.Task[object]] = set()
     try:
         await _demo_day(virtual, rng, pending, sos_every_s)

@@ -98,13 +98,15 @@ async def _until_signalled(parts: dict[str, Awaitable[None]], on_stop: Callable[
                 log.error("%s stopped unexpectedly", tasks[task])
         log.info("stopping")
     finally:
-        await on_stop()
-        # The console's HTTP server finishes by itself once told (closing WebSockets cleanly);
-        # the loops of the other parts only end by cancellation.
+        # The loops of most parts only end by cancellation: cancel them first, so none of them
+        # reconnects to a broker that is shutting down. The console's HTTP server finishes by
+        # itself once told (closing WebSockets cleanly).
         graceful = [task for task, name in tasks.items() if name == "console"]
-        for task, name in tasks.items():
-            if name != "console":
-                task.cancel()
+        others = [task for task in tasks if task not in graceful]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        await on_stop()
         if graceful:
             await asyncio.wait(graceful, timeout=5)
         for task in tasks:

@@ -37,8 +37,11 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-def _console_server(settings: Settings, context: ConsoleContext) -> uvicorn.Server:
+def _check_console_port(settings: Settings) -> None:
     check_listen_port(settings.console.host, settings.console.port, "OPASKA_CONSOLE_PORT")
+
+
+def _console_server(settings: Settings, context: ConsoleContext) -> uvicorn.Server:
     config = uvicorn.Config(
         create_app(context),
         host=settings.console.host,
@@ -120,7 +123,8 @@ async def _until_signalled(parts: dict[str, Awaitable[None]], on_stop: Callable[
 async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None = None) -> None:
     """`opaska run`: broker (embedded unless one is configured), gateway, engine and console."""
     clock = clock or SystemClock()
-    check_listen_port(settings.console.host, settings.console.port, "OPASKA_CONSOLE_PORT")
+    # Before migrating or starting the broker: a taken port is the likeliest start-up failure.
+    _check_console_port(settings)
     db = await open_database(settings, migrate=True)
     broker: EmbeddedBroker | None = None
     try:
@@ -210,6 +214,7 @@ async def run_engine_process(settings: Settings) -> None:
 
 
 async def run_console(settings: Settings) -> None:
+    _check_console_port(settings)
     db = await _open(settings)
     try:
         sessions = make_session_factory(db)

@@ -48,12 +48,16 @@ async def open_database(settings: Settings, *, migrate: bool) -> AsyncEngine:
     return engine
 
 
-def check_listen_port(host: str, port: int, setting: str) -> None:
+def check_listen_port(host: str, port: int, setting: str, *, what: str = "", hint: str = "") -> None:
+    """Fail early, with the setting to change, if we could not listen on host:port."""
+    prefix = f"cannot start {what}: " if what else ""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise StartupError(f"{host}:{port} is already taken; pick another port with {setting}") from None
-            raise StartupError(f"cannot listen on {host}:{port} ({setting}): {exc.strerror}") from None
+                raise StartupError(
+                    f"{prefix}{host}:{port} is already taken{hint}; pick another port with {setting}"
+                ) from None
+            raise StartupError(f"{prefix}cannot listen on {host}:{port} ({setting}): {exc.strerror}") from None

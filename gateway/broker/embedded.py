@@ -7,12 +7,12 @@ Production runs Mosquitto (config/mosquitto.conf) or EMQX.
 
 from __future__ import annotations
 
-import errno
 import logging
-import socket
 from typing import Any
 
 from amqtt.broker import Broker
+
+from opaska.startup import StartupError, check_listen_port
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +32,16 @@ def _broker_config(host: str, port: int) -> dict[str, Any]:
 
 
 def check_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise BrokerStartError(
-                    f"cannot start the embedded MQTT broker: {host}:{port} is already taken "
-                    "(another MQTT broker, e.g. Mosquitto, may be running there). Either use that broker: "
-                    f"OPASKA_MQTT_URL=mqtt://{host}:{port}, or pick a free port: OPASKA_MQTT_EMBEDDED_PORT=1884"
-                ) from None
-            raise BrokerStartError(f"cannot start the embedded MQTT broker on {host}:{port}: {exc}") from None
+    try:
+        check_listen_port(
+            host,
+            port,
+            "OPASKA_MQTT_EMBEDDED_PORT (e.g. 1884)",
+            what="the embedded MQTT broker",
+            hint=f" (another MQTT broker, e.g. Mosquitto, may run there: use it with OPASKA_MQTT_URL=mqtt://{host}:{port})",
+        )
+    except StartupError as exc:
+        raise BrokerStartError(str(exc)) from None
 
 
 class EmbeddedBroker:

@@ -46,6 +46,15 @@ class MqttSettings(BaseModel):
     client_id_prefix: str = "opaska"
     session_expiry_s: int = Field(default=86400, ge=0)
     keepalive_s: int = Field(default=30, ge=5, le=3600)
+    # The platform's own MQTT account (gateway, console). On the embedded broker its password is
+    # made afresh at every start; on Mosquitto/EMQX it is the user and password in `url`.
+    service_username: str = "opaska-service"
+    # If set, the gateway keeps Mosquitto's password and ACL files in this directory in step with
+    # the registry (see docs/brokers.md), and signals the broker named by mosquitto_pid_file.
+    mosquitto_auth_dir: str = ""
+    mosquitto_pid_file: str = ""
+    # Bearer token EMQX must send to opaska's HTTP auth hooks; empty disables the hooks.
+    hook_token: str = ""
 
     @field_validator("url")
     @classmethod
@@ -79,6 +88,24 @@ class MqttSettings(BaseModel):
         return "3.1.1" if self.embedded else "5"
 
 
+class BandSettings(BaseModel):
+    """Band defaults and supervision. A band's own heartbeat interval overrides the default."""
+
+    heartbeat_interval_s: int = Field(default=300, ge=10, le=86400)
+    # A band is offline after this many heartbeat intervals without a message.
+    offline_after_missed: int = Field(default=3, ge=1, le=100)
+    battery_low_pct: int = Field(default=20, ge=1, le=99)
+    # The battery alarm clears above this (hysteresis, so a battery at the threshold does not flap).
+    battery_ok_pct: int = Field(default=25, ge=1, le=100)
+    not_worn_after_s: int = Field(default=1800, ge=0)
+    # "I am OK" pressed within this time after a fall cancels it (sent to bands in `config`).
+    fall_cancel_window_s: int = Field(default=30, ge=0, le=600)
+    supervision_every_s: float = Field(default=15.0, gt=0, le=3600)
+    # Rejected messages kept for technicians (the newest), and how often one band's rejects are logged.
+    dead_letter_keep: int = Field(default=10000, ge=100)
+    reject_log_every_s: float = Field(default=60.0, ge=0)
+
+
 class ConsoleSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -104,6 +131,7 @@ class Settings(BaseSettings):
 
     database: DatabaseSettings = DatabaseSettings()
     mqtt: MqttSettings = MqttSettings()
+    bands: BandSettings = BandSettings()
     console: ConsoleSettings = ConsoleSettings()
     notify: NotifySettings = NotifySettings()
     log: LogSettings = LogSettings()

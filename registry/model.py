@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from opaska.db.base import Base, BigId, UtcDateTime
+from opaska.db.base import Base, BigId, Json, UtcDateTime
 
 
 class Municipality(Base):
@@ -93,6 +94,14 @@ class Band(Base):
     charging: Mapped[bool | None] = mapped_column(Boolean)
     worn: Mapped[bool | None] = mapped_column(Boolean)
     signal: Mapped[int | None] = mapped_column(Integer)
+    # Since when the strap has been off (NULL while worn or unknown): supervision's "not worn".
+    unworn_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # {lat, lon, accuracy_m, source, at}: the newest position the band reported.
+    last_location: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    last_checkin_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # From the band's retained status topic (its MQTT last will says offline).
+    online: Mapped[bool | None] = mapped_column(Boolean)
+    online_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     resident: Mapped[Resident | None] = relationship(lazy="raise")
 

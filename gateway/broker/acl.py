@@ -1,0 +1,70 @@
+"""Who may publish and subscribe where: the one rule every broker enforces.
+
+A band may publish only its own uplink (`{root}/bands/{serial}/up/{kind}`) and its own retained
+status, and read only its own downlink. The platform's service account may use everything under
+the root. Everyone else may do nothing. The embedded broker's plugin, the Mosquitto ACL file and
+the EMQX hook are each generated from, or call, this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gateway.topics import TopicScheme, is_valid_band_id
+
+
+class PrincipalKind(StrEnum):
+    BAND = "band"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: PrincipalKind
+    username: str
+
+
+def _has_wildcard(topic: str) -> bool:
+    return "+" in topic or "#" in topic
+
+
+@dataclass(frozen=True)
+class TopicRules:
+    topics: TopicScheme
+
+    def _root_prefix(self) -> str:
+        return self.topics.root + "/"
+
+    def may_publish(self, who: Principal, topic: str) -> bool:
+        if _has_wildcard(topic):
+            return False
+        if who.kind is PrincipalKind.SERVICE:
+            return topic.startswith(self._root_prefix())
+        if not is_valid_band_id(who.username):
+            return False
+        if topic == self.topics.status(who.username):
+            return True
+        prefix = self.topics.uplink(who.username, "")
+        kind = topic[len(prefix) :] if topic.startswith(prefix) else ""
+        return bool(kind) and "/" not in kind
+
+    def may_subscribe(self, who: Principal, topic_filter: str) -> bool:
+        if who.kind is PrincipalKind.SERVICE:
+            if topic_filter.startswith("$share/"):
+                # $share/{group}/{filter}: gateways sharing the band traffic between them.
+                topic_filter = topic_filter.split("/", 2)[-1]
+            return topic_filter.startswith(self._root_prefix())
+        if not is_valid_band_id(who.username):
+            return False
+        prefix = self.topics.downlink(who.username, "")
+        if topic_filter == prefix + "#":
+            return True
+        kind = topic_filter[len(prefix) :] if topic_filter.startswith(prefix) else ""
+        return bool(kind) and "/" not in kind and not _has_wildcard(kind)
+
+    def may_receive(self, who: Principal, topic: str) -> bool:
+        """Checked at delivery: a band only ever gets its own downlink."""
+        if who.kind is PrincipalKind.SERVICE:
+            return topic.startswith(self._root_prefix())
+        return is_valid_band_id(who.username) and topic.startswith(self.topics.downlink(who.username, ""))

@@ -7,6 +7,10 @@ BAND_MESSAGES = Counter(
     "Band messages by kind and result (accepted, duplicate, rejected_<reason>).",
     ["kind", "result"],
 )
+REDELIVERED = Counter(
+    "opaska_band_messages_redelivered_total",
+    "Messages the broker delivered again (MQTT DUP flag): the gateway died or dropped before acking.",
+)
 COMMIT_SECONDS = Histogram(
     "opaska_band_message_commit_seconds",
     "From receipt by the gateway to commit in the database.",
@@ -15,3 +19,4 @@ COMMIT_SECONDS = Histogram(
 )
 QUEUE_DEPTH = Gauge("opaska_gateway_queue_messages", "Messages waiting in a gateway queue.", ["queue"])
 DB_RETRIES = Counter("opaska_gateway_db_retries_total", "Commits retried because the database failed.")
+BANDS_ONLINE = Gauge("opaska_bands_online", "Active bands heard within their offline window.")

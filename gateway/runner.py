@@ -1,10 +1,11 @@
-"""The gateway process: MQTT in, judged, committed, then acked; downlink `alarm_received` out.
+"""The gateway process: MQTT in, judged, committed, then acked; downlink out.
 
-Alarms and telemetry go to separate queues with separate workers, so an SOS never waits behind
-heartbeats. An alarm's PUBACK is sent only after its commit: if we die first, a persistent-session
-broker (Mosquitto) redelivers it, and the band repeats it until `alarm_received` in any case.
-Telemetry is acked as soon as it is queued, so held acks never fill the broker's in-flight window
-ahead of an SOS.
+Alarm-class messages (sos, fall, fall_cancel) and telemetry go to separate queues with separate
+workers, so an SOS never waits behind heartbeats. An alarm's PUBACK is sent only after its commit:
+if we die first, a persistent-session broker (Mosquitto) redelivers it, and the band repeats it
+until `alarm_received` in any case. Telemetry is acked as soon as it is queued, so held acks never
+fill the broker's in-flight window ahead of an SOS, and it is written in batches (presence is
+coalesced: one row update per band per second, however many heartbeats).
 """
 
 from __future__ import annotations
@@ -13,24 +14,33 @@ import asyncio
 import json
 import logging
 import time
-from collections import deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.intake import IntakeRace
-from gateway.judge import AlarmMessage, Rejection, TelemetryMessage, judge
-from gateway.metrics import BAND_MESSAGES, COMMIT_SECONDS, DB_RETRIES, QUEUE_DEPTH
-from gateway.payloads import ALARM_KINDS, TELEMETRY_MODELS
-from gateway.service import AlarmStored, BandMessageService
+from gateway import downlink
+from gateway.dead_letter import DeadLetterEntry
+from gateway.downlink import DownlinkSender
+from gateway.judge import AlarmMessage, Rejection, StatusMessage, TelemetryMessage, judge
+from gateway.liveness import keep_alive
+from gateway.metrics import BAND_MESSAGES, COMMIT_SECONDS, DB_RETRIES, REDELIVERED
+from gateway.payloads import PRIORITY_KINDS, STATUS_KIND, TELEMETRY_MODELS
+from gateway.presence import PresenceBatch
+from gateway.queues import BoundedQueue, Received
+from gateway.reject_log import RejectLog
+from gateway.service import AlarmStored, BandMessageService, ReportsStored
+from gateway.test_hooks import hold_before_commit_if_asked
 from gateway.topics import TopicScheme
 from opaska.clock import Clock
 from opaska.mqtt.client import AsyncMqttClient, IncomingMessage
 from opaska.mqtt.endpoint import MqttEndpoint
 from opaska.mqtt.reconnect import Backoff, stay_connected
+from opaska.settings import BandSettings
 
 log = logging.getLogger(__name__)
 
@@ -40,61 +50,15 @@ PRESENCE_FLUSH_S = 1.0
 FAILURES_BEFORE_MINIMAL_PAYLOAD = 3
 
 
-@dataclass(frozen=True)
-class Received:
-    message: IncomingMessage
-    received_at: datetime
-    monotonic: float
-
-
-class _BoundedQueue:
-    """A FIFO with a soft limit: past it the gateway stops reading from the broker."""
-
-    def __init__(self, name: str, limit: int, on_full: Callable[[], None], on_drained: Callable[[], None]) -> None:
-        self._name = name
-        self._limit = limit
-        self._items: deque[Received] = deque()
-        self._ready = asyncio.Event()
-        self._on_full = on_full
-        self._on_drained = on_drained
-        self._full = False
-
-    def put(self, item: Received) -> None:
-        self._items.append(item)
-        self._ready.set()
-        QUEUE_DEPTH.labels(self._name).set(len(self._items))
-        if len(self._items) >= self._limit and not self._full:
-            self._full = True
-            log.warning("gateway %s queue full (%d): pausing reads from the broker", self._name, self._limit)
-            self._on_full()
-
-    async def get(self) -> Received:
-        while not self._items:
-            self._ready.clear()
-            await self._ready.wait()
-        item = self._items.popleft()
-        self._after_take()
-        return item
-
-    def take_all(self) -> list[Received]:
-        items = list(self._items)
-        self._items.clear()
-        self._after_take()
-        return items
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def _after_take(self) -> None:
-        QUEUE_DEPTH.labels(self._name).set(len(self._items))
-        if self._full and len(self._items) <= self._limit // 2:
-            self._full = False
-            self._on_drained()
-
-
 def _kind_label(kind: str | None) -> str:
     # Only known kinds become label values: a hostile topic must not create unbounded series.
-    return kind if kind in ALARM_KINDS or kind in TELEMETRY_MODELS else "other"
+    return kind if kind in PRIORITY_KINDS or kind in TELEMETRY_MODELS or kind == STATUS_KIND else "other"
+
+
+@dataclass(frozen=True)
+class _Judged:
+    item: Received
+    verdict: AlarmMessage | TelemetryMessage | StatusMessage | Rejection
 
 
 class Gateway:
@@ -109,11 +73,15 @@ class Gateway:
         protocol: str,
         session_expiry_s: int,
         keepalive_s: int,
+        bands: BandSettings | None = None,
         on_alarm_stored: Callable[[AlarmStored], None] | None = None,
     ) -> None:
         self._topics = topics
+        self._sessions = session_factory
         self._service = BandMessageService(session_factory)
         self._clock = clock
+        self._client_id = client_id
+        self._bands = bands or BandSettings()
         self._on_alarm_stored = on_alarm_stored
         self._pausers: set[str] = set()
         self._client = AsyncMqttClient(
@@ -127,13 +95,19 @@ class Gateway:
             manual_ack=True,
             on_message=self._receive,
         )
-        self._alarms = _BoundedQueue(
+        self._alarms = BoundedQueue(
             "alarm", ALARM_QUEUE_LIMIT, lambda: self._pause("alarm"), lambda: self._resume("alarm")
         )
-        self._telemetry = _BoundedQueue(
+        self._telemetry = BoundedQueue(
             "telemetry", TELEMETRY_QUEUE_LIMIT, lambda: self._pause("telemetry"), lambda: self._resume("telemetry")
         )
+        self._downlink = DownlinkSender(session_factory, self._client, topics, clock)
+        self._dead_letters: list[DeadLetterEntry] = []
+        self._reject_log = RejectLog(self._bands.reject_log_every_s)
+        self._connected_since: datetime | None = None
+        # Every message received ends in exactly one of: accepted, duplicate, rejected.
         self.received = 0
+        self.tally: Counter[str] = Counter()
 
     async def connect(self) -> None:
         """First connection; raises MqttError with a clear message if the broker is unreachable."""
@@ -144,16 +118,34 @@ class Gateway:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(stay_connected(self._client, on_connected=self._subscribe, already_connected=True))
             tasks.create_task(self._alarm_worker(), name="gateway-alarms")
-            tasks.create_task(self._presence_worker(), name="gateway-presence")
+            tasks.create_task(self._report_worker(), name="gateway-reports")
+            tasks.create_task(self._downlink.run(), name="gateway-downlink")
+            tasks.create_task(
+                keep_alive(
+                    self._sessions,
+                    self._clock,
+                    name=self._client_id,
+                    connected_since=self._current_connection_start,
+                    bands=self._bands,
+                ),
+                name="gateway-liveness",
+            )
 
     async def close(self) -> None:
         await self._client.disconnect()
 
+    def _current_connection_start(self) -> datetime | None:
+        return self._connected_since if self._client.is_connected else None
+
     async def _subscribe(self, session_present: bool) -> None:
         # Subscribe even when the session survived: it costs nothing and heals a lost subscription.
-        granted = await self._client.subscribe([(self._topics.uplink_filter, 1)])
-        if granted[0] >= 0x80:
-            raise RuntimeError(f"broker refused the gateway's subscription to {self._topics.uplink_filter}")
+        filters = [(self._topics.uplink_filter, 1), (self._topics.status_filter, 1)]
+        granted = await self._client.subscribe(filters)
+        for (topic_filter, _), code in zip(filters, granted, strict=True):
+            if code >= 0x80:
+                raise RuntimeError(f"broker refused the gateway's subscription to {topic_filter}")
+        self._connected_since = self._clock.now()
+        self._downlink.wake.set()
         log.info("gateway subscribed to %s (session kept: %s)", self._topics.uplink_filter, session_present)
 
     def _pause(self, queue: str) -> None:
@@ -167,31 +159,61 @@ class Gateway:
 
     def _receive(self, message: IncomingMessage) -> None:
         self.received += 1
+        if message.dup:
+            REDELIVERED.inc()
+            log.info("message redelivered by the broker (dup) on %s", message.topic[:200])
         item = Received(message, self._clock.now(), time.monotonic())
-        uplink = self._topics.parse_uplink(message.topic)
-        if uplink is not None and uplink.kind in ALARM_KINDS:
+        band_topic = self._topics.parse_band_topic(message.topic)
+        if band_topic is not None and not band_topic.is_status and band_topic.kind in PRIORITY_KINDS:
             self._alarms.put(item)  # acked after commit
         else:
             self._telemetry.put(item)
             self._client.ack(message)
 
+    # --- outcomes -------------------------------------------------------------------------
+
+    def _accepted(self, kind: str, *, duplicate: bool = False) -> None:
+        result = "duplicate" if duplicate else "accepted"
+        self.tally[result] += 1
+        BAND_MESSAGES.labels(_kind_label(kind), result).inc()
+
+    def _rejected(self, rejection: Rejection, item: Received) -> None:
+        self.tally["rejected"] += 1
+        BAND_MESSAGES.labels(_kind_label(rejection.kind), f"rejected_{rejection.reason}").inc()
+        self._reject_log.rejected(rejection)
+        self._dead_letters.append(
+            DeadLetterEntry(
+                received_at=item.received_at,
+                topic=item.message.topic,
+                payload=item.message.payload,
+                reason=rejection.reason,
+                detail=rejection.detail,
+                band=rejection.band,
+                kind=rejection.kind,
+            )
+        )
+
+    # --- alarms ---------------------------------------------------------------------------
+
     async def _alarm_worker(self) -> None:
         while True:
             item = await self._alarms.get()
             verdict = judge(self._topics, item.message.topic, item.message.payload, item.received_at)
-            if isinstance(verdict, TelemetryMessage):  # judge gives telemetry only for telemetry topics
-                raise AssertionError(f"alarm topic {item.message.topic!r} judged as telemetry")
-            outcome = (
-                verdict if isinstance(verdict, Rejection) else await self._store_alarm_until_committed(verdict, item)
-            )
+            if isinstance(verdict, StatusMessage):  # a status topic never lands in this queue
+                raise AssertionError(f"unexpected message in the alarm queue: {item.message.topic!r}")
+            outcome: AlarmStored | Rejection
+            if isinstance(verdict, Rejection):
+                outcome = verdict
+            else:
+                await hold_before_commit_if_asked(item.message.topic)
+                outcome = await self._store_until_committed(verdict, item)
             self._client.ack(item.message)
             if isinstance(outcome, Rejection):
-                self._count_rejection(outcome)
+                self._rejected(outcome, item)
                 continue
-            assert isinstance(verdict, AlarmMessage)
             COMMIT_SECONDS.labels("alarm").observe(time.monotonic() - item.monotonic)
-            BAND_MESSAGES.labels(verdict.kind, "duplicate" if outcome.duplicate else "accepted").inc()
-            if verdict.malformed or verdict.clock_suspect:
+            self._accepted(outcome.kind, duplicate=outcome.duplicate)
+            if isinstance(verdict, AlarmMessage) and (verdict.malformed or verdict.clock_suspect):
                 log.warning(
                     "alarm from band %s accepted despite: %s",
                     verdict.band,
@@ -199,24 +221,35 @@ class Gateway:
                 )
             if outcome.created:
                 # Ids and kinds only: personal data stays in the database.
-                log.info("alarm %d raised: %s from band %s", outcome.alarm_id, verdict.kind, verdict.band)
+                log.info("alarm %d raised: %s from band %s", outcome.alarm_id, outcome.kind, outcome.band)
+            elif outcome.cancel is not None:
+                log.info("fall cancel from band %s: %s (alarm %s)", outcome.band, outcome.cancel, outcome.alarm_id)
             await self._send_alarm_received(outcome)
             if self._on_alarm_stored is not None and not outcome.duplicate:
                 self._on_alarm_stored(outcome)
 
-    async def _store_alarm_until_committed(self, message: AlarmMessage, item: Received) -> AlarmStored | Rejection:
+    async def _store(self, message: AlarmMessage | TelemetryMessage, item: Received) -> AlarmStored | Rejection:
+        if isinstance(message, AlarmMessage):
+            return await self._service.store_alarm(message, received_at=item.received_at)
+        return await self._service.store_fall_cancel(
+            message, received_at=item.received_at, window=timedelta(seconds=self._bands.fall_cancel_window_s)
+        )
+
+    async def _store_until_committed(
+        self, message: AlarmMessage | TelemetryMessage, item: Received
+    ) -> AlarmStored | Rejection:
         """An accepted alarm is retried until it commits: it is never dropped for a database fault."""
         backoff = Backoff(first_s=0.2, max_s=5.0)
         failures = 0
         while True:
             try:
-                return await self._service.store_alarm(message, received_at=item.received_at)
+                return await self._store(message, item)
             except IntakeRace:
                 continue
             except (DBAPIError, OSError) as exc:
                 DB_RETRIES.inc()
                 failures += 1
-                if failures == FAILURES_BEFORE_MINIMAL_PAYLOAD:
+                if failures == FAILURES_BEFORE_MINIMAL_PAYLOAD and isinstance(message, AlarmMessage):
                     # Something in this payload may be what the database refuses: keep the alarm,
                     # drop the payload (its raw bytes stay in the log line below, truncated).
                     log.error(
@@ -225,14 +258,16 @@ class Gateway:
                     message = replace(message, payload={"unstorable": True}, malformed=True)
                 delay = backoff.next_delay()
                 log.error(
-                    "cannot commit alarm from band %s (%s); retrying in %.1f s", message.band, type(exc).__name__, delay
+                    "cannot commit %s from band %s (%s); retrying in %.1f s",
+                    message.kind,
+                    message.band,
+                    type(exc).__name__,
+                    delay,
                 )
                 await asyncio.sleep(delay)
 
     async def _send_alarm_received(self, stored: AlarmStored) -> None:
-        payload = {"v": 1, "msg_id": stored.message_id, "ts": self._clock.now().isoformat()}
-        if stored.alarm_id is not None:
-            payload["alarm_id"] = stored.alarm_id
+        payload = downlink.alarm_received(msg_id=stored.message_id, alarm_id=stored.alarm_id, at=self._clock.now())
         try:
             # No wait for the PUBACK: if it is lost, the band repeats the alarm and we answer again.
             await self._client.publish(
@@ -241,46 +276,60 @@ class Gateway:
         except Exception as exc:
             log.warning("alarm_received to band %s not sent (%s); the band will repeat", stored.band, exc)
 
-    async def _presence_worker(self) -> None:
-        """Coalesce heartbeats: one write per band per flush, not a row per heartbeat."""
+    # --- telemetry ------------------------------------------------------------------------
+
+    async def _report_worker(self) -> None:
         while True:
             await asyncio.sleep(PRESENCE_FLUSH_S)
             items = self._telemetry.take_all()
-            if not items:
-                continue
-            latest: dict[str, tuple[TelemetryMessage, datetime]] = {}
-            kinds_by_band: dict[str, list[str]] = {}
-            for item in items:
-                verdict = judge(self._topics, item.message.topic, item.message.payload, item.received_at)
-                if isinstance(verdict, Rejection):
-                    self._count_rejection(verdict)
-                elif isinstance(verdict, TelemetryMessage):
-                    latest[verdict.band] = (verdict, item.received_at)
-                    kinds_by_band.setdefault(verdict.band, []).append(verdict.kind)
-            if latest:
-                await self._store_presence_until_committed(latest, kinds_by_band)
+            if items or self._dead_letters:
+                await self._flush_reports(items)
 
-    async def _store_presence_until_committed(
-        self, latest: dict[str, tuple[TelemetryMessage, datetime]], kinds_by_band: dict[str, list[str]]
-    ) -> None:
+    async def _flush_reports(self, items: list[Received]) -> None:
+        batch = PresenceBatch()
+        judged: list[_Judged] = []
+        for item in items:
+            verdict = judge(self._topics, item.message.topic, item.message.payload, item.received_at)
+            if isinstance(verdict, Rejection):
+                self._rejected(verdict, item)
+                if verdict.band_was_heard:
+                    batch.heard(verdict.band or "", item.received_at)
+                continue
+            if isinstance(verdict, TelemetryMessage):
+                batch.add(verdict, item.received_at)
+            elif isinstance(verdict, StatusMessage):
+                batch.status(verdict, item.received_at)
+            else:  # an sos/fall topic never lands in this queue
+                raise AssertionError(f"unexpected alarm in the telemetry queue: {item.message.topic!r}")
+            judged.append(_Judged(item, verdict))
+        dead_letters, self._dead_letters = self._dead_letters, []
+        stored = await self._store_reports_until_committed(batch, dead_letters)
+        for entry in judged:
+            verdict = entry.verdict
+            assert isinstance(verdict, TelemetryMessage | StatusMessage)
+            kind = verdict.kind if isinstance(verdict, TelemetryMessage) else STATUS_KIND
+            if verdict.band in stored.unknown_bands:
+                self._rejected(
+                    Rejection("unknown_band", f"no band {verdict.band!r} is registered", verdict.band, kind), entry.item
+                )
+            else:
+                duplicate = (
+                    isinstance(verdict, TelemetryMessage) and (verdict.band, verdict.message_id) in stored.duplicates
+                )
+                self._accepted(kind, duplicate=duplicate)
+                COMMIT_SECONDS.labels("telemetry").observe(time.monotonic() - entry.item.monotonic)
+
+    async def _store_reports_until_committed(
+        self, batch: PresenceBatch, dead_letters: list[DeadLetterEntry]
+    ) -> ReportsStored:
         backoff = Backoff(first_s=0.5, max_s=10.0)
         while True:
             try:
-                rejections = await self._service.store_presence(latest)
-                break
+                return await self._service.store_reports(
+                    batch, dead_letters, dead_letter_keep=self._bands.dead_letter_keep
+                )
             except (DBAPIError, OSError) as exc:
                 DB_RETRIES.inc()
                 delay = backoff.next_delay()
-                log.error("cannot write presence (%s); retrying in %.1f s", type(exc).__name__, delay)
+                log.error("cannot write band reports (%s); retrying in %.1f s", type(exc).__name__, delay)
                 await asyncio.sleep(delay)
-        unknown = {rejection.band for rejection in rejections}
-        for band, kinds in kinds_by_band.items():
-            for kind in kinds:
-                if band in unknown:
-                    self._count_rejection(Rejection("unknown_band", f"no band {band!r} is registered", band, kind))
-                else:
-                    BAND_MESSAGES.labels(kind, "accepted").inc()
-
-    def _count_rejection(self, rejection: Rejection) -> None:
-        BAND_MESSAGES.labels(_kind_label(rejection.kind), f"rejected_{rejection.reason}").inc()
-        log.info("band message rejected (%s): %s", rejection.reason, rejection.detail)

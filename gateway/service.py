@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.intake import raise_or_merge
 from alarm_center.alarms.model import AlarmKind
+from alarm_center.alarms.resident_cancel import CancelOutcome, cancel_fall_by_resident
 from gateway import repository
-from gateway.judge import AlarmMessage, Rejection, TelemetryMessage
-from registry.model import Resident
+from gateway.dead_letter import DeadLetterEntry, keep_dead_letters
+from gateway.judge import AlarmMessage, Reason, Rejection, TelemetryMessage
+from gateway.presence import PresenceBatch
+from registry.model import Band, Resident
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,38 @@ class AlarmStored:
     alarm_id: int | None
     created: bool
     duplicate: bool
+    kind: str = "sos"
+    cancel: CancelOutcome | None = None
+
+
+@dataclass
+class ReportsStored:
+    """What a presence batch found: bands nobody registered, and reports stored before."""
+
+    unknown_bands: set[str] = field(default_factory=set)
+    duplicates: set[tuple[str, str]] = field(default_factory=set)
+
+
+def _unknown(band: str, kind: str) -> Rejection:
+    return Rejection(Reason.UNKNOWN_BAND, f"no band {band!r} is registered", band, kind)
+
+
+def _message_row(band: Band, message: AlarmMessage | TelemetryMessage, received_at: datetime) -> dict[str, object]:
+    row: dict[str, object] = {
+        "band_id": band.id,
+        "message_id": message.message_id,
+        "kind": message.kind,
+        "received_at": received_at,
+        "band_time": message.band_time,
+    }
+    if isinstance(message, AlarmMessage):
+        return {
+            **row,
+            "payload": message.payload,
+            "malformed": message.malformed,
+            "clock_suspect": message.clock_suspect,
+        }
+    return {**row, "payload": message.fields, "malformed": False, "clock_suspect": False}
 
 
 class BandMessageService:
@@ -33,22 +68,11 @@ class BandMessageService:
         async with self._sessions() as session, session.begin():
             band = await repository.band_by_serial(session, message.band)
             if band is None:
-                return Rejection("unknown_band", f"no band {message.band!r} is registered", message.band, message.kind)
-            stored_id = await repository.insert_band_message_once(
-                session,
-                {
-                    "band_id": band.id,
-                    "message_id": message.message_id,
-                    "kind": message.kind,
-                    "received_at": received_at,
-                    "band_time": message.band_time,
-                    "payload": message.payload,
-                    "malformed": message.malformed,
-                    "clock_suspect": message.clock_suspect,
-                },
-            )
+                return _unknown(message.band, message.kind)
+            stored_id = await repository.insert_band_message_once(session, _message_row(band, message, received_at))
             if stored_id is None:
-                return AlarmStored(message.band, message.message_id, None, created=False, duplicate=True)
+                return AlarmStored(message.band, message.message_id, None, False, True, message.kind)
+            await repository.record_seen(session, band_id=band.id, seen_at=received_at)
             municipality_id = None
             if band.resident_id is not None:
                 municipality_id = (
@@ -62,26 +86,44 @@ class BandMessageService:
                 band_message_id=stored_id,
                 received_at=received_at,
             )
-            return AlarmStored(message.band, message.message_id, result.alarm_id, result.created, duplicate=False)
+            return AlarmStored(message.band, message.message_id, result.alarm_id, result.created, False, message.kind)
 
-    async def store_presence(self, latest: dict[str, tuple[TelemetryMessage, datetime]]) -> list[Rejection]:
-        """Write the newest heartbeat of each band in one transaction; returns unknown bands."""
-        rejected: list[Rejection] = []
+    async def store_fall_cancel(
+        self, message: TelemetryMessage, *, received_at: datetime, window: timedelta
+    ) -> AlarmStored | Rejection:
+        """Store "I am OK" and cancel the band's open fall alarm if still inside the window."""
         async with self._sessions() as session, session.begin():
-            for serial, (message, received_at) in latest.items():
-                band = await repository.band_by_serial(session, serial)
-                if band is None:
-                    rejected.append(
-                        Rejection("unknown_band", f"no band {serial!r} is registered", serial, message.kind)
-                    )
+            band = await repository.band_by_serial(session, message.band)
+            if band is None:
+                return _unknown(message.band, message.kind)
+            stored_id = await repository.insert_band_message_once(session, _message_row(band, message, received_at))
+            if stored_id is None:
+                return AlarmStored(message.band, message.message_id, None, False, True, message.kind)
+            await repository.record_seen(session, band_id=band.id, seen_at=received_at)
+            result = await cancel_fall_by_resident(
+                session, band=band, band_message_id=stored_id, received_at=received_at, window=window
+            )
+            return AlarmStored(
+                message.band, message.message_id, result.alarm_id, False, False, message.kind, result.outcome
+            )
+
+    async def store_reports(
+        self, batch: PresenceBatch, dead_letters: list[DeadLetterEntry], *, dead_letter_keep: int
+    ) -> ReportsStored:
+        """One transaction per flush: presence of every band heard, rarer reports, dead letters."""
+        outcome = ReportsStored()
+        async with self._sessions() as session, session.begin():
+            band_ids = await repository.band_ids_by_serial(session, list(batch.updates))
+            outcome.unknown_bands = set(batch.updates) - set(band_ids)
+            for serial, update_ in batch.updates.items():
+                if serial in band_ids:
+                    await repository.record_presence(session, band_id=band_ids[serial], update_=update_)
+            for report in batch.recorded:
+                band_id = band_ids.get(report.message.band)
+                if band_id is None:
                     continue
-                await repository.record_presence(
-                    session,
-                    band_id=band.id,
-                    seen_at=received_at,
-                    battery=message.fields.get("battery"),
-                    charging=message.fields.get("charging"),
-                    worn=message.fields.get("worn"),
-                    signal=message.fields.get("signal"),
-                )
-        return rejected
+                row = _message_row(Band(id=band_id), report.message, report.received_at)
+                if await repository.insert_band_message_once(session, row) is None:
+                    outcome.duplicates.add((report.message.band, report.message.message_id))
+            await keep_dead_letters(session, dead_letters, keep=dead_letter_keep)
+        return outcome

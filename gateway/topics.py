@@ -19,6 +19,15 @@ class UplinkTopic:
 
 
 @dataclass(frozen=True)
+class BandTopic:
+    """A topic the gateway listens to: a band's uplink of some kind, or its status."""
+
+    band: str
+    kind: str
+    is_status: bool
+
+
+@dataclass(frozen=True)
 class TopicScheme:
     root: str
 
@@ -31,6 +40,10 @@ class TopicScheme:
 
     def downlink(self, band: str, kind: str) -> str:
         return f"{self.root}/bands/{band}/down/{kind}"
+
+    @property
+    def status_filter(self) -> str:
+        return f"{self.root}/bands/+/status"
 
     def downlink_filter(self, band: str) -> str:
         return f"{self.root}/bands/{band}/down/#"
@@ -47,3 +60,13 @@ class TopicScheme:
         if len(parts) != 3 or parts[1] != "up" or not parts[0] or not parts[2]:
             return None
         return UplinkTopic(band=parts[0], kind=parts[2])
+
+    def parse_band_topic(self, topic: str) -> BandTopic | None:
+        prefix = f"{self.root}/bands/"
+        if not topic.startswith(prefix):
+            return None
+        parts = topic[len(prefix) :].split("/")
+        if len(parts) == 2 and parts[0] and parts[1] == "status":
+            return BandTopic(parts[0], "status", is_status=True)
+        uplink = self.parse_uplink(topic)
+        return BandTopic(uplink.band, uplink.kind, is_status=False) if uplink else None

@@ -1,0 +1,127 @@
+"""Downlink to bands: what each message says, the outbox that keeps them, and its sender.
+
+`alarm_received` goes out straight after an alarm's commit (a band that misses it repeats the
+alarm). `alarm_claimed`, `config` and `locate` are written to the `band_downlink` outbox in the
+same transaction as the decision, and the gateway publishes them from there: a restart or a
+broker outage delays them, never loses them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.downlink_model import BandDownlink
+from gateway.topics import TopicScheme
+from opaska.clock import Clock
+from opaska.mqtt.client import AsyncMqttClient
+from opaska.settings import BandSettings
+from registry.model import Band
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.5
+BATCH = 200
+
+
+def alarm_received(*, msg_id: str, alarm_id: int | None, at: datetime) -> dict[str, Any]:
+    payload: dict[str, Any] = {"v": 1, "msg_id": msg_id, "ts": at.isoformat()}
+    if alarm_id is not None:
+        payload["alarm_id"] = alarm_id
+    return payload
+
+
+async def enqueue(
+    session: AsyncSession, *, band_id: int, kind: str, payload: dict[str, Any], at: datetime, retain: bool = False
+) -> BandDownlink:
+    """Add a downlink to the outbox; the caller's transaction commits it with the decision."""
+    row = BandDownlink(band_id=band_id, kind=kind, payload=payload, retain=retain, created_at=at, attempts=0)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def alarm_claimed(
+    session: AsyncSession, *, band_id: int, alarm_id: int, kind: str, msg_id: str | None, at: datetime
+) -> None:
+    """Tell the band a person has taken its alarm ("help is coming")."""
+    payload: dict[str, Any] = {"v": 1, "alarm_id": alarm_id, "kind": kind, "ts": at.isoformat()}
+    if msg_id is not None:
+        payload["msg_id"] = msg_id
+    await enqueue(session, band_id=band_id, kind="alarm_claimed", payload=payload, at=at)
+
+
+async def push_config(session: AsyncSession, clock: Clock, *, band: Band, defaults: BandSettings) -> None:
+    """The band's settings, retained on its downlink so it gets them whenever it connects."""
+    payload = {
+        "v": 1,
+        "heartbeat_interval_s": band.heartbeat_interval_s or defaults.heartbeat_interval_s,
+        "fall_cancel_window_s": defaults.fall_cancel_window_s,
+        "ts": clock.now().isoformat(),
+    }
+    await enqueue(session, band_id=band.id, kind="config", payload=payload, at=clock.now(), retain=True)
+
+
+async def request_location(session: AsyncSession, clock: Clock, *, band: Band) -> str:
+    """Ask the band where it is; it answers with a `location` report carrying this request id."""
+    request_id = f"loc-{secrets.token_hex(6)}"
+    payload = {"v": 1, "request_id": request_id, "ts": clock.now().isoformat()}
+    await enqueue(session, band_id=band.id, kind="locate", payload=payload, at=clock.now())
+    return request_id
+
+
+class DownlinkSender:
+    """Publishes the outbox in order, marking each row sent once the broker has it (PUBACK)."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], client: AsyncMqttClient, topics: TopicScheme, clock: Clock
+    ) -> None:
+        self._sessions = sessions
+        self._client = client
+        self._topics = topics
+        self._clock = clock
+        self.wake = asyncio.Event()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                sent = await self.send_pending()
+            except Exception as exc:  # a database or broker fault: try again on the next round
+                log.warning("downlink not sent yet (%s: %s); retrying", type(exc).__name__, exc)
+                sent = 0
+            if sent < BATCH:
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), POLL_S)
+
+    async def send_pending(self) -> int:
+        if not self._client.is_connected:
+            return 0
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(BandDownlink.id, BandDownlink.kind, BandDownlink.payload, BandDownlink.retain, Band.serial)
+                    .join(Band, Band.id == BandDownlink.band_id)
+                    .where(BandDownlink.sent_at.is_(None))
+                    .order_by(BandDownlink.id)
+                    .limit(BATCH)
+                )
+            ).all()
+        for row_id, kind, payload, retain, serial in rows:
+            body = json.dumps({**payload, "id": row_id}).encode()
+            await self._client.publish(self._topics.downlink(serial, kind), body, qos=1, retain=retain)
+            async with self._sessions() as session, session.begin():
+                await session.execute(
+                    update(BandDownlink)
+                    .where(BandDownlink.id == row_id)
+                    .values(sent_at=self._clock.now(), attempts=BandDownlink.attempts + 1)
+                )
+        return len(rows)

@@ -1,0 +1,67 @@
+"""The gateway's row in `service_state`: whether it is connected to the broker, and since when.
+
+Supervision reads it: no band is judged offline while the gateway cannot hear them, and after a
+reconnect every band gets its full window again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.metrics import BANDS_ONLINE
+from opaska.clock import Clock
+from opaska.db.dialect import insert_for
+from opaska.db.service_state import ServiceState
+from opaska.settings import BandSettings
+from registry.model import Band, BandStatus
+
+log = logging.getLogger(__name__)
+
+EVERY_S = 5.0
+GATEWAY_PREFIX = "gateway/"
+
+
+async def record_state(session: AsyncSession, *, name: str, connected_since: datetime | None, now: datetime) -> None:
+    statement = insert_for(session, ServiceState).values(name=name, connected_since=connected_since, alive_at=now)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["name"], set_={"connected_since": connected_since, "alive_at": now}
+        )
+    )
+
+
+async def count_bands_online(session: AsyncSession, *, now: datetime, bands: BandSettings) -> int:
+    """Bands heard within their offline window (per-band interval, or the default)."""
+    interval = func.coalesce(Band.heartbeat_interval_s, bands.heartbeat_interval_s)
+    window_s = interval * bands.offline_after_missed
+    # Compared in Python-computed seconds on both dialects: fetch last_seen and interval per band.
+    rows = await session.execute(
+        select(Band.last_seen_at, window_s).where(Band.status == BandStatus.ACTIVE, Band.last_seen_at.is_not(None))
+    )
+    return sum(1 for seen, window in rows if seen is not None and now - seen <= timedelta(seconds=window))
+
+
+async def keep_alive(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    *,
+    name: str,
+    connected_since: Callable[[], datetime | None],
+    bands: BandSettings,
+) -> None:
+    while True:
+        try:
+            async with sessions() as session, session.begin():
+                await record_state(
+                    session, name=GATEWAY_PREFIX + name, connected_since=connected_since(), now=clock.now()
+                )
+                BANDS_ONLINE.set(await count_bands_online(session, now=clock.now(), bands=bands))
+        except Exception as exc:  # the database is away: the alarm path reports it; try again
+            log.debug("gateway liveness not recorded: %s", exc)
+        await asyncio.sleep(EVERY_S)

@@ -1,0 +1,67 @@
+"""A bounded FIFO whose fullness stops the gateway reading from the broker (back-pressure)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.metrics import QUEUE_DEPTH
+from opaska.mqtt.client import IncomingMessage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Received:
+    message: IncomingMessage
+    received_at: datetime
+    monotonic: float
+
+
+class BoundedQueue:
+    """A FIFO with a soft limit: past it the gateway stops reading; below half it reads again."""
+
+    def __init__(self, name: str, limit: int, on_full: Callable[[], None], on_drained: Callable[[], None]) -> None:
+        self._name = name
+        self._limit = limit
+        self._items: deque[Received] = deque()
+        self._ready = asyncio.Event()
+        self._on_full = on_full
+        self._on_drained = on_drained
+        self._full = False
+
+    def put(self, item: Received) -> None:
+        self._items.append(item)
+        self._ready.set()
+        QUEUE_DEPTH.labels(self._name).set(len(self._items))
+        if len(self._items) >= self._limit and not self._full:
+            self._full = True
+            log.warning("gateway %s queue full (%d): pausing reads from the broker", self._name, self._limit)
+            self._on_full()
+
+    async def get(self) -> Received:
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        item = self._items.popleft()
+        self._after_take()
+        return item
+
+    def take_all(self) -> list[Received]:
+        items = list(self._items)
+        self._items.clear()
+        self._after_take()
+        return items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _after_take(self) -> None:
+        QUEUE_DEPTH.labels(self._name).set(len(self._items))
+        if self._full and len(self._items) <= self._limit // 2:
+            self._full = False
+            self._on_drained()

@@ -29,6 +29,11 @@ class BandState:
     charging: bool = False
     worn: bool = True
     signal: int = 80
+    lat: float = 51.1079
+    lon: float = 17.0385
+    # Settings the platform sends in the retained `config` downlink.
+    heartbeat_interval_s: float = 300.0
+    fall_cancel_window_s: float = 30.0
 
 
 @dataclass
@@ -54,6 +59,7 @@ class VirtualBand:
         self.sent: list[tuple[str, str]] = []  # (kind, msg_id), repeats included
         self._client: AsyncMqttClient | None = None
         self._keeper: asyncio.Task[None] | None = None
+        self._answers: set[asyncio.Future[Any]] = set()
 
     def _message_id(self) -> str:
         return f"{self.serial}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S')}-{next(self._counter)}"
@@ -103,6 +109,23 @@ class VirtualBand:
             waiter = self._waiting.get(str(payload.get("msg_id")))
             if waiter is not None and not waiter.done():
                 waiter.set_result(payload)
+        elif kind == "config":
+            self._apply_config(payload)
+        elif kind == "locate" and isinstance(payload.get("request_id"), str):
+            # Answer from the loop, not from inside the client's read callback.
+            self._answers.add(asyncio.ensure_future(self.report_location("locate", payload["request_id"])))
+
+    def _apply_config(self, payload: dict[str, Any]) -> None:
+        interval = payload.get("heartbeat_interval_s")
+        if isinstance(interval, int | float) and interval > 0:
+            self.state.heartbeat_interval_s = float(interval)
+        window = payload.get("fall_cancel_window_s")
+        if isinstance(window, int | float) and window >= 0:
+            self.state.fall_cancel_window_s = float(window)
+
+    def received(self, kind: str) -> list[dict[str, Any]]:
+        """Downlink payloads of one kind, oldest first."""
+        return [payload for got, payload in self.downlink if got == kind]
 
     async def publish(self, kind: str, fields: dict[str, Any] | None = None, *, msg_id: str | None = None) -> str:
         assert self._client is not None, "start() the band first"
@@ -119,6 +142,27 @@ class VirtualBand:
         return await self.publish(
             "heartbeat", {"battery": s.battery, "charging": s.charging, "worn": s.worn, "signal": s.signal}
         )
+
+    async def report_location(self, reason: str = "periodic", request_id: str | None = None) -> str:
+        fields: dict[str, Any] = {"lat": self.state.lat, "lon": self.state.lon, "accuracy_m": 15, "source": "gps"}
+        fields["reason"] = reason
+        if request_id is not None:
+            fields["request_id"] = request_id
+        return await self.publish("location", fields)
+
+    async def strap(self, *, on: bool) -> str:
+        self.state.worn = on
+        return await self.publish("strap", {"state": "on" if on else "removed"})
+
+    async def battery_low(self) -> str:
+        return await self.publish("battery_low", {"battery": self.state.battery})
+
+    async def checkin(self) -> str:
+        return await self.publish("checkin")
+
+    async def cancel_fall(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """ "I am OK" after a fall: repeated like an alarm until the platform confirms it."""
+        return await self.press("fall_cancel", timeout=timeout)
 
     async def press(
         self, kind: str = "sos", fields: dict[str, Any] | None = None, *, timeout: float | None = None

@@ -9,7 +9,10 @@ COPY alarm_center ./alarm_center
 COPY console ./console
 COPY simulator ./simulator
 COPY config ./config
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 opaska
+# The directory exists, owned by opaska, so that a fresh named volume mounted there (the
+# Mosquitto auth files, docker-compose.yml) is writable by it.
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 opaska \
+    && mkdir -p /var/lib/opaska/mosquitto-auth && chown opaska /var/lib/opaska/mosquitto-auth
 USER opaska
 ENV OPASKA_CONFIG_FILE=/app/config/opaska.toml
 EXPOSE 8000

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alarm_center.alarms import repository
 from alarm_center.alarms.views import AlarmView, alarm_views
 from console.context import ConsoleContext
+from console.mqtt_hooks import router as mqtt_hooks_router
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -50,6 +51,7 @@ def create_app(context: ConsoleContext) -> FastAPI:
     app.state.context = context
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
+    app.include_router(mqtt_hooks_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

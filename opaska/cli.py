@@ -74,7 +74,51 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--timeout", type=float, default=60.0, metavar="S", help="give up waiting for alarm_received after S seconds"
     )
+
+    broker = commands.add_parser(
+        "broker",
+        help="files for an external MQTT broker",
+        description="Write what an external broker needs from the registry (see docs/brokers.md).",
+    )
+    broker_commands = broker.add_subparsers(dest="broker_command", required=True, metavar="BROKER_COMMAND")
+    mosquitto_files = broker_commands.add_parser(
+        "mosquitto-files",
+        help="write Mosquitto's password and ACL files once",
+        description="Render Mosquitto's password file (the service account of OPASKA_MQTT_URL and every band that "
+        "may connect) and ACL file into DIR, rewriting a file only if it changed. The gateway keeps them in step "
+        "by itself when OPASKA_MQTT_MOSQUITTO_AUTH_DIR is set; this writes them once, e.g. before Mosquitto starts.",
+    )
+    mosquitto_files.add_argument("--dir", required=True, metavar="DIR", help="where to write `passwords` and `acl`")
+    mosquitto_files.add_argument(
+        "--reload-pid-file", metavar="FILE", help="after a change, send SIGHUP to the process whose pid is in FILE"
+    )
     return parser
+
+
+async def _mosquitto_files(settings: Settings, directory: str, pid_file: str | None) -> int:
+    from pathlib import Path
+
+    from gateway.broker.mosquitto_auth import MosquittoAuthFiles
+    from opaska.db.engine import make_session_factory
+    from opaska.startup import open_database
+
+    try:
+        files = MosquittoAuthFiles.from_settings(
+            settings, directory=Path(directory), pid_file=Path(pid_file) if pid_file else None
+        )
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
+    engine = await open_database(settings, migrate=False)
+    try:
+        result = await files.sync(make_session_factory(engine))
+    except OSError as exc:
+        raise StartupError(f"cannot write Mosquitto's files in {directory}: {exc}") from None
+    finally:
+        await engine.dispose()
+    state = "written" if result.changed else "unchanged"
+    reload = ", Mosquitto signalled" if result.reloaded else ""
+    print(f"{files.password_path} and {files.acl_path} {state} ({result.bands} bands){reload}")
+    return 0
 
 
 def _run(coroutine: Coroutine[Any, Any, int | None]) -> int:
@@ -118,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(platform.run_engine_process(settings))
         case "console":
             return _run(platform.run_console(settings))
+        case "broker":
+            return _run(_mosquitto_files(settings, args.dir, args.reload_pid_file))
         case "simulate":
             from simulator.cli import simulate
 

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from alarm_center.engine import run_engine
 from alarm_center.live import AlarmFeed, LiveWake
 from console.app import create_app
-from console.context import ConsoleContext
+from console.context import ConsoleContext, MqttHooks
 from gateway.broker.embedded import BrokerStartError, EmbeddedBroker
+from gateway.broker.mosquitto_auth import keep_mosquitto_auth_in_step
 from gateway.runner import Gateway
 from gateway.topics import TopicScheme
 from opaska.clock import Clock, SystemClock
@@ -139,7 +140,9 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
         else:
             endpoint = parse_mqtt_url(settings.mqtt.url)
         wake = LiveWake()
-        context = ConsoleContext(sessions, AlarmFeed(sessions, wake))
+        context = ConsoleContext(
+            sessions, AlarmFeed(sessions, wake), mqtt_hooks=MqttHooks.from_settings(settings, sessions)
+        )
         gateway = _gateway(settings, endpoint, sessions, clock, wake.poke)
         await _connect_gateway(gateway, endpoint)
         server = _console_server(settings, context)
@@ -148,6 +151,8 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
             "engine": run_engine(settings, sessions, clock),
             "console": server.serve(),
         }
+        if settings.mqtt.mosquitto_auth_dir:
+            parts["mosquitto auth"] = keep_mosquitto_auth_in_step(settings, sessions)
         if demo:
             from opaska.demo import run_demo_bands, seed_demo
 
@@ -195,7 +200,10 @@ async def run_gateway(settings: Settings) -> None:
         async def stop() -> None:
             await gateway.close()
 
-        await _until_signalled({"gateway": gateway.run()}, stop)
+        parts: dict[str, Awaitable[None]] = {"gateway": gateway.run()}
+        if settings.mqtt.mosquitto_auth_dir:
+            parts["mosquitto auth"] = keep_mosquitto_auth_in_step(settings, sessions)
+        await _until_signalled(parts, stop)
     finally:
         await db.dispose()
 
@@ -218,7 +226,8 @@ async def run_console(settings: Settings) -> None:
     db = await _open(settings)
     try:
         sessions = make_session_factory(db)
-        server = _console_server(settings, ConsoleContext(sessions, AlarmFeed(sessions)))
+        context = ConsoleContext(sessions, AlarmFeed(sessions), mqtt_hooks=MqttHooks.from_settings(settings, sessions))
+        server = _console_server(settings, context)
         log.info("console running: http://%s:%d", settings.console.host, settings.console.port)
 
         async def stop() -> None:

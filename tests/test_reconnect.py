@@ -27,13 +27,21 @@ async def test_gateway_and_band_survive_broker_restart(
     client_prefix: str,
     tmp_path: Path,
 ) -> None:
-    broker = MosquittoProcess(tmp_path / "mosquitto")
+    # The project's Mosquitto config with its auth files: the gateway logs in as the service
+    # account, the band with its own secret, as in production.
+    broker = MosquittoProcess(tmp_path / "mosquitto", topics=topics)
+    seeded = await seed_resident_with_band(sessions, clock)
+    await broker.sync_from(sessions)
     broker.start()
     endpoint = parse_mqtt_url(broker.url)
-    seeded = await seed_resident_with_band(sessions, clock)
     try:
         async with running_gateway(
-            endpoint=endpoint, topics=topics, sessions=sessions, clock=clock, client_prefix=client_prefix, protocol="5"
+            endpoint=broker.service_endpoint,
+            topics=topics,
+            sessions=sessions,
+            clock=clock,
+            client_prefix=client_prefix,
+            protocol="5",
         ) as gateway:
             band = VirtualBand(
                 endpoint, topics, seeded.serial, password=seeded.secret, protocol="5", repeat=RepeatPolicy(1, 2)

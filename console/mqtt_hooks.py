@@ -1,0 +1,93 @@
+"""EMQX's HTTP authentication and authorisation hooks (EMQX 5 `http` authenticator and source).
+
+EMQX posts the client's credentials at connect and the topic at every publish and subscribe
+(cached by EMQX); we answer from the registry's credential cache and the one topic rule in
+`gateway.broker.acl`. EMQX must send `Authorization: Bearer <OPASKA_MQTT_HOOK_TOKEN>`. The
+exact EMQX configuration is in docs/brokers.md.
+"""
+
+import hmac
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from prometheus_client import Counter
+from pydantic import BaseModel, ConfigDict, Field
+
+from console.context import ConsoleContext, MqttHooks
+from gateway.broker.acl import Principal, PrincipalKind
+
+HOOK_DECISIONS = Counter(
+    "opaska_mqtt_hook_decisions_total", "Answers of the EMQX auth hooks, by hook and result", ["hook", "result"]
+)
+
+router = APIRouter(prefix="/mqtt/emqx", tags=["mqtt broker hooks"])
+
+
+def _hooks(request: Request, authorization: Annotated[str | None, Header()] = None) -> MqttHooks:
+    context: ConsoleContext = request.app.state.context
+    hooks = context.mqtt_hooks
+    if hooks is None or not hooks.token:
+        # Not configured: as if the endpoint did not exist.
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
+    offered = (authorization or "").encode()
+    if not hmac.compare_digest(offered, f"Bearer {hooks.token}".encode()):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "bad or missing bearer token", {"WWW-Authenticate": "Bearer"})
+    return hooks
+
+
+HooksDep = Annotated[MqttHooks, Depends(_hooks)]
+
+
+class AuthenticateRequest(BaseModel):
+    """EMQX body template: {"username": "${username}", "password": "${password}", "clientid": "${clientid}"}."""
+
+    model_config = ConfigDict(extra="ignore")
+    username: str = Field(max_length=256)
+    password: str = Field(max_length=1024)
+    clientid: str = Field(default="", max_length=256)
+
+
+class AuthenticateResponse(BaseModel):
+    result: Literal["allow", "deny"]
+    # Never a superuser: superusers skip EMQX's authorisation, and the service account is
+    # confined to the topic root like everyone else.
+    is_superuser: bool = False
+
+
+class AuthorizeRequest(BaseModel):
+    """EMQX body template: {"username": "${username}", "topic": "${topic}", "action": "${action}"}."""
+
+    model_config = ConfigDict(extra="ignore")
+    username: str = Field(max_length=256)
+    topic: str = Field(min_length=1, max_length=65535)
+    action: Literal["publish", "subscribe"]
+    clientid: str = Field(default="", max_length=256)
+
+
+class AuthorizeResponse(BaseModel):
+    result: Literal["allow", "deny"]
+
+
+@router.post("/authenticate")
+async def authenticate(body: AuthenticateRequest, hooks: HooksDep) -> AuthenticateResponse:
+    """May this client connect? A band with its serial and secret, or the service account."""
+    principal = await hooks.credentials.authenticate(body.username, body.password)
+    result: Literal["allow", "deny"] = "allow" if principal is not None else "deny"
+    HOOK_DECISIONS.labels("authenticate", result).inc()
+    return AuthenticateResponse(result=result)
+
+
+@router.post("/authorize")
+async def authorize(body: AuthorizeRequest, hooks: HooksDep) -> AuthorizeResponse:
+    """May this (already authenticated) user publish to, or subscribe to, this topic?"""
+    # EMQX calls this only for a client it has authenticated through the hook above, so the
+    # username is proven: the service account's name means the service account.
+    kind = PrincipalKind.SERVICE if body.username == hooks.credentials.service_username else PrincipalKind.BAND
+    who = Principal(kind, body.username)
+    if body.action == "publish":
+        allowed = hooks.rules.may_publish(who, body.topic)
+    else:
+        allowed = hooks.rules.may_subscribe(who, body.topic)
+    result: Literal["allow", "deny"] = "allow" if allowed else "deny"
+    HOOK_DECISIONS.labels("authorize", result).inc()
+    return AuthorizeResponse(result=result)

@@ -1,0 +1,197 @@
+"""EMQX's HTTP auth hooks, served by the console app, against a migrated registry."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alarm_center.live import AlarmFeed
+from console.app import create_app
+from console.context import ConsoleContext, MqttHooks
+from gateway.broker.acl import TopicRules
+from gateway.broker.credential_store import CredentialStore
+from gateway.topics import TopicScheme
+from opaska.clock import FakeClock
+from opaska.settings import MqttSettings, Settings
+from registry.model import Band, BandStatus
+from tests.support.seed import SeededBand, seed_resident_with_band
+
+pytestmark = pytest.mark.asyncio
+
+TOKEN = "hook-token-for-tests"
+SERVICE = "opaska-service"
+SERVICE_PASSWORD = "service-pass"
+ROOT = "opaska/v1"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@dataclass
+class Hooks:
+    http: httpx.AsyncClient
+    a: SeededBand
+    b: SeededBand
+    topics: TopicScheme
+
+    async def authenticate(self, username: str, password: str) -> str:
+        response = await self.http.post(
+            "/mqtt/emqx/authenticate",
+            json={"username": username, "password": password, "clientid": f"c-{username}"},
+            headers=AUTH,
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        assert body["is_superuser"] is False
+        return str(body["result"])
+
+    async def authorize(self, username: str, action: str, topic: str) -> str:
+        response = await self.http.post(
+            "/mqtt/emqx/authorize",
+            json={"username": username, "topic": topic, "action": action, "clientid": "c", "qos": 1, "retain": "false"},
+            headers=AUTH,
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["result"])
+
+
+def _app(sessions: async_sessionmaker[AsyncSession], hooks: MqttHooks | None) -> httpx.AsyncClient:
+    app = create_app(ConsoleContext(sessions, AlarmFeed(sessions), run_feed=False, mqtt_hooks=hooks))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console")
+
+
+@pytest_asyncio.fixture
+async def hooks(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -> AsyncIterator[Hooks]:
+    a = await seed_resident_with_band(sessions, clock, first_name="Anna")
+    b = await seed_resident_with_band(sessions, clock, first_name="Barbara")
+    topics = TopicScheme(ROOT)
+    credentials = CredentialStore(sessions, service_username=SERVICE, service_password=SERVICE_PASSWORD)
+    async with _app(sessions, MqttHooks(TOKEN, credentials, TopicRules(topics))) as http:
+        yield Hooks(http, a, b, topics)
+
+
+async def test_authentication_allows_a_band_with_its_secret_and_the_service_account(hooks: Hooks) -> None:
+    a, b = hooks.a, hooks.b
+    assert await hooks.authenticate(a.serial, a.secret) == "allow"
+    assert await hooks.authenticate(SERVICE, SERVICE_PASSWORD) == "allow"
+    assert await hooks.authenticate(a.serial, "wrong") == "deny"
+    assert await hooks.authenticate(a.serial, b.secret) == "deny"
+    assert await hooks.authenticate("B-unknown", a.secret) == "deny"
+    assert await hooks.authenticate("", "") == "deny"  # what EMQX sends for an anonymous client
+    assert await hooks.authenticate(SERVICE, a.secret) == "deny"
+    assert await hooks.authenticate("a/+/#", a.secret) == "deny"
+
+
+async def test_a_retired_band_is_denied(
+    hooks: Hooks, sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(update(Band).where(Band.serial == hooks.a.serial).values(status=BandStatus.RETIRED))
+    # A fresh store: the cache of the fixture's store would keep the hash for its refresh interval.
+    credentials = CredentialStore(sessions, service_username=SERVICE, service_password=SERVICE_PASSWORD)
+    async with _app(sessions, MqttHooks(TOKEN, credentials, TopicRules(hooks.topics))) as http:
+        fresh = Hooks(http, hooks.a, hooks.b, hooks.topics)
+        assert await fresh.authenticate(hooks.a.serial, hooks.a.secret) == "deny"
+        assert await fresh.authenticate(hooks.b.serial, hooks.b.secret) == "allow"
+
+
+async def test_authorization_matrix(hooks: Hooks) -> None:
+    t, a, b = hooks.topics, hooks.a.serial, hooks.b.serial
+    allow = [
+        (a, "publish", t.uplink(a, "sos")),
+        (a, "publish", t.uplink(a, "heartbeat")),
+        (a, "publish", t.status(a)),
+        (a, "subscribe", t.downlink_filter(a)),
+        (a, "subscribe", t.downlink(a, "alarm_received")),
+        (SERVICE, "subscribe", t.uplink_filter),
+        (SERVICE, "subscribe", f"$share/gateway/{t.uplink_filter}"),
+        (SERVICE, "publish", t.downlink(a, "alarm_received")),
+        (SERVICE, "publish", t.downlink(b, "config")),
+    ]
+    deny = [
+        (a, "publish", t.uplink(b, "sos")),  # another band's uplink
+        (a, "publish", t.status(b)),
+        (a, "publish", t.downlink(a, "alarm_received")),  # no band writes a downlink
+        (a, "publish", t.downlink(b, "config")),
+        (a, "publish", f"{t.uplink(a, 'sos')}/extra"),
+        (a, "publish", t.uplink(a, "+")),
+        (a, "subscribe", t.downlink_filter(b)),  # another band's downlink
+        (a, "subscribe", f"{ROOT}/bands/+/down/#"),
+        (a, "subscribe", f"{ROOT}/#"),
+        (a, "subscribe", t.uplink_filter),
+        (a, "subscribe", "#"),
+        (SERVICE, "publish", "elsewhere/topic"),  # the service account stays under the root
+        (SERVICE, "subscribe", "#"),
+        ("B-unknown/../x", "publish", t.uplink("B-unknown", "sos")),
+    ]
+    for username, action, topic in allow:
+        assert await hooks.authorize(username, action, topic) == "allow", (username, action, topic)
+    for username, action, topic in deny:
+        assert await hooks.authorize(username, action, topic) == "deny", (username, action, topic)
+
+
+@pytest.mark.parametrize("path", ["/mqtt/emqx/authenticate", "/mqtt/emqx/authorize"])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"}],
+)
+async def test_a_wrong_or_missing_token_is_401(hooks: Hooks, path: str, headers: dict[str, str]) -> None:
+    body = {"username": hooks.a.serial, "password": hooks.a.secret, "topic": "x", "action": "publish"}
+    response = await hooks.http.post(path, json=body, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    # A bad body without the token says nothing about the fields either.
+    assert (await hooks.http.post(path, json={}, headers=headers)).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/mqtt/emqx/authenticate", "/mqtt/emqx/authorize"])
+async def test_hooks_are_404_when_no_token_is_configured(sessions: async_sessionmaker[AsyncSession], path: str) -> None:
+    async with _app(sessions, None) as http:
+        response = await http.post(path, json={"username": "x", "password": "y"}, headers=AUTH)
+    assert response.status_code == 404
+    settings = Settings(mqtt=MqttSettings(hook_token=""))
+    assert MqttHooks.from_settings(settings, sessions) is None
+
+
+async def test_hooks_from_settings_take_the_service_password_from_the_url(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    settings = Settings(mqtt=MqttSettings(hook_token=TOKEN, url="mqtt://opaska-service:p%40ss@emqx:1883"))
+    made = MqttHooks.from_settings(settings, sessions)
+    assert made is not None
+    async with _app(sessions, made) as http:
+        response = await http.post(
+            "/mqtt/emqx/authenticate", json={"username": SERVICE, "password": "p@ss"}, headers=AUTH
+        )
+    assert response.json() == {"result": "allow", "is_superuser": False}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/mqtt/emqx/authenticate", {"password": "x"}, "username"),
+        ("/mqtt/emqx/authenticate", {"username": "x"}, "password"),
+        ("/mqtt/emqx/authenticate", {"username": 5, "password": "x"}, "username"),
+        ("/mqtt/emqx/authorize", {"username": "x", "topic": "t", "action": "all"}, "action"),
+        ("/mqtt/emqx/authorize", {"username": "x", "topic": "", "action": "publish"}, "topic"),
+        ("/mqtt/emqx/authorize", {"username": "x", "action": "publish"}, "topic"),
+    ],
+)
+async def test_a_malformed_body_is_422_with_the_field_named(
+    hooks: Hooks, path: str, body: dict[str, Any], field: str
+) -> None:
+    response = await hooks.http.post(path, json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert [error["loc"][-1] for error in response.json()["detail"]] == [field]
+
+
+async def test_a_body_that_is_not_json_is_422(hooks: Hooks) -> None:
+    response = await hooks.http.post(
+        "/mqtt/emqx/authorize", content=b"username=x", headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import secrets
 import signal
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -16,6 +18,8 @@ from alarm_center.engine import run_engine
 from alarm_center.live import AlarmFeed, LiveWake
 from console.app import create_app
 from console.context import ConsoleContext, MqttHooks
+from gateway.broker.acl import TopicRules
+from gateway.broker.credential_store import CredentialStore
 from gateway.broker.embedded import BrokerStartError, EmbeddedBroker
 from gateway.broker.mosquitto_auth import keep_mosquitto_auth_in_step
 from gateway.runner import Gateway
@@ -131,12 +135,25 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
     try:
         sessions = make_session_factory(db)
         if settings.mqtt.embedded:
-            broker = EmbeddedBroker(settings.mqtt.embedded_host, settings.mqtt.embedded_port)
+            # A new service password at every start: only this process's own parts ever know it,
+            # so there is nothing to configure and nothing to leak.
+            service_password = secrets.token_urlsafe(24)
+            credentials = CredentialStore(
+                sessions, service_username=settings.mqtt.service_username, service_password=service_password
+            )
+            broker = EmbeddedBroker(
+                settings.mqtt.embedded_host,
+                settings.mqtt.embedded_port,
+                credentials=credentials,
+                rules=TopicRules(TopicScheme(settings.mqtt.topic_root)),
+            )
             try:
                 await broker.start()
             except BrokerStartError as exc:
                 raise StartupError(str(exc)) from None
-            endpoint = parse_mqtt_url(broker.url)
+            endpoint = dataclasses.replace(
+                parse_mqtt_url(broker.url), username=settings.mqtt.service_username, password=service_password
+            )
         else:
             endpoint = parse_mqtt_url(settings.mqtt.url)
         wake = LiveWake()

@@ -4,8 +4,10 @@ OPASKA_TEST_MQTT_URL switch the whole suite to PostgreSQL and an external broker
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +15,8 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from gateway.broker.acl import TopicRules
+from gateway.broker.credential_store import CredentialStore
 from gateway.broker.embedded import EmbeddedBroker
 from gateway.topics import TopicScheme
 from opaska.clock import FakeClock
@@ -23,6 +27,7 @@ from tests.support.gateway import GatewayHarness
 from tests.support.require import free_port
 
 TEST_MQTT_URL = os.environ.get("OPASKA_TEST_MQTT_URL", "")
+TEST_SERVICE_USERNAME = "opaska-test-service"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
@@ -70,15 +75,21 @@ def client_prefix() -> str:
 
 
 @pytest_asyncio.fixture
-async def mqtt_endpoint() -> AsyncIterator[MqttEndpoint]:
-    """The external test broker if configured, otherwise an embedded amqtt on a free port."""
+async def mqtt_endpoint(sessions: async_sessionmaker[AsyncSession], topics: TopicScheme) -> AsyncIterator[MqttEndpoint]:
+    """The external test broker if configured, otherwise an embedded amqtt on a free port.
+
+    The embedded one authenticates against the test's database, as in production: the endpoint
+    carries the service account, bands connect with their serial and secret.
+    """
     if TEST_MQTT_URL:
         yield parse_mqtt_url(TEST_MQTT_URL)
         return
-    broker = EmbeddedBroker("127.0.0.1", free_port())
+    service_password = secrets.token_urlsafe(16)
+    credentials = CredentialStore(sessions, service_username=TEST_SERVICE_USERNAME, service_password=service_password)
+    broker = EmbeddedBroker("127.0.0.1", free_port(), credentials=credentials, rules=TopicRules(topics))
     await broker.start()
     try:
-        yield parse_mqtt_url(broker.url)
+        yield replace(parse_mqtt_url(broker.url), username=TEST_SERVICE_USERNAME, password=service_password)
     finally:
         await broker.stop()
 

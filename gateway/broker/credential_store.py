@@ -8,6 +8,7 @@ about 0.1 ms to verify, so a reconnect storm of 10,000 bands costs about a secon
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -28,7 +29,7 @@ async def band_secret_hashes(session: AsyncSession) -> dict[str, str]:
     rows = await session.execute(
         select(Band.serial, Band.secret_hash).where(Band.status != BandStatus.RETIRED, Band.secret_hash.is_not(None))
     )
-    return {serial: secret_hash for serial, secret_hash in rows.tuples() if secret_hash}
+    return {serial: secret_hash for serial, secret_hash in rows if secret_hash}
 
 
 async def _one_band_hash(session: AsyncSession, serial: str) -> str | None:
@@ -57,6 +58,7 @@ class CredentialStore:
         self._hashes: dict[str, str] = {}
         self._loaded_at = float("-inf")
         self._miss_checked_at: dict[str, float] = {}
+        self._refresh_lock = asyncio.Lock()
 
     @property
     def service_username(self) -> str:
@@ -78,14 +80,22 @@ class CredentialStore:
             return None
         if not is_valid_band_id(username):
             return None
-        if time.monotonic() - self._loaded_at > self._refresh_every_s:
-            await self.refresh()
+        await self._refresh_if_stale()
         stored = self._hashes.get(username)
         if stored is None or not verify_band_secret(password, stored):
             stored = await self._look_up_miss(username)
         if stored is not None and verify_band_secret(password, stored):
             return Principal(PrincipalKind.BAND, username)
         return None
+
+    async def _refresh_if_stale(self) -> None:
+        # One reload at a time: in a reconnect storm every waiting CONNECT would otherwise start its
+        # own full reload of the registry the moment the cache goes stale.
+        if time.monotonic() - self._loaded_at <= self._refresh_every_s:
+            return
+        async with self._refresh_lock:
+            if time.monotonic() - self._loaded_at > self._refresh_every_s:
+                await self.refresh()
 
     async def _look_up_miss(self, username: str) -> str | None:
         # At most one database look-up per username per second: a band retrying a wrong password

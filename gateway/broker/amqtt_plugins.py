@@ -1,0 +1,144 @@
+"""amqtt plugins: per-band authentication and the topic ACL on the embedded broker.
+
+amqtt builds its plugins itself, from a dotted class path and a config dataclass hydrated from
+plain data, so a plugin cannot be handed a Python object. Each embedded broker therefore registers
+a `BrokerGuard` (the credential store, the topic rules and who each connected client is) under a
+random id and puts only that id into the plugins' config. A plugin whose id is unknown refuses to
+load, so a misconfigured broker fails at start instead of running open.
+
+The rule itself is `gateway.broker.acl.TopicRules`; nothing here decides who may do what.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from amqtt.contexts import Action, BaseContext
+from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
+from amqtt.session import Session
+
+from gateway.broker.acl import Principal, TopicRules
+from gateway.broker.credential_store import CredentialStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BrokerGuard:
+    """One broker's authority: credentials, rules, and the principal behind each client id."""
+
+    credentials: CredentialStore
+    rules: TopicRules
+    # Keyed by client id, not by amqtt's Session (unhashable). Kept after a disconnect: a
+    # persistent session (the gateway's) is still checked when messages are queued for it.
+    principals: dict[str, Principal] = field(default_factory=dict)
+
+    async def admit(self, session: Session) -> Principal | None:
+        """The principal this CONNECT proves, remembered for its client id; None refuses it."""
+        client_id = session.client_id
+        principal: Principal | None = None
+        reason = "bad credentials"
+        try:
+            if client_id:
+                principal = await self.credentials.authenticate(session.username, session.password)
+        except Exception:
+            # A database failure must refuse the client, not crash the broker's connection task.
+            log.exception("MQTT authentication failed for client %r", client_id)
+            principal, reason = None, "authentication error"
+        if principal is not None and session.will_flag and not self._will_allowed(principal, session.will_topic):
+            # amqtt publishes a will without any topic check, so a will is judged here, at CONNECT,
+            # as Mosquitto 2 does: otherwise a band could post a forged status under another band.
+            principal, reason = None, f"will topic {session.will_topic!r} not allowed"
+        if principal is None:
+            # Forget any earlier principal of this client id: amqtt has already handed the old
+            # session's state to this refused connection, so fail closed until a good CONNECT.
+            if client_id:
+                self.principals.pop(client_id, None)
+            log.info("MQTT connection refused: client %r, username %r: %s", client_id, session.username, reason)
+            return None
+        self.principals[client_id] = principal
+        return principal
+
+    def _will_allowed(self, principal: Principal, will_topic: str | None) -> bool:
+        return bool(will_topic) and self.rules.may_publish(principal, will_topic or "")
+
+    def allows(self, client_id: str | None, topic: str, action: Action) -> bool:
+        """In memory only: this runs for every delivery of every message."""
+        principal = self.principals.get(client_id) if client_id else None
+        if principal is None:
+            return False
+        if action is Action.PUBLISH:
+            return self.rules.may_publish(principal, topic)
+        if action is Action.SUBSCRIBE:
+            return self.rules.may_subscribe(principal, topic)
+        if action is Action.RECEIVE:
+            return self.rules.may_receive(principal, topic)
+        return False
+
+
+_GUARDS: dict[str, BrokerGuard] = {}
+
+
+def register_guard(guard: BrokerGuard) -> str:
+    """Make `guard` reachable from plugin config; returns the id to put there."""
+    guard_id = secrets.token_hex(8)
+    _GUARDS[guard_id] = guard
+    return guard_id
+
+
+def unregister_guard(guard_id: str) -> None:
+    _GUARDS.pop(guard_id, None)
+
+
+def _guard_for(config: Any) -> BrokerGuard:
+    guard_id = getattr(config, "guard", "")
+    try:
+        return _GUARDS[guard_id]
+    except KeyError:
+        raise LookupError(f"no registered broker guard {guard_id!r}: build the config with broker_plugins()") from None
+
+
+class BandAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no type hints (no py.typed)
+    """Admits the service account and bands with their own secret; nobody else, never anonymous."""
+
+    @dataclass
+    class Config:
+        guard: str = ""
+
+    def __init__(self, context: BaseContext) -> None:
+        super().__init__(context)
+        self._guard = _guard_for(context.config)
+
+    async def authenticate(self, *, session: Session) -> bool:
+        # amqtt wants True from every auth plugin; None would only mean "no opinion".
+        return await self._guard.admit(session) is not None
+
+
+class TopicAclPlugin(BaseTopicPlugin):  # type: ignore[misc]  # amqtt ships no type hints (no py.typed)
+    """Applies `TopicRules` to PUBLISH, SUBSCRIBE and every delivery (RECEIVE)."""
+
+    @dataclass
+    class Config:
+        guard: str = ""
+
+    def __init__(self, context: BaseContext) -> None:
+        super().__init__(context)
+        self._guard = _guard_for(context.config)
+
+    async def topic_filtering(
+        self, *, session: Session | None = None, topic: str | None = None, action: Action | None = None
+    ) -> bool:
+        if session is None or not topic or action is None:
+            return False
+        return self._guard.allows(session.client_id, topic, action)
+
+
+def broker_plugins(guard_id: str, *, enforce_topics: bool = True) -> dict[str, Any]:
+    """The `plugins` section of an amqtt config: our authentication and, normally, our topic ACL."""
+    plugins: dict[str, Any] = {f"{__name__}.BandAuthPlugin": {"guard": guard_id}}
+    if enforce_topics:
+        plugins[f"{__name__}.TopicAclPlugin"] = {"guard": guard_id}
+    return plugins

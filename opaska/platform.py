@@ -74,6 +74,7 @@ def _gateway(
         protocol=settings.mqtt.effective_protocol,
         session_expiry_s=settings.mqtt.session_expiry_s,
         keepalive_s=settings.mqtt.keepalive_s,
+        bands=settings.bands,
         on_alarm_stored=(lambda _stored: on_stored()) if on_stored else None,
     )
 

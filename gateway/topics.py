@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# A band id must be one plain topic level: these would let it reach other bands' topics.
-FORBIDDEN_IN_BAND_ID = frozenset("+#/\x00")
+# A band id must be one plain topic level: `+ # /` would let it reach other bands' topics, and `:`
+# separates user and hash in Mosquitto's password file.
+FORBIDDEN_IN_BAND_ID = frozenset("+#/:\x00")
 
 
 def is_valid_band_id(band_id: str) -> bool:

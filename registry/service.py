@@ -103,7 +103,7 @@ async def register_band(
     secret: str | None = None,
 ) -> RegisteredBand:
     if not is_valid_band_id(serial):
-        raise RegistryError("serial: 1-64 printable characters, without '+', '#' or '/'")
+        raise RegistryError("serial: 1-64 printable characters, without '+', '#', '/' or ':'")
     secret = secret or new_band_secret()
     band = Band(
         serial=serial,

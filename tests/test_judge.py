@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.judge import AlarmMessage, Rejection, TelemetryMessage, judge
-from gateway.topics import TopicScheme
+from gateway.judge import AlarmMessage, Rejection, StatusMessage, TelemetryMessage, judge
+from gateway.topics import TopicScheme, is_valid_band_id
 
 TOPICS = TopicScheme("opaska/v1")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -93,3 +93,54 @@ def test_nul_characters_never_reach_the_database() -> None:
     garbage = judge(TOPICS, "opaska/v1/bands/B1/up/sos", b"\x00\x00", NOW)
     assert isinstance(garbage, AlarmMessage)
     assert "\x00" not in json.dumps(garbage.payload, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields"),
+    [
+        ("fall_cancel", {"fall_msg_id": "m-0"}),
+        ("battery_low", {"battery": 9}),
+        ("strap", {"state": "removed"}),
+        ("location", {"lat": 51.1, "lon": 17.0, "accuracy_m": 20, "source": "cell", "reason": "locate"}),
+        ("checkin", {}),
+    ],
+)
+def test_every_report_kind_is_understood(kind: str, fields: dict[str, object]) -> None:
+    verdict = judge(TOPICS, f"opaska/v1/bands/B1/up/{kind}", _payload(**fields), NOW)
+    assert isinstance(verdict, TelemetryMessage), verdict
+    assert verdict.kind == kind
+
+
+def test_status_and_last_will() -> None:
+    online = judge(TOPICS, "opaska/v1/bands/B1/status", b'{"v":1,"online":true}', NOW)
+    assert isinstance(online, StatusMessage)
+    assert (online.band, online.online) == ("B1", True)
+    broken = judge(TOPICS, "opaska/v1/bands/B1/status", b'{"v":1}', NOW)
+    assert isinstance(broken, Rejection)
+    assert (broken.reason, broken.kind) == ("invalid", "status")
+
+
+def test_alarm_naming_another_band_is_refused() -> None:
+    verdict = judge(TOPICS, "opaska/v1/bands/B1/up/sos", _payload(band="B2"), NOW)
+    assert isinstance(verdict, Rejection)
+    assert (verdict.reason, verdict.band) == ("band_mismatch", "B1")
+    # Naming its own band is fine.
+    assert isinstance(judge(TOPICS, "opaska/v1/bands/B1/up/sos", _payload(band="B1"), NOW), AlarmMessage)
+
+
+def test_oversized_alarm_is_taken_and_oversized_report_refused() -> None:
+    big = _payload(pad="x" * 5000)
+    alarm = judge(TOPICS, "opaska/v1/bands/B1/up/sos", big, NOW)
+    assert isinstance(alarm, AlarmMessage)
+    assert alarm.malformed
+    report = judge(TOPICS, "opaska/v1/bands/B1/up/heartbeat", big, NOW)
+    assert isinstance(report, Rejection)
+    assert report.reason == "too_large"
+
+
+@pytest.mark.parametrize("serial", ["", "a+b", "a#", "a/b", "a:b", "x" * 65, "tab\there"])
+def test_band_ids_that_could_escape_their_topic_are_refused(serial: str) -> None:
+    assert not is_valid_band_id(serial)
+    verdict = judge(TOPICS, f"opaska/v1/bands/{serial}/up/heartbeat", _payload(battery=5), NOW)
+    assert isinstance(verdict, Rejection)
+    assert verdict.reason == "bad_topic"

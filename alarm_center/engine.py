@@ -1,4 +1,4 @@
-"""The engine process: the workers that act on alarms over time (escalation, the outbox)."""
+"""The engine process: the workers that act on alarms over time (escalation, the outbox, supervision)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.notify.notifier import Notifier, OfflineNotifier
 from alarm_center.notify.outbox import OutboxSender
+from alarm_center.supervision.loop import run_supervision
 from opaska.clock import Clock
 from opaska.settings import Settings
 
@@ -22,3 +23,4 @@ async def run_engine(settings: Settings, session_factory: async_sessionmaker[Asy
     sender = OutboxSender(session_factory, make_notifier(settings), clock)
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(sender.run(), name="outbox")
+        tasks.create_task(run_supervision(settings, session_factory, clock), name="supervision")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmEvent
@@ -89,3 +89,49 @@ async def open_alarms(session: AsyncSession) -> Sequence[Alarm]:
 
 async def latest_event_id(session: AsyncSession) -> int:
     return (await session.execute(select(func.coalesce(func.max(AlarmEvent.id), 0)))).scalar_one()
+
+
+async def insert_alarms_if_none_open(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[int, int]:
+    """Insert many alarms in one statement, skipping each one that has an open twin; {band_id: alarm_id}
+    of those inserted. The partial unique index decides, as in `insert_alarm_if_none_open`."""
+    if not rows:
+        return {}
+    statement = (
+        insert_for(session, Alarm)
+        .values(list(rows))
+        .on_conflict_do_nothing(index_elements=["band_id", "kind", "is_test"], index_where=_OPEN_WHERE)
+        .returning(Alarm.band_id, Alarm.id)
+    )
+    return {band_id: alarm_id for band_id, alarm_id in await session.execute(statement)}
+
+
+async def add_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many alarm events at once (keys as in `add_event`)."""
+    if rows:
+        await session.execute(insert(AlarmEvent), list(rows))
+
+
+async def close_alarms_if_status(
+    session: AsyncSession,
+    *,
+    alarm_ids: Collection[int],
+    from_status: str,
+    to_status: str,
+    at: datetime,
+    outcome: str,
+    kinds: Collection[str],
+) -> list[int]:
+    """Close those of the alarms still in `from_status` and of one of `kinds`; the ids closed.
+
+    The status in the WHERE clause fences the move: an alarm an operator claimed or closed
+    meanwhile, or one a second supervisor got to first, is left alone, not closed twice.
+    """
+    if not alarm_ids:
+        return []
+    result = await session.execute(
+        update(Alarm)
+        .where(Alarm.id.in_(alarm_ids), Alarm.status == from_status, Alarm.kind.in_(kinds))
+        .values(status=to_status, closed_at=at, outcome=outcome)
+        .returning(Alarm.id)
+    )
+    return list(result.scalars())

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms import repository
 from alarm_center.alarms.views import AlarmView, alarm_views
+from console.band_rejects import router as band_rejects_router
 from console.context import ConsoleContext
 from console.mqtt_hooks import router as mqtt_hooks_router
 
@@ -52,6 +53,7 @@ def create_app(context: ConsoleContext) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
     app.include_router(mqtt_hooks_router)
+    app.include_router(band_rejects_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

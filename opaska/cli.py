@@ -62,9 +62,17 @@ def _parser() -> argparse.ArgumentParser:
         "protocol says: an alarm is repeated until the platform's alarm_received arrives.",
     )
     simulate.add_argument(
-        "--band", action="append", required=True, metavar="SERIAL[:SECRET]", help="a registered band (repeatable)"
+        "--band",
+        action="append",
+        required=True,
+        metavar="SERIAL[:SECRET]",
+        help="a registered band (repeatable); the demo bands' secrets are read from var/demo-bands.txt",
     )
-    simulate.add_argument("--press", choices=("sos", "fall"), help="raise this alarm from every band, then stop")
+    simulate.add_argument(
+        "--press",
+        choices=("sos", "fall", "fall_cancel"),
+        help="send this from every band (repeated until alarm_received), then stop",
+    )
     simulate.add_argument(
         "--heartbeats", type=int, default=1, metavar="N", help="heartbeats per band before pressing (default 1)"
     )
@@ -74,6 +82,28 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--timeout", type=float, default=60.0, metavar="S", help="give up waiting for alarm_received after S seconds"
     )
+
+    band = commands.add_parser(
+        "band",
+        help="a technician's commands for one band",
+        description="Send a band its configuration or a locate request, or read its rejected messages.",
+    )
+    band_commands = band.add_subparsers(dest="band_command", required=True, metavar="BAND_COMMAND")
+    band_config = band_commands.add_parser(
+        "config",
+        help="set the band's heartbeat interval and send it its config (retained)",
+        description="Store the band's own heartbeat interval (none: the default from [bands]) and queue its "
+        "retained `config` downlink (heartbeat interval, fall cancel window).",
+    )
+    band_config.add_argument("serial")
+    band_config.add_argument("--heartbeat-interval", type=int, metavar="S", help="seconds (10-86400); omit: default")
+    band_locate = band_commands.add_parser("locate", help="ask the band where it is")
+    band_locate.add_argument("serial")
+    band_rejects = band_commands.add_parser(
+        "rejects", help="rejected messages, newest first (from the dead-letter table)"
+    )
+    band_rejects.add_argument("serial", nargs="?", help="one band (default: all)")
+    band_rejects.add_argument("--limit", type=int, default=50, metavar="N")
 
     broker = commands.add_parser(
         "broker",
@@ -162,6 +192,16 @@ def main(argv: list[str] | None = None) -> int:
             return _run(platform.run_engine_process(settings))
         case "console":
             return _run(platform.run_console(settings))
+        case "band":
+            from opaska import band_commands
+
+            if args.band_command == "config":
+                return _run(
+                    band_commands.configure(settings, args.serial, heartbeat_interval_s=args.heartbeat_interval)
+                )
+            if args.band_command == "locate":
+                return _run(band_commands.locate(settings, args.serial))
+            return _run(band_commands.rejects(settings, args.serial, limit=args.limit))
         case "broker":
             return _run(_mosquitto_files(settings, args.dir, args.reload_pid_file))
         case "simulate":

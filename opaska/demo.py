@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -60,6 +61,30 @@ DEMO_RESIDENTS = [
 class DemoBand:
     serial: str
     secret: str
+
+
+# Demo bands' secrets, so `opaska simulate --band DEMO-001` can log in as one. Demo bands only:
+# a real band's secret is shown once to the technician and stored nowhere but as a hash.
+DEMO_CREDENTIALS = Path("var") / "demo-bands.txt"
+
+
+def save_demo_credentials(bands: list[DemoBand], path: Path = DEMO_CREDENTIALS) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text("".join(f"{band.serial}:{band.secret}\n" for band in bands))
+
+
+def demo_secret(serial: str, path: Path = DEMO_CREDENTIALS) -> str | None:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        name, _, secret = line.partition(":")
+        if name == serial and secret:
+            return secret
+    return None
 
 
 async def seed_demo(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> list[DemoBand]:

@@ -11,6 +11,7 @@ import signal
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import prometheus_client
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -172,9 +173,10 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
         if settings.mqtt.mosquitto_auth_dir:
             parts["mosquitto auth"] = keep_mosquitto_auth_in_step(settings, sessions)
         if demo:
-            from opaska.demo import run_demo_bands, seed_demo
+            from opaska.demo import run_demo_bands, save_demo_credentials, seed_demo
 
             bands = await seed_demo(sessions, clock)
+            save_demo_credentials(bands)
             parts["demo bands"] = run_demo_bands(settings, endpoint, bands)
         log.info(
             "opaska is running: console http://%s:%d, MQTT %s, database %s",
@@ -206,7 +208,17 @@ def _external_endpoint(settings: Settings) -> MqttEndpoint:
     return parse_mqtt_url(settings.mqtt.url)
 
 
+def _serve_metrics(settings: Settings, port: int, setting: str) -> None:
+    """/metrics for a process without the console (a small HTTP server on its own thread)."""
+    if port == 0:
+        return
+    check_listen_port(settings.metrics.host, port, setting, what="the metrics endpoint")
+    prometheus_client.start_http_server(port, addr=settings.metrics.host)
+    log.info("metrics at http://%s:%d/metrics", settings.metrics.host, port)
+
+
 async def run_gateway(settings: Settings) -> None:
+    _serve_metrics(settings, settings.metrics.gateway_port, "OPASKA_METRICS_GATEWAY_PORT")
     db = await _open(settings)
     try:
         sessions = make_session_factory(db)
@@ -227,6 +239,7 @@ async def run_gateway(settings: Settings) -> None:
 
 
 async def run_engine_process(settings: Settings) -> None:
+    _serve_metrics(settings, settings.metrics.engine_port, "OPASKA_METRICS_ENGINE_PORT")
     db = await _open(settings)
     try:
         log.info("engine running")

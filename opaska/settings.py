@@ -116,6 +116,15 @@ class NotifySettings(BaseModel):
     mode: Literal["outbox"] = "outbox"
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus /metrics of `opaska gateway` and `opaska engine` run as their own processes
+    (the console serves its own at /metrics, and `opaska run` serves everything there). 0: off."""
+
+    host: str = "127.0.0.1"
+    gateway_port: int = Field(default=9101, ge=0, le=65535)
+    engine_port: int = Field(default=9102, ge=0, le=65535)
+
+
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -134,6 +143,7 @@ class Settings(BaseSettings):
     bands: BandSettings = BandSettings()
     console: ConsoleSettings = ConsoleSettings()
     notify: NotifySettings = NotifySettings()
+    metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
 
     @classmethod

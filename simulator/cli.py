@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from gateway.topics import TopicScheme
+from opaska.demo import demo_secret
 from opaska.mqtt.client import MqttError
 from opaska.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from opaska.settings import Settings
@@ -25,6 +26,9 @@ async def simulate(
     virtual = []
     for spec in bands:
         serial, _, secret = spec.partition(":")
+        secret = secret or demo_secret(serial) or ""
+        if not secret:
+            raise StartupError(f"band {serial}: give its secret as --band {serial}:SECRET (issued at registration)")
         virtual.append(
             VirtualBand(endpoint, topics, serial, password=secret or None, protocol=settings.mqtt.effective_protocol)
         )

@@ -17,6 +17,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -64,6 +65,13 @@ async def _wait_for_log(log_path: Path, text: str, timeout: float = 20) -> None:
         await asyncio.sleep(0.05)
 
 
+def _sample(metrics: str, name: str) -> float:
+    for line in metrics.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
 def _publish_sos_once(endpoint: MqttEndpoint, topics: TopicScheme, band: SeededBand) -> str:
     """One SOS, QoS 1, from a band that never repeats: a plain paho client, as cheap firmware is."""
     client = paho.Client(
@@ -96,8 +104,10 @@ async def test_mosquitto_redelivers_what_a_killed_gateway_had_not_committed(
     broker = MosquittoProcess(tmp_path / "mosquitto", topics=topics)
     await broker.sync_from(sessions)
     broker.start()
+    metrics_port = free_port()
     env = opaska_env(
         OPASKA_DATABASE_URL=database_url,
+        OPASKA_METRICS_GATEWAY_PORT=str(metrics_port),
         OPASKA_MQTT_URL=broker.service_url,
         OPASKA_MQTT_SERVICE_USERNAME=broker.service_username,
         OPASKA_MQTT_TOPIC_ROOT=topics.root,
@@ -125,9 +135,13 @@ async def test_mosquitto_redelivers_what_a_killed_gateway_had_not_committed(
             await eventually(all_stored, timeout=30)
             await asyncio.sleep(1.5)  # room for any second effect to show
             assert await _counts(sessions) == (BANDS, BANDS)
+            async with httpx.AsyncClient() as client:
+                metrics = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
         redelivered = second_log.read_text().count("redelivered by the broker (dup)")
         # Every SOS had reached the first gateway unacknowledged; the broker resent each one.
         assert redelivered >= BANDS, second_log.read_text()
+        assert _sample(metrics, "opaska_band_messages_redelivered_total") >= BANDS
+        assert _sample(metrics, 'opaska_band_messages_total{kind="sos",result="accepted"}') == BANDS
     finally:
         broker.stop()
 

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
-from gateway.payloads import ALARM_KINDS, ALARM_MODELS, MAX_PAYLOAD_BYTES, TELEMETRY_MODELS, Status
+from gateway.payloads import (
+    ALARM_KINDS,
+    ALARM_MODELS,
+    MAX_PAYLOAD_BYTES,
+    MESSAGE_ID_PATTERN,
+    TELEMETRY_MODELS,
+    Status,
+)
 from gateway.topics import TopicScheme, is_valid_band_id
 
 # A band clock further off than this is not believed; alarms are timed by receipt anyway.
 CLOCK_TOLERANCE = timedelta(minutes=10)
+# JSON nested deeper than this is refused before anything walks it (deep nesting exhausts recursion).
+MAX_DEPTH = 16
+MESSAGE_ID = re.compile(MESSAGE_ID_PATTERN)
+# A derived message id (for an alarm without a usable one) is stable within this time, so the
+# band's repeats merge, and new outside it, so the same bytes pressed again later raise again.
+DERIVED_ID_WINDOW_S = 600
 
 
 class Reason:
@@ -58,6 +72,8 @@ class AlarmMessage:
     malformed: bool
     clock_suspect: bool
     problems: list[str] = field(default_factory=list)
+    # Set when the payload names another band than the topic: worth a security warning.
+    names_other_band: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,18 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}"
 
 
+def _depth(value: Any) -> int:
+    """How deeply containers nest, walked without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def _decode(raw: bytes) -> tuple[dict[str, Any] | None, Rejection | None]:
     """The payload as a JSON object, or why not (a Rejection without band and kind)."""
     if len(raw) > MAX_PAYLOAD_BYTES:
@@ -104,12 +132,38 @@ def _decode(raw: bytes) -> tuple[dict[str, Any] | None, Rejection | None]:
         return None, Rejection(Reason.MALFORMED, f"not JSON: {str(exc)[:100]}")
     if not isinstance(data, dict):
         return None, Rejection(Reason.MALFORMED, "not a JSON object")
+    if _depth(data) > MAX_DEPTH:
+        return None, Rejection(Reason.MALFORMED, f"JSON nested deeper than {MAX_DEPTH} levels")
     return data, None
 
 
-def _names_other_band(data: dict[str, Any], band: str) -> bool:
+def _other_band_named(data: dict[str, Any], band: str) -> str | None:
+    """The band the payload names, if it names one other than the topic's."""
     named = data.get("band")
-    return named is not None and named != band
+    if named is None or isinstance(named, bool):
+        return None
+    text = str(named) if isinstance(named, str | int) else repr(named)
+    return None if text == band else text[:80]
+
+
+def derived_message_id(raw: bytes, received_at: datetime) -> str:
+    """An id for an alarm that brought none: the same bytes within the window are the same press."""
+    bucket = int(received_at.timestamp()) // DERIVED_ID_WINDOW_S
+    return f"raw:{hashlib.sha256(raw).hexdigest()[:32]}:{bucket}"
+
+
+def minimal_alarm(band: str, kind: str, raw: bytes, received_at: datetime) -> AlarmMessage:
+    """The alarm with nothing of its payload but its size: for when the payload cannot be stored."""
+    return AlarmMessage(
+        band=band,
+        kind=kind,
+        message_id=derived_message_id(raw, received_at),
+        band_time=None,
+        payload={"unstorable": True, "bytes": len(raw)},
+        malformed=True,
+        clock_suspect=True,
+        problems=["payload could not be stored"],
+    )
 
 
 def judge(
@@ -133,8 +187,9 @@ def judge(
     if data is None:
         assert refused is not None
         return replace(refused, band=band, kind=kind)
-    if _names_other_band(data, band):
-        return Rejection(Reason.BAND_MISMATCH, f"payload names band {str(data['band'])[:80]!r}", band, kind)
+    other = _other_band_named(data, band)
+    if other is not None:
+        return Rejection(Reason.BAND_MISMATCH, f"payload names band {other!r}", band, kind)
     try:
         parsed = model.model_validate(data)
     except ValidationError as exc:
@@ -156,15 +211,17 @@ def _judge_status(band: str, raw: bytes) -> StatusMessage | Rejection:
         return Rejection(Reason.INVALID, _first_error(exc), band, "status")
 
 
-def _judge_alarm(band: str, kind: str, raw: bytes, received_at: datetime) -> AlarmMessage | Rejection:
+def _judge_alarm(band: str, kind: str, raw: bytes, received_at: datetime) -> AlarmMessage:
     problems: list[str] = []
     data, refused = _decode(raw)
     if refused is not None:
         problems.append(refused.detail)
-    if data is not None and _names_other_band(data, band):
-        # The broker's ACL lets only this band publish here, so this is a misconfigured band or a
-        # hole in the ACL: refuse it loudly rather than raise an alarm for the wrong resident.
-        return Rejection(Reason.BAND_MISMATCH, f"payload names band {str(data['band'])[:80]!r}", band, kind)
+    other = _other_band_named(data, band) if data is not None else None
+    if other is not None:
+        # Only this band may publish here (the broker's ACL), so the topic says who pressed. A
+        # misconfigured band, or a hole in the ACL: either way the alarm is raised, flagged, and
+        # the gateway logs a security warning; an SOS is never lost for its form.
+        problems.append(f"payload names band {other!r}")
     message_id: str | None = None
     band_time: datetime | None = None
     payload: dict[str, Any] = data if data is not None else {"raw": raw[:512].decode("utf-8", "replace")}
@@ -176,11 +233,10 @@ def _judge_alarm(band: str, kind: str, raw: bytes, received_at: datetime) -> Ala
         except ValidationError as exc:
             problems.append(_first_error(exc))
             candidate = data.get("msg_id")
-            if isinstance(candidate, str) and 0 < len(candidate) <= 64:
+            if isinstance(candidate, str) and MESSAGE_ID.fullmatch(candidate):
                 message_id = candidate
     if message_id is None:
-        # Same bytes repeated by the band are the same alarm: derive a stable id from them.
-        message_id = "raw:" + hashlib.sha256(raw).hexdigest()[:32]
+        message_id = derived_message_id(raw, received_at)
     clock_suspect = band_time is None or abs(band_time - received_at) > CLOCK_TOLERANCE
     return AlarmMessage(
         band=band,
@@ -191,4 +247,5 @@ def _judge_alarm(band: str, kind: str, raw: bytes, received_at: datetime) -> Ala
         malformed=bool(problems),
         clock_suspect=clock_suspect,
         problems=problems,
+        names_other_band=other,
     )

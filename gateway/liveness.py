@@ -38,7 +38,7 @@ async def record_state(session: AsyncSession, *, name: str, connected_since: dat
 
 async def count_bands_online(session: AsyncSession, *, now: datetime, bands: BandSettings) -> int:
     """Bands heard within their offline window (per-band interval, or the default)."""
-    interval = func.coalesce(Band.heartbeat_interval_s, bands.heartbeat_interval_s)
+    interval = func.coalesce(func.nullif(Band.heartbeat_interval_s, 0), bands.heartbeat_interval_s)
     window_s = interval * bands.offline_after_missed
     # Compared in Python-computed seconds on both dialects: fetch last_seen and interval per band.
     rows = await session.execute(
@@ -52,6 +52,7 @@ async def keep_alive(
     clock: Clock,
     *,
     name: str,
+    # Since when the gateway hears the broker and writes presence; None while it does not.
     connected_since: Callable[[], datetime | None],
     bands: BandSettings,
 ) -> None:

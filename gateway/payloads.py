@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MessageId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
+MESSAGE_ID_PATTERN = r"[A-Za-z0-9._:\-]{1,64}"
+MessageId = Annotated[str, Field(pattern=f"^{MESSAGE_ID_PATTERN}$")]
 MAX_PAYLOAD_BYTES = 4096
 
 

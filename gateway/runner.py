@@ -11,25 +11,34 @@ coalesced: one row update per band per second, however many heartbeats).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.intake import IntakeRace
 from gateway import downlink
 from gateway.dead_letter import DeadLetterEntry
 from gateway.downlink import DownlinkSender
-from gateway.judge import AlarmMessage, Rejection, StatusMessage, TelemetryMessage, judge
+from gateway.judge import (
+    AlarmMessage,
+    Reason,
+    Rejection,
+    StatusMessage,
+    TelemetryMessage,
+    judge,
+    minimal_alarm,
+)
 from gateway.liveness import keep_alive
 from gateway.metrics import BAND_MESSAGES, COMMIT_SECONDS, DB_RETRIES, REDELIVERED
-from gateway.payloads import PRIORITY_KINDS, STATUS_KIND, TELEMETRY_MODELS
+from gateway.payloads import ALARM_KINDS, PRIORITY_KINDS, STATUS_KIND, TELEMETRY_MODELS
 from gateway.presence import PresenceBatch
 from gateway.queues import BoundedQueue, Received
 from gateway.reject_log import RejectLog
@@ -105,6 +114,7 @@ class Gateway:
         self._dead_letters: list[DeadLetterEntry] = []
         self._reject_log = RejectLog(self._bands.reject_log_every_s)
         self._connected_since: datetime | None = None
+        self._reports_healthy_since: datetime | None = clock.now()
         # Every message received ends in exactly one of: accepted, duplicate, rejected.
         self.received = 0
         self.tally: Counter[str] = Counter()
@@ -135,7 +145,10 @@ class Gateway:
         await self._client.disconnect()
 
     def _current_connection_start(self) -> datetime | None:
-        return self._connected_since if self._client.is_connected else None
+        """Since when band presence is being heard AND written; None while either is not."""
+        if not self._client.is_connected or self._connected_since is None or self._reports_healthy_since is None:
+            return None
+        return max(self._connected_since, self._reports_healthy_since)
 
     async def _subscribe(self, session_present: bool) -> None:
         # Subscribe even when the session survived: it costs nothing and heals a lost subscription.
@@ -198,35 +211,63 @@ class Gateway:
     async def _alarm_worker(self) -> None:
         while True:
             item = await self._alarms.get()
-            verdict = judge(self._topics, item.message.topic, item.message.payload, item.received_at)
-            if isinstance(verdict, StatusMessage):  # a status topic never lands in this queue
-                raise AssertionError(f"unexpected message in the alarm queue: {item.message.topic!r}")
-            outcome: AlarmStored | Rejection
-            if isinstance(verdict, Rejection):
-                outcome = verdict
-            else:
-                await hold_before_commit_if_asked(item.message.topic)
-                outcome = await self._store_until_committed(verdict, item)
-            self._client.ack(item.message)
-            if isinstance(outcome, Rejection):
-                self._rejected(outcome, item)
-                continue
-            COMMIT_SECONDS.labels("alarm").observe(time.monotonic() - item.monotonic)
-            self._accepted(outcome.kind, duplicate=outcome.duplicate)
-            if isinstance(verdict, AlarmMessage) and (verdict.malformed or verdict.clock_suspect):
+            try:
+                await self._handle_alarm(item)
+            except Exception:
+                # Nothing a band sends may stop this loop. The message is acked only by
+                # _handle_alarm, after a commit: if we got here first, the broker and the band's
+                # repeats still hold it.
+                log.exception("alarm worker: unexpected error on %s; carrying on", item.message.topic[:200])
+
+    def _judge_alarm_topic(self, item: Received) -> AlarmMessage | TelemetryMessage | StatusMessage | Rejection:
+        try:
+            return judge(self._topics, item.message.topic, item.message.payload, item.received_at)
+        except Exception:
+            log.exception("judging a message on %s failed; taking it as a bare alarm", item.message.topic[:200])
+            band_topic = self._topics.parse_band_topic(item.message.topic)
+            assert band_topic is not None  # only alarm topics reach this queue
+            if band_topic.kind in ALARM_KINDS:
+                return minimal_alarm(band_topic.band, band_topic.kind, item.message.payload, item.received_at)
+            return Rejection(Reason.MALFORMED, "could not be judged", band_topic.band, band_topic.kind)
+
+    async def _handle_alarm(self, item: Received) -> None:
+        verdict = self._judge_alarm_topic(item)
+        if isinstance(verdict, StatusMessage):  # a status topic never lands in this queue
+            raise AssertionError(f"unexpected message in the alarm queue: {item.message.topic!r}")
+        outcome: AlarmStored | Rejection
+        if isinstance(verdict, Rejection):
+            outcome = verdict
+        else:
+            await hold_before_commit_if_asked(item.message.topic)
+            outcome = await self._store_until_committed(verdict, item)
+        self._client.ack(item.message)
+        if isinstance(outcome, Rejection):
+            self._rejected(outcome, item)
+            return
+        COMMIT_SECONDS.labels("alarm").observe(time.monotonic() - item.monotonic)
+        self._accepted(outcome.kind, duplicate=outcome.duplicate)
+        if isinstance(verdict, AlarmMessage):
+            if verdict.names_other_band is not None:
+                log.warning(
+                    "SECURITY: alarm on band %s's topic names band %r: raised for %s, check the band and the ACL",
+                    verdict.band,
+                    verdict.names_other_band,
+                    verdict.band,
+                )
+            if verdict.malformed or verdict.clock_suspect:
                 log.warning(
                     "alarm from band %s accepted despite: %s",
                     verdict.band,
                     "; ".join(verdict.problems) or "band clock not believable",
                 )
-            if outcome.created:
-                # Ids and kinds only: personal data stays in the database.
-                log.info("alarm %d raised: %s from band %s", outcome.alarm_id, outcome.kind, outcome.band)
-            elif outcome.cancel is not None:
-                log.info("fall cancel from band %s: %s (alarm %s)", outcome.band, outcome.cancel, outcome.alarm_id)
-            await self._send_alarm_received(outcome)
-            if self._on_alarm_stored is not None and not outcome.duplicate:
-                self._on_alarm_stored(outcome)
+        if outcome.created:
+            # Ids and kinds only: personal data stays in the database.
+            log.info("alarm %d raised: %s from band %s", outcome.alarm_id, outcome.kind, outcome.band)
+        elif outcome.cancel is not None:
+            log.info("fall cancel from band %s: %s (alarm %s)", outcome.band, outcome.cancel, outcome.alarm_id)
+        await self._send_alarm_received(outcome)
+        if self._on_alarm_stored is not None and not outcome.duplicate:
+            self._on_alarm_stored(outcome)
 
     async def _store(self, message: AlarmMessage | TelemetryMessage, item: Received) -> AlarmStored | Rejection:
         if isinstance(message, AlarmMessage):
@@ -238,24 +279,44 @@ class Gateway:
     async def _store_until_committed(
         self, message: AlarmMessage | TelemetryMessage, item: Received
     ) -> AlarmStored | Rejection:
-        """An accepted alarm is retried until it commits: it is never dropped for a database fault."""
+        """An accepted alarm is retried until it commits: it is never dropped for a database fault.
+
+        If the database keeps refusing it (or storing it fails in any other way), something in the
+        message itself may be what it refuses: an alarm is then stored bare (kind, band, time of
+        receipt and a derived id), a fall cancel is refused (the fall stays open: the safe side).
+        """
         backoff = Backoff(first_s=0.2, max_s=5.0)
         failures = 0
         while True:
             try:
                 return await self._store(message, item)
             except IntakeRace:
+                await asyncio.sleep(0)
                 continue
-            except (DBAPIError, OSError) as exc:
-                DB_RETRIES.inc()
+            except Exception as exc:
                 failures += 1
-                if failures == FAILURES_BEFORE_MINIMAL_PAYLOAD and isinstance(message, AlarmMessage):
-                    # Something in this payload may be what the database refuses: keep the alarm,
-                    # drop the payload (its raw bytes stay in the log line below, truncated).
-                    log.error(
-                        "alarm from band %s: storing without its payload %r", message.band, item.message.payload[:200]
-                    )
-                    message = replace(message, payload={"unstorable": True}, malformed=True)
+                is_database = isinstance(exc, DBAPIError | OSError)
+                if is_database:
+                    DB_RETRIES.inc()
+                else:
+                    log.exception("storing %s from band %s failed", message.kind, message.band)
+                if failures >= FAILURES_BEFORE_MINIMAL_PAYLOAD or not is_database:
+                    if isinstance(message, TelemetryMessage):
+                        if not is_database or isinstance(exc, DataError | IntegrityError):
+                            return Rejection(
+                                Reason.INVALID, f"not storable: {type(exc).__name__}", message.band, message.kind
+                            )
+                    elif not message.payload.get("unstorable"):
+                        # The payload is not logged (it may hold the resident's location): its size
+                        # and hash identify it, the band's repeats carry it.
+                        log.error(
+                            "alarm from band %s: storing it without its payload (%d bytes, sha256 %s)",
+                            message.band,
+                            len(item.message.payload),
+                            hashlib.sha256(item.message.payload).hexdigest()[:16],
+                        )
+                        message = minimal_alarm(message.band, message.kind, item.message.payload, item.received_at)
+                        continue
                 delay = backoff.next_delay()
                 log.error(
                     "cannot commit %s from band %s (%s); retrying in %.1f s",
@@ -283,13 +344,24 @@ class Gateway:
             await asyncio.sleep(PRESENCE_FLUSH_S)
             items = self._telemetry.take_all()
             if items or self._dead_letters:
-                await self._flush_reports(items)
+                try:
+                    await self._flush_reports(items)
+                except Exception:
+                    # Reports are acked already; losing one batch to a bug beats stopping them all.
+                    log.exception("report worker: a batch of %d reports failed; carrying on", len(items))
+
+    def _judge_report(self, item: Received) -> AlarmMessage | TelemetryMessage | StatusMessage | Rejection:
+        try:
+            return judge(self._topics, item.message.topic, item.message.payload, item.received_at)
+        except Exception:
+            log.exception("judging a message on %s failed", item.message.topic[:200])
+            return Rejection(Reason.MALFORMED, "could not be judged")
 
     async def _flush_reports(self, items: list[Received]) -> None:
         batch = PresenceBatch()
         judged: list[_Judged] = []
         for item in items:
-            verdict = judge(self._topics, item.message.topic, item.message.payload, item.received_at)
+            verdict = self._judge_report(item)
             if isinstance(verdict, Rejection):
                 self._rejected(verdict, item)
                 if verdict.band_was_heard:
@@ -325,10 +397,16 @@ class Gateway:
         backoff = Backoff(first_s=0.5, max_s=10.0)
         while True:
             try:
-                return await self._service.store_reports(
+                stored = await self._service.store_reports(
                     batch, dead_letters, dead_letter_keep=self._bands.dead_letter_keep
                 )
+                if self._reports_healthy_since is None:
+                    # Presence is being written again: supervision's offline clock restarts here.
+                    self._reports_healthy_since = self._clock.now()
+                return stored
             except (DBAPIError, OSError) as exc:
+                # Until presence is written again, what the database says about bands is stale.
+                self._reports_healthy_since = None
                 DB_RETRIES.inc()
                 delay = backoff.next_delay()
                 log.error("cannot write band reports (%s); retrying in %.1f s", type(exc).__name__, delay)

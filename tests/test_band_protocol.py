@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.alarms.claim import claim_alarm
 from alarm_center.alarms.model import Alarm, AlarmEvent
 from gateway import downlink
-from gateway.dead_letter import DeadLetter, recent_dead_letters
+from gateway.dead_letter import recent_dead_letters
 from gateway.downlink_model import BandDownlink
 from gateway.judge import ALL_REASONS
 from gateway.model import BandMessage
@@ -294,21 +294,57 @@ async def test_every_reject_reason_is_counted_logged_and_kept(harness: GatewayHa
     assert (await _band_row(sessions, seeded.band_id)).last_seen_at == clock.now()
 
 
-async def test_sos_naming_another_band_raises_nothing(harness: GatewayHarness) -> None:
+async def test_sos_naming_another_band_is_raised_for_its_topic_and_flagged(
+    harness: GatewayHarness, caplog: pytest.LogCaptureFixture
+) -> None:
     sessions, clock = harness.sessions, harness.clock
     seeded = await seed_resident_with_band(sessions, clock)
     async with harness.gateway() as gateway:
         band = harness.band(seeded.serial, seeded.secret)
         await band.start()
         try:
-            await band.publish("sos", {"band": "SOMEONE-ELSE"})
+            await band.press("sos", {"band": "SOMEONE-ELSE"}, timeout=15)
             await _all_settled(gateway, 2)
         finally:
             await band.stop()
-    assert gateway.tally == {"accepted": 1, "rejected": 1}
+    assert gateway.tally == {"accepted": 2}
     async with sessions() as session:
-        assert (await session.execute(select(func.count()).select_from(Alarm))).scalar_one() == 0
-        assert [d.reason for d in (await session.execute(select(DeadLetter))).scalars()] == ["band_mismatch"]
+        alarm = (await session.execute(select(Alarm))).scalar_one()
+        message = (await session.execute(select(BandMessage))).scalar_one()
+    assert alarm.band_id == seeded.band_id
+    assert message.malformed
+    assert any("SECURITY" in r.getMessage() and "SOMEONE-ELSE" in r.getMessage() for r in caplog.records)
+
+
+async def test_hostile_alarm_payloads_still_raise_alarms_and_never_stop_the_gateway(harness: GatewayHarness) -> None:
+    """Deep nesting, and message ids no database takes (a lone surrogate; NUL, which PostgreSQL refuses)."""
+    sessions, clock = harness.sessions, harness.clock
+    hostile = [
+        b'{"v":1,"msg_id":"x1","a":' + b"[" * 600 + b"]" * 600 + b"}",
+        b'{"v":1,"msg_id":"\\ud800"}',
+        b'{"v":1,"msg_id":"a\\u0000b"}',
+    ]
+    bands = [await seed_resident_with_band(sessions, clock) for _ in hostile]
+    async with harness.gateway() as gateway:
+        client = await _service_client(harness)
+        try:
+            for seeded, raw in zip(bands, hostile, strict=True):
+                await client.publish(harness.topics.uplink(seeded.serial, "sos"), raw, qos=1)
+            await _all_settled(gateway, len(hostile))
+        finally:
+            await client.disconnect()
+        assert gateway.tally == {"accepted": len(hostile)}
+        # And the gateway still serves a plain SOS.
+        plain = await seed_resident_with_band(sessions, clock)
+        band = harness.band(plain.serial, plain.secret)
+        await band.start()
+        try:
+            await band.press("sos", timeout=15)
+        finally:
+            await band.stop()
+    async with sessions() as session:
+        alarmed = set((await session.execute(select(Alarm.band_id))).scalars())
+    assert alarmed == {seeded.band_id for seeded in [*bands, plain]}
 
 
 async def test_mosquitto_pub_heartbeat_is_accepted(harness: GatewayHarness) -> None:

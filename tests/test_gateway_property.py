@@ -55,7 +55,8 @@ def _timestamp(offset_s: float) -> str:
 PLAUSIBLE = st.fixed_dictionaries(
     {
         "v": st.sampled_from([1, 1, 1, 2, "1"]),
-        "msg_id": st.one_of(st.text(alphabet="abc123-", min_size=1, max_size=10), st.integers()),
+        # Also ids no database takes: lone surrogates, NUL (PostgreSQL refuses it), too long.
+        "msg_id": st.one_of(st.text(alphabet="abc123-", min_size=1, max_size=10), st.integers(), st.text(max_size=70)),
         "ts": st.one_of(st.floats(-1e5, 1e5, allow_nan=False).map(_timestamp), st.text(max_size=10)),
     },
     optional={
@@ -74,6 +75,8 @@ PAYLOADS = st.one_of(
     JSON_VALUES.map(lambda value: json.dumps(value).encode()),
     PLAUSIBLE.map(lambda value: json.dumps(value).encode()),
     st.just(b"{" * 5000),
+    # Nesting deep enough to exhaust recursion in anything that walks it naively.
+    st.integers(20, 1000).map(lambda depth: b'{"v":1,"msg_id":"deep","a":' + b"[" * depth + b"]" * depth + b"}"),
 )
 
 

@@ -120,12 +120,46 @@ def test_status_and_last_will() -> None:
     assert (broken.reason, broken.kind) == ("invalid", "status")
 
 
-def test_alarm_naming_another_band_is_refused() -> None:
+def test_alarm_naming_another_band_is_raised_and_flagged() -> None:
     verdict = judge(TOPICS, "opaska/v1/bands/B1/up/sos", _payload(band="B2"), NOW)
-    assert isinstance(verdict, Rejection)
-    assert (verdict.reason, verdict.band) == ("band_mismatch", "B1")
-    # Naming its own band is fine.
-    assert isinstance(judge(TOPICS, "opaska/v1/bands/B1/up/sos", _payload(band="B1"), NOW), AlarmMessage)
+    assert isinstance(verdict, AlarmMessage)
+    assert (verdict.band, verdict.names_other_band, verdict.malformed) == ("B1", "B2", True)
+    # Naming its own band is fine, also as a number (bands keyed by IMEI).
+    assert judge(TOPICS, "opaska/v1/bands/B1/up/sos", _payload(band="B1"), NOW).names_other_band is None  # type: ignore[union-attr]
+    assert judge(TOPICS, "opaska/v1/bands/7/up/sos", _payload(band=7), NOW).names_other_band is None  # type: ignore[union-attr]
+    # A report naming another band is refused.
+    report = judge(TOPICS, "opaska/v1/bands/B1/up/heartbeat", _payload(battery=5, band="B2"), NOW)
+    assert isinstance(report, Rejection)
+    assert report.reason == "band_mismatch"
+
+
+def test_deep_nesting_is_refused_before_anything_walks_it() -> None:
+    deep = b'{"v":1,"msg_id":"x1","a":' + b"[" * 600 + b"]" * 600 + b"}"
+    alarm = judge(TOPICS, "opaska/v1/bands/B1/up/sos", deep, NOW)
+    assert isinstance(alarm, AlarmMessage)
+    assert alarm.malformed
+    assert "nested deeper" in alarm.problems[0]
+    report = judge(TOPICS, "opaska/v1/bands/B1/up/heartbeat", deep, NOW)
+    assert isinstance(report, Rejection)
+    assert report.reason == "malformed"
+
+
+@pytest.mark.parametrize("msg_id", [r"\ud800", r"a\u0000b", "a b", "x" * 65, ""])
+def test_an_unusable_message_id_is_replaced_by_a_derived_one(msg_id: str) -> None:
+    raw = ('{"v":1,"msg_id":"' + msg_id + '"}').encode()
+    verdict = judge(TOPICS, "opaska/v1/bands/B1/up/sos", raw, NOW)
+    assert isinstance(verdict, AlarmMessage)
+    assert verdict.message_id.startswith("raw:")
+
+
+def test_the_same_bytes_pressed_again_later_are_a_new_alarm() -> None:
+    first = judge(TOPICS, "opaska/v1/bands/B1/up/sos", b"SOS", NOW)
+    repeat = judge(TOPICS, "opaska/v1/bands/B1/up/sos", b"SOS", NOW + timedelta(seconds=30))
+    later = judge(TOPICS, "opaska/v1/bands/B1/up/sos", b"SOS", NOW + timedelta(hours=2))
+    assert isinstance(first, AlarmMessage)
+    assert isinstance(repeat, AlarmMessage)
+    assert isinstance(later, AlarmMessage)
+    assert first.message_id == repeat.message_id != later.message_id
 
 
 def test_oversized_alarm_is_taken_and_oversized_report_refused() -> None:

@@ -1,0 +1,34 @@
+"""A fake Twilio server for tests and local demos; see `server.FakeTwilio`."""
+
+from simulator.fake_twilio.phone import Phone, ReceivedSms, RingingCall
+from simulator.fake_twilio.records import CallbackResult, FakeCall, FakeMessage, RecordedRequest
+from simulator.fake_twilio.server import (
+    DEFAULT_ACCOUNT_SID,
+    DEFAULT_AUTH_TOKEN,
+    DEFAULT_NUMBER,
+    AutoPlay,
+    CallbackRefused,
+    FakeTwilio,
+    Fault,
+    TwilioError,
+    gather_action,
+)
+
+__all__ = [
+    "DEFAULT_ACCOUNT_SID",
+    "DEFAULT_AUTH_TOKEN",
+    "DEFAULT_NUMBER",
+    "AutoPlay",
+    "CallbackRefused",
+    "CallbackResult",
+    "FakeCall",
+    "FakeMessage",
+    "FakeTwilio",
+    "Fault",
+    "Phone",
+    "ReceivedSms",
+    "RecordedRequest",
+    "RingingCall",
+    "TwilioError",
+    "gather_action",
+]

@@ -1,0 +1,60 @@
+"""`python -m simulator.fake_twilio --port 8999 --auth-token … --inbound-sms-url … --map PUBLIC=LOCAL --auto`
+
+Point opaska's Twilio client at the printed URL. Act out with curl against /_fake/…: `reply` (From, Body),
+`answer`/`press` (CallSid, Digits), `message-status`/`call-status` (Sid, Status), `fault` (Kind, Count, …);
+GET /_fake/state shows what was sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+
+from simulator.fake_twilio.server import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, DEFAULT_NUMBER, AutoPlay, FakeTwilio
+
+
+def _pairs(values: list[str]) -> dict[str, str]:
+    return dict(value.split("=", 1) for value in values)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    auto = AutoPlay(delay=args.auto_delay, by_number={}, digits=_pairs(args.press)) if args.auto or args.press else None
+    fake = FakeTwilio(
+        account_sid=args.account_sid,
+        auth_token=args.auth_token,
+        host=args.host,
+        port=args.port,
+        phone_number=args.number,
+        inbound_sms_url=args.inbound_sms_url,
+        url_map=_pairs(args.map),
+        auto=auto,
+    )
+    async with fake:
+        print(f"fake Twilio at {fake.url} (account {fake.account_sid}); state: {fake.url}/_fake/state", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m simulator.fake_twilio", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8999)
+    parser.add_argument("--account-sid", default=DEFAULT_ACCOUNT_SID)
+    parser.add_argument("--auth-token", default=DEFAULT_AUTH_TOKEN)
+    parser.add_argument("--number", default=DEFAULT_NUMBER, help="our Twilio number, the To of SMS replies")
+    parser.add_argument("--inbound-sms-url", help="opaska's public inbound-SMS webhook URL")
+    parser.add_argument("--map", action="append", default=[], metavar="PUBLIC=LOCAL", help="public URL prefix → local")
+    parser.add_argument("--auto", action="store_true", help="deliver status callbacks by themselves")
+    parser.add_argument("--auto-delay", type=float, default=1.0)
+    parser.add_argument("--press", action="append", default=[], metavar="NUMBER=DIGITS", help="answer and press keys")
+    asyncio.run(serve(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

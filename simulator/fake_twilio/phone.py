@@ -1,0 +1,105 @@
+"""A relative's phone on the fake Twilio, so scenario tests read like a story:
+
+relative = fake.phone("+48600000001")
+sms = await relative.expect_sms("SOS")
+await sms.reply("TAK")
+call = await relative.expect_call()
+await call.press("1")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from simulator.fake_twilio.records import CallbackResult, FakeCall, FakeMessage
+
+if TYPE_CHECKING:
+    from simulator.fake_twilio.server import FakeTwilio
+
+
+@dataclass
+class ReceivedSms:
+    phone: Phone
+    message: FakeMessage
+
+    @property
+    def body(self) -> str:
+        return self.message.body
+
+    async def deliver(self) -> None:
+        """sent, then delivered: the status callbacks a delivered SMS produces."""
+        await self.phone.fake.message_status(self.message.sid, "sent")
+        await self.phone.fake.message_status(self.message.sid, "delivered")
+
+    async def fail(self, status: str = "undelivered", *, error_code: int = 30003) -> CallbackResult | None:
+        return await self.phone.fake.message_status(self.message.sid, status, error_code=error_code)
+
+    async def reply(self, body: str, *, sign_with: str | None = None) -> CallbackResult:
+        """Answer to the number this SMS came from."""
+        return await self.phone.fake.reply_sms(
+            from_=self.phone.number, to=self.message.from_ or None, body=body, sign_with=sign_with
+        )
+
+
+@dataclass
+class RingingCall:
+    phone: Phone
+    call: FakeCall
+
+    async def answer(self) -> str:
+        """Pick up; returns the TwiML opaska answered with."""
+        return await self.phone.fake.answer_call(self.call.sid)
+
+    async def press(self, digits: str, *, sign_with: str | None = None) -> CallbackResult:
+        """Press keys (answering first if need be); the result carries opaska's next TwiML."""
+        return await self.phone.fake.press(self.call.sid, digits, sign_with=sign_with)
+
+    async def end(self, status: str = "completed") -> CallbackResult | None:
+        """Hang up (`completed`) or never pick up (`no-answer`, `busy`, `failed`)."""
+        if status == "completed" and "in-progress" not in self.call.statuses:
+            await self.answer()
+        elif status != "completed":
+            for step in ("initiated", "ringing"):
+                if step not in self.call.statuses:
+                    await self.phone.fake.call_status(self.call.sid, step)
+        return await self.phone.fake.call_status(self.call.sid, status)
+
+
+@dataclass
+class Phone:
+    fake: FakeTwilio
+    number: str
+    _seen: set[str] = field(default_factory=set)
+
+    async def expect_sms(self, containing: str = "", *, timeout: float = 2.0) -> ReceivedSms:
+        """The next SMS to this phone not seen before whose body contains `containing`."""
+        found: list[FakeMessage] = []
+
+        def arrived() -> bool:
+            found[:] = [m for m in self.fake.sent_to(self.number) if m.sid not in self._seen and containing in m.body]
+            return bool(found)
+
+        await self.fake.wait_for(arrived, timeout=timeout)
+        self._seen.add(found[0].sid)
+        return ReceivedSms(self, found[0])
+
+    async def expect_call(self, *, timeout: float = 2.0) -> RingingCall:
+        """The next call to this phone not seen before."""
+        found: list[FakeCall] = []
+
+        def ringing() -> bool:
+            found[:] = [c for c in self.fake.calls_to(self.number) if c.sid not in self._seen]
+            return bool(found)
+
+        await self.fake.wait_for(ringing, timeout=timeout)
+        self._seen.add(found[0].sid)
+        return RingingCall(self, found[0])
+
+    def unseen(self) -> list[str]:
+        """Sids of messages and calls to this phone that no `expect_*` has taken (a test ends with none)."""
+        sids = [m.sid for m in self.fake.sent_to(self.number)] + [c.sid for c in self.fake.calls_to(self.number)]
+        return [sid for sid in sids if sid not in self._seen]
+
+    async def reply(self, body: str, *, sign_with: str | None = None) -> CallbackResult:
+        return await self.fake.reply_sms(from_=self.number, body=body, sign_with=sign_with)

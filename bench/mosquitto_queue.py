@@ -97,6 +97,8 @@ def _client(
         protocol=protocol,
         manual_ack=manual_ack,
     )
+    # The service account, so the platform's listener (`service_port`): on the band listener every
+    # client id becomes the username, and the subscriber and the publisher would kick each other.
     client.username_pw_set(broker.service_username, broker.service_password)
     return client
 
@@ -139,7 +141,7 @@ class Subscriber:
         props.SessionExpiryInterval = SESSION_EXPIRY
         self._connected.clear()
         self._session_present = False
-        client.connect("127.0.0.1", self.broker.port, clean_start=False, properties=props)
+        client.connect("127.0.0.1", self.broker.service_port, clean_start=False, properties=props)
         client.loop_start()
         self.client = client
         _wait(self._connected, "CONNACK")
@@ -220,7 +222,7 @@ def publish(broker: MosquittoProcess, topics: TopicScheme, messages: int, window
     connected = threading.Event()
     client.on_connect = lambda *_: connected.set()
     client.on_publish = lambda *_: free.release()
-    client.connect("127.0.0.1", broker.port)
+    client.connect("127.0.0.1", broker.service_port)
     client.loop_start()
     try:
         _wait(connected, "CONNACK")

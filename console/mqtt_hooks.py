@@ -1,6 +1,6 @@
 """EMQX's HTTP authentication and authorisation hooks (EMQX 5 `http` authenticator and source).
 
-EMQX posts the client's credentials at connect and the topic at every publish and subscribe
+EMQX posts the client's credentials and client id at connect and the topic at every publish and subscribe
 (cached by EMQX); we answer from the registry's credential cache and the one topic rule in
 `gateway.broker.acl`. EMQX must send `Authorization: Bearer <OPASKA_MQTT_HOOK_TOKEN>`. The
 exact EMQX configuration is in docs/brokers.md.
@@ -14,7 +14,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 
 from console.context import ConsoleContext, MqttHooks
-from gateway.broker.acl import Principal, PrincipalKind
+from gateway.broker.acl import Principal, PrincipalKind, may_use_client_id
 
 HOOK_DECISIONS = Counter(
     "opaska_mqtt_hook_decisions_total", "Answers of the EMQX auth hooks, by hook and result", ["hook", "result"]
@@ -70,9 +70,12 @@ class AuthorizeResponse(BaseModel):
 
 @router.post("/authenticate")
 async def authenticate(body: AuthenticateRequest, hooks: HooksDep) -> AuthenticateResponse:
-    """May this client connect? A band with its serial and secret, or the service account."""
+    """May this client connect? A band with its serial, secret and client id `band-{serial}`, or
+    the service account with a client id not of that form (`gateway.broker.acl.may_use_client_id`):
+    otherwise a band could take over another band's session or the gateway's."""
     principal = await hooks.credentials.authenticate(body.username, body.password)
-    result: Literal["allow", "deny"] = "allow" if principal is not None else "deny"
+    allowed = principal is not None and may_use_client_id(principal, body.clientid)
+    result: Literal["allow", "deny"] = "allow" if allowed else "deny"
     HOOK_DECISIONS.labels("authenticate", result).inc()
     return AuthenticateResponse(result=result)
 

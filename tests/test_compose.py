@@ -27,9 +27,30 @@ def test_compose_file_parses_and_wires_the_parts() -> None:
     assert {"mosquitto", "postgres", "migrate", "gateway", "engine", "console"} <= set(services)
     assert [c for c in services["gateway"]["command"]] == ["opaska", "gateway"]
     gateway = services["gateway"]
-    assert gateway["environment"]["OPASKA_MQTT_URL"] == "mqtt://opaska-service:service-pw@mosquitto:1883"
+    # opaska's own services use Mosquitto's platform listener (their client ids are kept there)...
+    for name, service in services.items():
+        if "OPASKA_MQTT_URL" in service.get("environment", {}):
+            assert service["environment"]["OPASKA_MQTT_URL"] == "mqtt://opaska-service:service-pw@mosquitto:1884", name
+    assert "OPASKA_MQTT_URL" in gateway["environment"]
+    # ...which is never published: only the band listener, where client ids are replaced by usernames.
+    published = [_port(p) for p in services["mosquitto"]["ports"]]
+    assert published == [(1883, 1883)]
+    config = (REPO / "config" / "mosquitto.conf").read_text().splitlines()
+    band_listener = config.index("listener 1883")
+    service_listener = config.index("listener 1884")
+    assert config[band_listener + 1] == "use_username_as_clientid true"
+    assert band_listener < service_listener
+    assert [line for line in config if line.startswith("use_username_as_clientid")] == ["use_username_as_clientid true"]
     mount = next(v for v in services["mosquitto"]["volumes"] if "mosquitto.conf" in str(v))
     assert "config/mosquitto.conf" in str(mount)
+
+
+def _port(port: Any) -> tuple[int, int]:
+    """(published, target), from either form docker-compose prints."""
+    if isinstance(port, dict):
+        return int(port["published"]), int(port["target"])
+    published, target = str(port).split("/")[0].split(":")[-2:]
+    return int(published), int(target)
 
 
 def _volume(service: dict[str, Any], name: str) -> str:

@@ -1,5 +1,6 @@
-"""The embedded broker admits only bands with their secret and the service account, and holds each
-band to its own topics (`gateway.broker.acl.TopicRules`). Real paho clients, a real broker."""
+"""The embedded broker admits only bands with their secret and the service account, binds each band
+to its client id `band-{serial}`, and holds each band to its own topics
+(`gateway.broker.acl.TopicRules`). Real paho clients, a real broker."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from typing import Any
 import paho.mqtt.client as paho
 import pytest
 import pytest_asyncio
+from amqtt.contexts import Action
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.broker.acl import TopicRules
+from gateway.broker.acl import Principal, PrincipalKind, TopicRules, band_client_id
+from gateway.broker.amqtt_plugins import BrokerGuard
 from gateway.broker.credential_store import CredentialStore
 from gateway.broker.embedded import EmbeddedBroker
 from gateway.topics import TopicScheme
@@ -132,9 +135,21 @@ class Deployment:
         return peer
 
     async def attempt(
-        self, name: str, username: str | None, password: str | None, *, will: str | None = None, clean: bool = True
+        self,
+        name: str,
+        username: str | None,
+        password: str | None,
+        *,
+        will: str | None = None,
+        clean: bool = True,
+        client_id: str | None = None,
     ) -> Peer:
-        peer = Peer(self.broker.port, f"{self.prefix}-{name}", username, password, will=will, clean=clean)
+        """A client that may be refused. By default with the client id its username calls for:
+        `band-{serial}` for a band, a name of its own for the service account or nobody."""
+        if client_id is None:
+            is_band = username is not None and username != SERVICE
+            client_id = band_client_id(username) if is_band and username else f"{self.prefix}-{name}"
+        peer = Peer(self.broker.port, client_id, username, password, will=will, clean=clean)
         self.peers.append(peer)
         await peer.connect()
         return peer
@@ -269,25 +284,36 @@ async def test_band_cannot_subscribe_to_others(deploy: Deploy, two_bands: tuple[
     assert await band_a.subscribe(topics.downlink(a.serial, "config"))
 
 
-async def test_band_does_not_receive_another_bands_downlink(
+async def test_band_cannot_take_over_another_bands_session(
     deploy: Deploy, two_bands: tuple[SeededBand, SeededBand]
 ) -> None:
-    """Checked at delivery too: A taking over B's persistent session inherits B's subscription,
-    and still gets nothing of B's."""
+    """A's CONNECT with B's client id and clean session off is refused; B's session, with the
+    message queued for it meanwhile, is still B's when B comes back."""
     a, b = two_bands
     deployment = await deploy()
     topics = deployment.topics
     band_b = await deployment.band(b, "b-session", clean=False)
     assert await band_b.subscribe(topics.downlink_filter(b.serial))
     await band_b.close()
-
-    impostor = await deployment.peer("b-session", a.serial, a.secret, clean=False)
-    assert await impostor.subscribe(topics.downlink_filter(a.serial))
     service = await deployment.service()
     await service.publish(topics.downlink(b.serial, "alarm_received"), b"for B only")
-    await service.publish(topics.downlink(a.serial, "alarm_received"), b"for A")
-    await impostor.wait_for(topics.downlink(a.serial, "alarm_received"))
-    assert impostor.got(topics.downlink(b.serial, "alarm_received")) == []
+
+    impostor = await deployment.attempt("impostor", a.serial, a.secret, client_id=band_client_id(b.serial), clean=False)
+    assert not impostor.accepted
+    back = await deployment.band(b, "b-back", clean=False)
+    await back.wait_for(topics.downlink(b.serial, "alarm_received"))
+    assert impostor.received == []
+
+
+async def test_delivery_is_checked_against_the_client_ids_principal() -> None:
+    """The RECEIVE check (amqtt's delivery to a session), which the wire can no longer reach now
+    that a client id belongs to one band: A's principal never receives B's downlink."""
+    topics = TopicScheme("opaska/v1")
+    guard = BrokerGuard(credentials=None, rules=TopicRules(topics))  # type: ignore[arg-type]  # not used here
+    guard.principals[band_client_id("A-1")] = Principal(PrincipalKind.BAND, "A-1")
+    assert guard.allows(band_client_id("A-1"), topics.downlink("A-1", "config"), Action.RECEIVE)
+    assert not guard.allows(band_client_id("A-1"), topics.downlink("B-1", "config"), Action.RECEIVE)
+    assert not guard.allows(band_client_id("B-1"), topics.downlink("B-1", "config"), Action.RECEIVE)
 
 
 async def test_band_gets_no_retained_message_of_another_band(
@@ -361,3 +387,60 @@ async def test_service_account_may_use_every_band_topic(
         await sender.publish(topic, b"from the platform")
         await service.wait_for(topic)
     await band_b.wait_for(topics.downlink(b.serial, "alarm_received"))
+
+
+# -- client ids: `band-{serial}` belongs to that band ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "client_id", ["another band's", "arbitrary", "bare serial", "own id plus a suffix", "own id in capitals"]
+)
+async def test_a_band_must_connect_with_its_own_client_id(
+    deploy: Deploy, two_bands: tuple[SeededBand, SeededBand], client_id: str
+) -> None:
+    a, b = two_bands
+    deployment = await deploy()
+    chosen = {
+        "another band's": band_client_id(b.serial),
+        "arbitrary": f"{deployment.prefix}-anything",
+        "bare serial": a.serial,
+        "own id plus a suffix": band_client_id(a.serial) + "x",
+        "own id in capitals": band_client_id(a.serial).upper(),
+    }[client_id]
+    refused = await deployment.attempt("wrong-id", a.serial, a.secret, client_id=chosen)
+    assert not refused.accepted, chosen
+    assert (await deployment.attempt("right-id", a.serial, a.secret, client_id=band_client_id(a.serial))).accepted
+
+
+async def test_the_service_account_may_not_use_a_band_client_id(
+    deploy: Deploy, two_bands: tuple[SeededBand, SeededBand]
+) -> None:
+    a, _ = two_bands
+    deployment = await deploy()
+    for client_id in (band_client_id(a.serial), "band-"):
+        assert not (await deployment.attempt("svc", SERVICE, SERVICE_PASSWORD, client_id=client_id)).accepted
+    assert (await deployment.attempt("svc", SERVICE, SERVICE_PASSWORD, client_id="gateway-band-1")).accepted
+
+
+async def forged_sos_through_a_shared_client_id(deployment: Deployment, a: SeededBand, b: SeededBand) -> bool:
+    """The reviewer's attack. Band A connects (clean session) with band B's client id, then B with
+    its own: amqtt keeps both connections open, and the guard knows a client id's principal only,
+    so A's connection would be judged as B. True if A's SOS on B's uplink reaches the platform.
+    B's own heartbeat, sent after it, must arrive: the broker was delivering."""
+    topics = deployment.topics
+    service = await deployment.service("leak-service")
+    assert await service.subscribe(topics.uplink_filter)
+    impostor = await deployment.attempt("impostor", a.serial, a.secret, client_id=band_client_id(b.serial))
+    band_b = await deployment.band(b)
+    if impostor.accepted:
+        await impostor.publish(topics.uplink(b.serial, "sos"), b'{"forged":true}')
+    await band_b.publish(topics.uplink(b.serial, "heartbeat"), b'{"own":true}')
+    await service.wait_for(topics.uplink(b.serial, "heartbeat"))
+    return bool(service.got(topics.uplink(b.serial, "sos")))
+
+
+async def test_a_band_cannot_forge_an_sos_by_sharing_a_client_id(
+    deploy: Deploy, two_bands: tuple[SeededBand, SeededBand]
+) -> None:
+    a, b = two_bands
+    assert not await forged_sos_through_a_shared_client_id(await deploy(), a, b)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.live import AlarmFeed
 from console.app import create_app
 from console.context import ConsoleContext, MqttHooks
-from gateway.broker.acl import TopicRules
+from gateway.broker.acl import TopicRules, band_client_id
 from gateway.broker.credential_store import CredentialStore
 from gateway.topics import TopicScheme
 from opaska.clock import FakeClock
@@ -39,10 +39,13 @@ class Hooks:
     b: SeededBand
     topics: TopicScheme
 
-    async def authenticate(self, username: str, password: str) -> str:
+    async def authenticate(self, username: str, password: str, clientid: str | None = None) -> str:
+        """By default with the client id the username calls for: `band-{serial}`, or the gateway's."""
+        if clientid is None:
+            clientid = "opaska-gateway" if username == SERVICE else band_client_id(username)
         response = await self.http.post(
             "/mqtt/emqx/authenticate",
-            json={"username": username, "password": password, "clientid": f"c-{username}"},
+            json={"username": username, "password": password, "clientid": clientid},
             headers=AUTH,
         )
         assert response.status_code == 200, response.text
@@ -85,6 +88,25 @@ async def test_authentication_allows_a_band_with_its_secret_and_the_service_acco
     assert await hooks.authenticate("", "") == "deny"  # what EMQX sends for an anonymous client
     assert await hooks.authenticate(SERVICE, a.secret) == "deny"
     assert await hooks.authenticate("a/+/#", a.secret) == "deny"
+
+
+async def test_authentication_binds_the_client_id(hooks: Hooks) -> None:
+    """A band only as `band-{serial}`, the service account never so: otherwise a band could take
+    over another band's session, or the gateway's, and EMQX would kick the owner off."""
+    a, b = hooks.a, hooks.b
+    assert await hooks.authenticate(a.serial, a.secret, band_client_id(a.serial)) == "allow"
+    for clientid in (
+        band_client_id(b.serial),  # another band's
+        "opaska-gateway",  # the gateway's
+        a.serial,
+        f"{band_client_id(a.serial)}x",
+        band_client_id(a.serial).upper(),
+        "",  # missing from EMQX's body template
+    ):
+        assert await hooks.authenticate(a.serial, a.secret, clientid) == "deny", clientid
+    assert await hooks.authenticate(SERVICE, SERVICE_PASSWORD, "opaska-gateway") == "allow"
+    for clientid in (band_client_id(a.serial), "band-", ""):
+        assert await hooks.authenticate(SERVICE, SERVICE_PASSWORD, clientid) == "deny", clientid
 
 
 async def test_a_retired_band_is_denied(
@@ -166,7 +188,9 @@ async def test_hooks_from_settings_take_the_service_password_from_the_url(
     assert made is not None
     async with _app(sessions, made) as http:
         response = await http.post(
-            "/mqtt/emqx/authenticate", json={"username": SERVICE, "password": "p@ss"}, headers=AUTH
+            "/mqtt/emqx/authenticate",
+            json={"username": SERVICE, "password": "p@ss", "clientid": "opaska-gateway"},
+            headers=AUTH,
         )
     assert response.json() == {"result": "allow", "is_superuser": False}
 

@@ -71,7 +71,7 @@ async def test_malformed_sos_from_known_band_raises_alarm(harness: GatewayHarnes
     seeded = await seed_resident_with_band(sessions, clock)
     async with harness.gateway():
         # A plain paho client, as a band with broken firmware might be.
-        client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"{harness.client_prefix}-raw")
+        client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"band-{seeded.serial}")
         client.username_pw_set(seeded.serial, seeded.secret)
         await asyncio.to_thread(client.connect, harness.endpoint.host, harness.endpoint.port)
         client.loop_start()

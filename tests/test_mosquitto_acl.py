@@ -1,14 +1,17 @@
 """Per-band credentials and the topic ACL on a real Mosquitto, with real clients.
 
 The broker runs the shipped config/mosquitto.conf with the password and ACL files rendered by
-`gateway.broker.mosquitto_auth` from a migrated registry. Clients are paho (MQTT 3.1.1 and 5) and
-mosquitto_pub / mosquitto_sub. The leak check is a helper so that it can be run once against a
-Mosquitto without `acl_file`, where it must find the leak: proof that the test can fail.
+`gateway.broker.mosquitto_auth` from a migrated registry, with both its listeners: bands connect
+to the band listener (client id replaced by the username), the service account to the platform's.
+Clients are paho (MQTT 3.1.1 and 5) and mosquitto_pub / mosquitto_sub. The leak check is a helper
+so that it can be run once against a Mosquitto without `acl_file`, where it must find the leak:
+proof that the test can fail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -21,11 +24,13 @@ import paho.mqtt.client as paho
 import pytest
 import pytest_asyncio
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.broker.acl import band_client_id
 from gateway.broker.mosquitto_auth import ACL_FILE_MODE, PASSWORD_FILE_MODE, MosquittoAuthFiles
 from gateway.topics import TopicScheme
 from opaska.clock import FakeClock
@@ -53,6 +58,8 @@ class PahoClient:
     username: str | None
     password: str | None
     mqtt5: bool = False
+    client_id: str | None = None
+    clean: bool = True  # clean start (5) / clean session (3.1.1); persistent sessions expire in 300 s
     messages: list[tuple[str, bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -62,8 +69,9 @@ class PahoClient:
         self.granted: dict[int, list[int]] = {}
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"t-{uuid.uuid4().hex[:8]}",
+            client_id=self.client_id or f"t-{uuid.uuid4().hex[:8]}",
             protocol=paho.MQTTv5 if self.mqtt5 else paho.MQTTv311,
+            clean_session=None if self.mqtt5 else self.clean,
         )
         if self.username is not None:
             self.client.username_pw_set(self.username, self.password)
@@ -88,7 +96,12 @@ class PahoClient:
     async def connect(self) -> int:
         """The CONNACK reason code (0 = accepted)."""
         self.client.reconnect_delay_set(60, 60)  # a refused client must not try again by itself
-        self.client.connect("127.0.0.1", self.port, keepalive=30)
+        if self.mqtt5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho ships it untyped
+            properties.SessionExpiryInterval = 0 if self.clean else 300
+            self.client.connect("127.0.0.1", self.port, keepalive=30, clean_start=self.clean, properties=properties)
+        else:
+            self.client.connect("127.0.0.1", self.port, keepalive=30)
         self.client.loop_start()
         await _until(lambda: self.connect_rc is not None)
         assert self.connect_rc is not None
@@ -178,9 +191,18 @@ def clients() -> Iterator[list[PahoClient]]:
 
 
 def client(
-    clients: list[PahoClient], broker: MosquittoProcess, username: str | None, password: str | None, *, mqtt5: bool
+    clients: list[PahoClient],
+    broker: MosquittoProcess,
+    username: str | None,
+    password: str | None,
+    *,
+    mqtt5: bool,
+    client_id: str | None = None,
+    clean: bool = True,
 ) -> PahoClient:
-    made = PahoClient(broker.port, username, password, mqtt5=mqtt5)
+    """As in production: the service account on the platform's listener, everyone else on the bands'."""
+    port = broker.service_port if username == broker.service_username else broker.port
+    made = PahoClient(port, username, password, mqtt5=mqtt5, client_id=client_id, clean=clean)
     clients.append(made)
     return made
 
@@ -257,6 +279,51 @@ async def test_a_band_connects_with_its_secret_and_nobody_else_gets_in(world: Wo
     assert await wrong.connect() in (0x86, NOT_AUTHORISED)
     right = client(clients, broker, a.serial, a.secret, mqtt5=True)
     assert await right.connect() == 0
+
+
+# -- client ids: the band listener replaces them by the username ---------------------------------
+
+
+async def test_a_band_cannot_take_over_the_gateways_session(world: World, clients: list[PahoClient]) -> None:
+    """A band connecting with the gateway's client id and clean start off would take over its
+    persistent session: the gateway kicked off, the alarms queued for it dropped (the band may not
+    read them). On the band listener the band is its username instead, and the gateway stays."""
+    a, b, topics, broker = world.a, world.b, world.topics, world.broker
+    gateway_id = f"opaska-gateway-{uuid.uuid4().hex[:6]}"
+    gateway = client(
+        clients, broker, broker.service_username, broker.service_password, mqtt5=True, client_id=gateway_id, clean=False
+    )
+    assert await gateway.connect() == 0
+    assert await gateway.subscribe(topics.uplink_filter) == [1]
+    for mqtt5 in (True, False):
+        impostor = client(clients, broker, a.serial, a.secret, mqtt5=mqtt5, client_id=gateway_id, clean=False)
+        assert await impostor.connect() == 0  # let in, as band A
+        assert await impostor.publish(topics.uplink(a.serial, "heartbeat"), b"a-as-itself") in ACCEPTED
+    band_b = client(clients, broker, b.serial, b.secret, mqtt5=True)
+    assert await band_b.connect() == 0
+    assert await band_b.publish(topics.uplink(b.serial, "sos"), b"b-sos") in ACCEPTED
+    with contextlib.suppress(TimeoutError):
+        await _until(lambda: b"b-sos" in gateway.payloads(), timeout=5)
+    assert not gateway.disconnected, "a band took over the gateway's session"
+    assert b"b-sos" in gateway.payloads()
+    assert gateway.payloads().count(b"a-as-itself") == 2
+
+
+async def test_a_band_cannot_kick_another_band_off_with_its_client_id(world: World, clients: list[PahoClient]) -> None:
+    a, b, topics, broker = world.a, world.b, world.topics, world.broker
+    platform = client(clients, broker, broker.service_username, broker.service_password, mqtt5=True)
+    assert await platform.connect() == 0
+    assert await platform.subscribe(topics.uplink_filter) == [1]
+    band_b = client(clients, broker, b.serial, b.secret, mqtt5=True, client_id=band_client_id(b.serial), clean=False)
+    assert await band_b.connect() == 0
+    impostor = client(clients, broker, a.serial, a.secret, mqtt5=True, client_id=band_client_id(b.serial), clean=False)
+    assert await impostor.connect() == 0  # let in, as band A
+    assert await impostor.publish(topics.uplink(a.serial, "heartbeat"), b"a-as-itself") in ACCEPTED
+    await _until(lambda: b"a-as-itself" in platform.payloads())
+    assert not band_b.disconnected, "band A kicked band B off"
+    assert await band_b.publish(topics.uplink(b.serial, "sos"), b"b-sos") in ACCEPTED
+    await _until(lambda: b"b-sos" in platform.payloads())
+    assert not band_b.disconnected
 
 
 # -- authorisation over MQTT 5 --------------------------------------------------------------------

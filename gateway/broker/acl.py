@@ -4,6 +4,12 @@ A band may publish only its own uplink (`{root}/bands/{serial}/up/{kind}`) and i
 status, and read only its own downlink. The platform's service account may use everything under
 the root. Everyone else may do nothing. The embedded broker's plugin, the Mosquitto ACL file and
 the EMQX hook are each generated from, or call, this module.
+
+A client id belongs to one principal: a band connects as `band-{serial}` and nothing else, and
+the service account may use any client id except one of that form. Otherwise a band could take
+over another's session (or the gateway's), or, on a broker that keys anything by client id,
+act as another band. Mosquitto cannot see client ids in its ACL, so there the band listener
+replaces every client id by the username instead (`use_username_as_clientid`, config/mosquitto.conf).
 """
 
 from __future__ import annotations
@@ -23,6 +29,23 @@ class PrincipalKind(StrEnum):
 class Principal:
     kind: PrincipalKind
     username: str
+
+
+BAND_CLIENT_ID_PREFIX = "band-"
+
+
+def band_client_id(serial: str) -> str:
+    """The only client id a band may connect with (docs/band-protocol.md)."""
+    return BAND_CLIENT_ID_PREFIX + serial
+
+
+def may_use_client_id(who: Principal, client_id: str) -> bool:
+    """May this (authenticated) principal connect with this client id? Never an empty one."""
+    if not client_id:
+        return False
+    if who.kind is PrincipalKind.BAND:
+        return client_id == band_client_id(who.username)
+    return not client_id.startswith(BAND_CLIENT_ID_PREFIX)
 
 
 def _has_wildcard(topic: str) -> bool:

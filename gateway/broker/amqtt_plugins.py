@@ -20,7 +20,7 @@ from amqtt.contexts import Action, BaseContext
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 
-from gateway.broker.acl import Principal, TopicRules
+from gateway.broker.acl import Principal, TopicRules, may_use_client_id
 from gateway.broker.credential_store import CredentialStore
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,9 @@ class BrokerGuard:
     rules: TopicRules
     # Keyed by client id, not by amqtt's Session (unhashable). Kept after a disconnect: a
     # persistent session (the gateway's) is still checked when messages are queued for it.
+    # Safe only because `admit` lets each client id belong to one principal: amqtt keeps two
+    # clean-session connections with the same client id open side by side, and both are
+    # judged as whoever connected last.
     principals: dict[str, Principal] = field(default_factory=dict)
 
     async def admit(self, session: Session) -> Principal | None:
@@ -48,6 +51,11 @@ class BrokerGuard:
             # A database failure must refuse the client, not crash the broker's connection task.
             log.exception("MQTT authentication failed for client %r", client_id)
             principal, reason = None, "authentication error"
+        if principal is not None and not may_use_client_id(principal, client_id):
+            # A client id belongs to one principal (`band-{serial}` to that band), so the map
+            # below can never hand one band's rights to another connection using its client id.
+            reason = f"client id not allowed for {principal.kind} {principal.username!r}"
+            principal = None
         if principal is not None and session.will_flag and not self._will_allowed(principal, session.will_topic):
             # amqtt publishes a will without any topic check, so a will is judged here, at CONNECT,
             # as Mosquitto 2 does: otherwise a band could post a forged status under another band.
@@ -102,7 +110,7 @@ def _guard_for(config: Any) -> BrokerGuard:
 
 
 class BandAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no type hints (no py.typed)
-    """Admits the service account and bands with their own secret; nobody else, never anonymous."""
+    """Admits the service account and bands with their own secret and client id; nobody else, never anonymous."""
 
     @dataclass
     class Config:

@@ -5,8 +5,9 @@ reconnecting subscriber; the band's repeat-until-`alarm_received` is what keeps 
 Production runs Mosquitto (config/mosquitto.conf) or EMQX.
 
 Never anonymous: every client proves a band's secret or the service account's per-start password,
-and `gateway.broker.acl.TopicRules` is applied to every publish, subscribe and delivery
-(`gateway.broker.amqtt_plugins`).
+a band connects only with its own client id `band-{serial}` (and the service account with none of
+that form), and `gateway.broker.acl.TopicRules` is applied to every publish, subscribe and
+delivery (`gateway.broker.amqtt_plugins`).
 """
 
 from __future__ import annotations

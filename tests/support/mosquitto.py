@@ -1,10 +1,14 @@
-"""A Mosquitto of our own, on a free port, started from config/mosquitto.conf with opaska's auth files.
+"""A Mosquitto of our own, on free ports, started from config/mosquitto.conf with opaska's auth files.
 
-The project config is used as shipped except for the listener, the storage and log paths and the
+The project config is used as shipped except for the listeners, the storage and log paths and the
 two auth files, which point into the process's work directory and are written by the platform's
 own renderer (`gateway.broker.mosquitto_auth`): so a test gets the production config AND the
 production ACL. `set_bands()` / `sync_from()` rewrite the files and SIGHUP the broker, as the
 gateway's sync loop does.
+
+As in production it listens twice: `port` / `url` is the band listener (client id replaced by the
+username), `service_port` / `service_url` / `service_endpoint` the platform's (client ids kept).
+Bands connect to the first, the gateway and other service-account clients to the second.
 """
 
 from __future__ import annotations
@@ -31,19 +35,60 @@ from tests.support.require import free_port, need_program
 
 PROJECT_CONFIG = REPO / "config" / "mosquitto.conf"
 SERVICE_USERNAME = "opaska-service"
-_REPLACED = ("listener ", "persistence_location ", "log_dest ", "password_file ", "acl_file ", "pid_file ")
+_REPLACED = ("persistence_location ", "log_dest ", "password_file ", "acl_file ", "pid_file ")
+BAND_LISTENER, SERVICE_LISTENER = "1883", "1884"  # the shipped config's
+
+
+def _split_listeners(lines: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """The shipped config's global lines, and each listener's own options by its port.
+
+    A listener's options are the lines right after its `listener` line, up to the first blank
+    line: that is how config/mosquitto.conf is laid out (`use_username_as_clientid` applies to the
+    listener it follows, even with per_listener_settings false).
+    """
+    kept: list[str] = []
+    options: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in lines:
+        if line.startswith("listener "):
+            current = options.setdefault(line.split()[1], [])
+        elif current is not None and line.strip():
+            current.append(line)
+        else:
+            current = None
+            kept.append(line)
+    return kept, options
 
 
 def project_config_for(
-    port: int, data_dir: Path, extra: str = "", *, password_file: Path | None = None, acl_file: Path | None = None
+    port: int,
+    service_port: int,
+    data_dir: Path,
+    extra: str = "",
+    *,
+    password_file: Path | None = None,
+    acl_file: Path | None = None,
 ) -> str:
-    """The shipped config with our own listener and paths; without an auth file, without its line."""
-    kept = [line for line in PROJECT_CONFIG.read_text().splitlines() if not line.startswith(_REPLACED)]
+    """The shipped config with our own listeners and paths; without an auth file, without its line.
+
+    `port` takes the place of the shipped band listener (1883) and `service_port` of the platform's
+    (1884), each with the options the shipped config gives it (for 1883:
+    `use_username_as_clientid true`), so the tests check the shipped listeners. They come after
+    every kept line, which with per_listener_settings false are global.
+    """
+    kept, listeners = _split_listeners(
+        [line for line in PROJECT_CONFIG.read_text().splitlines() if not line.startswith(_REPLACED)]
+    )
+    if set(listeners) != {BAND_LISTENER, SERVICE_LISTENER}:
+        raise ValueError(f"{PROJECT_CONFIG}: expected listeners 1883 and 1884, found {sorted(listeners)}")
     # `user root`: Mosquitto started as root drops privileges and could not read files in our temp dir.
     return "\n".join(
         [
             *kept,
             f"listener {port} 127.0.0.1",
+            *listeners[BAND_LISTENER],
+            f"listener {service_port} 127.0.0.1",
+            *listeners[SERVICE_LISTENER],
             f"persistence_location {data_dir}/",
             "user root",
             f"log_dest file {data_dir}/mosquitto.log",
@@ -65,7 +110,10 @@ class MosquittoProcess:
         self, workdir: Path, extra_config: str = "", *, topics: TopicScheme | None = None, acl: bool = True
     ) -> None:
         self.binary = need_program("mosquitto")
-        self.port = free_port()
+        self.port = free_port()  # bands
+        self.service_port = free_port()  # the platform
+        while self.service_port == self.port:
+            self.service_port = free_port()
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.service_username = SERVICE_USERNAME
@@ -85,6 +133,7 @@ class MosquittoProcess:
         self.config_path.write_text(
             project_config_for(
                 self.port,
+                self.service_port,
                 workdir,
                 extra_config,
                 password_file=self.auth.password_path,
@@ -95,12 +144,14 @@ class MosquittoProcess:
 
     @property
     def url(self) -> str:
-        """Without credentials: bands pass their serial and secret themselves."""
+        """The band listener, without credentials: bands pass their serial and secret themselves."""
         return f"mqtt://127.0.0.1:{self.port}"
 
     @property
     def service_url(self) -> str:
-        return f"mqtt://{quote(self.service_username)}:{quote(self.service_password)}@127.0.0.1:{self.port}"
+        """The platform's listener, with the service account."""
+        user, password = quote(self.service_username), quote(self.service_password)
+        return f"mqtt://{user}:{password}@127.0.0.1:{self.service_port}"
 
     @property
     def service_endpoint(self) -> MqttEndpoint:
@@ -164,8 +215,10 @@ class MosquittoProcess:
                 err = self.process.stderr.read().decode() if self.process.stderr else ""
                 raise RuntimeError(f"mosquitto exited: {err}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
+                for port in (self.port, self.service_port):
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                        pass
+                return
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not start listening")

@@ -106,6 +106,15 @@ class BandSettings(BaseModel):
     reject_log_every_s: float = Field(default=60.0, ge=0)
 
 
+class AlarmSettings(BaseModel):
+    """The alarm lifecycle's choices a centre makes for itself."""
+
+    # A fall the resident cancels ("I am OK") within the window: False, the alarm is cancelled;
+    # True, the cancel is recorded and the alarm stays open until an operator has verified it by
+    # a call (for residents who may press "OK" while confused or still on the floor).
+    cancel_needs_verification: bool = False
+
+
 class ConsoleSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -141,6 +150,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     mqtt: MqttSettings = MqttSettings()
     bands: BandSettings = BandSettings()
+    alarms: AlarmSettings = AlarmSettings()
     console: ConsoleSettings = ConsoleSettings()
     notify: NotifySettings = NotifySettings()
     metrics: MetricsSettings = MetricsSettings()

@@ -1,25 +1,20 @@
-"""An operator takes an alarm: raised → claimed, audited, and the band told "help is coming".
-
-The full lifecycle (every move, outcome codes, escalation) is the alarm engine's; this is the
-move the band must hear about.
-"""
+"""An operator takes an alarm: raised → claimed through the lifecycle, and the band told "help is coming"."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alarm_center.alarms import repository
-from alarm_center.alarms.model import PRIORITY_BY_KIND, Alarm, AlarmKind, AlarmPriority, AlarmStatus
+from alarm_center.alarms.lifecycle import LIFE, Actor, Move, MoveRefused, alarm_class, apply_move
+from alarm_center.alarms.model import Alarm
 from gateway import downlink
 from gateway.model import BandMessage
 from opaska.clock import Clock
 
-
-class ClaimRefused(Exception):
-    """The alarm is not open, or someone else claimed it first; the message says which."""
+# The old name of the refusal, kept for callers written before the lifecycle: the same exception.
+ClaimRefused = MoveRefused
 
 
 @dataclass(frozen=True)
@@ -29,38 +24,19 @@ class Claimed:
 
 
 async def claim_alarm(session: AsyncSession, clock: Clock, *, alarm_id: int, staff_id: int) -> Claimed:
-    """Does not commit. Two operators claiming at once: exactly one wins, the other gets ClaimRefused."""
-    now = clock.now()
-    moved = await session.execute(
-        update(Alarm)
-        .where(Alarm.id == alarm_id, Alarm.status == AlarmStatus.RAISED)
-        .values(status=AlarmStatus.CLAIMED, claimed_at=now, claimed_by=staff_id)
-    )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        current = (await session.execute(select(Alarm.status, Alarm.claimed_by).where(Alarm.id == alarm_id))).first()
-        if current is None:
-            raise ClaimRefused(f"alarm {alarm_id} does not exist")
-        if current.status == AlarmStatus.CLAIMED:
-            raise ClaimRefused(f"alarm {alarm_id} is already claimed by staff {current.claimed_by}")
-        raise ClaimRefused(f"alarm {alarm_id} is {current.status}, not open")
-    await repository.add_event(
-        session,
-        alarm_id=alarm_id,
-        at=now,
-        type="claimed",
-        actor_type="staff",
-        actor_id=staff_id,
-        from_status=AlarmStatus.RAISED,
-        to_status=AlarmStatus.CLAIMED,
-    )
-    alarm = (await session.execute(select(Alarm).where(Alarm.id == alarm_id))).scalar_one()
-    if PRIORITY_BY_KIND[AlarmKind(alarm.kind)] == AlarmPriority.LIFE:
-        msg_id = None
-        if alarm.first_message_id is not None:
-            msg_id = (
-                await session.execute(select(BandMessage.message_id).where(BandMessage.id == alarm.first_message_id))
-            ).scalar_one_or_none()
+    """Does not commit. Two operators claiming at once: exactly one wins, the other gets
+    `lifecycle.MoveRefused` ("alarm 12 is already claimed by staff 7")."""
+    moved = await apply_move(session, at=clock.now(), alarm_id=alarm_id, move=Move.CLAIM, actor=Actor.staff(staff_id))
+    # Only a life alarm came from a press the resident waits on; the band shows "help is coming".
+    if alarm_class(moved.kind) == LIFE:
+        msg_id = (
+            await session.execute(
+                select(BandMessage.message_id)
+                .join(Alarm, Alarm.first_message_id == BandMessage.id)
+                .where(Alarm.id == alarm_id)
+            )
+        ).scalar_one_or_none()
         await downlink.alarm_claimed(
-            session, band_id=alarm.band_id, alarm_id=alarm.id, kind=alarm.kind, msg_id=msg_id, at=now
+            session, band_id=moved.band_id, alarm_id=alarm_id, kind=moved.kind, msg_id=msg_id, at=moved.at
         )
     return Claimed(alarm_id, staff_id)

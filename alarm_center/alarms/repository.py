@@ -111,27 +111,44 @@ async def add_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> N
         await session.execute(insert(AlarmEvent), list(rows))
 
 
-async def close_alarms_if_status(
+async def move_alarm_if_status(
+    session: AsyncSession, *, alarm_id: int, from_status: str, values: dict[str, Any]
+) -> bool:
+    """Set `values` on the alarm if it is still in `from_status`; whether it was.
+
+    The compare-and-set that makes a lifecycle move safe against a concurrent one: of two
+    operators claiming at once, the second finds the status changed and moves nothing.
+    """
+    moved = await session.execute(
+        update(Alarm)
+        .where(Alarm.id == alarm_id, Alarm.status == from_status)
+        .values(**values)
+        .returning(Alarm.id)
+        .execution_options(synchronize_session="fetch")
+    )
+    return moved.scalar_one_or_none() is not None
+
+
+async def move_alarms_if_status(
     session: AsyncSession,
     *,
     alarm_ids: Collection[int],
     from_status: str,
-    to_status: str,
-    at: datetime,
-    outcome: str,
     kinds: Collection[str],
+    values: dict[str, Any],
 ) -> list[int]:
-    """Close those of the alarms still in `from_status` and of one of `kinds`; the ids closed.
+    """Set `values` on those of the alarms still in `from_status` and of one of `kinds`; the ids moved.
 
     The status in the WHERE clause fences the move: an alarm an operator claimed or closed
-    meanwhile, or one a second supervisor got to first, is left alone, not closed twice.
+    meanwhile, or one a second supervisor got to first, is left alone, not moved twice.
     """
-    if not alarm_ids:
+    if not alarm_ids or not kinds:
         return []
     result = await session.execute(
         update(Alarm)
         .where(Alarm.id.in_(alarm_ids), Alarm.status == from_status, Alarm.kind.in_(kinds))
-        .values(status=to_status, closed_at=at, outcome=outcome)
+        .values(**values)
         .returning(Alarm.id)
+        .execution_options(synchronize_session="fetch")
     )
     return list(result.scalars())

@@ -7,7 +7,6 @@ audited as alarm events with actor "system" and a detail saying why.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,12 +14,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alarm_center.alarms import repository
+from alarm_center.alarms import lifecycle, repository
 from alarm_center.alarms.model import PRIORITY_BY_KIND, AlarmKind, AlarmStatus
 
 TECHNICAL_KINDS = frozenset({AlarmKind.BAND_OFFLINE, AlarmKind.BATTERY_LOW, AlarmKind.NOT_WORN})
 # The outcome of an alarm the system closed because its cause went away.
-AUTO_CLEARED = "auto_cleared"
+AUTO_CLEARED = lifecycle.Outcome.AUTO_CLEARED.value
 
 
 @dataclass(frozen=True)
@@ -86,44 +85,22 @@ async def raise_technical(
 
 
 async def clear_technical(session: AsyncSession, *, at: datetime, alarms: Sequence[TechnicalClear]) -> list[int]:
-    """Resolve technical alarms whose cause is gone; the ids resolved. Does not commit.
+    """Resolve technical alarms whose cause is gone (the lifecycle's auto-clear); the ids resolved.
 
-    An alarm no longer in the status the caller saw (an operator or another supervisor moved it
-    meanwhile) is left alone, and the next pass judges it afresh.
+    Does not commit. An alarm no longer in the status the caller saw (an operator or another
+    supervisor moved it meanwhile) is left alone, and the next pass judges it afresh; a life alarm
+    is never auto-cleared, whatever the caller passes.
     """
-    cleared: list[int] = []
-    by_status: dict[str, list[TechnicalClear]] = defaultdict(list)
-    for alarm in alarms:
-        by_status[alarm.from_status].append(alarm)
-    for from_status, group in by_status.items():
-        closed = set(
-            await repository.close_alarms_if_status(
-                session,
-                alarm_ids=[alarm.alarm_id for alarm in group],
-                from_status=from_status,
-                to_status=AlarmStatus.RESOLVED.value,
-                at=at,
-                outcome=AUTO_CLEARED,
-                kinds=[kind.value for kind in TECHNICAL_KINDS],
-            )
-        )
-        await repository.add_events(
-            session,
-            [
-                _event(
-                    alarm.alarm_id,
-                    at,
-                    "cleared",
-                    from_status,
-                    AlarmStatus.RESOLVED.value,
-                    {"reason": alarm.reason, **alarm.detail},
-                )
-                for alarm in group
-                if alarm.alarm_id in closed
-            ],
-        )
-        cleared.extend(alarm.alarm_id for alarm in group if alarm.alarm_id in closed)
-    return cleared
+    return await lifecycle.apply_move_many(
+        session,
+        at=at,
+        move=lifecycle.Move.AUTO_CLEAR,
+        actor=lifecycle.Actor.system(),
+        alarms=[
+            lifecycle.Seen(alarm.alarm_id, alarm.from_status, {"reason": alarm.reason, **alarm.detail})
+            for alarm in alarms
+        ],
+    )
 
 
 def _event(

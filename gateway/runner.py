@@ -49,7 +49,7 @@ from opaska.clock import Clock
 from opaska.mqtt.client import AsyncMqttClient, IncomingMessage
 from opaska.mqtt.endpoint import MqttEndpoint
 from opaska.mqtt.reconnect import Backoff, stay_connected
-from opaska.settings import BandSettings
+from opaska.settings import AlarmSettings, BandSettings
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ class Gateway:
         session_expiry_s: int,
         keepalive_s: int,
         bands: BandSettings | None = None,
+        alarms: AlarmSettings | None = None,
         on_alarm_stored: Callable[[AlarmStored], None] | None = None,
     ) -> None:
         self._topics = topics
@@ -91,6 +92,7 @@ class Gateway:
         self._clock = clock
         self._client_id = client_id
         self._bands = bands or BandSettings()
+        self._alarm_settings = alarms or AlarmSettings()
         self._on_alarm_stored = on_alarm_stored
         self._pausers: set[str] = set()
         self._client = AsyncMqttClient(
@@ -273,7 +275,10 @@ class Gateway:
         if isinstance(message, AlarmMessage):
             return await self._service.store_alarm(message, received_at=item.received_at)
         return await self._service.store_fall_cancel(
-            message, received_at=item.received_at, window=timedelta(seconds=self._bands.fall_cancel_window_s)
+            message,
+            received_at=item.received_at,
+            window=timedelta(seconds=self._bands.fall_cancel_window_s),
+            needs_verification=self._alarm_settings.cancel_needs_verification,
         )
 
     async def _store_until_committed(

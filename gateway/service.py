@@ -89,7 +89,7 @@ class BandMessageService:
             return AlarmStored(message.band, message.message_id, result.alarm_id, result.created, False, message.kind)
 
     async def store_fall_cancel(
-        self, message: TelemetryMessage, *, received_at: datetime, window: timedelta
+        self, message: TelemetryMessage, *, received_at: datetime, window: timedelta, needs_verification: bool = False
     ) -> AlarmStored | Rejection:
         """Store "I am OK" and cancel the band's open fall alarm if still inside the window."""
         async with self._sessions() as session, session.begin():
@@ -101,7 +101,12 @@ class BandMessageService:
                 return AlarmStored(message.band, message.message_id, None, False, True, message.kind)
             await repository.record_seen(session, band_id=band.id, seen_at=received_at)
             result = await cancel_fall_by_resident(
-                session, band=band, band_message_id=stored_id, received_at=received_at, window=window
+                session,
+                band=band,
+                band_message_id=stored_id,
+                received_at=received_at,
+                window=window,
+                needs_verification=needs_verification,
             )
             return AlarmStored(
                 message.band, message.message_id, result.alarm_id, False, False, message.kind, result.outcome

@@ -76,6 +76,7 @@ def _gateway(
         session_expiry_s=settings.mqtt.session_expiry_s,
         keepalive_s=settings.mqtt.keepalive_s,
         bands=settings.bands,
+        alarms=settings.alarms,
         on_alarm_stored=(lambda _stored: on_stored()) if on_stored else None,
     )
 

@@ -26,7 +26,7 @@ from gateway.model import BandMessage
 from gateway.runner import Gateway
 from opaska.clock import FakeClock
 from opaska.mqtt.client import AsyncMqttClient
-from opaska.settings import BandSettings
+from opaska.settings import AlarmSettings, BandSettings
 from registry.model import Band, StaffRole, StaffUser
 from tests.support.gateway import GatewayHarness, eventually
 from tests.support.require import need_program
@@ -172,6 +172,22 @@ async def test_fall_cancelled_by_the_resident_within_the_window(harness: Gateway
             assert await _event_types(sessions, alarm.id) == ["raised", "cancelled"]
         finally:
             await band.stop()
+
+
+async def test_fall_cancel_awaits_an_operators_call_when_the_centre_wants_it(harness: GatewayHarness) -> None:
+    sessions, clock = harness.sessions, harness.clock
+    seeded = await seed_resident_with_band(sessions, clock)
+    async with harness.gateway(alarms=AlarmSettings(cancel_needs_verification=True)):
+        band = harness.band(seeded.serial, seeded.secret)
+        await band.start()
+        try:
+            fall = await band.press("fall", timeout=15)
+            await band.cancel_fall(timeout=15)
+        finally:
+            await band.stop()
+    alarm = await _alarm(sessions, fall["alarm_id"])
+    assert alarm.status == "raised"
+    assert (await _event_types(sessions, alarm.id))[-1] == "cancel_requested"
 
 
 async def test_claimed_fall_is_not_cancelled_and_the_band_hears_help_is_coming(harness: GatewayHarness) -> None:

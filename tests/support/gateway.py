@@ -14,6 +14,7 @@ from gateway.service import AlarmStored
 from gateway.topics import TopicScheme
 from opaska.clock import Clock
 from opaska.mqtt.endpoint import MqttEndpoint
+from opaska.settings import AlarmSettings
 from simulator.band import RepeatPolicy, VirtualBand
 
 
@@ -27,6 +28,7 @@ async def running_gateway(
     client_prefix: str,
     protocol: str,
     stored: list[AlarmStored] | None = None,
+    alarms: AlarmSettings | None = None,
 ) -> AsyncIterator[Gateway]:
     gateway = Gateway(
         endpoint=endpoint,
@@ -37,6 +39,7 @@ async def running_gateway(
         protocol=protocol,
         session_expiry_s=60,
         keepalive_s=10,
+        alarms=alarms,
         on_alarm_stored=stored.append if stored is not None else None,
     )
     await gateway.connect()
@@ -68,7 +71,9 @@ class GatewayHarness:
     client_prefix: str
     protocol: str
 
-    def gateway(self, stored: list[AlarmStored] | None = None) -> contextlib.AbstractAsyncContextManager[Gateway]:
+    def gateway(
+        self, stored: list[AlarmStored] | None = None, alarms: AlarmSettings | None = None
+    ) -> contextlib.AbstractAsyncContextManager[Gateway]:
         return running_gateway(
             endpoint=self.endpoint,
             topics=self.topics,
@@ -77,6 +82,7 @@ class GatewayHarness:
             client_prefix=self.client_prefix,
             protocol=self.protocol,
             stored=stored,
+            alarms=alarms,
         )
 
     def band(self, serial: str, secret: str, repeat: RepeatPolicy | None = None) -> VirtualBand:

@@ -63,6 +63,9 @@ class Supervisor:
         if judging != self._judging_offline:
             if judging:
                 log.info("band offline is judged: a gateway is connected (since %s)", gateway_since)
+            elif self._judging_offline is None:
+                # At start-up the gateway may simply not have reported yet.
+                log.info("band offline is judged once a gateway reports itself connected to the broker")
             else:
                 log.warning("band offline is not judged: no gateway is alive and connected to the broker")
             self._judging_offline = judging

@@ -103,25 +103,54 @@ class DownlinkSender:
                     await asyncio.wait_for(self.wake.wait(), POLL_S)
 
     async def send_pending(self) -> int:
-        if not self._client.is_connected:
-            return 0
-        async with self._sessions() as session:
-            rows = (
-                await session.execute(
-                    select(BandDownlink.id, BandDownlink.kind, BandDownlink.payload, BandDownlink.retain, Band.serial)
-                    .join(Band, Band.id == BandDownlink.band_id)
-                    .where(BandDownlink.sent_at.is_(None))
-                    .order_by(BandDownlink.id)
-                    .limit(BATCH)
-                )
-            ).all()
-        for row_id, kind, payload, retain, serial in rows:
-            body = json.dumps({**payload, "id": row_id}).encode()
-            await self._client.publish(self._topics.downlink(serial, kind), body, qos=1, retain=retain)
+        """Send up to BATCH unsent rows, oldest first; the number sent.
+
+        On PostgreSQL each row is claimed with FOR UPDATE SKIP LOCKED and held while it is
+        published and marked sent, so two gateways never send the same row. SQLite runs one
+        gateway, and there a transaction held during a publish would hold the database's only
+        write lock and delay alarms: the row is read, published, then marked, each on its own.
+        A row whose publish fails stays unsent for the next round.
+        """
+        sent = 0
+        while sent < BATCH and self._client.is_connected:
             async with self._sessions() as session, session.begin():
-                await session.execute(
-                    update(BandDownlink)
-                    .where(BandDownlink.id == row_id)
-                    .values(sent_at=self._clock.now(), attempts=BandDownlink.attempts + 1)
-                )
-        return len(rows)
+                locking = session.get_bind().dialect.name == "postgresql"
+                row = await self._next_unsent(session, lock=locking)
+                if row is None:
+                    break
+                if locking:
+                    await self._publish(row)
+                    await self._mark_sent(session, row[0])
+            if not locking:
+                await self._publish(row)
+                async with self._sessions() as session, session.begin():
+                    await self._mark_sent(session, row[0])
+            sent += 1
+        return sent
+
+    async def _next_unsent(
+        self, session: AsyncSession, *, lock: bool
+    ) -> tuple[int, str, dict[str, Any], bool, str] | None:
+        query = (
+            select(BandDownlink.id, BandDownlink.kind, BandDownlink.payload, BandDownlink.retain, Band.serial)
+            .join(Band, Band.id == BandDownlink.band_id)
+            .where(BandDownlink.sent_at.is_(None))
+            .order_by(BandDownlink.id)
+            .limit(1)
+        )
+        if lock:
+            query = query.with_for_update(of=BandDownlink, skip_locked=True)
+        row = (await session.execute(query)).first()
+        return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+
+    async def _publish(self, row: tuple[int, str, dict[str, Any], bool, str]) -> None:
+        row_id, kind, payload, retain, serial = row
+        body = json.dumps({**payload, "id": row_id}).encode()
+        await self._client.publish(self._topics.downlink(serial, kind), body, qos=1, retain=retain)
+
+    async def _mark_sent(self, session: AsyncSession, row_id: int) -> None:
+        await session.execute(
+            update(BandDownlink)
+            .where(BandDownlink.id == row_id)
+            .values(sent_at=self._clock.now(), attempts=BandDownlink.attempts + 1)
+        )

@@ -6,21 +6,39 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from alarm_center.escalation.worker import run_escalation
 from alarm_center.notify.notifier import Notifier, OfflineNotifier
 from alarm_center.notify.outbox import OutboxSender
+from alarm_center.notify.twilio_notifier import TwilioNotifier
 from alarm_center.supervision.loop import run_supervision
 from opaska.clock import Clock
-from opaska.settings import Settings
+from opaska.settings import Settings, SettingsError
 
 
 def make_notifier(settings: Settings) -> Notifier:
+    """The notifier [notify] mode names. Twilio's needs the running event loop (it opens an HTTP session)."""
     match settings.notify.mode:
         case "outbox":
             return OfflineNotifier()
+        case "twilio":
+            twilio = settings.twilio
+            missing = twilio.missing()
+            if missing:
+                names = ", ".join(f"twilio.{name} (OPASKA_TWILIO_{name.upper()})" for name in missing)
+                raise SettingsError(f'[notify] mode = "twilio" needs {names}')
+            return TwilioNotifier.create(
+                account_sid=twilio.account_sid,
+                auth_token=twilio.auth_token,
+                from_number=twilio.from_number,
+                public_url=twilio.public_url,
+                api_base_url=twilio.api_base_url,
+                timeout_s=twilio.timeout_s,
+            )
 
 
 async def run_engine(settings: Settings, session_factory: async_sessionmaker[AsyncSession], clock: Clock) -> None:
     sender = OutboxSender(session_factory, make_notifier(settings), clock)
     async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(run_escalation(settings, session_factory, clock), name="escalation")
         tasks.create_task(sender.run(), name="outbox")
         tasks.create_task(run_supervision(settings, session_factory, clock), name="supervision")

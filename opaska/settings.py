@@ -115,14 +115,57 @@ class AlarmSettings(BaseModel):
     cancel_needs_verification: bool = False
 
 
+class EscalationSettings(BaseModel):
+    """Escalation policies (who is told what, and when) live in their own file, as data."""
+
+    # A relative path is relative to the project root. Checked when the engine starts; a new
+    # alarm takes a snapshot of its policy, so an edit applies to alarms raised after it.
+    policies_file: str = "config/escalation.toml"
+    # How often the worker looks for due escalation steps.
+    poll_s: float = Field(default=1.0, gt=0, le=60)
+
+    @property
+    def policies_path(self) -> Path:
+        path = Path(self.policies_file)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+
 class ConsoleSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
 
 class NotifySettings(BaseModel):
-    # Only the offline outbox for now; "twilio" arrives with the alarm engine.
-    mode: Literal["outbox"] = "outbox"
+    # "outbox": notifications are recorded (database, log) and nothing leaves: no network needed.
+    # "twilio": SMS and calls through Twilio, configured in [twilio].
+    mode: Literal["outbox", "twilio"] = "outbox"
+
+
+class TwilioSettings(BaseModel):
+    """Twilio's account, our number, and where Twilio reaches our webhooks."""
+
+    account_sid: str = ""
+    auth_token: str = ""
+    # Our Twilio number (E.164), the sender of SMS and the caller of calls.
+    from_number: str = ""
+    # The public base URL Twilio calls back (https://alarm.example.pl); webhook signatures are
+    # checked against this URL, never against the URL a request arrived on (a proxy changes that).
+    public_url: str = ""
+    # Empty: Twilio itself. Set to a fake's URL (simulator.fake_twilio) for tests and demos.
+    api_base_url: str = ""
+    # Every request to Twilio is bounded by this (the async client ignores its own timeout).
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("public_url", "api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError(f"must be an http(s) URL (got {value!r})")
+        return value.rstrip("/")
+
+    def missing(self) -> list[str]:
+        """The settings [notify] mode = "twilio" needs and does not have."""
+        return [name for name in ("account_sid", "auth_token", "from_number", "public_url") if not getattr(self, name)]
 
 
 class MetricsSettings(BaseModel):
@@ -151,8 +194,10 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     bands: BandSettings = BandSettings()
     alarms: AlarmSettings = AlarmSettings()
+    escalation: EscalationSettings = EscalationSettings()
     console: ConsoleSettings = ConsoleSettings()
     notify: NotifySettings = NotifySettings()
+    twilio: TwilioSettings = TwilioSettings()
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
 

@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms import repository
 from alarm_center.alarms.model import PRIORITY_BY_KIND, AlarmKind, AlarmStatus
+from alarm_center.escalation import service as escalation
+from alarm_center.escalation.policy import PolicyBook, active_policies
 from registry.model import Band
 
 
@@ -31,8 +33,13 @@ async def raise_or_merge(
     band_message_id: int,
     received_at: datetime,
     is_test: bool = False,
+    policies: PolicyBook | None = None,
 ) -> IntakeResult:
-    """Raise an alarm for this band and kind, or merge into the open one. Does not commit."""
+    """Raise an alarm for this band and kind, or merge into the open one. Does not commit.
+
+    A new alarm gets its escalation row in the same transaction, with its policy (from
+    `policies`, by default the configured file) copied onto it.
+    """
     alarm_id = await repository.insert_alarm_if_none_open(
         session,
         {
@@ -59,6 +66,15 @@ async def raise_or_merge(
             actor_id=band.id,
             to_status=AlarmStatus.RAISED.value,
             detail={"band_message_id": band_message_id},
+        )
+        await escalation.start(
+            session,
+            policies=policies or active_policies(),
+            alarm_id=alarm_id,
+            kind=kind.value,
+            municipality_id=resident_municipality_id,
+            raised_at=received_at,
+            is_test=is_test,
         )
         return IntakeResult(alarm_id=alarm_id, created=True)
 

@@ -81,6 +81,8 @@ class Alarm(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Set by escalation when the alarm was not claimed in time (the policy's overdue step).
+    overdue_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     outcome: Mapped[str | None] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(Text, default="")
     first_message_id: Mapped[int | None] = mapped_column(ForeignKey("band_message.id"))

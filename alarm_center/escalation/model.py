@@ -20,6 +20,8 @@ class Escalation(Base):
     # The policy as it was when the alarm was raised; editing a policy never changes this.
     policy: Mapped[dict[str, Any]] = mapped_column(Json)
     step: Mapped[int] = mapped_column(Integer, default=0)
+    # Within a step that reaches people one at a time (contacts in priority order): which one is next.
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     loop_count: Mapped[int] = mapped_column(Integer, default=0)
     # "active", "paused" (a person is handling it), "done"
     state: Mapped[str] = mapped_column(String(16), default="active")

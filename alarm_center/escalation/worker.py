@@ -1,0 +1,285 @@
+"""The escalation worker: due rows are fired, one transaction each, fenced by the row's version.
+
+A job is what a worker read: (row, version). Firing it locks the row only if it is still at
+that version, acts (alarm events through the lifecycle's ESCALATE move, notification rows in
+the outbox) and advances the row with `UPDATE … WHERE version = read`, all in one transaction.
+So a second worker, a restarted one, or a replay of an old job finds the version moved on and
+does nothing, and a crash between acting and advancing leaves nothing half done.
+
+Steps fire only while the alarm is unclaimed. A claimed alarm pauses its escalation (with a
+"no progress" timer if the policy has one); a closed alarm ends it (the sweep, each round).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alarm_center.alarms.lifecycle import Actor, Move, apply_move
+from alarm_center.alarms.model import AlarmStatus
+from alarm_center.escalation import metrics, repository
+from alarm_center.escalation.model import Escalation
+from alarm_center.escalation.policy import CONTACTS, RESPONDER_PREFIX, PolicyError, load_policies
+from opaska.clock import Clock
+from opaska.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+# Rounds in a row while a full batch keeps coming, before the loop sleeps anyway.
+MAX_BATCHES_PER_ROUND = 20
+
+
+@dataclass(frozen=True)
+class Job:
+    escalation_id: int
+    alarm_id: int
+    version: int
+
+
+class Fired(StrEnum):
+    STEP = "step"  # a step acted
+    PAUSED = "paused"  # the alarm is claimed
+    RELEASED = "released"  # claimed with no progress: back to the queue
+    RESCHEDULED = "rescheduled"  # a paused row checked, progress made
+    ENDED = "ended"  # the alarm is closed, or the policy ran out
+    STALE = "stale"  # fenced: the row moved on, or another worker holds it
+
+
+class _Stale(Exception):
+    pass
+
+
+class EscalationWorker:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock, *, batch: int = BATCH) -> None:
+        self._sessions = session_factory
+        self._clock = clock
+        self._batch = batch
+
+    async def due_jobs(self) -> list[Job]:
+        async with self._sessions() as session, session.begin():
+            rows = await repository.due(session, now=self._clock.now(), limit=self._batch)
+            return [Job(row.id, row.alarm_id, row.version) for row in rows]
+
+    async def sweep(self) -> int:
+        """End the escalations of closed alarms, resume those of released ones; how many changed."""
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            rows = await repository.open_rows_of_closed_alarms(session, limit=500)
+            await repository.end(session, alarm_ids=[row.alarm_id for row in rows], at=now)
+            resumed = await repository.resume_released(session, now=now)
+        return len(rows) + resumed
+
+    async def run_round(self) -> list[Fired]:
+        """Sweep, then fire every due job."""
+        started = time.perf_counter()
+        await self.sweep()
+        results: list[Fired] = []
+        for _ in range(MAX_BATCHES_PER_ROUND):
+            jobs = await self.due_jobs()
+            for job in jobs:
+                results.append(await self.fire(job))
+            if len(jobs) < self._batch:
+                break
+        metrics.ROUND_SECONDS.observe(time.perf_counter() - started)
+        return results
+
+    async def fire(self, job: Job) -> Fired:
+        """Act on one job in one transaction; STALE (and nothing done) if the row moved on."""
+        after_commit: list[tuple[str, Any]] = []
+        try:
+            async with self._sessions() as session, session.begin():
+                row = await repository.lock_if_current(session, escalation_id=job.escalation_id, version=job.version)
+                if row is None:
+                    raise _Stale
+                result = await self._act(session, row, after_commit)
+        except _Stale:
+            metrics.STALE_JOBS.inc()
+            return Fired.STALE
+        # Counted only once committed: a rolled-back step did not happen.
+        for name, labels in after_commit:
+            if name == "step":
+                metrics.STEPS.labels(*labels).inc()
+            elif name == "raised":
+                metrics.ALARMS_RAISED.labels(*labels).inc()
+            elif name == "claim":
+                metrics.CLAIM_SECONDS.labels(labels[0]).observe(labels[1])
+            elif name == "released":
+                metrics.RELEASED.inc()
+        return result
+
+    async def _act(self, session: AsyncSession, row: Escalation, after_commit: list[tuple[str, Any]]) -> Fired:
+        now = self._clock.now()
+        policy = row.policy
+        alarm = await repository.alarm_facts(session, row.alarm_id)
+        if alarm is None or alarm.status not in (AlarmStatus.RAISED, AlarmStatus.CLAIMED):
+            await self._advance(session, row, state="done", next_due_at=None)
+            await repository.end(session, alarm_ids=[row.alarm_id], at=now)
+            return Fired.ENDED
+        if row.step == 0 and row.attempt == 0 and row.loop_count == 0 and row.state == "active":
+            after_commit.append(("raised", (alarm.kind,)))
+        if alarm.status == AlarmStatus.CLAIMED:
+            return await self._claimed(session, row, alarm, now, after_commit)
+        if row.state == "paused":  # released meanwhile, before the sweep saw it
+            await self._advance(session, row, state="active", next_due_at=now)
+            return Fired.RESCHEDULED
+        steps: list[dict[str, Any]] = policy["steps"]
+        if row.step >= len(steps):
+            await self._advance(session, row, state="done", next_due_at=None)
+            return Fired.ENDED
+        step = steps[row.step]
+        more_contacts = await self._fire_step(session, row, alarm, step, now)
+        after_commit.append(("step", (alarm.kind, str(row.step + 1), step["channel"])))
+        if more_contacts:
+            due = now + timedelta(seconds=step["next_contact_after_s"])
+            await self._advance(session, row, attempt=row.attempt + 1, next_due_at=due)
+            return Fired.STEP
+        if row.step + 1 < len(steps):
+            due = now + timedelta(seconds=steps[row.step + 1]["after_s"])
+            await self._advance(session, row, step=row.step + 1, attempt=0, next_due_at=due)
+            return Fired.STEP
+        repeat = policy["repeat"]
+        if row.loop_count < repeat["times"]:
+            due = now + timedelta(seconds=repeat["after_s"])
+            await self._advance(
+                session, row, step=repeat["from_step"] - 1, attempt=0, loop_count=row.loop_count + 1, next_due_at=due
+            )
+            return Fired.STEP
+        await self._advance(session, row, state="done", next_due_at=None)
+        return Fired.STEP
+
+    async def _claimed(
+        self, session: AsyncSession, row: Escalation, alarm: Any, now: datetime, after_commit: list[tuple[str, Any]]
+    ) -> Fired:
+        """A person has the alarm: pause, and if the policy says so, check later that they act."""
+        no_progress_s = row.policy.get("claimed_no_progress_s")
+        if row.state == "active":
+            after_commit.append(("claim", (alarm.kind, (alarm.claimed_at - alarm.raised_at).total_seconds())))
+            due = alarm.claimed_at + timedelta(seconds=no_progress_s) if no_progress_s else None
+            await self._advance(session, row, state="paused", next_due_at=due)
+            return Fired.PAUSED
+        if not no_progress_s:
+            await self._advance(session, row, next_due_at=None)
+            return Fired.RESCHEDULED
+        last = await repository.last_staff_action(session, alarm_id=row.alarm_id)
+        progress = max(t for t in (alarm.claimed_at, last) if t is not None)
+        if now - progress < timedelta(seconds=no_progress_s):
+            await self._advance(session, row, next_due_at=progress + timedelta(seconds=no_progress_s))
+            return Fired.RESCHEDULED
+        detail = {"reason": "claimed_no_progress", "idle_s": int((now - progress).total_seconds())}
+        await apply_move(session, at=now, alarm_id=row.alarm_id, move=Move.RELEASE, actor=Actor.system(), detail=detail)
+        await apply_move(
+            session,
+            at=now,
+            alarm_id=row.alarm_id,
+            move=Move.ESCALATE,
+            actor=Actor.system(),
+            detail={**detail, "channel": "console", "targets": ["supervisor"], "sound": True},
+        )
+        after_commit.append(("released", ()))
+        # Back in the queue: the escalation goes on from the step it had reached.
+        await self._advance(session, row, state="active", next_due_at=now)
+        return Fired.RELEASED
+
+    async def _fire_step(
+        self, session: AsyncSession, row: Escalation, alarm: Any, step: dict[str, Any], now: datetime
+    ) -> bool:
+        """Act out the step; True if more contacts remain to be reached one by one."""
+        detail: dict[str, Any] = {
+            "step": row.step + 1,
+            "loop": row.loop_count,
+            "channel": step["channel"],
+            "targets": step["targets"],
+            "policy": row.policy.get("name"),
+        }
+        more_contacts = False
+        if step["channel"] == "console":
+            detail["sound"] = step["sound"]
+            if step["mark_overdue"]:
+                detail["overdue"] = True
+                await repository.mark_overdue(session, alarm_id=row.alarm_id, at=now)
+        else:
+            notifications: list[int] = []
+            for target in step["targets"]:
+                if target == CONTACTS:
+                    contacts = await repository.contacts_in_order(session, alarm.resident_id)
+                    if row.attempt >= len(contacts):
+                        detail["contacts"] = "none left" if contacts else "none"
+                        continue
+                    contact = contacts[row.attempt]
+                    detail["contact_id"] = contact.id
+                    detail["contact_number"] = row.attempt + 1
+                    notifications.append(
+                        await self._notify(session, row, alarm, step, now, to=contact.phone, contact_id=contact.id)
+                    )
+                    more_contacts = row.attempt + 1 < len(contacts)
+                elif row.attempt == 0:  # a responder once per step, not once per contact
+                    responder = row.policy["responders"][target.removeprefix(RESPONDER_PREFIX)]
+                    notifications.append(await self._notify(session, row, alarm, step, now, to=responder["phone"]))
+            detail["notification_ids"] = notifications
+        await apply_move(
+            session, at=now, alarm_id=row.alarm_id, move=Move.ESCALATE, actor=Actor.system(), detail=detail
+        )
+        return more_contacts
+
+    async def _notify(
+        self,
+        session: AsyncSession,
+        row: Escalation,
+        alarm: Any,
+        step: dict[str, Any],
+        now: datetime,
+        *,
+        to: str,
+        contact_id: int | None = None,
+    ) -> int:
+        # The wording is the templates' job (config/templates/, per language); until then a plain
+        # Polish text with only what a relative needs.
+        who = alarm.first_name or "Podopieczny"
+        body = f"opaska: alarm {alarm.kind} - {who} potrzebuje pomocy. Kod alarmu {row.alarm_id}."
+        return await repository.add_notification(
+            session,
+            alarm_id=row.alarm_id,
+            contact_id=contact_id,
+            channel=step["channel"],
+            to_phone=to,
+            template=f"escalation_{step['channel']}",
+            body=body,
+            next_attempt_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+
+    async def _advance(self, session: AsyncSession, row: Escalation, **values: Any) -> None:
+        if not await repository.advance(session, escalation_id=row.id, version=row.version, values=values):
+            raise _Stale
+
+
+async def run_escalation(settings: Settings, session_factory: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    """Fire due escalation steps every `escalation.poll_s`, until cancelled.
+
+    A failed round (the database away) is logged and tried again next time; nothing is lost, as
+    every timer is a row.
+    """
+    try:
+        load_policies(settings.escalation.policies_path)
+    except PolicyError as exc:
+        # Running escalations carry their own policy; new alarms get the built-in fallback.
+        log.error("%s", exc)
+    worker = EscalationWorker(session_factory, clock)
+    while True:
+        try:
+            await worker.run_round()
+        except Exception:
+            metrics.ROUND_FAILURES.inc()
+            log.exception("escalation round failed; retrying in %.0f s", settings.escalation.poll_s)
+        await clock.sleep(settings.escalation.poll_s)
+        # A FakeClock's sleep returns without yielding when time was moved far ahead.
+        await asyncio.sleep(0)

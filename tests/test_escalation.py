@@ -1,0 +1,340 @@
+"""Escalation stories: an alarm nobody claims reaches the supervisor, then relatives, each step once.
+
+The clock is a FakeClock moved by hand; each `centre.at(seconds)` moves it to that many seconds
+after the first alarm was raised and runs one worker round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alarm_center.alarms.intake import raise_or_merge
+from alarm_center.alarms.lifecycle import Actor, Move, Outcome, apply_move
+from alarm_center.alarms.model import Alarm, AlarmEvent, AlarmKind
+from alarm_center.escalation.model import Escalation
+from alarm_center.escalation.policy import PolicyBook, PolicyError, load_policies
+from alarm_center.escalation.worker import EscalationWorker, Fired
+from alarm_center.notify.model import Notification
+from gateway.model import BandMessage
+from opaska.clock import FakeClock
+from opaska.db.engine import make_engine, make_session_factory
+from opaska.settings import PROJECT_ROOT
+from registry import service
+from registry.model import Band, BandStatus, Municipality, StaffRole, StaffUser
+from tests.support.seed import SeededBand, seed_resident_with_band
+
+pytestmark = pytest.mark.asyncio
+
+DEFAULT_POLICIES = PROJECT_ROOT / "config" / "escalation.toml"
+CONTACT_1, CONTACT_2 = "+48601234567", "+48602345678"
+
+
+@dataclass
+class Centre:
+    sessions: async_sessionmaker[AsyncSession]
+    clock: FakeClock
+    seeded: SeededBand
+    staff_id: int
+    worker: EscalationWorker
+    start: Any = None
+    bands: list[int] = field(default_factory=list)
+
+    async def raise_alarm(self, kind: AlarmKind = AlarmKind.SOS, *, policies: PolicyBook | None = None) -> int:
+        """A press on a band of the resident (a fresh band each time, so alarms do not merge)."""
+        now = self.clock.now()
+        self.start = self.start or now
+        async with self.sessions() as session, session.begin():
+            band = Band(
+                serial=f"B-{uuid.uuid4().hex[:8]}",
+                model="test",
+                status=BandStatus.ACTIVE,
+                resident_id=self.seeded.resident_id,
+                secret_hash="-",
+                created_at=now,
+            )
+            session.add(band)
+            await session.flush()
+            message = BandMessage(
+                band_id=band.id, message_id=uuid.uuid4().hex, kind=kind.value, received_at=now, payload={}
+            )
+            session.add(message)
+            await session.flush()
+            result = await raise_or_merge(
+                session,
+                band=band,
+                resident_municipality_id=self.seeded.municipality_id,
+                kind=kind,
+                band_message_id=message.id,
+                received_at=now,
+                policies=policies or load_policies(DEFAULT_POLICIES),
+            )
+            return result.alarm_id
+
+    async def at(self, seconds: float, worker: EscalationWorker | None = None) -> list[Fired]:
+        """Move the clock to `seconds` after the first alarm, and run a worker round."""
+        self.clock.advance((self.start + timedelta(seconds=seconds) - self.clock.now()).total_seconds())
+        return await (worker or self.worker).run_round()
+
+    async def claim(self, alarm_id: int) -> None:
+        async with self.sessions() as session, session.begin():
+            await apply_move(
+                session, at=self.clock.now(), alarm_id=alarm_id, move=Move.CLAIM, actor=Actor.staff(self.staff_id)
+            )
+
+    async def resolve(self, alarm_id: int) -> None:
+        async with self.sessions() as session, session.begin():
+            await apply_move(
+                session,
+                at=self.clock.now(),
+                alarm_id=alarm_id,
+                move=Move.RESOLVE,
+                actor=Actor.staff(self.staff_id),
+                outcome=Outcome.RESIDENT_OK,
+                note="Called Helena: she is fine.",
+            )
+
+    async def calls(self, alarm_id: int) -> list[tuple[str, str, str]]:
+        """(channel, phone, status) of every notification of the alarm, oldest first."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(Notification.channel, Notification.to_phone, Notification.status)
+                .where(Notification.alarm_id == alarm_id)
+                .order_by(Notification.id)
+            )
+            return [tuple(row) for row in rows]  # type: ignore[misc]
+
+    async def escalated(self, alarm_id: int) -> list[dict[str, Any]]:
+        """The details of the alarm's escalation events, oldest first."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(AlarmEvent.detail)
+                .where(AlarmEvent.alarm_id == alarm_id, AlarmEvent.type == "escalated")
+                .order_by(AlarmEvent.id)
+            )
+            return list(rows.scalars())
+
+    async def steps_fired(self, alarm_id: int) -> list[tuple[int, list[str]]]:
+        return [(d["step"], d["targets"]) for d in await self.escalated(alarm_id) if "step" in d]
+
+    async def alarm(self, alarm_id: int) -> Alarm:
+        async with self.sessions() as session:
+            return (await session.execute(select(Alarm).where(Alarm.id == alarm_id))).scalar_one()
+
+    async def escalation(self, alarm_id: int) -> Escalation:
+        async with self.sessions() as session:
+            return (await session.execute(select(Escalation).where(Escalation.alarm_id == alarm_id))).scalar_one()
+
+
+@pytest_asyncio.fixture
+async def centre(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -> Centre:
+    seeded = await seed_resident_with_band(sessions, clock)
+    async with sessions() as session, session.begin():
+        await service.add_contact(
+            session, clock, resident_id=seeded.resident_id, name="Jan Kowalski", phone="602 345 678", priority=2
+        )
+        staff = StaffUser(
+            username=f"op-{uuid.uuid4().hex[:6]}",
+            full_name="Ola Operator",
+            role=StaffRole.OPERATOR,
+            password_hash="-",
+            created_at=clock.now(),
+        )
+        session.add(staff)
+        await session.flush()
+        staff_id = staff.id
+    return Centre(sessions, clock, seeded, staff_id, EscalationWorker(sessions, clock))
+
+
+async def test_an_sos_claimed_at_30_s_reaches_nobody_by_phone(centre: Centre) -> None:
+    alarm = await centre.raise_alarm()
+    await centre.at(0)
+    assert await centre.steps_fired(alarm) == [(1, ["operators"])]
+    await centre.at(30)
+    await centre.claim(alarm)
+    for second in (60, 180, 270, 600):
+        await centre.at(second)
+    assert await centre.steps_fired(alarm) == [(1, ["operators"])]
+    assert await centre.calls(alarm) == []
+    assert (await centre.alarm(alarm)).overdue_at is None
+    assert (await centre.escalation(alarm)).state == "paused"
+
+
+async def test_an_sos_nobody_claims_goes_to_the_supervisor_then_relatives_in_order(centre: Centre) -> None:
+    alarm = await centre.raise_alarm()
+    await centre.at(0)
+    await centre.at(59)
+    assert await centre.steps_fired(alarm) == [(1, ["operators"])]
+
+    await centre.at(60)
+    supervisor = (await centre.escalated(alarm))[-1]
+    assert (supervisor["targets"], supervisor["overdue"], supervisor["sound"]) == (["supervisor"], True, True)
+    assert (await centre.alarm(alarm)).overdue_at == centre.clock.now()
+
+    await centre.at(179)
+    assert await centre.calls(alarm) == []
+    await centre.at(180)
+    assert await centre.calls(alarm) == [("voice", CONTACT_1, "pending")]
+    await centre.at(269)
+    assert len(await centre.calls(alarm)) == 1
+    await centre.at(270)
+    assert await centre.calls(alarm) == [("voice", CONTACT_1, "pending"), ("voice", CONTACT_2, "pending")]
+    # Every contact called: after 300 s the policy goes round once more from the supervisor.
+    await centre.at(569)
+    await centre.at(570)
+    assert await centre.steps_fired(alarm) == [
+        (1, ["operators"]),
+        (2, ["supervisor"]),
+        (3, ["contacts"]),
+        (3, ["contacts"]),
+        (2, ["supervisor"]),
+    ]
+
+
+async def test_a_policy_edited_after_the_alarm_was_raised_does_not_change_it(centre: Centre, tmp_path: Path) -> None:
+    path = tmp_path / "escalation.toml"
+    path.write_text(DEFAULT_POLICIES.read_text())
+    first = await centre.raise_alarm(policies=load_policies(path))
+    path.write_text(DEFAULT_POLICIES.read_text().replace("after_s = 60,", "after_s = 10,"))
+    second = await centre.raise_alarm(policies=load_policies(path))
+
+    await centre.at(0)
+    await centre.at(10)
+    assert await centre.steps_fired(first) == [(1, ["operators"])]
+    assert await centre.steps_fired(second) == [(1, ["operators"]), (2, ["supervisor"])]
+    await centre.at(60)
+    assert await centre.steps_fired(first) == [(1, ["operators"]), (2, ["supervisor"])]
+
+
+async def test_a_restarted_worker_resumes_exactly_and_a_replayed_job_does_nothing(
+    centre: Centre, database_url: str
+) -> None:
+    alarm = await centre.raise_alarm()
+    await centre.at(0)
+    await centre.at(60)
+    # "Restart": a new engine, session factory and worker on the same database.
+    engine = make_engine(database_url)
+    try:
+        restarted = EscalationWorker(make_session_factory(engine), centre.clock)
+        centre.clock.advance(120)
+        [job] = await restarted.due_jobs()
+        assert await restarted.fire(job) == Fired.STEP
+        assert await centre.worker.fire(job) == Fired.STALE  # the same job again: fenced
+        assert await centre.at(180, restarted) == []
+    finally:
+        await engine.dispose()
+    assert await centre.calls(alarm) == [("voice", CONTACT_1, "pending")]
+    assert [step for step, _ in await centre.steps_fired(alarm)] == [1, 2, 3]
+
+
+async def test_two_workers_in_the_same_round_fire_each_due_step_once(centre: Centre, database_url: str) -> None:
+    alarms = [await centre.raise_alarm() for _ in range(6)]
+    await centre.at(0)
+    await centre.at(60)
+    engine = make_engine(database_url)
+    try:
+        other = EscalationWorker(make_session_factory(engine), centre.clock)
+        centre.clock.advance(120)
+        # Both read the same due jobs before either fires: the race SKIP LOCKED and the version settle.
+        jobs_a, jobs_b = await centre.worker.due_jobs(), await other.due_jobs()
+        assert len(jobs_a) == len(jobs_b) == 6
+        fired = await asyncio.gather(*(centre.worker.fire(job) for job in jobs_a), *(other.fire(job) for job in jobs_b))
+        assert sorted(fired).count(Fired.STEP) == 6
+        assert sorted(fired).count(Fired.STALE) == 6
+        await asyncio.gather(centre.at(180), centre.at(180, other))
+    finally:
+        await engine.dispose()
+    for alarm in alarms:
+        assert await centre.calls(alarm) == [("voice", CONTACT_1, "pending")]
+        assert [step for step, _ in await centre.steps_fired(alarm)] == [1, 2, 3]
+
+
+async def test_resolving_ends_the_escalation_and_cancels_calls_not_yet_made(centre: Centre) -> None:
+    alarm = await centre.raise_alarm()
+    for second in (0, 60, 180):
+        await centre.at(second)
+    assert await centre.calls(alarm) == [("voice", CONTACT_1, "pending")]
+    await centre.claim(alarm)
+    await centre.resolve(alarm)
+    await centre.at(181)
+    assert await centre.calls(alarm) == [("voice", CONTACT_1, "cancelled")]
+    assert (await centre.escalation(alarm)).state == "done"
+    await centre.at(1000)
+    assert len(await centre.calls(alarm)) == 1
+
+
+async def test_a_claimed_alarm_left_alone_goes_back_to_the_queue_and_escalation_goes_on(centre: Centre) -> None:
+    alarm = await centre.raise_alarm()
+    await centre.at(0)
+    await centre.at(20)
+    await centre.claim(alarm)
+    await centre.at(60)
+    await centre.at(919)
+    assert (await centre.alarm(alarm)).status == "claimed"
+    await centre.at(920)  # claimed at 20 s, nothing done for claimed_no_progress_s = 900
+    assert (await centre.alarm(alarm)).status == "raised"
+    assert (await centre.escalated(alarm))[-1]["reason"] == "claimed_no_progress"
+    await centre.at(921)
+    assert [step for step, _ in await centre.steps_fired(alarm)] == [1, 2]
+
+
+async def test_a_municipality_override_is_used_for_its_residents_only(centre: Centre, tmp_path: Path) -> None:
+    async with centre.sessions() as session:
+        code = (
+            await session.execute(select(Municipality.code).where(Municipality.id == centre.seeded.municipality_id))
+        ).scalar_one()
+    path = tmp_path / "escalation.toml"
+    path.write_text(
+        DEFAULT_POLICIES.read_text()
+        + f"""
+[policies.sms_first]
+steps = [{{ after_s = 0, channel = "sms", targets = ["contacts", "responder:carer"] }}]
+
+[responders.carer]
+phone = "+48712345678"
+
+[municipalities."{code}"]
+fall = "sms_first"
+"""
+    )
+    policies = load_policies(path)
+    fall = await centre.raise_alarm(AlarmKind.FALL, policies=policies)
+    sos = await centre.raise_alarm(AlarmKind.SOS, policies=policies)
+    await centre.at(0)
+    assert await centre.calls(fall) == [("sms", CONTACT_1, "pending"), ("sms", "+48712345678", "pending")]
+    assert await centre.calls(sos) == []
+    assert (await centre.escalation(fall)).policy["source"] == f"municipality {code}"
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            ('targets = ["supervisor"], sound', 'targets = ["contacts"], sound'),
+            "policy 'life' step 2: target 'contacts' cannot be reached on the console",
+        ),
+        (('channel = "voice"', 'channel = "pigeon"'), "policy 'life' step 3, field channel: Input should be"),
+        (('fall = "life"', 'fall = "lief"'), "[kinds]: fall names policy 'lief', which is not defined"),
+        (("after_s = 120,", "after_s = -5,"), "policy 'life' step 3, field after_s: Input should be greater"),
+    ],
+)
+async def test_a_bad_policy_file_is_refused_in_one_line(tmp_path: Path, edit: tuple[str, str], expected: str) -> None:
+    path = tmp_path / "escalation.toml"
+    text = DEFAULT_POLICIES.read_text()
+    assert edit[0] in text
+    path.write_text(text.replace(edit[0], edit[1], 1))
+    with pytest.raises(PolicyError) as refused:
+        load_policies(path)
+    message = str(refused.value)
+    assert expected in message
+    assert "\n" not in message
+    assert str(path) in message

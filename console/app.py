@@ -20,6 +20,7 @@ from alarm_center.alarms.views import AlarmView, alarm_views
 from console.band_rejects import router as band_rejects_router
 from console.context import ConsoleContext
 from console.mqtt_hooks import router as mqtt_hooks_router
+from console.twilio_webhooks import router as twilio_webhooks_router
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -54,6 +55,7 @@ def create_app(context: ConsoleContext) -> FastAPI:
     templates = Jinja2Templates(directory=HERE / "templates")
     app.include_router(mqtt_hooks_router)
     app.include_router(band_rejects_router)
+    app.include_router(twilio_webhooks_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

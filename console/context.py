@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -10,6 +10,7 @@ from alarm_center.live import AlarmFeed
 from gateway.broker.acl import TopicRules
 from gateway.broker.credential_store import CredentialStore
 from gateway.topics import TopicScheme
+from opaska.clock import Clock, SystemClock
 from opaska.mqtt.endpoint import parse_mqtt_url
 from opaska.settings import Settings
 
@@ -34,6 +35,24 @@ class MqttHooks:
         return cls(mqtt.hook_token, credentials, TopicRules(TopicScheme(mqtt.topic_root)))
 
 
+@dataclass(frozen=True)
+class TwilioHooks:
+    """Twilio's webhooks (status callbacks, inbound SMS, voice): checked against our public URL."""
+
+    auth_token: str
+    # The URL Twilio signs over: what we gave it, whatever the request looks like on arrival.
+    public_url: str
+    clock: Clock = field(default_factory=SystemClock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> TwilioHooks | None:
+        """None (webhooks answer 404) unless [notify] mode is "twilio" with a token and a public URL."""
+        twilio = settings.twilio
+        if settings.notify.mode != "twilio" or not twilio.auth_token or not twilio.public_url:
+            return None
+        return cls(twilio.auth_token, twilio.public_url.rstrip("/"), clock or SystemClock())
+
+
 @dataclass
 class ConsoleContext:
     session_factory: async_sessionmaker[AsyncSession]
@@ -41,3 +60,4 @@ class ConsoleContext:
     # True when this process also runs the feed's tail (the console owns it); False in tests that drive it.
     run_feed: bool = True
     mqtt_hooks: MqttHooks | None = None
+    twilio_hooks: TwilioHooks | None = None

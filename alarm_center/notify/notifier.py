@@ -1,9 +1,15 @@
-"""Notifiers deliver one notification. The offline one records instead of sending."""
+"""Notifiers deliver one notification. The offline one records instead of sending.
+
+A notifier tells the outbox what happened by what it raises: `PermanentFailure` (resending cannot
+help: a bad number, an opted-out one), `OutcomeUnknown` (the request may have gone out and it could
+not be found out: reconcile before any resend), anything else (nothing was sent: retry later).
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 log = logging.getLogger("opaska.outbox")
@@ -17,9 +23,23 @@ class OutgoingMessage:
     body: str
 
 
+class PermanentFailure(Exception):
+    """The provider refused it for good (4xx other than 429); retrying would be refused again."""
+
+
+class OutcomeUnknown(Exception):
+    """The request may have been accepted; it must be reconciled before it is ever sent again."""
+
+
 class Notifier(Protocol):
     async def send(self, message: OutgoingMessage) -> str:
-        """Deliver it; returns the provider's id for it. Raises to have it retried."""
+        """Deliver it; returns the provider's id for it. Raises to have it retried (see the module)."""
+        ...
+
+    async def find_sent(self, message: OutgoingMessage, *, since: datetime, known: set[str]) -> str | None:
+        """The provider's id of this message if an earlier attempt (started at `since`) did reach the
+        provider, else None. `known` are provider ids other notifications already own: never a match.
+        Raises OutcomeUnknown if the provider cannot be asked now."""
         ...
 
 
@@ -40,3 +60,7 @@ class OfflineNotifier:
             message.body[:160],
         )
         return f"offline-{message.notification_id}"
+
+    async def find_sent(self, message: OutgoingMessage, *, since: datetime, known: set[str]) -> str | None:
+        # Nothing leaves, so a second "send" after a crash costs one more log line, nothing more.
+        return None

@@ -1,98 +1,262 @@
-"""The outbox sender: takes due notifications, marks them sending, delivers, records the result."""
+"""The outbox sender: takes due notifications, marks them sending, delivers, records the result.
+
+A row is `sending` from the moment it is claimed until the provider's answer is recorded, with a
+deadline. While it is `sending`, `next_attempt_at` holds when this attempt started: the moment to
+look from when it has to be reconciled. A row still `sending` after its deadline (the sender died,
+or the provider could not be asked) is never sent blindly again: the provider is asked first what
+went to that number since the attempt started, and only if nothing did is it sent once more.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from datetime import timedelta
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from alarm_center.notify.model import Notification, NotificationStatus
-from alarm_center.notify.notifier import Notifier, OutgoingMessage
+from alarm_center.notify import repository, service
+from alarm_center.notify.metrics import NOTIFICATIONS, OUTBOX_PASS_FAILURES, SEND_SECONDS
+from alarm_center.notify.model import Channel, Notification, NotificationStatus
+from alarm_center.notify.notifier import Notifier, OutcomeUnknown, OutgoingMessage, PermanentFailure, mask_phone
 from opaska.clock import Clock
 
 log = logging.getLogger(__name__)
 
-SEND_DEADLINE = timedelta(seconds=60)
 BATCH = 50
-MAX_ATTEMPTS = 5
+PARALLEL_SENDS = 10
+
+
+@dataclass(frozen=True)
+class OutboxPolicy:
+    # Tries before a notification is failed (and an SMS falls back to a call).
+    max_attempts: int = 5
+    # Backoff after the n-th failed try: retry_base_s * 2**(n-1), at most retry_max_s.
+    retry_base_s: float = 2.0
+    retry_max_s: float = 300.0
+    # How long a claimed row may stay `sending` before it is reconciled. Longer than any one
+    # request to the provider can take (the notifier bounds those), so a live send is never
+    # reconciled under its own feet.
+    send_deadline_s: float = 60.0
+    # At most this many messages and calls to one number per minute (a loop in a policy, or many
+    # alarms at once, must not flood a relative's phone); the rest wait their turn.
+    per_number_per_minute: int = 6
+
+    def backoff(self, attempts: int) -> timedelta:
+        return timedelta(seconds=min(self.retry_max_s, self.retry_base_s * 2 ** max(0, attempts - 1)))
+
+
+DEFAULT_POLICY = OutboxPolicy()
+# Kept for callers of the first version.
+SEND_DEADLINE = timedelta(seconds=DEFAULT_POLICY.send_deadline_s)
+MAX_ATTEMPTS = DEFAULT_POLICY.max_attempts
+
+
+class _RateLimit:
+    """A sliding minute per number. In memory: one sender per centre is the deployment today; with
+    several, each keeps its own window (a looser limit, never a lost message)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._per_minute = per_minute
+        self._sent: defaultdict[str, deque[datetime]] = defaultdict(deque)
+
+    def next_free(self, phone: str, now: datetime) -> datetime | None:
+        """None if one more may go to `phone` now (and counts it), else when the next may."""
+        window = self._sent[phone]
+        while window and window[0] <= now - timedelta(minutes=1):
+            window.popleft()
+        if len(window) >= self._per_minute:
+            return window[0] + timedelta(minutes=1)
+        window.append(now)
+        return None
 
 
 class OutboxSender:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], notifier: Notifier, clock: Clock) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        notifier: Notifier,
+        clock: Clock,
+        policy: OutboxPolicy = DEFAULT_POLICY,
+    ) -> None:
         self._sessions = session_factory
         self._notifier = notifier
         self._clock = clock
-
-    async def _claim_due(self) -> list[OutgoingMessage]:
-        now = self._clock.now()
-        async with self._sessions() as session, session.begin():
-            rows = (
-                (
-                    await session.execute(
-                        select(Notification)
-                        .where(
-                            Notification.status == NotificationStatus.PENDING,
-                            or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
-                        )
-                        .order_by(Notification.id)
-                        .limit(BATCH)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            for row in rows:
-                row.status = NotificationStatus.SENDING
-                row.deadline = now + SEND_DEADLINE
-                row.attempts += 1
-                row.updated_at = now
-            return [OutgoingMessage(row.id, row.channel, row.to_phone, row.body) for row in rows]
+        self._policy = policy
+        self._limit = _RateLimit(policy.per_number_per_minute)
 
     async def send_due(self) -> int:
-        """Send what is due now; returns how many were attempted."""
+        """Reconcile rows left sending, then send what is due now; returns how many were attempted."""
+        reconciled = await self.reconcile_stale()
         messages = await self._claim_due()
-        for message in messages:
-            try:
-                provider_id = await self._notifier.send(message)
-            except Exception as exc:
-                log.warning("notification %d not sent: %s", message.notification_id, exc)
-                await self._record_failure(message.notification_id, str(exc)[:500])
-                continue
-            await self._record(message.notification_id, NotificationStatus.SENT, provider_id=provider_id)
-        return len(messages)
+        # Side by side: one hung request (up to the notifier's timeout) must not hold up an SOS
+        # behind it. Bounded, so a long batch does not open a connection per row.
+        gate = asyncio.Semaphore(PARALLEL_SENDS)
 
-    async def _record(self, notification_id: int, status: NotificationStatus, *, provider_id: str) -> None:
+        async def one(message: OutgoingMessage, started: datetime) -> None:
+            async with gate:
+                await self._send_one(message, started)
+
+        await asyncio.gather(*(one(message, started) for message, started in messages))
+        return reconciled + len(messages)
+
+    # -- claiming -------------------------------------------------------------------------------------------
+
+    async def _claim_due(self) -> list[tuple[OutgoingMessage, datetime]]:
+        now = self._clock.now()
+        claimed: list[tuple[OutgoingMessage, datetime]] = []
         async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(Notification)
-                .where(Notification.id == notification_id)
-                .values(status=status, provider_id=provider_id, deadline=None, updated_at=self._clock.now())
+            rows = await repository.due(session, now=now, limit=BATCH)
+            stopped = await repository.opted_out(
+                session,
+                {row.contact_id for row in rows if row.channel == Channel.SMS and row.contact_id is not None},
             )
+            for row in rows:
+                if row.contact_id in stopped and row.channel == Channel.SMS and row.template != "reply_stopped":
+                    # The relative sent STOP: no SMS; an alert becomes a call instead.
+                    row.status, row.error, row.updated_at = NotificationStatus.FAILED, "opted out (STOP)", now
+                    NOTIFICATIONS.labels(row.channel, "failed").inc()
+                    await service.fallback_to_voice(session, row, at=now)
+                    continue
+                free_at = self._limit.next_free(row.to_phone, now)
+                if free_at is not None:
+                    row.next_attempt_at, row.updated_at = free_at, now
+                    NOTIFICATIONS.labels(row.channel, "rate_limited").inc()
+                    continue
+                row.status = NotificationStatus.SENDING
+                row.deadline = now + timedelta(seconds=self._policy.send_deadline_s)
+                row.next_attempt_at = now  # while sending: when this attempt started
+                row.attempts += 1
+                row.updated_at = now
+                claimed.append((_message(row), now))
+        return claimed
 
-    async def _record_failure(self, notification_id: int, error: str) -> None:
+    # -- sending --------------------------------------------------------------------------------------------
+
+    async def _send_one(self, message: OutgoingMessage, started: datetime) -> None:
+        began = time.perf_counter()
+        try:
+            provider_id = await self._notifier.send(message)
+        except PermanentFailure as exc:
+            SEND_SECONDS.labels(message.channel).observe(time.perf_counter() - began)
+            log.warning("notification %d refused for good: %s", message.notification_id, exc)
+            await self._failed(message.notification_id, str(exc), final=True)
+            return
+        except OutcomeUnknown as exc:
+            SEND_SECONDS.labels(message.channel).observe(time.perf_counter() - began)
+            log.warning("notification %d: outcome unknown (%s); reconciling", message.notification_id, exc)
+            await self._reconcile(message, since=started, why=str(exc))
+            return
+        except Exception as exc:
+            SEND_SECONDS.labels(message.channel).observe(time.perf_counter() - began)
+            log.warning("notification %d not sent: %s", message.notification_id, exc)
+            await self._failed(message.notification_id, str(exc) or type(exc).__name__, final=False)
+            return
+        SEND_SECONDS.labels(message.channel).observe(time.perf_counter() - began)
+        await self._sent(message, provider_id, result="sent")
+
+    async def _sent(self, message: OutgoingMessage, provider_id: str, *, result: str) -> None:
+        try:
+            async with self._sessions() as session, session.begin():
+                await repository.mark_sent(
+                    session, notification_id=message.notification_id, provider_id=provider_id, at=self._clock.now()
+                )
+        except IntegrityError:
+            # Another row already owns this provider id: two rows, one message. Keep the row
+            # sending; reconciliation (which skips known ids) settles it.
+            log.error("notification %d: provider id %s belongs to another row", message.notification_id, provider_id)
+            return
+        NOTIFICATIONS.labels(message.channel, result).inc()
+
+    async def _failed(self, notification_id: int, error: str, *, final: bool) -> None:
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            row = await session.get(Notification, notification_id)
-            if row is None:
+            row = await session.get(Notification, notification_id, with_for_update=True)
+            if row is None or row.status != NotificationStatus.SENDING:
                 return
-            row.error = error
+            row.error = error[:500]
             row.deadline = None
             row.updated_at = now
-            if row.attempts >= MAX_ATTEMPTS:
+            if final or row.attempts >= self._policy.max_attempts:
                 row.status = NotificationStatus.FAILED
+                NOTIFICATIONS.labels(row.channel, "failed").inc()
+                await service.fallback_to_voice(session, row, at=now)
             else:
                 row.status = NotificationStatus.PENDING
-                row.next_attempt_at = now + timedelta(seconds=2**row.attempts)
+                row.next_attempt_at = now + self._policy.backoff(row.attempts)
+                NOTIFICATIONS.labels(row.channel, "retried").inc()
+
+    # -- reconciling ----------------------------------------------------------------------------------------
+
+    async def _reconcile(self, message: OutgoingMessage, *, since: datetime, why: str) -> None:
+        """Was it sent after all? Found: recorded, not resent. Not found: a failed try (retried).
+        The provider cannot be asked: left sending until a later pass can ask."""
+        async with self._sessions() as session:
+            known = await repository.known_provider_ids(
+                session, to_phone=message.to_phone, except_id=message.notification_id
+            )
+        try:
+            found = await self._notifier.find_sent(message, since=since, known=known)
+        except OutcomeUnknown as exc:
+            log.warning("notification %d: cannot reconcile yet (%s)", message.notification_id, exc)
+            await self._still_unknown(message.notification_id, str(exc))
+            return
+        if found is not None:
+            log.info("notification %d was sent after all (%s); not resent", message.notification_id, found)
+            await self._sent(message, found, result="reconciled")
+            return
+        await self._failed(message.notification_id, f"{why}; not found at the provider", final=False)
+
+    async def _still_unknown(self, notification_id: int, error: str) -> None:
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            row = await session.get(Notification, notification_id, with_for_update=True)
+            if row is None or row.status != NotificationStatus.SENDING:
+                return
+            row.error = f"outcome unknown: {error}"[:500]
+            # Stays `sending` (never resent unasked); the next look once the backoff is over.
+            row.deadline = now + self._policy.backoff(row.attempts)
+            row.updated_at = now
+
+    async def reconcile_stale(self) -> int:
+        """Rows left `sending` past their deadline (a crash mid-send): reconciled, never resent blindly."""
+        now = self._clock.now()
+        stale: list[tuple[OutgoingMessage, datetime]] = []
+        async with self._sessions() as session, session.begin():
+            for row in await repository.stale_sending(session, now=now, limit=BATCH):
+                started = row.next_attempt_at or row.updated_at
+                # Ours for the reconciling: another sender will not take it meanwhile.
+                row.deadline = now + timedelta(seconds=self._policy.send_deadline_s)
+                stale.append((_message(row), started))
+        for message, started in stale:
+            phone = mask_phone(message.to_phone)
+            log.info("notification %d to %s was left sending; reconciling", message.notification_id, phone)
+            await self._reconcile(message, since=started, why="left sending past its deadline")
+        return len(stale)
+
+    # -- the loop -------------------------------------------------------------------------------------------
 
     async def run(self, poll_s: float = 1.0) -> None:
-        while True:
-            try:
-                if await self.send_due():
-                    continue
-            except Exception:
-                log.exception("outbox pass failed; retrying")
-            await asyncio.sleep(poll_s)
+        try:
+            while True:
+                try:
+                    if await self.send_due():
+                        continue
+                except Exception:
+                    OUTBOX_PASS_FAILURES.inc()
+                    log.exception("outbox pass failed; retrying")
+                await asyncio.sleep(poll_s)
+        finally:
+            close = getattr(self._notifier, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+
+
+def _message(row: Notification) -> OutgoingMessage:
+    return OutgoingMessage(row.id, row.channel, row.to_phone, row.body)

@@ -1,0 +1,172 @@
+"""Notification queries. Callers own the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmEvent
+from alarm_center.notify.model import Notification, NotificationStatus
+from registry.model import Contact
+
+OPT_OUT = "contact_opted_out"
+OPT_IN = "contact_opted_in"
+
+
+async def add(session: AsyncSession, **values: Any) -> int:
+    row = Notification(status=NotificationStatus.PENDING.value, attempts=0, **values)
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+async def due(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[Notification]:
+    """Pending rows whose time has come, oldest first, locked (skipped if another sender has them)."""
+    return (
+        (
+            await session.execute(
+                select(Notification)
+                .where(
+                    Notification.status == NotificationStatus.PENDING,
+                    or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
+                )
+                .order_by(Notification.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def stale_sending(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[Notification]:
+    """Rows left `sending` past their deadline (a crash, a lost answer), locked like `due`."""
+    return (
+        (
+            await session.execute(
+                select(Notification)
+                .where(Notification.status == NotificationStatus.SENDING, Notification.deadline < now)
+                .order_by(Notification.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def known_provider_ids(session: AsyncSession, *, to_phone: str, except_id: int) -> set[str]:
+    rows = await session.execute(
+        select(Notification.provider_id).where(
+            Notification.to_phone == to_phone, Notification.provider_id.is_not(None), Notification.id != except_id
+        )
+    )
+    return {value for value in rows.scalars() if value}
+
+
+async def mark_sent(session: AsyncSession, *, notification_id: int, provider_id: str, at: datetime) -> bool:
+    """sending → sent with the provider's id; False if a status callback got there first (the id is
+    then filled in if still missing, the newer status kept)."""
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.status == NotificationStatus.SENDING)
+        .values(status=NotificationStatus.SENT, provider_id=provider_id, deadline=None, error=None, updated_at=at)
+    )
+    if int(result.rowcount):  # type: ignore[attr-defined]  # CursorResult on UPDATE
+        return True
+    await session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.provider_id.is_(None))
+        .values(provider_id=provider_id, updated_at=at)
+    )
+    return False
+
+
+async def exists_since(
+    session: AsyncSession, *, to_phone: str, templates: Collection[str], since: datetime, alarm_id: int | None = None
+) -> bool:
+    """Was a notification from one of `templates` written to this number since then (for "once")?"""
+    query = select(Notification.id).where(
+        Notification.to_phone == to_phone, Notification.template.in_(templates), Notification.created_at >= since
+    )
+    if alarm_id is not None:
+        query = query.where(Notification.alarm_id == alarm_id)
+    return (await session.execute(query.limit(1))).first() is not None
+
+
+async def alarm_is_open(session: AsyncSession, alarm_id: int) -> bool:
+    status = (await session.execute(select(Alarm.status).where(Alarm.id == alarm_id))).scalar_one_or_none()
+    return status in OPEN_STATUSES
+
+
+async def contacts_with_phone(session: AsyncSession, phone: str) -> Sequence[Contact]:
+    return (await session.execute(select(Contact).where(Contact.phone == phone).order_by(Contact.id))).scalars().all()
+
+
+async def contact_of_alarm(session: AsyncSession, *, alarm_id: int, phone: str) -> Contact | None:
+    """The contact of the alarm's resident with this number, if there is one."""
+    return (
+        (
+            await session.execute(
+                select(Contact)
+                .join(Alarm, Alarm.resident_id == Contact.resident_id)
+                .where(Alarm.id == alarm_id, Contact.phone == phone)
+                .order_by(Contact.priority)
+                .limit(1)
+            )
+        )
+        .scalars()
+        .first()
+    )
+
+
+async def alarms_notified(session: AsyncSession, *, phone: str) -> list[tuple[int, bool]]:
+    """(alarm id, open?) of alarms this number was alerted about, newest first."""
+    rows = await session.execute(
+        select(Notification.alarm_id, Alarm.status, func.max(Notification.id).label("last"))
+        .join(Alarm, Alarm.id == Notification.alarm_id)
+        .where(Notification.to_phone == phone, ~Notification.template.like("reply_%"))
+        .group_by(Notification.alarm_id, Alarm.status)
+        .order_by(func.max(Notification.id).desc())
+    )
+    return [(int(row.alarm_id), row.status in OPEN_STATUSES) for row in rows]
+
+
+async def latest_alarm_of_contact(session: AsyncSession, contact_id: int) -> int | None:
+    return (
+        await session.execute(
+            select(Alarm.id)
+            .join(Contact, Contact.resident_id == Alarm.resident_id)
+            .where(Contact.id == contact_id)
+            .order_by(Alarm.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def opted_out(session: AsyncSession, contact_ids: Collection[int]) -> set[int]:
+    """Contacts whose latest STOP/START answer was STOP (kept as alarm events, actor the contact)."""
+    if not contact_ids:
+        return set()
+    latest = (
+        select(AlarmEvent.actor_id, func.max(AlarmEvent.id).label("last"))
+        .where(
+            AlarmEvent.actor_type == "contact",
+            AlarmEvent.actor_id.in_(contact_ids),
+            AlarmEvent.type.in_((OPT_OUT, OPT_IN)),
+        )
+        .group_by(AlarmEvent.actor_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(AlarmEvent.actor_id)
+        .join(latest, and_(AlarmEvent.actor_id == latest.c.actor_id, AlarmEvent.id == latest.c.last))
+        .where(AlarmEvent.type == OPT_OUT)
+    )
+    return {int(value) for value in rows.scalars() if value is not None}

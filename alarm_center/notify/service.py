@@ -1,0 +1,300 @@
+"""What the outbox and Twilio's webhooks do to notifications and alarms. No commits here: the
+caller's transaction (a sender's pass, a webhook request) owns them."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alarm_center.alarms import repository as alarms
+from alarm_center.notify import repository
+from alarm_center.notify.metrics import CONTACT_RESPONSES, NOTIFICATIONS
+from alarm_center.notify.model import Channel, Notification, NotificationStatus
+from alarm_center.notify.notifier import mask_phone
+from alarm_center.notify.templates import alarm_code, alert_text, language_of, parse_alarm_code, render
+
+log = logging.getLogger(__name__)
+
+S = NotificationStatus
+# A status never goes back: callbacks arrive out of order, and a late "sent" must not undo "delivered".
+RANK = {S.PENDING: 0, S.SENDING: 1, S.SENT: 2, S.DELIVERED: 3, S.FAILED: 3, S.NO_ANSWER: 3, S.CANCELLED: 3}
+FINAL = frozenset({S.DELIVERED, S.FAILED, S.NO_ANSWER, S.CANCELLED})
+
+# Twilio's statuses, as ours. Missing ones (queued, accepted, ...) change nothing.
+SMS_STATUS = {"sent": S.SENT, "delivered": S.DELIVERED, "undelivered": S.FAILED, "failed": S.FAILED}
+CALL_STATUS = {
+    "initiated": S.SENT,
+    "ringing": S.SENT,
+    "in-progress": S.SENT,
+    "completed": S.DELIVERED,  # picked up (by a person or a voicemail); the key press says more
+    "busy": S.NO_ANSWER,
+    "no-answer": S.NO_ANSWER,
+    "failed": S.FAILED,
+    "canceled": S.FAILED,
+}
+# "Once": a help text to one number at most this often, so two machines cannot chat forever.
+HELP_ONCE_PER = timedelta(hours=12)
+RESPONSE_EVENT = "contact_response"
+
+
+class Answer(StrEnum):
+    GOING = "going"
+    CANNOT = "cannot"
+    STOP = "stop"
+    START = "start"
+
+
+WORDS = {
+    **dict.fromkeys(("TAK", "OK", "1", "YES", "JADE", "JADĘ"), Answer.GOING),
+    **dict.fromkeys(("NIE", "2", "NO"), Answer.CANNOT),
+    **dict.fromkeys(("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"), Answer.STOP),
+    **dict.fromkeys(("START", "UNSTOP"), Answer.START),
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    answer: Answer | None
+    alarm_id: int | None
+
+
+def parse_reply(body: str) -> Reply:
+    """ "TAK 57", "57 tak", "1", "nie, 57" → the answer and the alarm code, each None if absent."""
+    tokens = [token for token in re.split(r"[\s,.;:!?]+", body.strip().upper()) if token]
+    answer: Answer | None = None
+    answer_at = -1
+    for index, token in enumerate(tokens):
+        if token in WORDS:
+            answer, answer_at = WORDS[token], index
+            break
+    alarm_id = next(
+        (code for index, token in enumerate(tokens) if index != answer_at and (code := parse_alarm_code(token))),
+        None,
+    )
+    return Reply(answer, alarm_id)
+
+
+async def apply_provider_status(
+    session: AsyncSession,
+    *,
+    notification_id: int,
+    provider_id: str,
+    provider_status: str,
+    error_code: str | None,
+    at: datetime,
+) -> Notification | None:
+    """A status callback: move the row forward (never back); a failed SMS falls back to a call."""
+    row = await session.get(Notification, notification_id, with_for_update=True)
+    if row is None:
+        return None
+    if row.provider_id is not None and provider_id and row.provider_id != provider_id:
+        # Signed by Twilio but about another message than the one we recorded: say so, change nothing.
+        log.warning("notification %d: status for %s, but it was sent as %s", row.id, provider_id, row.provider_id)
+        return row
+    table = CALL_STATUS if row.channel == Channel.VOICE else SMS_STATUS
+    new = table.get(provider_status)
+    if row.provider_id is None and provider_id:
+        row.provider_id = provider_id  # the callback outran the sender recording the send
+    if new is None or RANK[new] <= RANK[S(row.status)] or S(row.status) in FINAL:
+        row.updated_at = at
+        return row
+    row.status = new
+    row.deadline = None
+    row.updated_at = at
+    if new == S.FAILED:
+        row.error = f"{provider_status} (Twilio error {error_code})" if error_code else provider_status
+    if new in FINAL:
+        NOTIFICATIONS.labels(row.channel, new.value).inc()
+    if new == S.FAILED:
+        await fallback_to_voice(session, row, at=at)
+    return row
+
+
+async def fallback_to_voice(session: AsyncSession, row: Notification, *, at: datetime) -> int | None:
+    """A call to the same person for an alert SMS that failed, while the alarm is open; its id."""
+    if row.channel != Channel.SMS or row.alarm_id is None or row.template.startswith("reply_"):
+        return None
+    if not await repository.alarm_is_open(session, row.alarm_id):
+        return None
+    if await repository.exists_since(
+        session, to_phone=row.to_phone, templates=("fallback_voice",), since=row.created_at, alarm_id=row.alarm_id
+    ):
+        return None
+    _, body = await alert_text(session, alarm_id=row.alarm_id, channel=Channel.VOICE, contact_id=row.contact_id)
+    new_id = await repository.add(
+        session,
+        alarm_id=row.alarm_id,
+        contact_id=row.contact_id,
+        channel=Channel.VOICE.value,
+        to_phone=row.to_phone,
+        template="fallback_voice",
+        body=body,
+        next_attempt_at=None,
+        created_at=at,
+        updated_at=at,
+    )
+    NOTIFICATIONS.labels(Channel.SMS.value, "fallback").inc()
+    phone = mask_phone(row.to_phone)
+    log.info("notification %d: SMS failed; calling %s instead (notification %d)", row.id, phone, new_id)
+    return new_id
+
+
+async def record_response(
+    session: AsyncSession,
+    *,
+    alarm_id: int,
+    contact_id: int | None,
+    answer: Answer,
+    via: str,
+    at: datetime,
+    notification_id: int | None = None,
+) -> int:
+    """A relative's "going" / "cannot" as an audited alarm event, the contact as its actor.
+
+    Written whatever the alarm's state: an answer is never fenced away (a "TAK" after the step moved
+    on, or after the alarm was closed, still tells the operator who is on the way)."""
+    detail: dict[str, Any] = {"answer": answer.value, "via": via}
+    if notification_id is not None:
+        detail["notification_id"] = notification_id
+    event = await alarms.add_event(
+        session, alarm_id=alarm_id, at=at, type=RESPONSE_EVENT, actor_type="contact", actor_id=contact_id, detail=detail
+    )
+    CONTACT_RESPONSES.labels(via, answer.value).inc()
+    return event.id
+
+
+async def queue_reply(
+    session: AsyncSession,
+    *,
+    to_phone: str,
+    template: str,
+    language: str | None,
+    at: datetime,
+    alarm_id: int | None = None,
+    contact_id: int | None = None,
+    once: bool = False,
+    **context: Any,
+) -> int | None:
+    """An SMS answer to a relative, through the outbox like every other message. With `once`, not if
+    the same kind of answer went to that number lately (a help text is sent once, not to every reply)."""
+    if once and await repository.exists_since(
+        session, to_phone=to_phone, templates=(template,), since=at - HELP_ONCE_PER
+    ):
+        return None
+    return await repository.add(
+        session,
+        alarm_id=alarm_id,
+        contact_id=contact_id,
+        channel=Channel.SMS.value,
+        to_phone=to_phone,
+        template=template,
+        body=render(template, language, **context),
+        next_attempt_at=None,
+        created_at=at,
+        updated_at=at,
+    )
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    """What an inbound SMS did, for the log and the tests."""
+
+    outcome: str  # recorded, help, not_a_contact, opted_out, opted_in, ignored
+    alarm_id: int | None = None
+    event_id: int | None = None
+
+
+async def handle_inbound_sms(session: AsyncSession, *, from_phone: str, body: str, at: datetime) -> InboundResult:
+    """A relative's SMS: an answer to an alarm, STOP/START, or something we answer with help (once)."""
+    reply = parse_reply(body)
+    contacts = await repository.contacts_with_phone(session, from_phone)
+    language = language_of(contacts[0].language if contacts else None)
+    if reply.answer in (Answer.STOP, Answer.START):
+        return await _opt(session, from_phone=from_phone, contacts=contacts, stop=reply.answer == Answer.STOP, at=at)
+    alarm_id = reply.alarm_id
+    if alarm_id is None and reply.answer is not None:
+        notified = await repository.alarms_notified(session, phone=from_phone)
+        open_ones = [alarm for alarm, is_open in notified if is_open]
+        if len(open_ones) == 1:
+            alarm_id = open_ones[0]
+        elif not open_ones and notified:
+            alarm_id = notified[0][0]  # a late answer to the last alarm still counts
+    if reply.answer is None or alarm_id is None:
+        await queue_reply(session, to_phone=from_phone, template="reply_help", language=language, at=at, once=True)
+        return InboundResult("help", alarm_id)
+    contact = await repository.contact_of_alarm(session, alarm_id=alarm_id, phone=from_phone)
+    if contact is None:
+        log.warning("SMS answer from %s for alarm %d: not a contact of it; ignored", mask_phone(from_phone), alarm_id)
+        await queue_reply(
+            session, to_phone=from_phone, template="reply_unknown_number", language=language, at=at, once=True
+        )
+        return InboundResult("not_a_contact", alarm_id)
+    event_id = await record_response(
+        session, alarm_id=alarm_id, contact_id=contact.id, answer=reply.answer, via="sms", at=at
+    )
+    await queue_reply(
+        session,
+        to_phone=from_phone,
+        template="reply_thanks",
+        language=contact.language,
+        at=at,
+        alarm_id=alarm_id,
+        contact_id=contact.id,
+        answer=reply.answer.value,
+        code=alarm_code(alarm_id),
+    )
+    return InboundResult("recorded", alarm_id, event_id)
+
+
+async def _opt(session: AsyncSession, *, from_phone: str, contacts: Any, stop: bool, at: datetime) -> InboundResult:
+    """STOP/START, kept as an event on the contact's latest alarm (there is no table for it yet)."""
+    recorded: int | None = None
+    for contact in contacts:
+        alarm_id = await repository.latest_alarm_of_contact(session, contact.id)
+        if alarm_id is None:
+            continue
+        await alarms.add_event(
+            session,
+            alarm_id=alarm_id,
+            at=at,
+            type=repository.OPT_OUT if stop else repository.OPT_IN,
+            actor_type="contact",
+            actor_id=contact.id,
+            detail={"via": "sms"},
+        )
+        recorded = alarm_id
+    language = language_of(contacts[0].language if contacts else None)
+    await queue_reply(
+        session, to_phone=from_phone, template="reply_stopped" if stop else "reply_started", language=language, at=at
+    )
+    return InboundResult("opted_out" if stop else "opted_in", recorded)
+
+
+async def gather_response(
+    session: AsyncSession, *, notification_id: int, call_sid: str, digits: str, at: datetime
+) -> tuple[Answer | None, Notification | None]:
+    """A key pressed on our call: 1 going, 2 cannot (recorded), anything else None (ask again)."""
+    row = await session.get(Notification, notification_id)
+    if row is None:
+        return None, None
+    answer = {"1": Answer.GOING, "2": Answer.CANNOT}.get(digits.strip()[:1])
+    if answer is None or row.alarm_id is None:
+        return answer, row
+    if row.provider_id is not None and call_sid and row.provider_id != call_sid:
+        log.warning("notification %d: keys from %s, sent as %s; recorded", row.id, call_sid, row.provider_id)
+    await record_response(
+        session,
+        alarm_id=row.alarm_id,
+        contact_id=row.contact_id,
+        answer=answer,
+        via="voice",
+        at=at,
+        notification_id=row.id,
+    )
+    return answer, row

@@ -1,0 +1,520 @@
+"""Relatives reached through Twilio, end to end: the real `twilio` client talks to the fake Twilio over
+HTTP, the fake calls the console's webhooks (served by uvicorn) signed over the public URL, and the
+outbox sender delivers, retries, reconciles and falls back. On SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+import uvicorn
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
+
+from alarm_center.alarms import repository as alarms
+from alarm_center.alarms.model import PRIORITY_BY_KIND, AlarmEvent, AlarmKind, AlarmStatus
+from alarm_center.live import AlarmFeed
+from alarm_center.notify import repository
+from alarm_center.notify.model import Notification, NotificationStatus
+from alarm_center.notify.notifier import OfflineNotifier
+from alarm_center.notify.outbox import OutboxPolicy, OutboxSender
+from alarm_center.notify.service import parse_reply
+from alarm_center.notify.templates import alarm_code, alert_text
+from alarm_center.notify.twilio_notifier import TwilioNotifier
+from console.app import create_app
+from console.context import ConsoleContext, TwilioHooks
+from opaska.clock import FakeClock
+from registry import service as registry
+from simulator.fake_twilio import FakeTwilio
+from tests.support.require import free_port
+from tests.support.seed import SeededBand, seed_resident_with_band
+
+pytestmark = [
+    pytest.mark.asyncio,
+    # twilio 9.13 still hands aiohttp 3.14 a BasicAuth; not ours to fix.
+    pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
+]
+
+PUBLIC = "https://alarm.opaska.example"
+OURS = "+48221234567"
+RELATIVE = "+48601234567"  # the seeded resident's contact ("601 234 567")
+SECOND = "+48602000002"
+STRANGER = "+48609999999"
+POLICY = OutboxPolicy(max_attempts=3, retry_base_s=2, retry_max_s=60, send_deadline_s=30, per_number_per_minute=6)
+
+
+@dataclass
+class Centre:
+    """The centre as a relative meets it: a resident with an alarm, the console's webhooks, the
+    outbox sender, and the fake Twilio between them."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    clock: FakeClock
+    fake: FakeTwilio
+    seeded: SeededBand
+    sender: OutboxSender
+    console_url: str
+
+    def new_sender(self, *, timeout_s: float = 0.5, policy: OutboxPolicy = POLICY) -> OutboxSender:
+        """A sender as a freshly started engine has it: new objects, nothing remembered."""
+        notifier = TwilioNotifier(self.fake.client(), from_number=OURS, public_url=PUBLIC, timeout_s=timeout_s)
+        return OutboxSender(self.sessions, notifier, self.clock, policy)
+
+    async def alarm(self, kind: AlarmKind = AlarmKind.SOS) -> int:
+        async with self.sessions() as session, session.begin():
+            band_id = (
+                await registry.register_band(
+                    session,
+                    self.clock,
+                    serial=f"B-{uuid.uuid4().hex[:8]}",
+                    model="t",
+                    resident_id=self.seeded.resident_id,
+                )
+            ).band.id
+            alarm_id = await alarms.insert_alarm_if_none_open(
+                session,
+                {
+                    "municipality_id": self.seeded.municipality_id,
+                    "resident_id": self.seeded.resident_id,
+                    "band_id": band_id,
+                    "kind": kind.value,
+                    "priority": int(PRIORITY_BY_KIND[kind]),
+                    "status": AlarmStatus.RAISED.value,
+                    "is_test": False,
+                    "raised_at": self.clock.now(),
+                    "repeat_count": 0,
+                    "note": "",
+                    "first_message_id": None,
+                },
+            )
+            assert alarm_id is not None
+            return alarm_id
+
+    async def contact_id(self, phone: str = RELATIVE) -> int:
+        async with self.sessions() as session:
+            [contact] = await repository.contacts_with_phone(session, phone)
+            return contact.id
+
+    async def notify(self, alarm_id: int, channel: str = "sms", *, to: str = RELATIVE) -> int:
+        """What an escalation step writes: a pending notification, in the same words a relative gets."""
+        contact_id = await self.contact_id(to) if to in (RELATIVE, SECOND) else None
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            template, body = await alert_text(session, alarm_id=alarm_id, channel=channel, contact_id=contact_id)
+            return await repository.add(
+                session,
+                alarm_id=alarm_id,
+                contact_id=contact_id,
+                channel=channel,
+                to_phone=to,
+                template=template,
+                body=body,
+                next_attempt_at=None,
+                created_at=now,
+                updated_at=now,
+            )
+
+    async def row(self, notification_id: int) -> Notification:
+        async with self.sessions() as session:
+            row = await session.get(Notification, notification_id)
+            assert row is not None
+            return row
+
+    async def rows(self, **where: Any) -> list[Notification]:
+        async with self.sessions() as session:
+            query = select(Notification).filter_by(**where).order_by(Notification.id)
+            return list((await session.execute(query)).scalars())
+
+    async def events(self, alarm_id: int, type: str) -> list[AlarmEvent]:
+        async with self.sessions() as session:
+            query = select(AlarmEvent).where(AlarmEvent.alarm_id == alarm_id, AlarmEvent.type == type)
+            return list((await session.execute(query.order_by(AlarmEvent.id))).scalars())
+
+    async def pass_after(self, seconds: float) -> int:
+        self.clock.advance(seconds)
+        return await self.sender.send_due()
+
+
+@pytest_asyncio.fixture
+async def centre(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -> AsyncIterator[Centre]:
+    seeded = await seed_resident_with_band(sessions, clock, first_name="Helena")
+    async with sessions() as session, session.begin():
+        await registry.add_contact(
+            session,
+            clock,
+            resident_id=seeded.resident_id,
+            name="Piotr Kowalski",
+            phone=SECOND,
+            priority=2,
+            language="en",
+        )
+    fake = FakeTwilio(phone_number=OURS, inbound_sms_url=f"{PUBLIC}/twilio/sms", now=clock.now)
+    hooks = TwilioHooks(fake.auth_token, PUBLIC, clock)
+    app = create_app(ConsoleContext(sessions, AlarmFeed(sessions), run_feed=False, twilio_hooks=hooks))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not serving.done(), "the console did not start"
+        await asyncio.sleep(0.01)
+    fake.url_map[PUBLIC] = f"http://127.0.0.1:{port}"
+    async with fake:
+        centre = Centre(sessions, clock, fake, seeded, OutboxSender(sessions, OfflineNotifier(), clock), "")
+        centre.console_url = f"http://127.0.0.1:{port}"
+        centre.sender = centre.new_sender()
+        try:
+            yield centre
+        finally:
+            server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+
+
+# -- stories -------------------------------------------------------------------------------------------------
+
+
+async def test_sms_is_delivered_and_the_relatives_tak_shows_on_the_alarm(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    notification_id = await centre.notify(alarm_id)
+
+    assert await centre.sender.send_due() == 1
+    relative = centre.fake.phone(RELATIVE)
+    sms = await relative.expect_sms("Helena")
+    assert f"TAK {alarm_code(alarm_id)}" in sms.body
+    assert sms.message.status_callback == f"{PUBLIC}/twilio/status/{notification_id}"
+    row = await centre.row(notification_id)
+    assert (row.status, row.provider_id, row.attempts) == (NotificationStatus.SENT, sms.message.sid, 1)
+
+    await sms.deliver()
+    assert (await centre.row(notification_id)).status == NotificationStatus.DELIVERED
+    assert [c.status for c in centre.fake.callbacks] == [200, 200]
+
+    answered = await sms.reply(f"tak {alarm_code(alarm_id)}")
+    assert answered.status == 200
+    [response] = await centre.events(alarm_id, "contact_response")
+    assert (response.actor_type, response.actor_id) == ("contact", await centre.contact_id())
+    assert response.detail == {"answer": "going", "via": "sms"}
+
+    # The relative is told it was heard, through the outbox like everything else.
+    await centre.sender.send_due()
+    thanks = await relative.expect_sms("dziękujemy")
+    assert alarm_code(alarm_id) in thanks.body
+    assert relative.unseen() == []
+
+
+async def test_a_reply_without_the_code_counts_for_the_one_open_alarm(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    await centre.notify(alarm_id)
+    await centre.sender.send_due()
+    sms = await centre.fake.phone(RELATIVE).expect_sms()
+    await sms.reply("NIE")
+    [response] = await centre.events(alarm_id, "contact_response")
+    assert response.detail["answer"] == "cannot"
+
+
+async def test_a_call_is_answered_and_key_1_is_recorded(centre: Centre) -> None:
+    alarm_id = await centre.alarm(AlarmKind.FALL)
+    notification_id = await centre.notify(alarm_id, "voice")
+    await centre.sender.send_due()
+
+    call = await centre.fake.phone(RELATIVE).expect_call()
+    assert call.call.url == f"{PUBLIC}/twilio/voice/{notification_id}"
+    assert (await centre.row(notification_id)).provider_id == call.call.sid
+    twiml = await call.answer()
+    assert '<Say language="pl-PL">' in twiml
+    assert "upadek" in twiml
+    assert '<Gather numDigits="1"' in twiml
+
+    again = await call.press("7")  # not 1 or 2: the question again, nothing recorded
+    assert "<Gather" in again.text
+    assert await centre.events(alarm_id, "contact_response") == []
+
+    pressed = await call.press("1")
+    assert pressed.status == 200
+    assert "Dziękujemy" in pressed.text
+    assert "<Hangup/>" in pressed.text
+    [response] = await centre.events(alarm_id, "contact_response")
+    assert response.detail == {"answer": "going", "via": "voice", "notification_id": notification_id}
+    assert response.actor_id == await centre.contact_id()
+
+    await call.end("completed")
+    assert (await centre.row(notification_id)).status == NotificationStatus.DELIVERED
+
+
+async def test_an_english_contact_is_called_in_english_and_an_unanswered_call_is_no_answer(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    notification_id = await centre.notify(alarm_id, "voice", to=SECOND)
+    await centre.sender.send_due()
+    call = await centre.fake.phone(SECOND).expect_call()
+    twiml = await call.answer()
+    assert '<Say language="en-GB">' in twiml
+    assert "press 1" in twiml
+    await call.end("no-answer")
+    assert (await centre.row(notification_id)).status == NotificationStatus.NO_ANSWER
+
+
+async def test_forged_or_unsigned_webhooks_are_refused(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    notification_id = await centre.notify(alarm_id)
+    await centre.sender.send_due()
+    sms = await centre.fake.phone(RELATIVE).expect_sms()
+
+    forged = await centre.fake.message_status(sms.message.sid, "delivered", sign_with="0" * 32)
+    unsigned = await centre.fake.message_status(sms.message.sid, "failed", signed=False)
+    reply = await sms.reply("TAK", sign_with="0" * 32)
+    assert forged is not None
+    assert unsigned is not None
+    assert (forged.status, unsigned.status, reply.status) == (403, 403, 403)
+    assert (await centre.row(notification_id)).status == NotificationStatus.SENT
+    assert await centre.events(alarm_id, "contact_response") == []
+
+    # Signed right, but over the URL it arrived on rather than the public one we gave Twilio: refused.
+    local = f"{centre.console_url}/twilio/status/{notification_id}"
+    params = {"MessageSid": sms.message.sid, "MessageStatus": "delivered"}
+    signature = RequestValidator(centre.fake.auth_token).compute_signature(local, params)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(local, data=params, headers={"X-Twilio-Signature": signature}) as answer,
+    ):
+        assert answer.status == 403
+    assert (await centre.row(notification_id)).status == NotificationStatus.SENT
+
+
+# -- faults ----------------------------------------------------------------------------------------------
+
+
+async def test_a_5xx_then_success_sends_once(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    notification_id = await centre.notify(alarm_id)
+    centre.fake.fail_next(1, status=503)
+
+    await centre.sender.send_due()
+    row = await centre.row(notification_id)
+    assert (row.status, row.attempts) == (NotificationStatus.PENDING, 1)
+    assert row.error is not None
+    assert "503" in row.error
+    assert await centre.sender.send_due() == 0  # backing off
+
+    await centre.pass_after(POLICY.retry_base_s)
+    row = await centre.row(notification_id)
+    assert (row.status, row.attempts) == (NotificationStatus.SENT, 2)
+    assert len(centre.fake.sent_to(RELATIVE)) == 1
+    assert row.provider_id == centre.fake.sent_to(RELATIVE)[0].sid
+
+
+@pytest.mark.parametrize("lost_as", ["500", "drop"])
+async def test_a_lost_response_is_reconciled_not_resent(centre: Centre, lost_as: str) -> None:
+    alarm_id = await centre.alarm()
+    notification_id = await centre.notify(alarm_id)
+    centre.fake.lose_next(1, lost_as="drop" if lost_as == "drop" else "500")
+
+    await centre.sender.send_due()
+    [sms] = centre.fake.sent_to(RELATIVE)
+    row = await centre.row(notification_id)
+    assert (row.status, row.provider_id, row.attempts) == (NotificationStatus.SENT, sms.sid, 1)
+    await centre.pass_after(600)
+    assert len(centre.fake.sent_to(RELATIVE)) == 1
+    assert [r.method for r in centre.fake.requests] == ["POST", "GET"]
+
+
+async def test_a_lost_call_response_is_reconciled(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    notification_id = await centre.notify(alarm_id, "voice")
+    centre.fake.lose_next(1, only="calls")
+    await centre.sender.send_due()
+    [call] = centre.fake.calls_to(RELATIVE)
+    assert (await centre.row(notification_id)).provider_id == call.sid
+    await centre.pass_after(600)
+    assert len(centre.fake.calls_to(RELATIVE)) == 1
+
+
+async def test_timeouts_are_retried_then_failed_and_a_call_is_made_instead(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    notification_id = await centre.notify(alarm_id)
+    centre.fake.hang_next(POLICY.max_attempts, seconds=5, only="messages")
+
+    await centre.sender.send_due()
+    for attempt in range(2, POLICY.max_attempts + 1):
+        await centre.pass_after(POLICY.backoff(attempt - 1).total_seconds())
+    row = await centre.row(notification_id)
+    assert (row.status, row.attempts) == (NotificationStatus.FAILED, POLICY.max_attempts)
+    assert row.error is not None
+    assert "no answer from Twilio" in row.error
+    assert centre.fake.sent_to(RELATIVE) == []
+
+    [fallback] = await centre.rows(channel="voice", alarm_id=alarm_id)
+    assert (fallback.to_phone, fallback.template, fallback.status) == (RELATIVE, "fallback_voice", "pending")
+    await centre.sender.send_due()
+    call = await centre.fake.phone(RELATIVE).expect_call()
+    await call.press("1")
+    assert len(await centre.events(alarm_id, "contact_response")) == 1
+
+
+async def test_an_undelivered_sms_falls_back_to_a_call(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    notification_id = await centre.notify(alarm_id)
+    await centre.sender.send_due()
+    sms = await centre.fake.phone(RELATIVE).expect_sms()
+    await sms.fail("undelivered", error_code=30003)
+    row = await centre.row(notification_id)
+    assert row.status == NotificationStatus.FAILED
+    assert row.error is not None
+    assert "30003" in row.error
+    await sms.fail("failed")  # a repeated callback makes no second call
+    assert len(await centre.rows(channel="voice", alarm_id=alarm_id)) == 1
+
+
+async def test_a_bad_number_fails_at_once_without_retrying(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    notification_id = await centre.notify(alarm_id, "voice", to="+4812")
+    await centre.sender.send_due()
+    row = await centre.row(notification_id)
+    assert (row.status, row.attempts) == (NotificationStatus.FAILED, 1)
+    assert row.error is not None
+    assert "21211" in row.error
+
+
+async def test_a_restarted_sender_reconciles_instead_of_resending(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    sent_before_crash = await centre.notify(alarm_id)
+    never_sent = await centre.notify(alarm_id, to=SECOND)
+
+    # The engine claims both, gets the first out to Twilio, and is killed before recording anything.
+    claimed = await centre.sender._claim_due()
+    assert [message.notification_id for message, _ in claimed] == [sent_before_crash, never_sent]
+    dying = TwilioNotifier(centre.fake.client(), from_number=OURS, public_url=PUBLIC)
+    sid = await dying.send(claimed[0][0])
+
+    # A new engine, the clock moved on; before the deadline nothing is touched.
+    restarted = centre.new_sender()
+    assert await restarted.send_due() == 0
+    centre.clock.advance(POLICY.send_deadline_s + 1)
+    await restarted.send_due()
+
+    first, second = await centre.row(sent_before_crash), await centre.row(never_sent)
+    assert (first.status, first.provider_id) == (NotificationStatus.SENT, sid)
+    assert len(centre.fake.sent_to(RELATIVE)) == 1
+    # Not found at Twilio: a failed try, then sent once after the backoff.
+    assert (second.status, second.attempts) == (NotificationStatus.PENDING, 1)
+    centre.clock.advance(POLICY.retry_base_s)
+    await restarted.send_due()
+    assert (await centre.row(never_sent)).status == NotificationStatus.SENT
+    assert len(centre.fake.sent_to(SECOND)) == 1
+
+    # And another restart later sends nothing again.
+    centre.clock.advance(3600)
+    await centre.new_sender().send_due()
+    assert len(centre.fake.sent_to(RELATIVE)) == len(centre.fake.sent_to(SECOND)) == 1
+
+
+async def test_one_number_gets_at_most_n_per_minute(centre: Centre) -> None:
+    policy = OutboxPolicy(per_number_per_minute=2)
+    sender = centre.new_sender(policy=policy)
+    alarm_id = await centre.alarm()
+    ids = [await centre.notify(alarm_id) for _ in range(5)]
+    assert await sender.send_due() == 2
+    assert len(centre.fake.sent_to(RELATIVE)) == 2
+    centre.clock.advance(30)
+    assert await sender.send_due() == 0
+    centre.clock.advance(31)
+    assert await sender.send_due() == 2
+    centre.clock.advance(61)
+    await sender.send_due()
+    assert {(await centre.row(i)).status for i in ids} == {NotificationStatus.SENT}
+    assert len(centre.fake.sent_to(RELATIVE)) == 5
+
+
+# -- what relatives send that is not an answer ---------------------------------------------------------------
+
+
+async def test_a_stranger_and_an_unreadable_reply_get_help_once(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    await centre.notify(alarm_id)
+    await centre.sender.send_due()
+    relative = centre.fake.phone(RELATIVE)
+    sms = await relative.expect_sms()
+
+    stranger = centre.fake.phone(STRANGER)
+    for _ in range(2):
+        assert (await stranger.reply(f"TAK {alarm_code(alarm_id)}")).status == 200
+    for _ in range(2):
+        assert (await sms.reply("kto to?")).status == 200
+    assert await centre.events(alarm_id, "contact_response") == []
+
+    await centre.sender.send_due()
+    help_for_stranger = await stranger.expect_sms("nie jest zapisany")
+    assert "112" in help_for_stranger.body
+    assert "TAK" in (await relative.expect_sms("nie rozumiemy")).body
+    assert stranger.unseen() == []
+    assert relative.unseen() == []
+
+
+async def test_stop_is_honoured_and_start_undoes_it(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    await centre.notify(alarm_id)
+    await centre.sender.send_due()
+    relative = centre.fake.phone(RELATIVE)
+    await relative.expect_sms()
+    await relative.reply("STOP")
+    await centre.sender.send_due()
+    await relative.expect_sms("nie będziemy")
+
+    stopped = await centre.notify(alarm_id)
+    await centre.sender.send_due()
+    row = await centre.row(stopped)
+    assert (row.status, row.error) == (NotificationStatus.FAILED, "opted out (STOP)")
+    [call] = await centre.rows(channel="voice", alarm_id=alarm_id)
+    assert call.template == "fallback_voice"
+
+    await relative.reply("START")
+    await centre.sender.send_due()
+    assert len(centre.fake.calls_to(RELATIVE)) == 1
+    await relative.expect_sms("znów")
+    again = await centre.notify(alarm_id)
+    await centre.sender.send_due()
+    assert (await centre.row(again)).status == NotificationStatus.SENT
+
+
+async def test_the_offline_notifier_records_without_network(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    await seed_resident_with_band(sessions, clock)
+    now = clock.now()
+    async with sessions() as session, session.begin():
+        notification_id = await repository.add(
+            session,
+            alarm_id=None,
+            contact_id=None,
+            channel="sms",
+            to_phone=RELATIVE,
+            template="sms_alert",
+            body="test",
+            next_attempt_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+    sender = OutboxSender(sessions, OfflineNotifier(), clock)
+    assert await sender.send_due() == 1
+    async with sessions() as session:
+        row = await session.get(Notification, notification_id)
+        assert row is not None
+        assert (row.status, row.provider_id) == (NotificationStatus.SENT, f"offline-{notification_id}")
+
+
+async def test_replies_are_read_generously() -> None:
+    assert (parse_reply("TAK 57").answer, parse_reply("TAK 57").alarm_id) == ("going", 57)
+    assert (parse_reply("57 nie").answer, parse_reply("57 nie").alarm_id) == ("cannot", 57)
+    assert (parse_reply("1").answer, parse_reply("1").alarm_id) == ("going", None)
+    assert (parse_reply("1 57").answer, parse_reply("1 57").alarm_id) == ("going", 57)
+    assert (parse_reply(" ok, #12! ").answer, parse_reply(" ok, #12! ").alarm_id) == ("going", 12)
+    assert parse_reply("Stop").answer == "stop"
+    assert parse_reply("kto to?").answer is None

@@ -21,6 +21,7 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 
 from alarm_center.alarms import repository as alarms
 from alarm_center.alarms.model import PRIORITY_BY_KIND, AlarmEvent, AlarmKind, AlarmStatus
+from alarm_center.engine import make_notifier
 from alarm_center.live import AlarmFeed
 from alarm_center.notify import repository
 from alarm_center.notify.model import Notification, NotificationStatus
@@ -32,6 +33,7 @@ from alarm_center.notify.twilio_notifier import TwilioNotifier
 from console.app import create_app
 from console.context import ConsoleContext, TwilioHooks
 from opaska.clock import FakeClock
+from opaska.settings import SettingsError, load_settings
 from registry import service as registry
 from simulator.fake_twilio import FakeTwilio
 from tests.support.require import free_port
@@ -518,3 +520,53 @@ async def test_replies_are_read_generously() -> None:
     assert (parse_reply(" ok, #12! ").answer, parse_reply(" ok, #12! ").alarm_id) == ("going", 12)
     assert parse_reply("Stop").answer == "stop"
     assert parse_reply("kto to?").answer is None
+
+
+async def test_two_open_alarms_need_the_code_and_a_late_answer_still_counts(centre: Centre) -> None:
+    first, second = await centre.alarm(), await centre.alarm()
+    await centre.notify(first)
+    await centre.notify(second)
+    await centre.sender.send_due()
+    relative = centre.fake.phone(RELATIVE)
+    await relative.expect_sms(f"TAK {alarm_code(first)}")
+    await relative.expect_sms(f"TAK {alarm_code(second)}")
+
+    await relative.reply("TAK")  # which one? help, nothing recorded
+    assert await centre.events(first, "contact_response") == await centre.events(second, "contact_response") == []
+    await relative.reply(f"TAK {alarm_code(second)}")
+    assert len(await centre.events(second, "contact_response")) == 1
+
+    async with centre.sessions() as session, session.begin():
+        await alarms.move_alarm_if_status(
+            session,
+            alarm_id=first,
+            from_status=AlarmStatus.RAISED,
+            values={"status": AlarmStatus.RESOLVED, "closed_at": centre.clock.now(), "outcome": "false_alarm"},
+        )
+    await relative.reply(f"NIE {alarm_code(first)}")
+    [late] = await centre.events(first, "contact_response")
+    assert late.detail["answer"] == "cannot"
+
+    await centre.sender.send_due()
+    assert "TAK" in (await relative.expect_sms("nie rozumiemy")).body
+    assert len([m for m in centre.fake.sent_to(RELATIVE) if "dziękujemy" in m.body]) == 2
+
+
+async def test_twilio_mode_needs_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPASKA_NOTIFY_MODE", "twilio")
+    monkeypatch.setenv("OPASKA_TWILIO_AUTH_TOKEN", "secret")
+    settings = load_settings()
+    with pytest.raises(SettingsError, match=r"twilio.account_sid \(OPASKA_TWILIO_ACCOUNT_SID\)"):
+        make_notifier(settings)
+    assert TwilioHooks.from_settings(settings) is None  # no public URL: the webhooks are off
+
+    monkeypatch.setenv("OPASKA_TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+    monkeypatch.setenv("OPASKA_TWILIO_FROM_NUMBER", OURS)
+    monkeypatch.setenv("OPASKA_TWILIO_PUBLIC_URL", f"{PUBLIC}/")
+    settings = load_settings()
+    notifier = make_notifier(settings)
+    assert isinstance(notifier, TwilioNotifier)
+    await notifier.aclose()
+    hooks = TwilioHooks.from_settings(settings)
+    assert hooks is not None
+    assert (hooks.public_url, hooks.auth_token) == (PUBLIC, "secret")

@@ -27,7 +27,7 @@ from alarm_center.notify import repository
 from alarm_center.notify.model import Notification, NotificationStatus
 from alarm_center.notify.notifier import OfflineNotifier
 from alarm_center.notify.outbox import OutboxPolicy, OutboxSender
-from alarm_center.notify.service import parse_reply
+from alarm_center.notify.service import parse_reply, queue_all_clear
 from alarm_center.notify.templates import alarm_code, alert_text
 from alarm_center.notify.twilio_notifier import TwilioNotifier
 from console.app import create_app
@@ -570,3 +570,24 @@ async def test_twilio_mode_needs_its_settings(monkeypatch: pytest.MonkeyPatch) -
     hooks = TwilioHooks.from_settings(settings)
     assert hooks is not None
     assert (hooks.public_url, hooks.auth_token) == (PUBLIC, "secret")
+
+
+async def test_the_all_clear_goes_once_to_those_who_were_told(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    await centre.notify(alarm_id)  # SMS to the first relative: sent
+    unanswered = await centre.notify(alarm_id, "voice", to=SECOND)  # a call nobody picks up: not told
+    await centre.sender.send_due()
+    await centre.fake.phone(RELATIVE).expect_sms()
+    call = await centre.fake.phone(SECOND).expect_call()
+    await call.end("no-answer")
+    assert (await centre.row(unanswered)).status == NotificationStatus.NO_ANSWER
+
+    for _ in range(2):  # asked twice (a retried close): one all-clear all the same
+        async with centre.sessions() as session, session.begin():
+            await queue_all_clear(session, alarm_id=alarm_id, at=centre.clock.now())
+    await centre.sender.send_due()
+    clear = await centre.fake.phone(RELATIVE).expect_sms("zakończony")
+    assert alarm_code(alarm_id) in clear.body
+    assert "Helena" in clear.body
+    assert len(await centre.rows(template="all_clear")) == 1
+    assert centre.fake.sent_to(SECOND) == []

@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmEvent
-from alarm_center.notify.model import Notification, NotificationStatus
+from alarm_center.notify.model import Channel, Notification, NotificationStatus
 from registry.model import Contact
 
 OPT_OUT = "contact_opted_out"
@@ -170,3 +170,26 @@ async def opted_out(session: AsyncSession, contact_ids: Collection[int]) -> set[
         .where(AlarmEvent.type == OPT_OUT)
     )
     return {int(value) for value in rows.scalars() if value is not None}
+
+
+async def told_about(
+    session: AsyncSession, *, alarm_id: int, templates: Collection[str] | None = None
+) -> list[tuple[str, int | None]]:
+    """(number, contact) pairs told about the alarm: an alert SMS sent or delivered, a call answered.
+    With `templates`: the pairs with a (not cancelled) message of those templates instead."""
+    query = select(Notification.to_phone, Notification.contact_id).where(Notification.alarm_id == alarm_id)
+    if templates is None:
+        sms_reached = and_(
+            Notification.channel == Channel.SMS,
+            Notification.status.in_((NotificationStatus.SENT, NotificationStatus.DELIVERED)),
+        )
+        call_answered = and_(Notification.channel == Channel.VOICE, Notification.status == NotificationStatus.DELIVERED)
+        query = query.where(
+            or_(sms_reached, call_answered),
+            ~Notification.template.like("reply_%"),
+            Notification.template != "all_clear",
+        )
+    else:
+        query = query.where(Notification.template.in_(templates), Notification.status != NotificationStatus.CANCELLED)
+    rows = await session.execute(query.distinct().order_by(Notification.to_phone))
+    return [(row.to_phone, row.contact_id) for row in rows]

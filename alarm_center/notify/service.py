@@ -17,7 +17,15 @@ from alarm_center.notify import repository
 from alarm_center.notify.metrics import CONTACT_RESPONSES, NOTIFICATIONS
 from alarm_center.notify.model import Channel, Notification, NotificationStatus
 from alarm_center.notify.notifier import mask_phone
-from alarm_center.notify.templates import alarm_code, alert_text, language_of, parse_alarm_code, render
+from alarm_center.notify.templates import (
+    alarm_code,
+    alarm_context,
+    alert_text,
+    contact_language,
+    language_of,
+    parse_alarm_code,
+    render,
+)
 
 log = logging.getLogger(__name__)
 
@@ -298,3 +306,35 @@ async def gather_response(
         notification_id=row.id,
     )
     return answer, row
+
+
+async def queue_all_clear(session: AsyncSession, *, alarm_id: int, at: datetime, doing: str = "") -> list[int]:
+    """An all-clear SMS to every number already told about the alarm (an alert sent or delivered, a
+    call answered), once per number: for when the alarm is closed. Its ids; does not commit."""
+    context = await alarm_context(session, alarm_id=alarm_id)
+    if context is None:
+        return []
+    if doing:
+        context["doing"] = doing
+    told = await repository.told_about(session, alarm_id=alarm_id)
+    done = {phone for phone, _ in await repository.told_about(session, alarm_id=alarm_id, templates=("all_clear",))}
+    queued: list[int] = []
+    for to_phone, contact_id in told:
+        if to_phone in done:
+            continue
+        done.add(to_phone)
+        queued.append(
+            await repository.add(
+                session,
+                alarm_id=alarm_id,
+                contact_id=contact_id,
+                channel=Channel.SMS.value,
+                to_phone=to_phone,
+                template="all_clear",
+                body=render("all_clear", await contact_language(session, contact_id), **context),
+                next_attempt_at=None,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+    return queued

@@ -122,7 +122,8 @@ def _prompt(hooks: TwilioHooks, row: Notification, language: str, repeat: int) -
     base = f"{hooks.public_url}/twilio/voice/{row.id}"
     gather = (
         f'<Gather numDigits="1" method="POST" timeout="{GATHER_TIMEOUT_S}" action={quoteattr(base + "/gather")}>'
-        + (_say(row.body, language) if repeat == 0 else "")
+        # The whole message each time: a relative who picked up late, or pressed a wrong key, hears it all.
+        + _say(row.body, language)
         + _say(render("voice_keys", language), language)
         + "</Gather>"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -26,6 +27,7 @@ from alarm_center.notify.templates import (
     parse_alarm_code,
     render,
 )
+from registry.model import Contact
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +262,9 @@ async def handle_inbound_sms(session: AsyncSession, *, from_phone: str, body: st
     return InboundResult("recorded", alarm_id, event_id)
 
 
-async def _opt(session: AsyncSession, *, from_phone: str, contacts: Any, stop: bool, at: datetime) -> InboundResult:
+async def _opt(
+    session: AsyncSession, *, from_phone: str, contacts: Sequence[Contact], stop: bool, at: datetime
+) -> InboundResult:
     """STOP/START, kept as an event on the contact's latest alarm (there is no table for it yet)."""
     recorded: int | None = None
     for contact in contacts:

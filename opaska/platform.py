@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from alarm_center.engine import run_engine
 from alarm_center.live import AlarmFeed, LiveWake
 from console.app import create_app
-from console.context import ConsoleContext, MqttHooks
+from console.context import ConsoleContext, MqttHooks, TwilioHooks
 from gateway.broker.acl import TopicRules
 from gateway.broker.credential_store import CredentialStore
 from gateway.broker.embedded import BrokerStartError, EmbeddedBroker
@@ -161,7 +161,10 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
             endpoint = parse_mqtt_url(settings.mqtt.url)
         wake = LiveWake()
         context = ConsoleContext(
-            sessions, AlarmFeed(sessions, wake), mqtt_hooks=MqttHooks.from_settings(settings, sessions)
+            sessions,
+            AlarmFeed(sessions, wake),
+            mqtt_hooks=MqttHooks.from_settings(settings, sessions),
+            twilio_hooks=TwilioHooks.from_settings(settings, clock),
         )
         gateway = _gateway(settings, endpoint, sessions, clock, wake.poke)
         await _connect_gateway(gateway, endpoint)
@@ -258,7 +261,12 @@ async def run_console(settings: Settings) -> None:
     db = await _open(settings)
     try:
         sessions = make_session_factory(db)
-        context = ConsoleContext(sessions, AlarmFeed(sessions), mqtt_hooks=MqttHooks.from_settings(settings, sessions))
+        context = ConsoleContext(
+            sessions,
+            AlarmFeed(sessions),
+            mqtt_hooks=MqttHooks.from_settings(settings, sessions),
+            twilio_hooks=TwilioHooks.from_settings(settings),
+        )
         server = _console_server(settings, context)
         log.info("console running: http://%s:%d", settings.console.host, settings.console.port)
 

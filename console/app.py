@@ -3,6 +3,8 @@
 import asyncio
 import contextlib
 import logging
+import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,10 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms import repository
 from alarm_center.alarms.views import AlarmView, alarm_views
+from alarm_center.escalation import presence
+from console.alarm_notify import router as alarm_notify_router
 from console.band_rejects import router as band_rejects_router
 from console.context import ConsoleContext
 from console.mqtt_hooks import router as mqtt_hooks_router
 from console.twilio_webhooks import router as twilio_webhooks_router
+from opaska.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -35,17 +40,58 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(_session)]
 
 
-def create_app(context: ConsoleContext) -> FastAPI:
+class ConsolePresence:
+    """This console's row in `service_state`: alive, and whether a live client is connected, so
+    escalation can tell a centre with operators at their screens from one with nobody there."""
+
+    def __init__(self, context: ConsoleContext, clock: Clock) -> None:
+        self._sessions = context.session_factory
+        self._clock = clock
+        self.name = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.clients = 0
+        self._since: Any = None
+
+    async def connected(self) -> None:
+        self.clients += 1
+        if self.clients == 1:
+            self._since = self._clock.now()
+        await self.record()
+
+    async def disconnected(self) -> None:
+        self.clients -= 1
+        if self.clients == 0:
+            self._since = None
+        await self.record()
+
+    async def record(self) -> None:
+        try:
+            async with self._sessions() as session, session.begin():
+                await presence.record_console(session, name=self.name, clients_since=self._since, now=self._clock.now())
+        except Exception as exc:  # the database is away: alarms report it; the next beat tries again
+            log.debug("console presence not recorded: %s", exc)
+
+    async def run(self) -> None:
+        while True:
+            await self.record()
+            await self._clock.sleep(presence.EVERY_S)
+            await asyncio.sleep(0)  # a FakeClock moved far ahead returns without yielding
+
+
+def create_app(context: ConsoleContext, *, clock: Clock | None = None) -> FastAPI:
+    console = ConsolePresence(context, clock or SystemClock())
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         feed_task = asyncio.create_task(context.feed.run(), name="live-feed") if context.run_feed else None
+        presence_task = asyncio.create_task(console.run(), name="console-presence")
         try:
             yield
         finally:
-            if feed_task is not None:
-                feed_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await feed_task
+            for task in (presence_task, feed_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     # No Swagger UI or ReDoc: they load from a CDN, and a centre's console must work offline.
     # The OpenAPI document itself is served at /openapi.json.
@@ -56,6 +102,7 @@ def create_app(context: ConsoleContext) -> FastAPI:
     app.include_router(mqtt_hooks_router)
     app.include_router(band_rejects_router)
     app.include_router(twilio_webhooks_router)
+    app.include_router(alarm_notify_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -92,6 +139,13 @@ def create_app(context: ConsoleContext) -> FastAPI:
     async def live(websocket: WebSocket) -> None:
         """A snapshot of open alarms, then every alarm event as it commits. Reconnect to re-sync."""
         await websocket.accept()
+        await console.connected()
+        try:
+            await _stream(websocket)
+        finally:
+            await console.disconnected()
+
+    async def _stream(websocket: WebSocket) -> None:
         async with context.feed.subscribe() as queue:
             alarms, cursor = await context.feed.snapshot()
             await websocket.send_json(

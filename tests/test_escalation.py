@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.intake import raise_or_merge
@@ -23,14 +23,17 @@ from alarm_center.alarms.lifecycle import Actor, Move, Outcome, apply_move
 from alarm_center.alarms.model import Alarm, AlarmEvent, AlarmKind
 from alarm_center.escalation.model import Escalation
 from alarm_center.escalation.policy import PolicyBook, PolicyError, load_policies
+from alarm_center.escalation.presence import record_console
+from alarm_center.escalation.service import end_for_alarm
 from alarm_center.escalation.worker import EscalationWorker, Fired
 from alarm_center.notify.model import Notification
+from alarm_center.notify.service import Answer, record_response
 from gateway.model import BandMessage
 from opaska.clock import FakeClock
 from opaska.db.engine import make_engine, make_session_factory
 from opaska.settings import PROJECT_ROOT
 from registry import service
-from registry.model import Band, BandStatus, Municipality, StaffRole, StaffUser
+from registry.model import Band, BandStatus, Contact, Municipality, StaffRole, StaffUser
 from tests.support.seed import SeededBand, seed_resident_with_band
 
 pytestmark = pytest.mark.asyncio
@@ -48,6 +51,8 @@ class Centre:
     worker: EscalationWorker
     start: Any = None
     bands: list[int] = field(default_factory=list)
+    # An operator console with a client connected, alive at every `at` (unless told otherwise).
+    console: bool = True
 
     async def raise_alarm(self, kind: AlarmKind = AlarmKind.SOS, *, policies: PolicyBook | None = None) -> int:
         """A press on a band of the resident (a fresh band each time, so alarms do not merge)."""
@@ -83,6 +88,9 @@ class Centre:
     async def at(self, seconds: float, worker: EscalationWorker | None = None) -> list[Fired]:
         """Move the clock to `seconds` after the first alarm, and run a worker round."""
         self.clock.advance((self.start + timedelta(seconds=seconds) - self.clock.now()).total_seconds())
+        if self.console:
+            async with self.sessions() as session, session.begin():
+                await record_console(session, name="test", clients_since=self.start, now=self.clock.now())
         return await (worker or self.worker).run_round()
 
     async def claim(self, alarm_id: int) -> None:
@@ -338,3 +346,149 @@ async def test_a_bad_policy_file_is_refused_in_one_line(tmp_path: Path, edit: tu
     assert expected in message
     assert "\n" not in message
     assert str(path) in message
+
+
+# -- relatives' answers, arrival confirmation, the all-clear, an empty console -------------------------------
+
+
+async def answer(centre: Centre, alarm_id: int, phone: str, said: Answer) -> None:
+    """A relative's answer as the webhooks record it (by SMS here), at the clock's time."""
+    async with centre.sessions() as session, session.begin():
+        contact_id = (await session.execute(select(Contact.id).where(Contact.phone == phone))).scalar_one()
+        await record_response(
+            session, alarm_id=alarm_id, contact_id=contact_id, answer=said, via="sms", at=centre.clock.now()
+        )
+
+
+async def reasons(centre: Centre, alarm_id: int) -> list[str]:
+    return [d["reason"] for d in await centre.escalated(alarm_id) if "reason" in d]
+
+
+async def test_a_late_going_still_counts_and_cancels_the_next_call(centre: Centre) -> None:
+    alarm = await centre.raise_alarm()
+    for second in (0, 60, 180, 270):
+        await centre.at(second)
+    assert await centre.calls(alarm) == [("voice", CONTACT_1, "pending"), ("voice", CONTACT_2, "pending")]
+    # Contact 1 answers after the step has moved on to contact 2: it counts, and the calls not yet
+    # made (no sender runs here) are cancelled.
+    await centre.at(275)
+    await answer(centre, alarm, CONTACT_1, Answer.GOING)
+    assert await centre.calls(alarm) == [("voice", CONTACT_1, "cancelled"), ("voice", CONTACT_2, "cancelled")]
+    assert await reasons(centre, alarm) == ["relative_going"]
+    assert (await centre.escalation(alarm)).state == "arrival"
+    # The repeat (supervisor again at 570) waits for the arrival timer instead.
+    await centre.at(275 + 1199)
+    assert await reasons(centre, alarm) == ["relative_going"]
+    assert [step for step, _ in await centre.steps_fired(alarm)] == [1, 2, 3, 3]
+    await centre.at(275 + 1200)
+    assert await reasons(centre, alarm) == ["relative_going", "arrival_not_confirmed"]
+    # The life policy resumes: the repeat goes on from where the escalation stood.
+    await centre.at(275 + 1201)
+    assert [step for step, _ in await centre.steps_fired(alarm)] == [1, 2, 3, 3, 2]
+
+
+async def test_cannot_reaches_the_next_contact_at_once(centre: Centre) -> None:
+    alarm = await centre.raise_alarm()
+    for second in (0, 60, 180):
+        await centre.at(second)
+    await centre.at(200)
+    await answer(centre, alarm, CONTACT_1, Answer.CANNOT)
+    await centre.at(201)
+    assert await centre.calls(alarm) == [("voice", CONTACT_1, "pending"), ("voice", CONTACT_2, "pending")]
+
+
+async def test_going_then_cannot_from_the_same_relative_goes_on_at_once(centre: Centre) -> None:
+    alarm = await centre.raise_alarm()
+    for second in (0, 60, 180):
+        await centre.at(second)
+    await answer(centre, alarm, CONTACT_1, Answer.GOING)
+    await centre.at(200)
+    assert len(await centre.calls(alarm)) == 1
+    await answer(centre, alarm, CONTACT_1, Answer.CANNOT)
+    await centre.at(201)
+    assert await centre.calls(alarm) == [("voice", CONTACT_1, "cancelled"), ("voice", CONTACT_2, "pending")]
+
+
+async def test_an_answer_about_a_closed_alarm_changes_nothing(centre: Centre) -> None:
+    alarm = await centre.raise_alarm()
+    for second in (0, 60, 180):
+        await centre.at(second)
+    await centre.claim(alarm)
+    await centre.resolve(alarm)
+    await answer(centre, alarm, CONTACT_1, Answer.GOING)
+    await centre.at(2000)
+    assert await reasons(centre, alarm) == []
+    assert (await centre.escalation(alarm)).state == "done"
+
+
+async def test_the_all_clear_is_queued_once_when_the_alarm_closes_even_after_the_policy_ran_out(
+    centre: Centre, tmp_path: Path
+) -> None:
+    path = tmp_path / "escalation.toml"
+    path.write_text(
+        DEFAULT_POLICIES.read_text().replace("arrival_timeout_resumes = true", "arrival_timeout_resumes = false")
+    )
+    alarm = await centre.raise_alarm(policies=load_policies(path))
+    for second in (0, 60, 180):
+        await centre.at(second)
+    async with centre.sessions() as session, session.begin():  # the call was answered
+        await session.execute(update(Notification).where(Notification.alarm_id == alarm).values(status="delivered"))
+    await answer(centre, alarm, CONTACT_1, Answer.GOING)
+    await centre.at(180 + 1200)
+    assert await reasons(centre, alarm) == ["relative_going", "arrival_not_confirmed"]
+    assert (await centre.escalation(alarm)).state == "done"  # no resume: nothing left to do
+    await centre.at(3000)
+    assert [c for c in await centre.calls(alarm) if c[1] == CONTACT_2] == []
+
+    await centre.claim(alarm)
+    await centre.resolve(alarm)
+    async with centre.sessions() as session, session.begin():  # a resolve that ends it itself
+        await end_for_alarm(session, alarm_id=alarm, at=centre.clock.now())
+    await centre.at(3001)
+    await centre.at(3002)
+    assert await centre.calls(alarm) == [("voice", CONTACT_1, "delivered"), ("sms", CONTACT_1, "pending")]
+    assert (await centre.escalation(alarm)).next_due_at is None
+
+
+@pytest.mark.parametrize("console", ["none", "stale", "no clients"])
+async def test_with_no_console_connected_the_phone_steps_come_at_once(centre: Centre, console: str) -> None:
+    centre.console = False
+    if console != "none":
+        async with centre.sessions() as session, session.begin():
+            await record_console(
+                session,
+                name="test",
+                clients_since=centre.clock.now() if console == "stale" else None,
+                now=centre.clock.now() - timedelta(seconds=20 if console == "stale" else 0),
+            )
+    alarm = await centre.raise_alarm()
+    await centre.at(0)
+    await centre.at(1)
+    assert (await centre.alarm(alarm)).overdue_at is not None
+    await centre.at(2)
+    assert await centre.calls(alarm) == [("voice", CONTACT_1, "pending")]
+    # The wait between contacts is the relatives', not the operators': it stays.
+    await centre.at(91)
+    assert len(await centre.calls(alarm)) == 1
+    await centre.at(92)
+    assert len(await centre.calls(alarm)) == 2
+
+
+async def test_when_the_console_goes_away_during_the_wait_the_phone_steps_come_at_once(centre: Centre) -> None:
+    alarm = await centre.raise_alarm()
+    await centre.at(0)
+    await centre.at(60)
+    await centre.at(100)
+    assert await centre.calls(alarm) == []
+    centre.console = False  # the last operator closed the console at 100 s: gone 15 s later
+    await centre.at(114)
+    assert await centre.calls(alarm) == []
+    await centre.at(116)
+    await centre.at(117)
+    assert await centre.calls(alarm) == [("voice", CONTACT_1, "pending")]
+    # The repeat's wait comes after the phone steps: it is kept.
+    await centre.at(207)
+    await centre.at(208)
+    assert [step for step, _ in await centre.steps_fired(alarm)] == [1, 2, 3, 3]
+    await centre.at(300)
+    assert [step for step, _ in await centre.steps_fired(alarm)] == [1, 2, 3, 3]

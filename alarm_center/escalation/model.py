@@ -23,7 +23,9 @@ class Escalation(Base):
     # Within a step that reaches people one at a time (contacts in priority order): which one is next.
     attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     loop_count: Mapped[int] = mapped_column(Integer, default=0)
-    # "active", "paused" (a person is handling it), "done"
+    # "active", "paused" (a person is handling it), "arrival" / "arrival_end" (a relative said
+    # "going": waiting for the alarm to be resolved, then going on / ending), "done". A "done" row
+    # whose alarm is still open keeps next_due_at until the close (all-clear) has been handled.
     state: Mapped[str] = mapped_column(String(16), default="active")
     next_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Fencing token: a worker advances the row only if the version it read is still current.

@@ -65,6 +65,11 @@ class Policy(_Strict):
     steps: list[Step] = Field(min_length=1)
     repeat: Repeat = Repeat()
     claimed_no_progress_s: int | None = Field(default=None, ge=30)
+    # A relative said "going": that is not "resident safe". Nobody resolved the alarm this long
+    # after the answer: operators and supervisor are alerted (and with `arrival_timeout_resumes`
+    # the escalation goes on with the next contact).
+    arrival_confirm_s: int = Field(default=1200, ge=30, le=86400)
+    arrival_timeout_resumes: bool = False
 
     @model_validator(mode="after")
     def _repeat_in_range(self) -> Self:

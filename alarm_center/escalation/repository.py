@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.model import Alarm, AlarmEvent, AlarmStatus
@@ -15,6 +15,23 @@ from alarm_center.notify.model import Notification, NotificationStatus
 from registry.model import Contact, Municipality, Resident
 
 CLOSED = (AlarmStatus.RESOLVED.value, AlarmStatus.CANCELLED.value)
+# Waiting for a relative who said "going" to be confirmed there: "arrival" resumes afterwards if the
+# policy says so, "arrival_end" had nothing left to do (its policy had run out) and ends.
+ARRIVAL, ARRIVAL_END = "arrival", "arrival_end"
+DUE_STATES = ("active", "paused", ARRIVAL, ARRIVAL_END)
+# What an escalation writes to reach a person; "going" cancels those not yet sent, a close too.
+ALERT_TEMPLATES = ("escalation_sms", "escalation_voice", "fallback_voice")
+# Never cancelled by a close: the all-clear itself, and our answers to relatives' replies.
+KEPT_ON_CLOSE = ("all_clear",)
+RESPONSE_EVENT = "contact_response"
+
+
+def close_pending() -> Any:
+    """Rows whose alarm's close is still to be handled (escalation ended, all-clear queued).
+
+    A "done" row whose policy ran out while its alarm was open keeps its next_due_at set (it is
+    never fired: `due` takes no "done" row) until the close is handled, when it is cleared."""
+    return or_(Escalation.state != "done", Escalation.next_due_at.is_not(None))
 
 
 async def municipality_code(session: AsyncSession, municipality_id: int | None) -> str | None:
@@ -31,7 +48,7 @@ async def due(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[E
         (
             await session.execute(
                 select(Escalation)
-                .where(Escalation.state.in_(("active", "paused")), Escalation.next_due_at <= now)
+                .where(Escalation.state.in_(DUE_STATES), Escalation.next_due_at <= now)
                 .order_by(Escalation.next_due_at, Escalation.id)
                 .limit(limit)
             )
@@ -121,9 +138,7 @@ async def add_notification(session: AsyncSession, **values: Any) -> int:
 async def open_rows_of_closed_alarms(session: AsyncSession, *, limit: int) -> Sequence[Any]:
     closed = exists().where(Alarm.id == Escalation.alarm_id, Alarm.status.in_(CLOSED))
     return (
-        await session.execute(
-            select(Escalation.id, Escalation.alarm_id).where(Escalation.state != "done", closed).limit(limit)
-        )
+        await session.execute(select(Escalation.id, Escalation.alarm_id).where(close_pending(), closed).limit(limit))
     ).all()
 
 
@@ -136,13 +151,18 @@ async def end(session: AsyncSession, *, alarm_ids: Sequence[int], at: datetime) 
         return 0
     await session.execute(
         update(Escalation)
-        .where(Escalation.alarm_id.in_(alarm_ids), Escalation.state != "done")
+        .where(Escalation.alarm_id.in_(alarm_ids), close_pending())
         .values(state="done", next_due_at=None, version=Escalation.version + 1)
         .execution_options(synchronize_session=False)
     )
     result = await session.execute(
         update(Notification)
-        .where(Notification.alarm_id.in_(alarm_ids), Notification.status == NotificationStatus.PENDING.value)
+        .where(
+            Notification.alarm_id.in_(alarm_ids),
+            Notification.status == NotificationStatus.PENDING.value,
+            Notification.template.not_in(KEPT_ON_CLOSE),
+            ~Notification.template.like("reply_%"),
+        )
         .values(status=NotificationStatus.CANCELLED.value, updated_at=at, error="alarm closed")
         .execution_options(synchronize_session=False)
     )
@@ -159,3 +179,67 @@ async def resume_released(session: AsyncSession, *, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult on UPDATE
+
+
+async def lock_for_answer(session: AsyncSession, *, alarm_id: int) -> Escalation | None:
+    """The alarm's escalation row, locked, waiting for a worker that holds it: a person's answer is
+    never skipped or fenced away, it is applied after whatever the worker is doing."""
+    return (
+        await session.execute(
+            select(Escalation)
+            .where(Escalation.alarm_id == alarm_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+
+
+async def move(session: AsyncSession, *, escalation_id: int, values: dict[str, Any]) -> None:
+    """Move a row the caller has locked, bumping its version so jobs read before are fenced off."""
+    await session.execute(
+        update(Escalation)
+        .where(Escalation.id == escalation_id)
+        .values(**values, version=Escalation.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def cancel_alerts(session: AsyncSession, *, alarm_id: int, at: datetime, reason: str) -> int:
+    """The alarm's alerts to people not yet sent, cancelled; how many."""
+    result = await session.execute(
+        update(Notification)
+        .where(
+            Notification.alarm_id == alarm_id,
+            Notification.status == NotificationStatus.PENDING.value,
+            Notification.template.in_(ALERT_TEMPLATES),
+        )
+        .values(status=NotificationStatus.CANCELLED.value, updated_at=at, error=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult on UPDATE
+
+
+async def responses(session: AsyncSession, *, alarm_id: int) -> list[tuple[int, int | None, str]]:
+    """(event id, contact id, answer) of the relatives' answers to the alarm, oldest first."""
+    rows = await session.execute(
+        select(AlarmEvent.id, AlarmEvent.actor_id, AlarmEvent.detail)
+        .where(AlarmEvent.alarm_id == alarm_id, AlarmEvent.type == RESPONSE_EVENT)
+        .order_by(AlarmEvent.id)
+    )
+    return [(row.id, row.actor_id, str((row.detail or {}).get("answer", ""))) for row in rows]
+
+
+async def waiting(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[Escalation]:
+    """Active rows waiting for a later time, soonest first (few: the open, unclaimed alarms)."""
+    return (
+        (
+            await session.execute(
+                select(Escalation)
+                .where(Escalation.state == "active", Escalation.next_due_at > now)
+                .order_by(Escalation.next_due_at, Escalation.id)
+                .limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )

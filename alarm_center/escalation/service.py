@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alarm_center.escalation import repository
 from alarm_center.escalation.model import Escalation
 from alarm_center.escalation.policy import PolicyBook
+from alarm_center.notify.service import queue_all_clear
 
 
 async def start(
@@ -41,6 +43,17 @@ async def start(
 
 
 async def end_for_alarm(session: AsyncSession, *, alarm_id: int, at: datetime) -> int:
-    """End the alarm's escalation and cancel its notifications not yet sent, in the caller's
-    transaction (a resolve or cancel may call it; the worker's sweep does it otherwise)."""
-    return await repository.end(session, alarm_ids=[alarm_id], at=at)
+    """End the alarm's escalation, cancel its alerts not yet sent and queue the all-clear to those
+    already told, in the caller's transaction (a resolve or cancel may call it; the worker's sweep
+    does it otherwise). How many notifications were cancelled."""
+    return await close_out(session, alarm_ids=[alarm_id], at=at)
+
+
+async def close_out(session: AsyncSession, *, alarm_ids: Sequence[int], at: datetime) -> int:
+    """For closed alarms: escalations ended, alerts not yet sent cancelled, then the all-clear queued
+    in the same transaction (after the cancel, so it is not cancelled with them). Once per number
+    however often it is called: `queue_all_clear` skips numbers that already have one."""
+    cancelled = await repository.end(session, alarm_ids=alarm_ids, at=at)
+    for alarm_id in alarm_ids:
+        await queue_all_clear(session, alarm_id=alarm_id, at=at)
+    return cancelled

@@ -7,7 +7,10 @@ So a second worker, a restarted one, or a replay of an old job finds the version
 does nothing, and a crash between acting and advancing leaves nothing half done.
 
 Steps fire only while the alarm is unclaimed. A claimed alarm pauses its escalation (with a
-"no progress" timer if the policy has one); a closed alarm ends it (the sweep, each round).
+"no progress" timer if the policy has one); a closed alarm ends it and has the all-clear queued to
+those already told (the sweep, each round). A relative's "going" puts the row on an arrival timer
+(see responses.py); when it runs out the console is alerted. With no operator console connected
+the waits after console steps are skipped: straight on to the phone.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.lifecycle import Actor, Move, apply_move
 from alarm_center.alarms.model import AlarmStatus
-from alarm_center.escalation import metrics, repository
+from alarm_center.escalation import metrics, presence, repository, responses
 from alarm_center.escalation.model import Escalation
 from alarm_center.escalation.policy import CONTACTS, RESPONDER_PREFIX, PolicyError, load_policies
+from alarm_center.escalation.service import close_out
+from alarm_center.notify.templates import alert_text
 from opaska.clock import Clock
 from opaska.settings import Settings
 
@@ -73,9 +78,24 @@ class EscalationWorker:
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
             rows = await repository.open_rows_of_closed_alarms(session, limit=500)
-            await repository.end(session, alarm_ids=[row.alarm_id for row in rows], at=now)
+            await close_out(session, alarm_ids=[row.alarm_id for row in rows], at=now)
             resumed = await repository.resume_released(session, now=now)
-        return len(rows) + resumed
+            hurried = await self._hurry_without_console(session, now)
+        return len(rows) + resumed + hurried
+
+    async def _hurry_without_console(self, session: AsyncSession, now: datetime) -> int:
+        """With no console connected, rows already waiting after a console step for someone to
+        claim are due now (the console went away during the wait); how many."""
+        rows = await repository.waiting(session, now=now, limit=500)
+        candidates = [row for row in rows if _waits_for_the_console(row)]
+        if not candidates or await presence.console_present(session, now=now):
+            return 0
+        hurried = 0
+        for row in candidates:
+            hurried += await repository.advance(
+                session, escalation_id=row.id, version=row.version, values={"next_due_at": now}
+            )
+        return hurried
 
     async def run_round(self) -> list[Fired]:
         """Sweep, then fire every due job."""
@@ -121,8 +141,10 @@ class EscalationWorker:
         alarm = await repository.alarm_facts(session, row.alarm_id)
         if alarm is None or alarm.status not in (AlarmStatus.RAISED, AlarmStatus.CLAIMED):
             await self._advance(session, row, state="done", next_due_at=None)
-            await repository.end(session, alarm_ids=[row.alarm_id], at=now)
+            await close_out(session, alarm_ids=[row.alarm_id], at=now)
             return Fired.ENDED
+        if row.state in (repository.ARRIVAL, repository.ARRIVAL_END):
+            return await self._arrival_not_confirmed(session, row, alarm, now)
         if row.step == 0 and row.attempt == 0 and row.loop_count == 0 and row.state == "active":
             after_commit.append(("raised", (alarm.kind,)))
         if alarm.status == AlarmStatus.CLAIMED:
@@ -132,7 +154,8 @@ class EscalationWorker:
             return Fired.RESCHEDULED
         steps: list[dict[str, Any]] = policy["steps"]
         if row.step >= len(steps):
-            await self._advance(session, row, state="done", next_due_at=None)
+            # next_due_at kept: the alarm's close is still to be handled (see repository.close_pending).
+            await self._advance(session, row, state="done", next_due_at=now)
             return Fired.ENDED
         step = steps[row.step]
         more_contacts = await self._fire_step(session, row, alarm, step, now)
@@ -143,6 +166,8 @@ class EscalationWorker:
             return Fired.STEP
         if row.step + 1 < len(steps):
             due = now + timedelta(seconds=steps[row.step + 1]["after_s"])
+            if await self._nobody_at_the_console(session, steps, row.step, now):
+                due = now
             await self._advance(session, row, step=row.step + 1, attempt=0, next_due_at=due)
             return Fired.STEP
         repeat = policy["repeat"]
@@ -152,8 +177,46 @@ class EscalationWorker:
                 session, row, step=repeat["from_step"] - 1, attempt=0, loop_count=row.loop_count + 1, next_due_at=due
             )
             return Fired.STEP
-        await self._advance(session, row, state="done", next_due_at=None)
+        await self._advance(session, row, state="done", next_due_at=now)
         return Fired.STEP
+
+    async def _nobody_at_the_console(
+        self, session: AsyncSession, steps: list[dict[str, Any]], fired: int, now: datetime
+    ) -> bool:
+        """After a console step with phone steps still to come: is there nobody to see it?
+
+        The wait after a console step is there for an operator to claim the alarm; with no console
+        connected nobody can, so the escalation goes straight on to the phone."""
+        if steps[fired]["channel"] != "console":
+            return False
+        if all(step["channel"] == "console" for step in steps[fired + 1 :]):
+            return False
+        return not await presence.console_present(session, now=now)
+
+    async def _arrival_not_confirmed(self, session: AsyncSession, row: Escalation, alarm: Any, now: datetime) -> Fired:
+        """A relative said "going" and nobody has resolved the alarm since: alert the console, and
+        go on with the next contact if the policy says so."""
+        detail = {
+            "reason": responses.ARRIVAL_NOT_CONFIRMED,
+            "channel": "console",
+            "targets": ["operators", "supervisor"],
+            "sound": True,
+            "contact_id": await responses.going_contact(session, row.alarm_id),
+            "policy": row.policy.get("name"),
+        }
+        await apply_move(
+            session, at=now, alarm_id=row.alarm_id, move=Move.ESCALATE, actor=Actor.system(), detail=detail
+        )
+        if row.state == repository.ARRIVAL_END or not row.policy.get("arrival_timeout_resumes", False):
+            await self._advance(session, row, state="done", next_due_at=now)
+            return Fired.ENDED
+        if alarm.status == AlarmStatus.CLAIMED:
+            # Back to the claimed alarm's own check (no progress); claiming paused it before.
+            await self._advance(session, row, state="paused", next_due_at=now)
+            return Fired.RESCHEDULED
+        # The row still points at the next contact: it is reached now.
+        await self._advance(session, row, state="active", next_due_at=now)
+        return Fired.RESCHEDULED
 
     async def _claimed(
         self, session: AsyncSession, row: Escalation, alarm: Any, now: datetime, after_commit: list[tuple[str, Any]]
@@ -240,10 +303,8 @@ class EscalationWorker:
         to: str,
         contact_id: int | None = None,
     ) -> int:
-        # The wording is the templates' job (config/templates/, per language); until then a plain
-        # Polish text with only what a relative needs.
-        who = alarm.first_name or "Podopieczny"
-        body = f"opaska: alarm {alarm.kind} - {who} potrzebuje pomocy. Kod alarmu {row.alarm_id}."
+        # In the contact's language (a responder's: Polish), with only what a relative needs.
+        _, body = await alert_text(session, alarm_id=row.alarm_id, channel=step["channel"], contact_id=contact_id)
         return await repository.add_notification(
             session,
             alarm_id=row.alarm_id,
@@ -260,6 +321,16 @@ class EscalationWorker:
     async def _advance(self, session: AsyncSession, row: Escalation, **values: Any) -> None:
         if not await repository.advance(session, escalation_id=row.id, version=row.version, values=values):
             raise _Stale
+
+
+def _waits_for_the_console(row: Escalation) -> bool:
+    """Is the row's wait the one after a console step, before phone steps (not a repeat's wait)?"""
+    steps: list[dict[str, Any]] = row.policy["steps"]
+    if row.attempt != 0 or not 0 < row.step < len(steps):
+        return False
+    if row.loop_count > 0 and row.step == row.policy["repeat"]["from_step"] - 1:
+        return False  # waiting to go round again after the phone steps
+    return steps[row.step - 1]["channel"] == "console" and any(s["channel"] != "console" for s in steps[row.step :])
 
 
 async def run_escalation(settings: Settings, session_factory: async_sessionmaker[AsyncSession], clock: Clock) -> None:

@@ -11,9 +11,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms import repository as alarms
+from alarm_center.alarms.model import AlarmEvent
+from alarm_center.escalation.responses import on_contact_response
 from alarm_center.notify import repository
 from alarm_center.notify.metrics import CONTACT_RESPONSES, NOTIFICATIONS
 from alarm_center.notify.model import Channel, Notification, NotificationStatus
@@ -175,6 +178,8 @@ async def record_response(
     event = await alarms.add_event(
         session, alarm_id=alarm_id, at=at, type=RESPONSE_EVENT, actor_type="contact", actor_id=contact_id, detail=detail
     )
+    # The escalation reacts in this same transaction: recorded and acted on, or neither.
+    await on_contact_response(session, alarm_id=alarm_id, contact_id=contact_id, answer=answer.value, at=at)
     CONTACT_RESPONSES.labels(via, answer.value).inc()
     return event.id
 
@@ -321,6 +326,8 @@ async def queue_all_clear(session: AsyncSession, *, alarm_id: int, at: datetime,
     if doing:
         context["doing"] = doing
     told = await repository.told_about(session, alarm_id=alarm_id)
+    # A relative who answered was told, whether or not the call's "completed" has come in yet.
+    told += await _answered(session, alarm_id=alarm_id)
     done = {phone for phone, _ in await repository.told_about(session, alarm_id=alarm_id, templates=("all_clear",))}
     queued: list[int] = []
     for to_phone, contact_id in told:
@@ -342,3 +349,15 @@ async def queue_all_clear(session: AsyncSession, *, alarm_id: int, at: datetime,
             )
         )
     return queued
+
+
+async def _answered(session: AsyncSession, *, alarm_id: int) -> list[tuple[str, int | None]]:
+    """(number, contact) of the alarm's contacts who answered "going" or "cannot"."""
+    rows = await session.execute(
+        select(Contact.phone, Contact.id)
+        .join(AlarmEvent, AlarmEvent.actor_id == Contact.id)
+        .where(AlarmEvent.alarm_id == alarm_id, AlarmEvent.type == RESPONSE_EVENT, AlarmEvent.actor_type == "contact")
+        .distinct()
+        .order_by(Contact.phone)
+    )
+    return [(row.phone, row.id) for row in rows]

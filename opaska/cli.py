@@ -105,6 +105,24 @@ def _parser() -> argparse.ArgumentParser:
     band_rejects.add_argument("serial", nargs="?", help="one band (default: all)")
     band_rejects.add_argument("--limit", type=int, default=50, metavar="N")
 
+    duty = commands.add_parser(
+        "duty",
+        help="the duty roster: who is supervisor or on-call responder, and when",
+        description="Add shifts to the duty roster and see who is on duty. Times without an offset are "
+        "Europe/Warsaw time (2026-11-23T20:00); with one they are taken as given (2026-11-23T19:00+00:00).",
+    )
+    duty_commands = duty.add_subparsers(dest="duty_command", required=True, metavar="DUTY_COMMAND")
+    duty_add = duty_commands.add_parser("add", help="add one shift")
+    duty_add.add_argument("--role", required=True, help="supervisor or responder (on call, reached by phone)")
+    duty_add.add_argument("--name", required=True, help="the person on duty")
+    duty_add.add_argument("--phone", required=True, help="their phone (Polish numbers without +48 are fine)")
+    duty_add.add_argument("--from", dest="starts", required=True, metavar="TIME", help="when the shift starts")
+    duty_add.add_argument("--to", dest="ends", required=True, metavar="TIME", help="when it ends")
+    duty_add.add_argument("--municipality", metavar="CODE", help="only for this municipality (default: all)")
+    duty_add.add_argument("--staff-id", type=int, metavar="ID", help="the person's staff user, if they have one")
+    duty_list = duty_commands.add_parser("list", help="who is on duty at a time, or every shift not yet over")
+    duty_list.add_argument("--at", metavar="TIME", help="who is on duty at this time (default: all shifts ahead)")
+
     broker = commands.add_parser(
         "broker",
         help="files for an external MQTT broker",
@@ -202,6 +220,23 @@ def main(argv: list[str] | None = None) -> int:
             if args.band_command == "locate":
                 return _run(band_commands.locate(settings, args.serial))
             return _run(band_commands.rejects(settings, args.serial, limit=args.limit))
+        case "duty":
+            from opaska import duty_commands
+
+            if args.duty_command == "add":
+                return _run(
+                    duty_commands.add(
+                        settings,
+                        role=args.role,
+                        name=args.name,
+                        phone=args.phone,
+                        starts=args.starts,
+                        ends=args.ends,
+                        municipality=args.municipality,
+                        staff_id=args.staff_id,
+                    )
+                )
+            return _run(duty_commands.list_shifts(settings, at=args.at))
         case "broker":
             return _run(_mosquitto_files(settings, args.dir, args.reload_pid_file))
         case "simulate":

@@ -8,6 +8,7 @@ from gateway.downlink_model import BandDownlink
 from gateway.model import BandMessage
 from opaska.db.base import Base
 from opaska.db.service_state import ServiceState
+from registry.duty import Shift
 from registry.model import Band, Contact, Municipality, Resident, StaffMunicipality, StaffUser
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Notification",
     "Resident",
     "ServiceState",
+    "Shift",
     "StaffMunicipality",
     "StaffUser",
 ]

@@ -1,0 +1,100 @@
+"""`opaska duty …`: the duty roster from the command line (who is supervisor or on call, and when)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opaska.clock import SystemClock
+from opaska.db.engine import make_session_factory
+from opaska.settings import Settings
+from opaska.startup import StartupError, open_database
+from registry import duty
+from registry.model import Municipality
+
+# The centre's local time: what people on a roster mean by "20:00".
+LOCAL = ZoneInfo("Europe/Warsaw")
+
+
+def parse_time(option: str, value: str) -> datetime:
+    """An ISO time; without an offset it is Europe/Warsaw time."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise StartupError(f"{option}: not a time like 2026-11-23T20:00 (got {value!r})") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=LOCAL)
+
+
+async def _municipality_id(session: AsyncSession, code: str) -> int:
+    found = (await session.execute(select(Municipality.id).where(Municipality.code == code))).scalar_one_or_none()
+    if found is None:
+        raise StartupError(f"--municipality: no municipality with code {code!r}")
+    return found
+
+
+async def add(
+    settings: Settings,
+    *,
+    role: str,
+    name: str,
+    phone: str,
+    starts: str,
+    ends: str,
+    municipality: str | None,
+    staff_id: int | None,
+) -> int:
+    starts_at, ends_at = parse_time("--from", starts), parse_time("--to", ends)
+    engine = await open_database(settings, migrate=False)
+    try:
+        async with make_session_factory(engine)() as session, session.begin():
+            municipality_id = await _municipality_id(session, municipality) if municipality else None
+            try:
+                shift = await duty.add_shift(
+                    session,
+                    role=role,
+                    name=name,
+                    phone=phone,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    created_at=SystemClock().now(),
+                    staff_id=staff_id,
+                    municipality_id=municipality_id,
+                )
+            except duty.DutyError as exc:
+                raise StartupError(str(exc)) from None
+            print(f"shift {shift.id}: {_line(shift, municipality)}")
+        return 0
+    finally:
+        await engine.dispose()
+
+
+async def list_shifts(settings: Settings, *, at: str | None) -> int:
+    """At a time: who is on duty then. Without: every shift not yet over."""
+    moment = parse_time("--at", at) if at else None
+    engine = await open_database(settings, migrate=False)
+    try:
+        async with make_session_factory(engine)() as session:
+            if moment is None:
+                shifts = await duty.upcoming(session, SystemClock().now())
+            else:
+                shifts = await duty.shifts_at(session, moment)
+            codes = dict((await session.execute(select(Municipality.id, Municipality.code))).tuples().all())
+        for shift in shifts:
+            print(_line(shift, codes.get(shift.municipality_id) if shift.municipality_id else None))
+        if not shifts:
+            print("nobody on duty then" if moment else "no shifts ahead")
+        return 0
+    finally:
+        await engine.dispose()
+
+
+def _line(shift: duty.Shift, municipality_code: str | None) -> str:
+    starts, ends = shift.starts_at.astimezone(LOCAL), shift.ends_at.astimezone(LOCAL)
+    where = f"municipality {municipality_code}" if municipality_code else "all municipalities"
+    return (
+        f"{shift.role:<10} {shift.name} {shift.phone} {starts:%Y-%m-%d %H:%M} - {ends:%Y-%m-%d %H:%M} "
+        f"(Europe/Warsaw), {where}"
+    )

@@ -1,0 +1,127 @@
+"""An operator texts or calls one of the resident's relatives by hand, from the alarm.
+
+The notification is an outbox row like an escalation step's (the sender delivers it, with its
+retries, fallback and reconciliation), written in the same transaction as the alarm event that
+says who asked for it. No login yet (it arrives with the console issue): the body names the staff
+member, as /api/alarms trusts its caller today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alarm_center.alarms.lifecycle import Actor, Move, MoveRefused, Refusal, apply_move
+from alarm_center.alarms.model import Alarm
+from alarm_center.notify import repository
+from alarm_center.notify.templates import alert_text
+from console.context import ConsoleContext
+from opaska.clock import Clock, SystemClock
+from registry.model import Contact, StaffUser
+
+router = APIRouter(tags=["alarms"])
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    context: ConsoleContext = request.app.state.context
+    async with context.session_factory() as session:
+        yield session
+
+
+def get_clock() -> Clock:
+    """The console's clock; tests override this dependency with a FakeClock."""
+    return SystemClock()
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+class NotifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contact_id: int = Field(gt=0, description="one of the alarm's resident's contacts")
+    channel: Literal["sms", "voice"]
+    staff_id: int = Field(gt=0, description="who asks (until the console has logins)")
+
+
+class NotifyResult(BaseModel):
+    notification_id: int
+    alarm_id: int
+    contact_id: int
+    channel: str
+    to_phone: str
+    status: str
+    event_id: int
+
+
+def _field_error(field: str, message: str) -> HTTPException:
+    # The shape FastAPI gives its own validation errors, so a client reads both alike.
+    detail: list[dict[str, Any]] = [{"loc": ["body", field], "msg": message, "type": "value_error"}]
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
+
+
+@router.post("/api/alarms/{alarm_id}/notify", status_code=status.HTTP_201_CREATED)
+async def notify_contact(
+    alarm_id: Annotated[int, Path(gt=0)], body: NotifyRequest, session: SessionDep, clock: ClockDep
+) -> NotifyResult:
+    """Queue an alert SMS or call to one of the resident's contacts, and record who asked for it."""
+    now = clock.now()
+    async with session.begin():
+        resident_id = (await session.execute(select(Alarm.resident_id).where(Alarm.id == alarm_id))).first()
+        if resident_id is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"alarm {alarm_id} does not exist")
+        staff = await session.get(StaffUser, body.staff_id)
+        if staff is None or not staff.active:
+            raise _field_error("staff_id", f"no active staff member {body.staff_id}")
+        contact = await session.get(Contact, body.contact_id)
+        if contact is None or contact.resident_id != resident_id[0]:
+            raise _field_error("contact_id", f"contact {body.contact_id} is not a contact of this alarm's resident")
+        template, text = await alert_text(session, alarm_id=alarm_id, channel=body.channel, contact_id=contact.id)
+        notification_id = await repository.add(
+            session,
+            alarm_id=alarm_id,
+            contact_id=contact.id,
+            channel=body.channel,
+            to_phone=contact.phone,
+            template=template,
+            body=text,
+            next_attempt_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            # Recorded as an escalation by a person: the alarm's audit trail shows who was told,
+            # how and on whose word, and it counts as the operator's progress on the alarm.
+            moved = await apply_move(
+                session,
+                at=now,
+                alarm_id=alarm_id,
+                move=Move.ESCALATE,
+                actor=Actor.staff(staff.id),
+                detail={
+                    "by_hand": True,
+                    "channel": body.channel,
+                    "targets": ["contacts"],
+                    "contact_id": contact.id,
+                    "notification_ids": [notification_id],
+                },
+            )
+        except MoveRefused as refused:
+            # Leaving the block by an exception rolls the notification back with it.
+            code = status.HTTP_404_NOT_FOUND if refused.reason == Refusal.NOT_FOUND else status.HTTP_409_CONFLICT
+            raise HTTPException(code, detail=str(refused)) from None
+    return NotifyResult(
+        notification_id=notification_id,
+        alarm_id=alarm_id,
+        contact_id=contact.id,
+        channel=body.channel,
+        to_phone=contact.phone,
+        status="pending",
+        event_id=moved.event_id,
+    )

@@ -11,15 +11,18 @@ alarm is only recorded (by the caller).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alarm_center.alarms.lifecycle import Actor, Move, apply_move
+from alarm_center.alarms.lifecycle import Actor, Move, MoveRefused, apply_move
 from alarm_center.alarms.model import AlarmStatus
 from alarm_center.escalation import repository
 from alarm_center.escalation.policy import CONTACTS
+
+log = logging.getLogger(__name__)
 
 GOING, CANNOT = "going", "cannot"
 DEFAULT_ARRIVAL_CONFIRM_S = 1200
@@ -55,7 +58,11 @@ async def on_contact_response(
             state = repository.ARRIVAL_END if row.state == "done" else repository.ARRIVAL
             await repository.move(session, escalation_id=row.id, values={"state": state, "next_due_at": due})
             detail["arrival_confirm_by"] = due.isoformat()
-        await apply_move(session, at=at, alarm_id=alarm_id, move=Move.ESCALATE, actor=Actor.system(), detail=detail)
+        try:
+            await apply_move(session, at=at, alarm_id=alarm_id, move=Move.ESCALATE, actor=Actor.system(), detail=detail)
+        except MoveRefused:
+            # Closed by an operator a moment ago: the answer is recorded, the close ends the rest.
+            log.info("alarm %d closed while a relative's 'going' came in; no console alert", alarm_id)
         return
     # "cannot"
     if row.state == repository.ARRIVAL and await _going_contact(session, alarm_id) == contact_id:

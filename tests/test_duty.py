@@ -234,6 +234,20 @@ async def test_the_roster_from_the_command_line(
     assert in_the_day.stdout.strip() == "nobody on duty then"
 
 
+async def test_the_list_without_a_time_shows_every_shift_not_yet_over(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock, database_url: str
+) -> None:
+    # `duty list` reads the wall clock: shifts around the real now.
+    now = datetime.now(UTC).replace(microsecond=0)
+    await _shift(sessions, clock, name="Over", starts_at=now - timedelta(hours=3), ends_at=now - timedelta(hours=1))
+    await _shift(sessions, clock, name="On now", starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=1))
+    await _shift(sessions, clock, name="Next", starts_at=now + timedelta(hours=1), ends_at=now + timedelta(hours=3))
+    listed = await _opaska(database_url, "duty", "list")
+    assert listed.returncode == 0, listed.stderr
+    names = [line.split(" +48")[0].split(maxsplit=1)[1] for line in listed.stdout.strip().splitlines()]
+    assert names == ["On now", "Next"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -33,6 +33,7 @@ from opaska.clock import FakeClock
 from opaska.db.engine import make_engine, make_session_factory
 from opaska.settings import PROJECT_ROOT
 from registry import service
+from registry.duty import add_shift
 from registry.model import Band, BandStatus, Contact, Municipality, StaffRole, StaffUser
 from tests.support.seed import SeededBand, seed_resident_with_band
 
@@ -321,6 +322,46 @@ fall = "sms_first"
     assert await centre.calls(fall) == [("sms", CONTACT_1, "pending"), ("sms", "+48712345678", "pending")]
     assert await centre.calls(sos) == []
     assert (await centre.escalation(fall)).policy["source"] == f"municipality {code}"
+
+
+async def test_the_duty_roster_says_who_is_called(centre: Centre, tmp_path: Path) -> None:
+    now = centre.clock.now()
+    async with centre.sessions() as session, session.begin():
+        # The night's supervisor for this municipality, and a centre-wide one: the municipality's first.
+        await add_shift(
+            session,
+            role="supervisor",
+            name="Nocny",
+            phone="+48713000001",
+            starts_at=now - timedelta(hours=1),
+            ends_at=now + timedelta(hours=8),
+            created_at=now,
+            municipality_id=centre.seeded.municipality_id,
+        )
+        await add_shift(
+            session,
+            role="supervisor",
+            name="Centrum",
+            phone="+48713000002",
+            starts_at=now - timedelta(hours=1),
+            ends_at=now + timedelta(hours=8),
+            created_at=now,
+        )
+    path = tmp_path / "escalation.toml"
+    path.write_text(
+        DEFAULT_POLICIES.read_text().replace('sos = "life"', 'sos = "roster"')
+        + """
+[policies.roster]
+steps = [
+  { after_s = 0, channel = "sms", targets = ["on_duty:supervisor", "on_duty:responder"] },
+]
+"""
+    )
+    sos = await centre.raise_alarm(AlarmKind.SOS, policies=load_policies(path))
+    await centre.at(0)
+    # The supervisor on duty is texted; with no responder on duty, the event says so.
+    assert await centre.calls(sos) == [("sms", "+48713000001", "pending")]
+    assert (await centre.escalated(sos))[0]["on_duty:responder"] == "nobody on duty"
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 OPERATORS, SUPERVISOR, CONTACTS = "operators", "supervisor", "contacts"
 RESPONDER_PREFIX = "responder:"
+# By phone, whoever the duty roster (`opaska duty`) has on duty when the step fires.
+ON_DUTY_TARGETS = frozenset({"on_duty:supervisor", "on_duty:responder"})
 CONSOLE_TARGETS = frozenset({OPERATORS, SUPERVISOR})
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -48,9 +50,10 @@ class Step(_Strict):
             if self.channel == "console":
                 if target not in CONSOLE_TARGETS:
                     raise ValueError(f"target {target!r} cannot be reached on the console; use operators or supervisor")
-            elif target != CONTACTS and not target.startswith(RESPONDER_PREFIX):
+            elif target != CONTACTS and not target.startswith(RESPONDER_PREFIX) and target not in ON_DUTY_TARGETS:
                 raise ValueError(
-                    f"target {target!r} cannot be reached by {self.channel}; use contacts or responder:<name>"
+                    f"target {target!r} cannot be reached by {self.channel}; "
+                    "use contacts, responder:<name>, on_duty:supervisor or on_duty:responder"
                 )
         return self
 

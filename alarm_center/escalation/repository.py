@@ -94,6 +94,7 @@ async def alarm_facts(session: AsyncSession, alarm_id: int) -> Any:
                 Alarm.kind,
                 Alarm.raised_at,
                 Alarm.claimed_at,
+                Alarm.municipality_id,
                 Alarm.resident_id,
                 Resident.first_name,
             )

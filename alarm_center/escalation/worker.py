@@ -29,11 +29,12 @@ from alarm_center.alarms.lifecycle import Actor, Move, apply_move
 from alarm_center.alarms.model import AlarmStatus
 from alarm_center.escalation import metrics, presence, repository, responses
 from alarm_center.escalation.model import Escalation
-from alarm_center.escalation.policy import CONTACTS, RESPONDER_PREFIX, PolicyError, load_policies
+from alarm_center.escalation.policy import CONTACTS, ON_DUTY_TARGETS, RESPONDER_PREFIX, PolicyError, load_policies
 from alarm_center.escalation.service import close_out
 from alarm_center.notify.templates import alert_text
 from opaska.clock import Clock
 from opaska.settings import Settings
+from registry.duty import on_duty
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +284,17 @@ class EscalationWorker:
                         await self._notify(session, row, alarm, step, now, to=contact.phone, contact_id=contact.id)
                     )
                     more_contacts = row.attempt + 1 < len(contacts)
-                elif row.attempt == 0:  # a responder once per step, not once per contact
+                elif row.attempt != 0:  # a responder or the one on duty once per step, not once per contact
+                    continue
+                elif target in ON_DUTY_TARGETS:
+                    role = target.removeprefix("on_duty:")
+                    shifts = await on_duty(session, role, now, alarm.municipality_id)
+                    if not shifts:
+                        detail[target] = "nobody on duty"
+                        continue
+                    detail[target] = shifts[0].id
+                    notifications.append(await self._notify(session, row, alarm, step, now, to=shifts[0].phone))
+                else:
                     responder = row.policy["responders"][target.removeprefix(RESPONDER_PREFIX)]
                     notifications.append(await self._notify(session, row, alarm, step, now, to=responder["phone"]))
             detail["notification_ids"] = notifications

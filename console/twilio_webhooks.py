@@ -97,7 +97,11 @@ async def inbound_sms(request: Request) -> Response:
         return _twiml()
     async with verified.context.session_factory() as session, session.begin():
         result = await service.handle_inbound_sms(
-            session, from_phone=from_phone, body=body, at=verified.hooks.clock.now()
+            session,
+            from_phone=from_phone,
+            body=body,
+            at=verified.hooks.clock.now(),
+            message_sid=verified.params.get("MessageSid", ""),
         )
     WEBHOOKS.labels("sms", "ok").inc()
     log.info("SMS from %s: %s (alarm %s)", mask_phone(from_phone), result.outcome, result.alarm_id)

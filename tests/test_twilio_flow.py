@@ -204,7 +204,11 @@ async def test_sms_is_delivered_and_the_relatives_tak_shows_on_the_alarm(centre:
     assert answered.status == 200
     [response] = await centre.events(alarm_id, "contact_response")
     assert (response.actor_type, response.actor_id) == ("contact", await centre.contact_id())
-    assert response.detail == {"answer": "going", "via": "sms"}
+    assert response.detail == {"answer": "going", "via": "sms", "provider_sid": answered.params["MessageSid"]}
+    # Twilio retrying the webhook (or a replay of it): the same answer is not recorded or thanked twice.
+    replayed = await centre.fake.post_signed(answered.url, answered.params)
+    assert replayed.status == 200
+    assert len(await centre.events(alarm_id, "contact_response")) == 1
 
     # The relative is told it was heard, through the outbox like everything else.
     await centre.sender.send_due()
@@ -245,8 +249,16 @@ async def test_a_call_is_answered_and_key_1_is_recorded(centre: Centre) -> None:
     assert "Dziękujemy" in pressed.text
     assert "<Hangup/>" in pressed.text
     [response] = await centre.events(alarm_id, "contact_response")
-    assert response.detail == {"answer": "going", "via": "voice", "notification_id": notification_id}
+    assert response.detail == {
+        "answer": "going",
+        "via": "voice",
+        "notification_id": notification_id,
+        "provider_sid": call.call.sid,
+    }
     assert response.actor_id == await centre.contact_id()
+    # The same gather again (Twilio retrying it): one answer per call.
+    await centre.fake.gather(f"{PUBLIC}/twilio/voice/{notification_id}/gather", call_sid=call.call.sid, digits="1")
+    assert len(await centre.events(alarm_id, "contact_response")) == 1
 
     await call.end("completed")
     assert (await centre.row(notification_id)).status == NotificationStatus.DELIVERED

@@ -167,6 +167,7 @@ async def record_response(
     via: str,
     at: datetime,
     notification_id: int | None = None,
+    provider_sid: str = "",
 ) -> int:
     """A relative's "going" / "cannot" as an audited alarm event, the contact as its actor.
 
@@ -175,6 +176,9 @@ async def record_response(
     detail: dict[str, Any] = {"answer": answer.value, "via": via}
     if notification_id is not None:
         detail["notification_id"] = notification_id
+    if provider_sid:
+        # Twilio retries a webhook it got no answer to, with the same sid: recognised by it.
+        detail["provider_sid"] = provider_sid[:64]
     event = await alarms.add_event(
         session, alarm_id=alarm_id, at=at, type=RESPONSE_EVENT, actor_type="contact", actor_id=contact_id, detail=detail
     )
@@ -225,8 +229,14 @@ class InboundResult:
     event_id: int | None = None
 
 
-async def handle_inbound_sms(session: AsyncSession, *, from_phone: str, body: str, at: datetime) -> InboundResult:
-    """A relative's SMS: an answer to an alarm, STOP/START, or something we answer with help (once)."""
+async def handle_inbound_sms(
+    session: AsyncSession, *, from_phone: str, body: str, at: datetime, message_sid: str = ""
+) -> InboundResult:
+    """A relative's SMS: an answer to an alarm, STOP/START, or something we answer with help (once).
+
+    The same message again (Twilio retrying a webhook, or a replay) changes nothing."""
+    if message_sid and await _response_recorded(session, message_sid):
+        return InboundResult("duplicate", None)
     reply = parse_reply(body)
     contacts = await repository.contacts_with_phone(session, from_phone)
     language = language_of(contacts[0].language if contacts else None)
@@ -251,7 +261,13 @@ async def handle_inbound_sms(session: AsyncSession, *, from_phone: str, body: st
         )
         return InboundResult("not_a_contact", alarm_id)
     event_id = await record_response(
-        session, alarm_id=alarm_id, contact_id=contact.id, answer=reply.answer, via="sms", at=at
+        session,
+        alarm_id=alarm_id,
+        contact_id=contact.id,
+        answer=reply.answer,
+        via="sms",
+        at=at,
+        provider_sid=message_sid,
     )
     await queue_reply(
         session,
@@ -265,6 +281,13 @@ async def handle_inbound_sms(session: AsyncSession, *, from_phone: str, body: st
         code=alarm_code(alarm_id),
     )
     return InboundResult("recorded", alarm_id, event_id)
+
+
+async def _response_recorded(session: AsyncSession, provider_sid: str) -> bool:
+    query = select(AlarmEvent.id).where(
+        AlarmEvent.type == RESPONSE_EVENT, AlarmEvent.detail["provider_sid"].as_string() == provider_sid[:64]
+    )
+    return (await session.execute(query.limit(1))).first() is not None
 
 
 async def _opt(
@@ -305,6 +328,9 @@ async def gather_response(
         return answer, row
     if row.provider_id is not None and call_sid and row.provider_id != call_sid:
         log.warning("notification %d: keys from %s, sent as %s; recorded", row.id, call_sid, row.provider_id)
+    # One answer per call: the same gather again (Twilio retrying it, or a replay) is not a second one.
+    if call_sid and await _response_recorded(session, call_sid):
+        return answer, row
     await record_response(
         session,
         alarm_id=row.alarm_id,
@@ -313,6 +339,7 @@ async def gather_response(
         via="voice",
         at=at,
         notification_id=row.id,
+        provider_sid=call_sid,
     )
     return answer, row
 

@@ -15,12 +15,12 @@ import aiohttp
 import pytest
 import pytest_asyncio
 import uvicorn
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from alarm_center.alarms import repository as alarms
-from alarm_center.alarms.model import PRIORITY_BY_KIND, AlarmEvent, AlarmKind, AlarmStatus
+from alarm_center.alarms.model import PRIORITY_BY_KIND, Alarm, AlarmEvent, AlarmKind, AlarmStatus
 from alarm_center.engine import make_notifier
 from alarm_center.live import AlarmFeed
 from alarm_center.notify import repository
@@ -603,3 +603,14 @@ async def test_the_all_clear_goes_once_to_those_who_were_told(centre: Centre) ->
     assert "Helena" in clear.body
     assert len(await centre.rows(template="all_clear")) == 1
     assert centre.fake.sent_to(SECOND) == []
+
+
+async def test_an_alert_for_an_alarm_closed_before_it_went_out_is_not_sent(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    notification_id = await centre.notify(alarm_id)
+    async with centre.sessions() as session, session.begin():
+        await session.execute(update(Alarm).where(Alarm.id == alarm_id).values(status="resolved"))
+    await centre.sender.send_due()
+    row = await centre.row(notification_id)
+    assert (row.status, row.error) == (NotificationStatus.CANCELLED, "alarm closed")
+    assert centre.fake.messages == []

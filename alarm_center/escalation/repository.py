@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alarm_center.alarms.model import Alarm, AlarmEvent, AlarmStatus
 from alarm_center.escalation.model import Escalation
 from alarm_center.notify.model import Notification, NotificationStatus
+from alarm_center.notify.repository import ALERT_TEMPLATES
 from registry.model import Contact, Municipality, Resident
 
 CLOSED = (AlarmStatus.RESOLVED.value, AlarmStatus.CANCELLED.value)
@@ -20,7 +21,6 @@ CLOSED = (AlarmStatus.RESOLVED.value, AlarmStatus.CANCELLED.value)
 ARRIVAL, ARRIVAL_END = "arrival", "arrival_end"
 DUE_STATES = ("active", "paused", ARRIVAL, ARRIVAL_END)
 # What an escalation writes to reach a person; "going" cancels those not yet sent, a close too.
-ALERT_TEMPLATES = ("escalation_sms", "escalation_voice", "fallback_voice")
 # Never cancelled by a close: the all-clear itself, and our answers to relatives' replies.
 KEPT_ON_CLOSE = ("all_clear",)
 RESPONSE_EVENT = "contact_response"

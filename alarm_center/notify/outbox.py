@@ -24,6 +24,7 @@ from alarm_center.notify import repository, service
 from alarm_center.notify.metrics import NOTIFICATIONS, OUTBOX_PASS_FAILURES, SEND_SECONDS
 from alarm_center.notify.model import Channel, Notification, NotificationStatus
 from alarm_center.notify.notifier import Notifier, OutcomeUnknown, OutgoingMessage, PermanentFailure, mask_phone
+from alarm_center.notify.repository import ALERT_TEMPLATES
 from opaska.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -112,11 +113,19 @@ class OutboxSender:
         claimed: list[tuple[OutgoingMessage, datetime]] = []
         async with self._sessions() as session, session.begin():
             rows = await repository.due(session, now=now, limit=BATCH)
+            closed = await repository.closed_alarms(
+                session, {row.alarm_id for row in rows if row.template in ALERT_TEMPLATES and row.alarm_id is not None}
+            )
             stopped = await repository.opted_out(
                 session,
                 {row.contact_id for row in rows if row.channel == Channel.SMS and row.contact_id is not None},
             )
             for row in rows:
+                if row.template in ALERT_TEMPLATES and row.alarm_id in closed:
+                    # Resolved or cancelled before it went out: an alert now would send someone for nothing.
+                    row.status, row.error, row.updated_at = NotificationStatus.CANCELLED, "alarm closed", now
+                    NOTIFICATIONS.labels(row.channel, "cancelled").inc()
+                    continue
                 if row.contact_id in stopped and row.channel == Channel.SMS and row.template != "reply_stopped":
                     # The relative sent STOP: no SMS; an alert becomes a call instead.
                     row.status, row.error, row.updated_at = NotificationStatus.FAILED, "opted out (STOP)", now
@@ -144,7 +153,8 @@ class OutboxSender:
             provider_id = await self._notifier.send(message)
         except PermanentFailure as exc:
             SEND_SECONDS.labels(message.channel).observe(time.perf_counter() - began)
-            log.warning("notification %d refused for good: %s", message.notification_id, exc)
+            # Twilio's text for a refused number quotes the number: log the code only.
+            log.warning("notification %d refused for good (%s)", message.notification_id, type(exc).__name__)
             await self._failed(message.notification_id, str(exc), final=True)
             return
         except OutcomeUnknown as exc:

@@ -44,6 +44,20 @@ async def due(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[N
     )
 
 
+# Messages that call someone to an alarm (as opposed to replies and all-clears).
+ALERT_TEMPLATES = frozenset({"sms_alert", "voice_alert", "escalation_sms", "escalation_voice", "fallback_voice"})
+
+
+async def closed_alarms(session: AsyncSession, alarm_ids: set[int]) -> set[int]:
+    """Those of the alarms that are no longer open."""
+    if not alarm_ids:
+        return set()
+    rows = await session.execute(
+        select(Alarm.id).where(Alarm.id.in_(alarm_ids), Alarm.status.not_in([s.value for s in OPEN_STATUSES]))
+    )
+    return set(rows.scalars())
+
+
 async def stale_sending(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[Notification]:
     """Rows left `sending` past their deadline (a crash, a lost answer), locked like `due`."""
     return (

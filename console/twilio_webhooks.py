@@ -11,8 +11,10 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape, quoteattr
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
+from sqlalchemy import select
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]  # no py.typed
 
+from alarm_center.alarms.model import OPEN_STATUSES, Alarm
 from alarm_center.notify import service
 from alarm_center.notify.metrics import WEBHOOKS
 from alarm_center.notify.model import Channel, Notification
@@ -119,7 +121,18 @@ async def voice(notification_id: int, request: Request, repeat: int = 0) -> Resp
         WEBHOOKS.labels("voice", "unknown").inc()
         return _twiml("<Hangup/>")
     WEBHOOKS.labels("voice", "ok").inc()
+    if await _alarm_closed(verified.context, row.alarm_id):
+        # Picked up after the alarm was closed: say so, rather than send someone out for nothing.
+        return _twiml(_say(render("voice_closed", language), language), "<Hangup/>")
     return _prompt(verified.hooks, row, language, repeat)
+
+
+async def _alarm_closed(context: ConsoleContext, alarm_id: int | None) -> bool:
+    if alarm_id is None:
+        return False
+    async with context.session_factory() as session:
+        status = (await session.execute(select(Alarm.status).where(Alarm.id == alarm_id))).scalar_one_or_none()
+    return status is not None and status not in OPEN_STATUSES
 
 
 def _prompt(hooks: TwilioHooks, row: Notification, language: str, repeat: int) -> Response:

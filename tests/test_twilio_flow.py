@@ -614,3 +614,34 @@ async def test_an_alert_for_an_alarm_closed_before_it_went_out_is_not_sent(centr
     row = await centre.row(notification_id)
     assert (row.status, row.error) == (NotificationStatus.CANCELLED, "alarm closed")
     assert centre.fake.messages == []
+
+
+async def _close(centre: Centre, alarm_id: int) -> None:
+    async with centre.sessions() as session, session.begin():
+        await session.execute(update(Alarm).where(Alarm.id == alarm_id).values(status="resolved"))
+
+
+async def test_an_alert_in_flight_at_the_close_is_followed_by_the_all_clear(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    await centre.notify(alarm_id)
+    await centre.sender.send_due()
+    relative = centre.fake.phone(RELATIVE)
+    sms = await relative.expect_sms()
+    await _close(centre, alarm_id)  # closed while the SMS was on its way
+    await sms.deliver()
+    await sms.deliver()  # the same callback again: still one all-clear
+    await centre.sender.send_due()
+    assert "jest zakończony" in (await relative.expect_sms()).body
+    assert relative.unseen() == []
+    assert len(await centre.rows(alarm_id=alarm_id, template="all_clear")) == 1
+
+
+async def test_a_call_picked_up_after_the_close_says_so_and_asks_nothing(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    await centre.notify(alarm_id, "voice")
+    await centre.sender.send_due()
+    call = await centre.fake.phone(RELATIVE).expect_call()
+    await _close(centre, alarm_id)
+    twiml = await call.answer()
+    assert "<Gather" not in twiml
+    assert "zamknięty" in twiml

@@ -176,6 +176,9 @@ class OutboxSender:
                 await repository.mark_sent(
                     session, notification_id=message.notification_id, provider_id=provider_id, at=self._clock.now()
                 )
+                row = await session.get(Notification, message.notification_id)
+                if row is not None:
+                    await service.all_clear_if_told_after_close(session, row, at=self._clock.now())
         except IntegrityError:
             # Another row already owns this provider id: two rows, one message. Keep the row
             # sending; reconciliation (which skips known ids) settles it.

@@ -126,7 +126,18 @@ async def apply_provider_status(
         NOTIFICATIONS.labels(row.channel, new.value).inc()
     if new == S.FAILED:
         await fallback_to_voice(session, row, at=at)
+    else:
+        await all_clear_if_told_after_close(session, row, at=at)
     return row
+
+
+async def all_clear_if_told_after_close(session: AsyncSession, row: Notification, *, at: datetime) -> None:
+    """An alert that reached someone after its alarm was closed (it was in flight at the close):
+    they get the all-clear too. queue_all_clear sends it once per number, however often this runs."""
+    if row.alarm_id is None or row.template not in repository.ALERT_TEMPLATES:
+        return
+    if not await repository.alarm_is_open(session, row.alarm_id):
+        await queue_all_clear(session, alarm_id=row.alarm_id, at=at)
 
 
 async def fallback_to_voice(session: AsyncSession, row: Notification, *, at: datetime) -> int | None:

@@ -438,6 +438,21 @@ async def test_cannot_reaches_the_next_contact_at_once(centre: Centre) -> None:
     assert await centre.calls(alarm) == [("voice", CONTACT_1, "pending"), ("voice", CONTACT_2, "pending")]
 
 
+async def test_a_late_cannot_from_an_earlier_contact_does_not_hurry_the_one_being_called(centre: Centre) -> None:
+    async with centre.sessions() as session, session.begin():
+        await service.add_contact(
+            session, centre.clock, resident_id=centre.seeded.resident_id, name="Trzeci", phone="603 456 789", priority=3
+        )
+    alarm = await centre.raise_alarm()
+    for second in (0, 60, 180, 270):
+        await centre.at(second)
+    assert await centre.calls(alarm) == [("voice", CONTACT_1, "pending"), ("voice", CONTACT_2, "pending")]
+    waiting_until = (await centre.escalation(alarm)).next_due_at
+    await centre.at(275)
+    await answer(centre, alarm, CONTACT_1, Answer.CANNOT)  # contact 2's phone is ringing meanwhile
+    assert (await centre.escalation(alarm)).next_due_at == waiting_until
+
+
 async def test_going_then_cannot_from_the_same_relative_goes_on_at_once(centre: Centre) -> None:
     alarm = await centre.raise_alarm()
     for second in (0, 60, 180):

@@ -77,7 +77,12 @@ async def on_contact_response(
         and CONTACTS in steps[row.step]["targets"]
         and steps[row.step]["channel"] != "console"
     )
-    if reaching_contacts and (row.next_due_at is None or row.next_due_at > at):
+    if not reaching_contacts or (row.next_due_at is not None and row.next_due_at <= at):
+        return
+    # Only the contact reached last hurries the next one: a late "cannot" from an earlier contact
+    # must not cut short the wait for the one being called now.
+    contacts = await repository.contacts_in_order(session, alarm.resident_id)
+    if row.attempt <= len(contacts) and contacts[row.attempt - 1].id == contact_id:
         await repository.move(session, escalation_id=row.id, values={"next_due_at": at})
 
 

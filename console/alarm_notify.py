@@ -9,6 +9,7 @@ member, as /api/alarms trusts its caller today.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alarm_center.alarms.lifecycle import Actor, Move, MoveRefused, Refusal, apply_move
 from alarm_center.alarms.model import Alarm
 from alarm_center.notify import repository
+from alarm_center.notify.model import Notification, NotificationStatus
 from alarm_center.notify.templates import alert_text
 from console.context import ConsoleContext
 from opaska.clock import Clock, SystemClock
@@ -60,6 +62,22 @@ class NotifyResult(BaseModel):
     event_id: int
 
 
+REPEAT_GUARD = timedelta(seconds=60)
+
+
+async def _asked_just_now(
+    session: AsyncSession, *, alarm_id: int, contact_id: int, channel: str, now: datetime
+) -> bool:
+    query = select(Notification.id).where(
+        Notification.alarm_id == alarm_id,
+        Notification.contact_id == contact_id,
+        Notification.channel == channel,
+        Notification.created_at > now - REPEAT_GUARD,
+        Notification.status != NotificationStatus.CANCELLED,
+    )
+    return (await session.execute(query.limit(1))).first() is not None
+
+
 def _field_error(field: str, message: str) -> HTTPException:
     # The shape FastAPI gives its own validation errors, so a client reads both alike.
     detail: list[dict[str, Any]] = [{"loc": ["body", field], "msg": message, "type": "value_error"}]
@@ -82,6 +100,13 @@ async def notify_contact(
         contact = await session.get(Contact, body.contact_id)
         if contact is None or contact.resident_id != resident_id[0]:
             raise _field_error("contact_id", f"contact {body.contact_id} is not a contact of this alarm's resident")
+        if await _asked_just_now(session, alarm_id=alarm_id, contact_id=contact.id, channel=body.channel, now=now):
+            # A double click, or two operators at once: the relative is told once.
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                detail=f"a {body.channel} to contact {contact.id} for alarm {alarm_id} was queued in the last "
+                f"{REPEAT_GUARD.seconds} s",
+            )
         template, text = await alert_text(session, alarm_id=alarm_id, channel=body.channel, contact_id=contact.id)
         notification_id = await repository.add(
             session,

@@ -167,6 +167,19 @@ async def test_an_operator_texts_a_relative_from_the_alarm(centre: Centre) -> No
     }
 
 
+async def test_a_double_click_tells_the_relative_once(centre: Centre) -> None:
+    alarm = await centre.raise_sos()
+    assert (await centre.notify(alarm)).status_code == 201
+    again = await centre.notify(alarm)
+    assert again.status_code == 409
+    assert "in the last 60 s" in again.json()["detail"]
+    assert len(await centre.notifications(alarm)) == 1
+    # A call to the same relative is another thing, and a minute later a new SMS is fine.
+    assert (await centre.notify(alarm, channel="voice")).status_code == 201
+    centre.clock.advance(61)
+    assert (await centre.notify(alarm)).status_code == 201
+
+
 async def test_a_call_in_the_contacts_language(centre: Centre) -> None:
     alarm = await centre.raise_sos()
     async with centre.sessions() as session, session.begin():

@@ -9,6 +9,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -25,7 +26,7 @@ from alarm_center.engine import make_notifier
 from alarm_center.live import AlarmFeed
 from alarm_center.notify import repository
 from alarm_center.notify.model import Notification, NotificationStatus
-from alarm_center.notify.notifier import OfflineNotifier
+from alarm_center.notify.notifier import OfflineNotifier, OutcomeUnknown, OutgoingMessage
 from alarm_center.notify.outbox import OutboxPolicy, OutboxSender
 from alarm_center.notify.service import parse_reply, queue_all_clear
 from alarm_center.notify.templates import alarm_code, alert_text
@@ -645,3 +646,29 @@ async def test_a_call_picked_up_after_the_close_says_so_and_asks_nothing(centre:
     twiml = await call.answer()
     assert "<Gather" not in twiml
     assert "zamknięty" in twiml
+
+
+class _Unreachable:
+    """A provider that took the request and then could never be asked about it again."""
+
+    async def send(self, message: OutgoingMessage) -> str:
+        raise OutcomeUnknown("connection dropped")
+
+    async def find_sent(self, message: OutgoingMessage, *, since: datetime, known: set[str]) -> str | None:
+        raise OutcomeUnknown("provider unreachable")
+
+
+async def test_an_alert_whose_outcome_stays_unknown_is_failed_in_the_end_and_a_call_made(centre: Centre) -> None:
+    alarm_id = await centre.alarm()
+    notification_id = await centre.notify(alarm_id)
+    sender = OutboxSender(centre.sessions, _Unreachable(), centre.clock, POLICY)
+    await sender.send_due()
+    assert (await centre.row(notification_id)).status == NotificationStatus.SENDING  # never resent unasked
+    for _ in range(30):
+        centre.clock.advance(60)
+        await sender.reconcile_stale()
+        if (await centre.row(notification_id)).status != NotificationStatus.SENDING:
+            break
+    assert (await centre.row(notification_id)).status == NotificationStatus.FAILED
+    [fallback] = await centre.rows(alarm_id=alarm_id, template="fallback_voice")
+    assert fallback.channel == "voice"

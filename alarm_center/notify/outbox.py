@@ -29,6 +29,9 @@ from opaska.clock import Clock
 
 log = logging.getLogger(__name__)
 
+# How long a send whose outcome cannot be learnt (the provider unreachable) stays `sending`.
+GIVE_UP_UNKNOWN_AFTER = timedelta(minutes=10)
+
 BATCH = 50
 PARALLEL_SENDS = 10
 
@@ -232,6 +235,15 @@ class OutboxSender:
             if row is None or row.status != NotificationStatus.SENDING:
                 return
             row.error = f"outcome unknown: {error}"[:500]
+            started = row.next_attempt_at or row.created_at
+            if now - started >= GIVE_UP_UNKNOWN_AFTER:
+                # The provider could not be asked for this long: an alert must not hang in limbo.
+                # Failed, and an SMS falls back to a call (another channel, so never the same SMS twice).
+                log.error("notification %d: outcome still unknown after %s; failed", row.id, GIVE_UP_UNKNOWN_AFTER)
+                row.status, row.deadline, row.updated_at = NotificationStatus.FAILED, None, now
+                NOTIFICATIONS.labels(row.channel, "failed").inc()
+                await service.fallback_to_voice(session, row, at=now)
+                return
             # Stays `sending` (never resent unasked); the next look once the backoff is over.
             row.deadline = now + self._policy.backoff(row.attempts)
             row.updated_at = now

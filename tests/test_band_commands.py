@@ -1,9 +1,5 @@
 """`opaska band …` as a technician runs it: config and locate reach the downlink outbox."""
 
-import asyncio
-import subprocess
-import sys
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -11,32 +7,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.downlink_model import BandDownlink
 from opaska.clock import FakeClock
 from registry.model import Band
-from tests.support.processes import REPO, opaska_env
+from tests.support.processes import run_opaska_command
 from tests.support.seed import seed_resident_with_band
 
 pytestmark = pytest.mark.asyncio
-
-
-async def _opaska(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "opaska.cli", *args],
-        env=opaska_env(OPASKA_DATABASE_URL=database_url),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 async def test_config_locate_and_rejects(
     sessions: async_sessionmaker[AsyncSession], clock: FakeClock, database_url: str
 ) -> None:
     seeded = await seed_resident_with_band(sessions, clock)
-    configured = await _opaska(database_url, "band", "config", seeded.serial, "--heartbeat-interval", "120")
+    configured = await run_opaska_command(database_url, "band", "config", seeded.serial, "--heartbeat-interval", "120")
     assert configured.returncode == 0, configured.stderr
-    located = await _opaska(database_url, "band", "locate", seeded.serial)
+    located = await run_opaska_command(database_url, "band", "locate", seeded.serial)
     assert located.returncode == 0, located.stderr
     async with sessions() as session:
         band = (await session.execute(select(Band).where(Band.id == seeded.band_id))).scalar_one()
@@ -46,12 +29,12 @@ async def test_config_locate_and_rejects(
     assert outbox[0].payload["heartbeat_interval_s"] == 120
     assert outbox[1].payload["request_id"] in located.stdout
 
-    rejects = await _opaska(database_url, "band", "rejects", seeded.serial)
+    rejects = await run_opaska_command(database_url, "band", "rejects", seeded.serial)
     assert rejects.stdout.strip() == "no rejected messages"
 
-    unknown = await _opaska(database_url, "band", "locate", "NO-SUCH-BAND")
+    unknown = await run_opaska_command(database_url, "band", "locate", "NO-SUCH-BAND")
     assert unknown.returncode == 1
     assert unknown.stderr.strip().splitlines()[-1] == "opaska: no band 'NO-SUCH-BAND' is registered"
-    too_fast = await _opaska(database_url, "band", "config", seeded.serial, "--heartbeat-interval", "1")
+    too_fast = await run_opaska_command(database_url, "band", "config", seeded.serial, "--heartbeat-interval", "1")
     assert too_fast.returncode == 1
     assert "--heartbeat-interval" in too_fast.stderr

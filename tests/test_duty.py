@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,7 +14,7 @@ from opaska.clock import FakeClock
 from registry import service
 from registry.duty import DutyError, DutyRole, Shift, add_shift, on_duty
 from registry.model import StaffRole, StaffUser
-from tests.support.processes import REPO, opaska_env
+from tests.support.processes import run_opaska_command
 
 pytestmark = pytest.mark.asyncio
 
@@ -166,33 +163,20 @@ async def test_bad_shifts_are_refused_with_the_field_named(
     assert str(refused.value) == message
 
 
-async def _opaska(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "opaska.cli", *args],
-        env=opaska_env(OPASKA_DATABASE_URL=database_url),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 async def test_the_roster_from_the_command_line(
     sessions: async_sessionmaker[AsyncSession], clock: FakeClock, database_url: str
 ) -> None:
     code = f"02{uuid.uuid4().hex[:5]}"
     municipality_id = await _municipality(sessions, clock, code)
     night = ("--from", "2026-11-23T20:00", "--to", "2026-11-24T08:00")
-    added = await _opaska(
+    added = await run_opaska_command(
         database_url, "duty", "add", "--role", "supervisor", "--name", "Anna Nowak", "--phone", "601 234 567", *night
     )
     assert added.returncode == 0, added.stderr
     assert "supervisor" in added.stdout
     assert "2026-11-23 20:00 - 2026-11-24 08:00 (Europe/Warsaw), all municipalities" in added.stdout
     # An offset is taken as given: 19:00 UTC is 20:00 in Warsaw.
-    responder = await _opaska(
+    responder = await run_opaska_command(
         database_url,
         "duty",
         "add",
@@ -222,7 +206,7 @@ async def test_the_roster_from_the_command_line(
         municipality_id,
     )
 
-    at_night = await _opaska(database_url, "duty", "list", "--at", "2026-11-24T02:00")
+    at_night = await run_opaska_command(database_url, "duty", "list", "--at", "2026-11-24T02:00")
     assert at_night.returncode == 0, at_night.stderr
     lines = at_night.stdout.strip().splitlines()
     assert len(lines) == 2
@@ -230,7 +214,7 @@ async def test_the_roster_from_the_command_line(
     assert f"municipality {code}" in lines[0]
     assert lines[1].startswith("supervisor")
     assert "Anna Nowak +48601234567" in lines[1]
-    in_the_day = await _opaska(database_url, "duty", "list", "--at", "2026-11-24T12:00")
+    in_the_day = await run_opaska_command(database_url, "duty", "list", "--at", "2026-11-24T12:00")
     assert in_the_day.stdout.strip() == "nobody on duty then"
 
 
@@ -242,7 +226,7 @@ async def test_the_list_without_a_time_shows_every_shift_not_yet_over(
     await _shift(sessions, clock, name="Over", starts_at=now - timedelta(hours=3), ends_at=now - timedelta(hours=1))
     await _shift(sessions, clock, name="On now", starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=1))
     await _shift(sessions, clock, name="Next", starts_at=now + timedelta(hours=1), ends_at=now + timedelta(hours=3))
-    listed = await _opaska(database_url, "duty", "list")
+    listed = await run_opaska_command(database_url, "duty", "list")
     assert listed.returncode == 0, listed.stderr
     names = [line.split(" +48")[0].split(maxsplit=1)[1] for line in listed.stdout.strip().splitlines()]
     assert names == ["On now", "Next"]
@@ -267,7 +251,7 @@ async def test_bad_roster_input_is_one_clear_line(database_url: str, args: tuple
         "--to": "2026-11-24T08:00",
     }
     values.update(dict(zip(args[::2], args[1::2], strict=True)))
-    result = await _opaska(database_url, "duty", "add", *[part for item in values.items() for part in item])
+    result = await run_opaska_command(database_url, "duty", "add", *[part for item in values.items() for part in item])
     assert result.returncode == 1
     # (Lines before it are the database check's log, as for every command.)
     assert result.stderr.strip().splitlines()[-1] == message

@@ -52,3 +52,17 @@ async def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log_path
                     return
             await asyncio.sleep(0.2)
     raise AssertionError(f"opaska not ready within {timeout} s:\n{log_path.read_text()}")
+
+
+async def run_opaska_command(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """One `opaska …` command against the test's database, as a technician runs it."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "opaska.cli", *args],
+        env=opaska_env(OPASKA_DATABASE_URL=database_url),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

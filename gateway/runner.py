@@ -42,7 +42,7 @@ from gateway.payloads import ALARM_KINDS, PRIORITY_KINDS, STATUS_KIND, TELEMETRY
 from gateway.presence import PresenceBatch
 from gateway.queues import BoundedQueue, Received
 from gateway.reject_log import RejectLog
-from gateway.service import AlarmStored, BandMessageService, ReportsStored
+from gateway.service import AlarmStored, BandMessageService, ReportsStored, unknown_band
 from gateway.test_hooks import hold_before_commit_if_asked
 from gateway.topics import TopicScheme
 from opaska.clock import Clock
@@ -386,9 +386,7 @@ class Gateway:
             assert isinstance(verdict, TelemetryMessage | StatusMessage)
             kind = verdict.kind if isinstance(verdict, TelemetryMessage) else STATUS_KIND
             if verdict.band in stored.unknown_bands:
-                self._rejected(
-                    Rejection("unknown_band", f"no band {verdict.band!r} is registered", verdict.band, kind), entry.item
-                )
+                self._rejected(unknown_band(verdict.band, kind), entry.item)
             else:
                 duplicate = (
                     isinstance(verdict, TelemetryMessage) and (verdict.band, verdict.message_id) in stored.duplicates

@@ -37,7 +37,7 @@ class ReportsStored:
     duplicates: set[tuple[str, str]] = field(default_factory=set)
 
 
-def _unknown(band: str, kind: str) -> Rejection:
+def unknown_band(band: str, kind: str) -> Rejection:
     return Rejection(Reason.UNKNOWN_BAND, f"no band {band!r} is registered", band, kind)
 
 
@@ -68,7 +68,7 @@ class BandMessageService:
         async with self._sessions() as session, session.begin():
             band = await repository.band_by_serial(session, message.band)
             if band is None:
-                return _unknown(message.band, message.kind)
+                return unknown_band(message.band, message.kind)
             stored_id = await repository.insert_band_message_once(session, _message_row(band, message, received_at))
             if stored_id is None:
                 return AlarmStored(message.band, message.message_id, None, False, True, message.kind)
@@ -95,7 +95,7 @@ class BandMessageService:
         async with self._sessions() as session, session.begin():
             band = await repository.band_by_serial(session, message.band)
             if band is None:
-                return _unknown(message.band, message.kind)
+                return unknown_band(message.band, message.kind)
             stored_id = await repository.insert_band_message_once(session, _message_row(band, message, received_at))
             if stored_id is None:
                 return AlarmStored(message.band, message.message_id, None, False, True, message.kind)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck check system-deps clean
+.PHONY: run demo test bench lint typecheck check system-deps clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "opaska needs Python 3.11 or newer")'
@@ -27,6 +27,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## bench: the benchmarks (docs/performance.md) on embedded defaults and on Mosquitto + PostgreSQL; BENCH_ARGS=--quick for a tiny run, BENCH_SCALE=0.1 for a smaller one
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -36,11 +40,11 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
-## system-deps: Debian packages the full suite uses (needs root): Mosquitto, docker-compose
+## system-deps: Debian packages the full suite uses (needs root): Mosquitto, docker-compose, Chromium, poppler-utils (report PDFs as pictures), prometheus (promtool checks the alert rules)
 system-deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "system-deps needs root (apt-get)"; exit 1; fi
 	@missing=""; \
-	for pkg in mosquitto mosquitto-clients docker-compose; do \
+	for pkg in mosquitto mosquitto-clients docker-compose chromium poppler-utils prometheus; do \
 	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \

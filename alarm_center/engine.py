@@ -6,11 +6,13 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from alarm_center.escalation.auditor import EscalationAuditor
 from alarm_center.escalation.worker import run_escalation
 from alarm_center.notify.notifier import Notifier, OfflineNotifier
-from alarm_center.notify.outbox import OutboxSender
+from alarm_center.notify.outbox import OutboxPolicy, OutboxSender
 from alarm_center.notify.twilio_notifier import TwilioNotifier
 from alarm_center.supervision.loop import run_supervision
+from opaska import health
 from opaska.clock import Clock
 from opaska.settings import Settings, SettingsError
 
@@ -28,7 +30,7 @@ def make_notifier(settings: Settings) -> Notifier:
                 raise SettingsError(f'[notify] mode = "twilio" needs {names}')
             return TwilioNotifier.create(
                 account_sid=twilio.account_sid,
-                auth_token=twilio.auth_token,
+                auth_token=twilio.auth_token.get_secret_value(),
                 from_number=twilio.from_number,
                 public_url=twilio.public_url,
                 api_base_url=twilio.api_base_url,
@@ -36,9 +38,28 @@ def make_notifier(settings: Settings) -> Notifier:
             )
 
 
-async def run_engine(settings: Settings, session_factory: async_sessionmaker[AsyncSession], clock: Clock) -> None:
-    sender = OutboxSender(session_factory, make_notifier(settings), clock)
+def outbox_policy(settings: Settings) -> OutboxPolicy:
+    notify = settings.notify
+    return OutboxPolicy(
+        max_attempts=notify.max_attempts,
+        send_deadline_s=notify.send_deadline_s,
+        reconcile_after_s=notify.reconcile_after_s,
+        per_number_per_minute=notify.per_number_per_minute,
+    )
+
+
+async def run_engine(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession], clock: Clock, *, audit: bool = True
+) -> None:
+    """The engine's workers, each watched by /readyz; `audit` adds the escalation auditor (a
+    process with a console runs it there instead)."""
+    sender = OutboxSender(session_factory, make_notifier(settings), clock, outbox_policy(settings))
+    watch = health.PROCESS.watch
     async with asyncio.TaskGroup() as tasks:
-        tasks.create_task(run_escalation(settings, session_factory, clock), name="escalation")
-        tasks.create_task(sender.run(), name="outbox")
-        tasks.create_task(run_supervision(settings, session_factory, clock), name="supervision")
+        watch(tasks.create_task(run_escalation(settings, session_factory, clock), name="escalation"))
+        watch(tasks.create_task(sender.run(), name="outbox"))
+        watch(tasks.create_task(run_supervision(settings, session_factory, clock), name="supervision"))
+        if audit:
+            auditor = EscalationAuditor(session_factory, clock)
+            health.PROCESS.add_check("escalation", auditor.check)
+            watch(tasks.create_task(auditor.run(), name="escalation-auditor"))

@@ -2,46 +2,32 @@
 
 The notification is an outbox row like an escalation step's (the sender delivers it, with its
 retries, fallback and reconciliation), written in the same transaction as the alarm event that
-says who asked for it. No login yet (it arrives with the console issue): the body names the staff
-member, as /api/alarms trusts its caller today.
+says who asked for it: the logged-in operator.
+
+No `from __future__ import annotations`: FastAPI must resolve the Annotated dependencies.
 """
 
-from __future__ import annotations
-
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
+from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.lifecycle import Actor, Move, MoveRefused, Refusal, apply_move
-from alarm_center.alarms.model import Alarm
 from alarm_center.notify import repository
 from alarm_center.notify.model import Notification, NotificationStatus
 from alarm_center.notify.templates import alert_text
-from console.context import ConsoleContext
-from opaska.clock import Clock, SystemClock
-from registry.model import Contact, StaffUser
+from console.api.scope import visible_alarm
+from console.auth.current import AlarmHandler
+from console.deps import ClockDep, SessionDep, get_clock
+from registry.model import Contact
 
 router = APIRouter(tags=["alarms"])
 
 
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    context: ConsoleContext = request.app.state.context
-    async with context.session_factory() as session:
-        yield session
-
-
-def get_clock() -> Clock:
-    """The console's clock; tests override this dependency with a FakeClock."""
-    return SystemClock()
-
-
-SessionDep = Annotated[AsyncSession, Depends(_session)]
-ClockDep = Annotated[Clock, Depends(get_clock)]
+__all__ = ["get_clock", "router"]  # get_clock: tests override the console's clock through it
 
 
 class NotifyRequest(BaseModel):
@@ -49,7 +35,6 @@ class NotifyRequest(BaseModel):
 
     contact_id: int = Field(gt=0, description="one of the alarm's resident's contacts")
     channel: Literal["sms", "voice"]
-    staff_id: int = Field(gt=0, description="who asks (until the console has logins)")
 
 
 class NotifyResult(BaseModel):
@@ -86,19 +71,18 @@ def _field_error(field: str, message: str) -> HTTPException:
 
 @router.post("/api/alarms/{alarm_id}/notify", status_code=status.HTTP_201_CREATED)
 async def notify_contact(
-    alarm_id: Annotated[int, Path(gt=0)], body: NotifyRequest, session: SessionDep, clock: ClockDep
+    alarm_id: Annotated[int, Path(gt=0, le=2**62)],
+    body: NotifyRequest,
+    user: AlarmHandler,
+    session: SessionDep,
+    clock: ClockDep,
 ) -> NotifyResult:
     """Queue an alert SMS or call to one of the resident's contacts, and record who asked for it."""
     now = clock.now()
     async with session.begin():
-        resident_id = (await session.execute(select(Alarm.resident_id).where(Alarm.id == alarm_id))).first()
-        if resident_id is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"alarm {alarm_id} does not exist")
-        staff = await session.get(StaffUser, body.staff_id)
-        if staff is None or not staff.active:
-            raise _field_error("staff_id", f"no active staff member {body.staff_id}")
+        alarm = await visible_alarm(session, user, alarm_id)
         contact = await session.get(Contact, body.contact_id)
-        if contact is None or contact.resident_id != resident_id[0]:
+        if contact is None or alarm.resident_id is None or contact.resident_id != alarm.resident_id:
             raise _field_error("contact_id", f"contact {body.contact_id} is not a contact of this alarm's resident")
         if await _asked_just_now(session, alarm_id=alarm_id, contact_id=contact.id, channel=body.channel, now=now):
             # A double click, or two operators at once: the relative is told once.
@@ -128,7 +112,7 @@ async def notify_contact(
                 at=now,
                 alarm_id=alarm_id,
                 move=Move.ESCALATE,
-                actor=Actor.staff(staff.id),
+                actor=Actor.staff(user.id),
                 detail={
                     "by_hand": True,
                     "channel": body.channel,

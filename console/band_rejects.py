@@ -3,12 +3,14 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
-from console.context import ConsoleContext
+from console.auth.current import BandReader
+from console.deps import SessionDep
 from gateway.dead_letter import recent_dead_letters
+from registry.model import Band, Resident
 
 router = APIRouter(tags=["bands"])
 
@@ -24,20 +26,29 @@ class RejectedMessage(BaseModel):
     payload: str
 
 
-async def _session(request: Request) -> AsyncSession:
-    context: ConsoleContext = request.app.state.context
-    return context.session_factory()
-
-
 @router.get("/api/band-rejects")
 async def rejected_band_messages(
-    session: Annotated[AsyncSession, Depends(_session)],
+    user: BandReader,
+    session: SessionDep,
     band: Annotated[str | None, Query(max_length=64, description="one band's serial")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[RejectedMessage]:
-    """The newest rejected messages (of one band, or of all), newest first."""
-    async with session:
-        letters = await recent_dead_letters(session, band=band, limit=limit)
+    """The newest rejected messages (of one band, or of all), newest first. Technicians and
+    supervisors see those of their municipalities' bands; messages naming no known band, only
+    administrators."""
+    letters = await recent_dead_letters(session, band=band, limit=limit)
+    if user.municipality_ids is not None:
+        serials = {letter.band_serial for letter in letters if letter.band_serial}
+        owners = dict(
+            (
+                await session.execute(
+                    select(Band.serial, Resident.municipality_id)
+                    .join(Resident, Resident.id == Band.resident_id)
+                    .where(Band.serial.in_(serials))
+                )
+            ).all()
+        )
+        letters = [letter for letter in letters if letter.band_serial and user.sees(owners.get(letter.band_serial))]
     return [
         RejectedMessage(
             received_at=letter.received_at,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.live import AlarmFeed
@@ -12,7 +13,7 @@ from gateway.broker.credential_store import CredentialStore
 from gateway.topics import TopicScheme
 from opaska.clock import Clock, SystemClock
 from opaska.mqtt.endpoint import parse_mqtt_url
-from opaska.settings import Settings
+from opaska.settings import ConsoleSettings, Settings
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class MqttHooks:
 class TwilioHooks:
     """Twilio's webhooks (status callbacks, inbound SMS, voice): checked against our public URL."""
 
-    auth_token: str
+    auth_token: str = field(repr=False)
     # The URL Twilio signs over: what we gave it, whatever the request looks like on arrival.
     public_url: str
     clock: Clock = field(default_factory=SystemClock)
@@ -50,7 +51,7 @@ class TwilioHooks:
         twilio = settings.twilio
         if settings.notify.mode != "twilio" or not twilio.auth_token or not twilio.public_url:
             return None
-        return cls(twilio.auth_token, twilio.public_url.rstrip("/"), clock or SystemClock())
+        return cls(twilio.auth_token.get_secret_value(), twilio.public_url.rstrip("/"), clock or SystemClock())
 
 
 @dataclass
@@ -61,3 +62,7 @@ class ConsoleContext:
     run_feed: bool = True
     mqtt_hooks: MqttHooks | None = None
     twilio_hooks: TwilioHooks | None = None
+    # Logins (session lifetimes, cookie flags, rate limit).
+    settings: ConsoleSettings = field(default_factory=ConsoleSettings)
+    # Encrypts key-safe codes at rest; None: key-safe codes can be neither read nor stored (503).
+    data_key: Fernet | None = field(default=None, repr=False)

@@ -87,7 +87,10 @@ async def authorize(body: AuthorizeRequest, hooks: HooksDep) -> AuthorizeRespons
     # username is proven: the service account's name means the service account.
     kind = PrincipalKind.SERVICE if body.username == hooks.credentials.service_username else PrincipalKind.BAND
     who = Principal(kind, body.username)
-    if body.action == "publish":
+    if kind == PrincipalKind.BAND and not await hooks.credentials.band_still_admitted(body.username):
+        # Revoked or retired since it connected: EMQX keeps the connection, so it loses its rights here.
+        allowed = False
+    elif body.action == "publish":
         allowed = hooks.rules.may_publish(who, body.topic)
     else:
         allowed = hooks.rules.may_subscribe(who, body.topic)

@@ -45,6 +45,7 @@ from gateway.reject_log import RejectLog
 from gateway.service import AlarmStored, BandMessageService, ReportsStored, unknown_band
 from gateway.test_hooks import hold_before_commit_if_asked
 from gateway.topics import TopicScheme
+from opaska import health
 from opaska.clock import Clock
 from opaska.mqtt.client import AsyncMqttClient, IncomingMessage
 from opaska.mqtt.endpoint import MqttEndpoint
@@ -57,6 +58,8 @@ ALARM_QUEUE_LIMIT = 10_000
 TELEMETRY_QUEUE_LIMIT = 20_000
 PRESENCE_FLUSH_S = 1.0
 FAILURES_BEFORE_MINIMAL_PAYLOAD = 3
+# Reports judged between two turns of the event loop when a batch is flushed (a turn costs ~20 µs).
+YIELD_EVERY = 20
 
 
 def _kind_label(kind: str | None) -> str:
@@ -88,10 +91,10 @@ class Gateway:
     ) -> None:
         self._topics = topics
         self._sessions = session_factory
-        self._service = BandMessageService(session_factory)
         self._clock = clock
         self._client_id = client_id
         self._bands = bands or BandSettings()
+        self._service = BandMessageService(session_factory, test_pass_latency_ms=self._bands.test_pass_latency_ms)
         self._alarm_settings = alarms or AlarmSettings()
         self._on_alarm_stored = on_alarm_stored
         self._pausers: set[str] = set()
@@ -105,6 +108,19 @@ class Gateway:
             keepalive_s=keepalive_s,
             manual_ack=True,
             on_message=self._receive,
+        )
+        # The priority lane: alarms come on a connection (and a persistent session) of their own,
+        # so an SOS is never queued behind heartbeats in the broker or in the socket, nor held
+        # when the telemetry queue is full and its connection stops reading.
+        self._alarm_client = AsyncMqttClient(
+            endpoint,
+            client_id=f"{client_id}-alarms",
+            protocol="5" if protocol == "5" else "3.1.1",
+            clean_start=False,
+            session_expiry_s=session_expiry_s,
+            keepalive_s=keepalive_s,
+            manual_ack=True,
+            on_message=self._receive_alarm,
         )
         self._alarms = BoundedQueue(
             "alarm", ALARM_QUEUE_LIMIT, lambda: self._pause("alarm"), lambda: self._resume("alarm")
@@ -123,28 +139,52 @@ class Gateway:
 
     async def connect(self) -> None:
         """First connection; raises MqttError with a clear message if the broker is unreachable."""
+        await self._alarm_client.connect()
+        await self._subscribe_alarms(session_present=False)
         await self._client.connect()
         await self._subscribe(session_present=False)
 
     async def run(self) -> None:
+        # Each loop is watched by /readyz: a TaskGroup carries on when one child is cancelled.
+        watch = health.PROCESS.watch
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(stay_connected(self._client, on_connected=self._subscribe, already_connected=True))
-            tasks.create_task(self._alarm_worker(), name="gateway-alarms")
-            tasks.create_task(self._report_worker(), name="gateway-reports")
-            tasks.create_task(self._downlink.run(), name="gateway-downlink")
-            tasks.create_task(
-                keep_alive(
-                    self._sessions,
-                    self._clock,
-                    name=self._client_id,
-                    connected_since=self._current_connection_start,
-                    bands=self._bands,
-                ),
-                name="gateway-liveness",
+            watch(
+                tasks.create_task(
+                    stay_connected(self._client, on_connected=self._subscribe, already_connected=True),
+                    name="gateway-connection",
+                )
+            )
+            watch(
+                tasks.create_task(
+                    stay_connected(self._alarm_client, on_connected=self._subscribe_alarms, already_connected=True),
+                    name="gateway-alarm-connection",
+                )
+            )
+            watch(tasks.create_task(self._alarm_worker(), name="gateway-alarms"))
+            watch(tasks.create_task(self._report_worker(), name="gateway-reports"))
+            watch(tasks.create_task(self._downlink.run(), name="gateway-downlink"))
+            watch(
+                tasks.create_task(
+                    keep_alive(
+                        self._sessions,
+                        self._clock,
+                        name=self._client_id,
+                        connected_since=self._current_connection_start,
+                        bands=self._bands,
+                    ),
+                    name="gateway-liveness",
+                )
             )
 
     async def close(self) -> None:
         await self._client.disconnect()
+        await self._alarm_client.disconnect()
+
+    async def broker_state(self) -> str:
+        """For /readyz: "ok" while connected and subscribed to the broker."""
+        if self._client.is_connected and self._connected_since is not None and self._alarm_client.is_connected:
+            return "ok"
+        return f"unreachable: not connected to {self._client.endpoint}"
 
     def _current_connection_start(self) -> datetime | None:
         """Since when band presence is being heard AND written; None while either is not."""
@@ -163,27 +203,53 @@ class Gateway:
         self._downlink.wake.set()
         log.info("gateway subscribed to %s (session kept: %s)", self._topics.uplink_filter, session_present)
 
+    async def _subscribe_alarms(self, session_present: bool) -> None:
+        filters = [(self._topics.uplink("+", kind), 1) for kind in sorted(PRIORITY_KINDS)]
+        granted = await self._alarm_client.subscribe(filters)
+        for (topic_filter, _), code in zip(filters, granted, strict=True):
+            if code >= 0x80:
+                raise RuntimeError(f"broker refused the gateway's subscription to {topic_filter}")
+        log.info("gateway alarm lane subscribed (session kept: %s)", session_present)
+
     def _pause(self, queue: str) -> None:
+        # Each queue holds back only its own connection: a full telemetry queue never stops alarms.
         self._pausers.add(queue)
-        self._client.pause_reading()
+        (self._alarm_client if queue == "alarm" else self._client).pause_reading()
 
     def _resume(self, queue: str) -> None:
         self._pausers.discard(queue)
-        if not self._pausers:
-            self._client.resume_reading()
+        (self._alarm_client if queue == "alarm" else self._client).resume_reading()
 
-    def _receive(self, message: IncomingMessage) -> None:
+    def _is_alarm_topic(self, topic: str) -> bool:
+        # The last level first: most messages are heartbeats, and only an alarm kind needs the full parse.
+        if topic.rpartition("/")[2] not in PRIORITY_KINDS:
+            return False
+        band_topic = self._topics.parse_band_topic(topic)
+        return band_topic is not None and not band_topic.is_status and band_topic.kind in PRIORITY_KINDS
+
+    def _receive_alarm(self, message: IncomingMessage) -> None:
+        """The priority lane: alarm kinds only, acked after commit."""
+        if not self._is_alarm_topic(message.topic):
+            self._alarm_client.ack(message)  # not ours: the main connection has it too
+            return
         self.received += 1
         if message.dup:
             REDELIVERED.inc()
             log.info("message redelivered by the broker (dup) on %s", message.topic[:200])
-        item = Received(message, self._clock.now(), time.monotonic())
-        band_topic = self._topics.parse_band_topic(message.topic)
-        if band_topic is not None and not band_topic.is_status and band_topic.kind in PRIORITY_KINDS:
-            self._alarms.put(item)  # acked after commit
-        else:
-            self._telemetry.put(item)
+        self._alarms.put(Received(message, self._clock.now(), time.monotonic()))
+
+    def _receive(self, message: IncomingMessage) -> None:
+        if self._is_alarm_topic(message.topic):
+            # The priority lane's persistent session holds this alarm until it is committed: this
+            # copy (the main connection's `up/#` also matches it) is acked and left.
             self._client.ack(message)
+            return
+        self.received += 1
+        if message.dup:
+            REDELIVERED.inc()
+            log.info("message redelivered by the broker (dup) on %s", message.topic[:200])
+        self._telemetry.put(Received(message, self._clock.now(), time.monotonic()))
+        self._client.ack(message)
 
     # --- outcomes -------------------------------------------------------------------------
 
@@ -242,7 +308,7 @@ class Gateway:
         else:
             await hold_before_commit_if_asked(item.message.topic)
             outcome = await self._store_until_committed(verdict, item)
-        self._client.ack(item.message)
+        self._alarm_client.ack(item.message)
         if isinstance(outcome, Rejection):
             self._rejected(outcome, item)
             return
@@ -365,7 +431,11 @@ class Gateway:
     async def _flush_reports(self, items: list[Received]) -> None:
         batch = PresenceBatch()
         judged: list[_Judged] = []
-        for item in items:
+        for index, item in enumerate(items, start=1):
+            if index % YIELD_EVERY == 0:
+                # Judging a second's heartbeats takes a while (about 200 ms for 1,700 on a loaded
+                # 2-core machine): let the alarm worker run in between, so no SOS waits behind them.
+                await asyncio.sleep(0)
             verdict = self._judge_report(item)
             if isinstance(verdict, Rejection):
                 self._rejected(verdict, item)
@@ -381,6 +451,10 @@ class Gateway:
             judged.append(_Judged(item, verdict))
         dead_letters, self._dead_letters = self._dead_letters, []
         stored = await self._store_reports_until_committed(batch, dead_letters)
+        # Counted per batch, not per message: a labelled metric's lookup costs more than the count.
+        outcomes: Counter[tuple[str, str]] = Counter()
+        telemetry_seconds = COMMIT_SECONDS.labels("telemetry")
+        now = time.monotonic()
         for entry in judged:
             verdict = entry.verdict
             assert isinstance(verdict, TelemetryMessage | StatusMessage)
@@ -391,8 +465,11 @@ class Gateway:
                 duplicate = (
                     isinstance(verdict, TelemetryMessage) and (verdict.band, verdict.message_id) in stored.duplicates
                 )
-                self._accepted(kind, duplicate=duplicate)
-                COMMIT_SECONDS.labels("telemetry").observe(time.monotonic() - entry.item.monotonic)
+                outcomes[_kind_label(kind), "duplicate" if duplicate else "accepted"] += 1
+                telemetry_seconds.observe(now - entry.item.monotonic)
+        for (kind_label, result), count in outcomes.items():
+            self.tally[result] += count
+            BAND_MESSAGES.labels(kind_label, result).inc(count)
 
     async def _store_reports_until_committed(
         self, batch: PresenceBatch, dead_letters: list[DeadLetterEntry]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +17,10 @@ from opaska.clock import Clock
 from opaska.mqtt.client import MqttError
 from opaska.mqtt.endpoint import MqttEndpoint
 from opaska.settings import Settings
-from registry import service
+from registry import service, staff
 from registry.credentials import hash_band_secret, new_band_secret
 from registry.model import Band, Municipality
+from registry.staff_passwords import hash_password
 from simulator.band import RepeatPolicy, VirtualBand
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,12 @@ DEMO_RESIDENTS = [
     ),
 ]
 
+# Medical notes of some demo residents (the console shows them only on request, audited).
+DEMO_MEDICAL_NOTES = {
+    "Helena": "Cukrzyca typu 2, insulina rano i wieczorem. Uczulenie na penicylinę.",
+    "Józef": "Po udarze (2024), niedosłuch: mówić głośno i wolno. Rozrusznik serca.",
+}
+
 
 @dataclass(frozen=True)
 class DemoBand:
@@ -87,7 +95,9 @@ def demo_secret(serial: str, path: Path = DEMO_CREDENTIALS) -> str | None:
     return None
 
 
-async def seed_demo(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> list[DemoBand]:
+async def seed_demo(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, *, logins_path: Path | None = None
+) -> list[DemoBand]:
     """Create the demo data once; on every start issue the demo bands fresh secrets."""
     bands: list[DemoBand] = []
     async with sessions() as session, session.begin():
@@ -105,6 +115,7 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], clock: Clock) ->
                     last_name=last,
                     address=address,
                     access_notes=access,
+                    medical_notes=DEMO_MEDICAL_NOTES.get(first, ""),
                 )
                 for priority, (name, phone, relation) in enumerate(contacts, start=1):
                     await service.add_contact(
@@ -126,7 +137,74 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], clock: Clock) ->
             band.secret_hash = hash_band_secret(secret)
             bands.append(DemoBand(band.serial, secret))
     log.info("demo data ready: %d residents with bands in 'Gmina Demo'", len(bands))
+    await seed_demo_logins(sessions, clock, logins_path or DEMO_LOGINS)
     return bands
+
+
+# (username, role, full name): one of each role, and a second operator to see a lost claim race.
+DEMO_STAFF = [
+    ("operator", "operator", "Ola Operatorka"),
+    ("operator2", "operator", "Jan Dyżurny"),
+    ("supervisor", "supervisor", "Ewa Kierowniczka"),
+    ("technician", "technician", "Marek Technik"),
+    ("admin", "administrator", "Adam Administrator"),
+]
+# Demo logins only: every start gives them fresh passwords, printed once and kept here (0600).
+DEMO_LOGINS = Path("var") / "demo-logins.txt"
+
+
+def _save_demo_logins(logins: list[tuple[str, str, str]], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text("".join(f"{username} {password} ({role})\n" for username, role, password in logins))
+
+
+async def seed_demo_logins(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, path: Path = DEMO_LOGINS
+) -> list[tuple[str, str, str]]:
+    """Create the demo staff once; at every start give them fresh passwords and print them."""
+    logins = [(username, role, f"demo-{secrets.token_urlsafe(8)}") for username, role, _ in DEMO_STAFF]
+    hashes = await asyncio.gather(*(asyncio.to_thread(hash_password, password) for _, _, password in logins))
+    names = {username: name for username, _, name in DEMO_STAFF}
+    async with sessions() as session, session.begin():
+        municipality_id = (
+            await session.execute(select(Municipality.id).where(Municipality.code == DEMO_MUNICIPALITY))
+        ).scalar_one()
+        for (username, role, _), password_hash in zip(logins, hashes, strict=True):
+            member = await staff.find_by_username(session, username)
+            if member is None:
+                await staff.create_staff(
+                    session,
+                    clock,
+                    username=username,
+                    full_name=names[username],
+                    role=role,
+                    password_hash=password_hash,
+                    municipality_ids=[] if role == "administrator" else [municipality_id],
+                )
+            else:
+                await staff.set_password_hash(session, staff_id=member.id, password_hash=password_hash)
+                await staff.remove_sessions(session, staff_id=member.id)
+    _save_demo_logins(logins, path)
+    # Printed, not logged: the demo's passwords belong on the terminal that started it, not in a log.
+    lines = [f"  {username:<11} {password:<20} {role}" for username, role, password in logins]
+    print(
+        "\n".join(
+            [
+                "",
+                "=" * 60,
+                "  opaska demo logins (new at every start; also in " + str(path) + ")",
+                "  console: log in at the console's address with one of these",
+                "-" * 60,
+                *lines,
+                "=" * 60,
+                "",
+            ]
+        ),
+        flush=True,
+    )
+    return logins
 
 
 async def run_demo_bands(

@@ -81,7 +81,7 @@ async def list_shifts(settings: Settings, *, at: str | None) -> int:
                 shifts = await duty.upcoming(session, SystemClock().now())
             else:
                 shifts = await duty.shifts_at(session, moment)
-            codes = dict((await session.execute(select(Municipality.id, Municipality.code))).tuples().all())
+            codes = {key: code for key, code in await session.execute(select(Municipality.id, Municipality.code))}
         for shift in shifts:
             print(_line(shift, codes.get(shift.municipality_id) if shift.municipality_id else None))
         if not shifts:

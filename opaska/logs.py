@@ -12,5 +12,7 @@ def configure_logging(level: str) -> None:
         force=True,
     )
     # amqtt and paho are chatty at INFO, and amqtt's packet logs at DEBUG would hold passwords.
-    for noisy in ("amqtt", "transitions", "paho", "uvicorn.access"):
+    # The database drivers log every statement with its parameters at DEBUG: session and CSRF
+    # tokens, password hashes, medical notes. Our own DEBUG never turns theirs on.
+    for noisy in ("amqtt", "transitions", "paho", "uvicorn.access", "aiosqlite", "asyncpg", "sqlalchemy.engine"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -11,7 +11,6 @@ import signal
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-import prometheus_client
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -19,12 +18,14 @@ from alarm_center.engine import run_engine
 from alarm_center.live import AlarmFeed, LiveWake
 from console.app import create_app
 from console.context import ConsoleContext, MqttHooks, TwilioHooks
+from console.data_key import load_data_key
 from gateway.broker.acl import TopicRules
 from gateway.broker.credential_store import CredentialStore
 from gateway.broker.embedded import BrokerStartError, EmbeddedBroker
 from gateway.broker.mosquitto_auth import keep_mosquitto_auth_in_step
 from gateway.runner import Gateway
 from gateway.topics import TopicScheme
+from opaska import health
 from opaska.clock import Clock, SystemClock
 from opaska.db.engine import make_session_factory
 from opaska.mqtt.client import MqttError
@@ -49,7 +50,7 @@ def _check_console_port(settings: Settings) -> None:
 
 def _console_server(settings: Settings, context: ConsoleContext) -> uvicorn.Server:
     config = uvicorn.Config(
-        create_app(context),
+        create_app(context, health=health.PROCESS),
         host=settings.console.host,
         port=settings.console.port,
         log_config=None,
@@ -96,7 +97,7 @@ async def _until_signalled(parts: dict[str, Awaitable[None]], on_stop: Callable[
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     tasks: dict[asyncio.Future[Any], str] = {
-        asyncio.ensure_future(awaitable): name for name, awaitable in parts.items()
+        health.PROCESS.watch(asyncio.ensure_future(awaitable), name): name for name, awaitable in parts.items()
     }
     stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
     try:
@@ -165,13 +166,18 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
             AlarmFeed(sessions, wake),
             mqtt_hooks=MqttHooks.from_settings(settings, sessions),
             twilio_hooks=TwilioHooks.from_settings(settings, clock),
+            settings=settings.console,
+            # One machine, no key configured: make one in var/ (the demo, a small centre).
+            data_key=load_data_key(settings.console, create=True),
         )
         gateway = _gateway(settings, endpoint, sessions, clock, wake.poke)
         await _connect_gateway(gateway, endpoint)
+        health.PROCESS.add_check("broker", gateway.broker_state)
         server = _console_server(settings, context)
         parts: dict[str, Awaitable[None]] = {
             "gateway": gateway.run(),
-            "engine": run_engine(settings, sessions, clock),
+            # The console audits escalation: one auditor per process is enough.
+            "engine": run_engine(settings, sessions, clock, audit=False),
             "console": server.serve(),
         }
         if settings.mqtt.mosquitto_auth_dir:
@@ -212,29 +218,39 @@ def _external_endpoint(settings: Settings) -> MqttEndpoint:
     return parse_mqtt_url(settings.mqtt.url)
 
 
-def _serve_metrics(settings: Settings, port: int, setting: str) -> None:
-    """/metrics for a process without the console (a small HTTP server on its own thread)."""
+def _serve_metrics(settings: Settings, port: int, setting: str) -> uvicorn.Server | None:
+    """/metrics, /healthz and /readyz for a process without the console; run it as a part."""
     if port == 0:
-        return
+        return None
     check_listen_port(settings.metrics.host, port, setting, what="the metrics endpoint")
-    prometheus_client.start_http_server(port, addr=settings.metrics.host)
-    log.info("metrics at http://%s:%d/metrics", settings.metrics.host, port)
+    log.info("metrics at http://%s:%d/metrics (and /healthz, /readyz)", settings.metrics.host, port)
+    return health.health_server(health.PROCESS, settings.metrics.host, port)
+
+
+def _with_health_server(parts: dict[str, Awaitable[None]], server: uvicorn.Server | None) -> dict[str, Awaitable[None]]:
+    if server is not None:
+        parts["health"] = server.serve()
+    return parts
 
 
 async def run_gateway(settings: Settings) -> None:
-    _serve_metrics(settings, settings.metrics.gateway_port, "OPASKA_METRICS_GATEWAY_PORT")
+    server = _serve_metrics(settings, settings.metrics.gateway_port, "OPASKA_METRICS_GATEWAY_PORT")
     db = await _open(settings)
     try:
         sessions = make_session_factory(db)
         endpoint = _external_endpoint(settings)
         gateway = _gateway(settings, endpoint, sessions, SystemClock(), None)
         await _connect_gateway(gateway, endpoint)
+        health.PROCESS.add_check("database", health.database_check(sessions))
+        health.PROCESS.add_check("broker", gateway.broker_state)
         log.info("gateway running: MQTT %s", endpoint)
 
         async def stop() -> None:
+            if server is not None:
+                server.should_exit = True
             await gateway.close()
 
-        parts: dict[str, Awaitable[None]] = {"gateway": gateway.run()}
+        parts = _with_health_server({"gateway": gateway.run()}, server)
         if settings.mqtt.mosquitto_auth_dir:
             parts["mosquitto auth"] = keep_mosquitto_auth_in_step(settings, sessions)
         await _until_signalled(parts, stop)
@@ -243,15 +259,19 @@ async def run_gateway(settings: Settings) -> None:
 
 
 async def run_engine_process(settings: Settings) -> None:
-    _serve_metrics(settings, settings.metrics.engine_port, "OPASKA_METRICS_ENGINE_PORT")
+    server = _serve_metrics(settings, settings.metrics.engine_port, "OPASKA_METRICS_ENGINE_PORT")
     db = await _open(settings)
     try:
+        sessions = make_session_factory(db)
+        health.PROCESS.add_check("database", health.database_check(sessions))
         log.info("engine running")
 
         async def stop() -> None:
-            return None
+            if server is not None:
+                server.should_exit = True
 
-        await _until_signalled({"engine": run_engine(settings, make_session_factory(db), SystemClock())}, stop)
+        parts = _with_health_server({"engine": run_engine(settings, sessions, SystemClock())}, server)
+        await _until_signalled(parts, stop)
     finally:
         await db.dispose()
 
@@ -266,6 +286,8 @@ async def run_console(settings: Settings) -> None:
             AlarmFeed(sessions),
             mqtt_hooks=MqttHooks.from_settings(settings, sessions),
             twilio_hooks=TwilioHooks.from_settings(settings),
+            settings=settings.console,
+            data_key=load_data_key(settings.console, create=False),
         )
         server = _console_server(settings, context)
         log.info("console running: http://%s:%d", settings.console.host, settings.console.port)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -104,6 +104,12 @@ class BandSettings(BaseModel):
     # Rejected messages kept for technicians (the newest), and how often one band's rejects are logged.
     dead_letter_keep: int = Field(default=10000, ge=100)
     reject_log_every_s: float = Field(default=60.0, ge=0)
+    # Installation test: test mode ends by itself this long after a technician starts it, and a
+    # test alarm passes when it arrived within this many milliseconds of the press.
+    test_mode_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    test_pass_latency_ms: int = Field(default=5000, ge=100, le=600_000)
+    # Device health: a band with at least this many rejected messages in 24 hours is listed.
+    health_rejects_per_day: int = Field(default=10, ge=1)
 
 
 class AlarmSettings(BaseModel):
@@ -133,19 +139,63 @@ class EscalationSettings(BaseModel):
 class ConsoleSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # A login ends after this long without a request (an open live page keeps it alive) ...
+    session_idle_timeout_s: int = Field(default=3600, ge=60, le=7 * 86400)
+    # ... and this long after it began, however busy (a 12-hour shift).
+    session_max_age_s: int = Field(default=43200, ge=300, le=30 * 86400)
+    # The session cookie's Secure flag. False because `make run` serves plain http on 127.0.0.1;
+    # a console behind https (every production one) must set it true.
+    secure_cookies: bool = False
+    # Failed logins per username and per client address within the window before 429.
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    login_window_s: int = Field(default=900, ge=10, le=86400)
+    # Fernet key (urlsafe base64 of 32 bytes) that encrypts key-safe codes at rest. Empty:
+    # `opaska run` keeps one in var/console-data-key; production sets OPASKA_CONSOLE_DATA_KEY.
+    data_key: SecretStr = SecretStr("")
+
+    @field_validator("data_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if raw:
+            import base64
+            import binascii
+
+            try:
+                decoded = base64.urlsafe_b64decode(raw.encode())
+            except (binascii.Error, ValueError):
+                decoded = b""
+            if len(decoded) != 32:
+                raise ValueError("must be a Fernet key: urlsafe base64 of 32 bytes (python -m console.data_key)")
+        return value
 
 
 class NotifySettings(BaseModel):
     # "outbox": notifications are recorded (database, log) and nothing leaves: no network needed.
     # "twilio": SMS and calls through Twilio, configured in [twilio].
     mode: Literal["outbox", "twilio"] = "outbox"
+    # Tries of one SMS or call before it is failed (an SMS then falls back to a call).
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    # How long a send may be in flight before it is reconciled (Twilio asked what went out);
+    # must be well above twilio.timeout_s, so a live request is never reconciled under its feet.
+    send_deadline_s: float = Field(default=60.0, gt=0, le=3600)
+    # A send whose answer was lost is reconciled this long after (time for Twilio's callback).
+    reconcile_after_s: float = Field(default=15.0, gt=0, le=600)
+    # At most this many SMS and calls to one number per minute; the rest wait their turn.
+    per_number_per_minute: int = Field(default=6, ge=1, le=60)
+    # Signs the status link in an alert SMS (a page at twilio.public_url + /s/… showing where the
+    # alarm stands, no login). Empty: no link is sent. A long random string; keep it out of files.
+    status_link_secret: SecretStr = SecretStr("")
+    # How long a status link works after the SMS was written.
+    status_link_hours: int = Field(default=24, ge=1, le=24 * 14)
 
 
 class TwilioSettings(BaseModel):
     """Twilio's account, our number, and where Twilio reaches our webhooks."""
 
     account_sid: str = ""
-    auth_token: str = ""
+    # A secret: printed as ********** by the settings, read with .get_secret_value().
+    auth_token: SecretStr = SecretStr("")
     # Our Twilio number (E.164), the sender of SMS and the caller of calls.
     from_number: str = ""
     # The public base URL Twilio calls back (https://alarm.example.pl); webhook signatures are
@@ -201,6 +251,16 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
 
+    @model_validator(mode="after")
+    def _deadline_outlasts_a_request(self) -> Settings:
+        # A request and the look-up after it each take up to twilio.timeout_s.
+        if self.notify.send_deadline_s <= 2 * self.twilio.timeout_s:
+            raise ValueError(
+                f"notify.send_deadline_s ({self.notify.send_deadline_s:g}) must be more than twice "
+                f"twilio.timeout_s ({self.twilio.timeout_s:g})"
+            )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -228,6 +288,11 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
+            if not error["loc"]:  # a rule across sections
+                lines.append(
+                    f"bad settings ({config_file.name} or OPASKA_*): {error['msg'].removeprefix('Value error, ')}"
+                )
+                continue
             path = ".".join(str(part) for part in error["loc"])
             variable = "OPASKA_" + "_".join(str(part) for part in error["loc"]).upper()
             lines.append(

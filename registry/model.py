@@ -37,6 +37,9 @@ class Resident(Base):
     address: Mapped[str] = mapped_column(String(300), default="")
     access_notes: Mapped[str] = mapped_column(Text, default="")
     medical_notes: Mapped[str] = mapped_column(Text, default="")
+    # Fernet under the console's data key (console.data_key): a copied database or backup does
+    # not open the resident's door. Read only through the console, and every reading is audited.
+    key_safe_code_encrypted: Mapped[str | None] = mapped_column(String(255))
     language: Mapped[str] = mapped_column(String(8), default="pl")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -78,6 +81,8 @@ class Band(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     serial: Mapped[str] = mapped_column(String(64), unique=True)
+    # 15 digits with a valid Luhn check digit; a band registered by IMEI alone uses it as its serial.
+    imei: Mapped[str | None] = mapped_column(String(15), unique=True)
     model: Mapped[str] = mapped_column(String(100), default="")
     firmware: Mapped[str] = mapped_column(String(50), default="")
     sim_phone: Mapped[str | None] = mapped_column(String(20))
@@ -85,6 +90,11 @@ class Band(Base):
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
     # Mosquitto's $7$ PBKDF2-SHA512 format, so one stored hash serves every broker.
     secret_hash: Mapped[str | None] = mapped_column(String(255))
+    # Set when the credentials were revoked (secret_hash is then NULL): no broker admits the band.
+    credentials_revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Installation test: until then the band's SOS and falls are test alarms (console only).
+    test_mode_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    test_mode_started_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     heartbeat_interval_s: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -104,6 +114,64 @@ class Band(Base):
     online_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     resident: Mapped[Resident | None] = relationship(lazy="raise")
+
+
+class BandEventType(StrEnum):
+    REGISTERED = "registered"
+    BOUND = "bound"
+    UNBOUND = "unbound"
+    SWAPPED_OUT = "swapped_out"
+    SWAPPED_IN = "swapped_in"
+    DECOMMISSIONED = "decommissioned"
+    CREDENTIALS_ISSUED = "credentials_issued"
+    CREDENTIALS_REVOKED = "credentials_revoked"
+    TEST_STARTED = "test_started"
+    TEST_STOPPED = "test_stopped"
+
+
+class BandEvent(Base):
+    """A band's history: registration, who wore it and when, swaps, credentials, tests.
+
+    Rows are never deleted: a swapped or decommissioned band keeps its past, and so does the
+    resident (by `resident_id`) after the band is gone.
+    """
+
+    __tablename__ = "band_event"
+    __table_args__ = (
+        Index("ix_band_event_band_id_at", "band_id", "at"),
+        Index("ix_band_event_resident_id", "resident_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    band_id: Mapped[int] = mapped_column(ForeignKey("band.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    type: Mapped[str] = mapped_column(String(32))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
+    # The other band of a swap.
+    other_band_id: Mapped[int | None] = mapped_column(ForeignKey("band.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    note: Mapped[str] = mapped_column(String(300), default="")
+
+
+class BandTestResult(Base):
+    """One installation-test alarm as the technician sees it: did it arrive, and how fast."""
+
+    __tablename__ = "band_test_result"
+    __table_args__ = (Index("ix_band_test_result_band_id_received_at", "band_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    band_id: Mapped[int] = mapped_column(ForeignKey("band.id"))
+    alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarm.id", ondelete="SET NULL"))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    # The band's own timestamp of the press; NULL when it sent none or its clock is not believable.
+    pressed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    # Why it failed, in Polish, for the technician; empty when it passed.
+    note: Mapped[str] = mapped_column(String(300), default="")
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
 
 
 class StaffRole(StrEnum):
@@ -135,3 +203,36 @@ class StaffMunicipality(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"))
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"))
+
+
+class StaffSession(Base):
+    """A console login. The cookie carries a random token; only its SHA-256 is stored, so a read
+    of this table (a backup, a log of queries) does not let anyone in."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    # Sent back by every state-changing request (header X-CSRF-Token or form field csrf_token).
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    # The absolute end, however active the session is (console.session_max_age_s after login).
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LoginAttempt(Base):
+    """A failed login, kept in the database so the limit holds across restarts and processes."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        Index("ix_login_attempt_username_at", "username", "at"),
+        Index("ix_login_attempt_client_ip_at", "client_ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # As typed (lower-cased), whether or not such a user exists.
+    username: Mapped[str] = mapped_column(String(64))
+    client_ip: Mapped[str] = mapped_column(String(64))

@@ -12,6 +12,7 @@ from console.app import create_app
 from console.context import ConsoleContext
 from gateway.dead_letter import DeadLetter, DeadLetterEntry, keep_dead_letters
 from opaska.clock import FakeClock
+from tests.support.staff import create_staff, log_in
 
 pytestmark = pytest.mark.asyncio
 
@@ -46,7 +47,10 @@ async def test_technicians_read_rejects_by_band(sessions: async_sessionmaker[Asy
             session, [_entry(clock, 1, "B-1"), _entry(clock, 2, "B-2"), _entry(clock, 3, "B-1")], keep=100
         )
     app = create_app(ConsoleContext(sessions, AlarmFeed(sessions), run_feed=False))
+    # An administrator: the bands B-1 and B-2 are registered nowhere, so no municipality owns them.
+    admin = await create_staff(sessions, clock, role="administrator")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console") as http:
+        await log_in(http, admin)
         rows = (await http.get("/api/band-rejects", params={"band": "B-1"})).json()
         assert [row["detail"][-3:] for row in rows] == ["(3)", "(1)"]
         assert rows[0]["reason"] == "invalid"

@@ -24,6 +24,7 @@ from tests.conftest import TEST_MQTT_URL
 from tests.support.processes import opaska_env, opaska_process, wait_healthy
 from tests.support.require import free_port
 from tests.support.seed import seed_resident_with_band
+from tests.support.staff import create_staff, log_in
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e]
 
@@ -45,6 +46,7 @@ async def test_sos_reaches_operator_websocket(
     tmp_path: Path,
 ) -> None:
     seeded = await seed_resident_with_band(sessions, clock, first_name="Zofia", last_name="Wiśniewska")
+    operator = await create_staff(sessions, clock, role="operator", municipality_ids=[seeded.municipality_id])
     console_port = free_port()
     env = opaska_env(
         OPASKA_DATABASE_URL=database_url,
@@ -65,11 +67,15 @@ async def test_sos_reaches_operator_websocket(
 
     with opaska_process(["run"], env, log_path) as process:
         await wait_healthy(base, process, log_path)
-        async with httpx.AsyncClient() as http:
-            assert (await http.get(f"{base}/healthz")).json() == {"status": "ok"}
-            assert (await http.get(f"{base}/api/alarms")).json() == []
+        async with httpx.AsyncClient(base_url=base) as http:
+            assert (await http.get("/healthz")).json() == {"status": "ok"}
+            assert (await http.get("/api/alarms")).status_code == 401
+            login = await log_in(http, operator)
+            assert (await http.get("/api/alarms")).json() == []
 
-        async with websockets.connect(f"ws://127.0.0.1:{console_port}/ws/live") as ws:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{console_port}/ws/live", additional_headers=login.cookie_header
+        ) as ws:
             snapshot = json.loads(await ws.recv())
             assert snapshot["type"] == "snapshot"
             assert snapshot["alarms"] == []
@@ -102,10 +108,20 @@ async def test_sos_reaches_operator_websocket(
         assert alarm["municipality"] == "Gmina Testowa"
 
         # A console that connects now gets the open alarm in its snapshot (re-sync after a reconnect).
-        async with websockets.connect(f"ws://127.0.0.1:{console_port}/ws/live") as ws:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{console_port}/ws/live", additional_headers=login.cookie_header
+        ) as ws:
             snapshot = json.loads(await ws.recv())
             assert [a["id"] for a in snapshot["alarms"]] == [alarm["id"]]
+        # Without the login cookie the live feed does not open.
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(f"ws://127.0.0.1:{console_port}/ws/live"):
+                pass
+        assert refused.value.response.status_code == 403
         async with httpx.AsyncClient() as http:
+            # The queue page asks for a login first; logged in, it is served.
             page = await http.get(f"{base}/")
+            assert (page.status_code, page.headers["location"]) == (303, "/login?next=/")
+            page = await http.get(f"{base}/", headers=login.cookie_header)
             assert page.status_code == 200
-            assert "Alarmy otwarte" in page.text
+            assert "Alarmy techniczne" in page.text

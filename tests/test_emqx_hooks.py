@@ -20,6 +20,7 @@ from gateway.broker.credential_store import CredentialStore
 from gateway.topics import TopicScheme
 from opaska.clock import FakeClock
 from opaska.settings import MqttSettings, Settings
+from registry.bands import revoke_credentials
 from registry.model import Band, BandStatus
 from tests.support.seed import SeededBand, seed_resident_with_band
 
@@ -120,6 +121,23 @@ async def test_a_retired_band_is_denied(
         fresh = Hooks(http, hooks.a, hooks.b, hooks.topics)
         assert await fresh.authenticate(hooks.a.serial, hooks.a.secret) == "deny"
         assert await fresh.authenticate(hooks.b.serial, hooks.b.secret) == "allow"
+
+
+async def test_a_band_revoked_while_connected_loses_its_rights(
+    hooks: Hooks, sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """EMQX keeps a connection made before the revocation; the hook it asks per publish says no."""
+    credentials = CredentialStore(sessions, service_username=SERVICE, service_password=SERVICE_PASSWORD)
+    async with _app(sessions, MqttHooks(TOKEN, credentials, TopicRules(hooks.topics))) as http:
+        live = Hooks(http, hooks.a, hooks.b, hooks.topics)
+        sos = hooks.topics.uplink(hooks.a.serial, "sos")
+        assert await live.authorize(hooks.a.serial, "publish", sos) == "allow"
+        async with sessions() as session, session.begin():
+            await revoke_credentials(session, clock, band_id=hooks.a.band_id)
+        await credentials.refresh()  # what its periodic reload does
+        assert await live.authorize(hooks.a.serial, "publish", sos) == "deny"
+        assert await live.authorize(hooks.a.serial, "subscribe", hooks.topics.downlink_filter(hooks.a.serial)) == "deny"
+        assert await live.authorize(hooks.b.serial, "publish", hooks.topics.uplink(hooks.b.serial, "sos")) == "allow"
 
 
 async def test_authorization_matrix(hooks: Hooks) -> None:

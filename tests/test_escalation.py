@@ -27,7 +27,7 @@ from alarm_center.escalation.presence import record_console
 from alarm_center.escalation.service import end_for_alarm
 from alarm_center.escalation.worker import EscalationWorker, Fired
 from alarm_center.notify.model import Notification
-from alarm_center.notify.service import Answer, record_response
+from alarm_center.notify.service import Answer, apply_provider_status, record_response
 from gateway.model import BandMessage
 from opaska.clock import FakeClock
 from opaska.db.engine import make_engine, make_session_factory
@@ -436,6 +436,74 @@ async def test_cannot_reaches_the_next_contact_at_once(centre: Centre) -> None:
     await answer(centre, alarm, CONTACT_1, Answer.CANNOT)
     await centre.at(201)
     assert await centre.calls(alarm) == [("voice", CONTACT_1, "pending"), ("voice", CONTACT_2, "pending")]
+
+
+@pytest.mark.parametrize("ended", ["no-answer", "busy", "failed"])
+async def test_an_unanswered_call_reaches_the_next_contact_at_once(centre: Centre, ended: str) -> None:
+    alarm = await centre.raise_alarm()
+    for second in (0, 60, 180):
+        await centre.at(second)
+    [call] = await notification_ids(centre, alarm)
+    await centre.at(200)
+    async with centre.sessions() as session, session.begin():
+        await apply_provider_status(
+            session,
+            notification_id=call,
+            provider_id="CA1",
+            provider_status=ended,
+            error_code=None,
+            at=centre.clock.now(),
+        )
+    await centre.at(201)  # not the policy's 90 s
+    assert await centre.calls(alarm) == [
+        ("voice", CONTACT_1, "no_answer" if ended != "failed" else "failed"),
+        ("voice", CONTACT_2, "pending"),
+    ]
+
+
+async def test_an_unanswered_call_after_the_claim_hurries_nobody(centre: Centre) -> None:
+    alarm = await centre.raise_alarm()
+    for second in (0, 60, 180):
+        await centre.at(second)
+    [call] = await notification_ids(centre, alarm)
+    await centre.claim(alarm)
+    async with centre.sessions() as session, session.begin():
+        await apply_provider_status(
+            session,
+            notification_id=call,
+            provider_id="CA1",
+            provider_status="no-answer",
+            error_code=None,
+            at=centre.clock.now(),
+        )
+    await centre.at(300)
+    assert [phone for _, phone, _ in await centre.calls(alarm)] == [CONTACT_1]
+
+
+async def notification_ids(centre: Centre, alarm_id: int) -> list[int]:
+    async with centre.sessions() as session:
+        query = select(Notification.id).where(Notification.alarm_id == alarm_id).order_by(Notification.id)
+        return list((await session.execute(query)).scalars())
+
+
+async def test_a_claim_while_a_phone_step_fires_means_nobody_is_called(centre: Centre) -> None:
+    """An operator claims the alarm in the very moment the relatives' step comes due: either the
+    claim commits first and the step sees it, or the step commits first; never a call placed
+    for an alarm the step saw unclaimed while the claim was already made."""
+    alarm = await centre.raise_alarm()
+    await centre.at(0)
+    await centre.at(60)
+    centre.clock.advance(120)
+    [job] = await centre.worker.due_jobs()
+    async with centre.sessions() as claiming, claiming.begin():
+        await apply_move(
+            claiming, at=centre.clock.now(), alarm_id=alarm, move=Move.CLAIM, actor=Actor.staff(centre.staff_id)
+        )
+        firing = asyncio.create_task(centre.worker.fire(job))
+        await asyncio.sleep(0.5)  # the step is under way while the claim is not yet committed
+        assert not firing.done(), "the step did not wait for the alarm's row"
+    assert await firing == Fired.PAUSED
+    assert await centre.calls(alarm) == []
 
 
 async def test_a_late_cannot_from_an_earlier_contact_does_not_hurry_the_one_being_called(centre: Centre) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
+import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
@@ -39,10 +40,11 @@ from opaska.clock import FakeClock
 from opaska.db.service_state import ServiceState
 from opaska.settings import PROJECT_ROOT
 from registry import service as registry
-from registry.model import Band, StaffRole, StaffUser
+from registry.model import Band
 from simulator.fake_twilio import FakeTwilio
 from tests.support.require import free_port
 from tests.support.seed import SeededBand, seed_resident_with_band
+from tests.support.staff import StaffMember, create_staff, log_in
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -69,6 +71,7 @@ class Centre:
     worker: EscalationWorker
     sender: OutboxSender
     console_url: str
+    operator: StaffMember
 
     async def sos(self) -> int:
         """A press on the resident's band, taken in as the gateway does: an alarm and its escalation row."""
@@ -172,16 +175,10 @@ async def centre(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -
         await registry.add_contact(
             session, clock, resident_id=seeded.resident_id, name="Jan Kowalski", phone="602 345 678", priority=2
         )
-        staff = StaffUser(
-            username=f"op-{uuid.uuid4().hex[:6]}",
-            full_name="Ola Operator",
-            role=StaffRole.OPERATOR,
-            password_hash="-",
-            created_at=clock.now(),
-        )
-        session.add(staff)
-        await session.flush()
-        staff_id = staff.id
+    operator = await create_staff(
+        sessions, clock, role="operator", municipality_ids=[seeded.municipality_id], full_name="Ola Operator"
+    )
+    staff_id = operator.id
     fake = FakeTwilio(phone_number=OURS, inbound_sms_url=f"{PUBLIC}/twilio/sms", now=clock.now)
     hooks = TwilioHooks(fake.auth_token, PUBLIC, clock)
     app = create_app(ConsoleContext(sessions, AlarmFeed(sessions), run_feed=False, twilio_hooks=hooks), clock=clock)
@@ -204,6 +201,7 @@ async def centre(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -
                 EscalationWorker(sessions, clock),
                 OutboxSender(sessions, notifier, clock, OUTBOX),
                 f"http://127.0.0.1:{port}",
+                operator,
             )
         finally:
             server.should_exit = True
@@ -214,7 +212,13 @@ async def centre(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -
 @contextlib.asynccontextmanager
 async def operator_at_the_console(centre: Centre) -> AsyncIterator[None]:
     """An operator's browser on the live WebSocket: the console counts as connected while it is open."""
-    async with aiohttp.ClientSession() as http, http.ws_connect(f"{centre.console_url}/ws/live") as ws:
+    # The live feed needs a login: the operator logs in first, and the socket carries the cookie.
+    async with httpx.AsyncClient(base_url=centre.console_url) as client:
+        login = await log_in(client, centre.operator)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"{centre.console_url}/ws/live", headers=login.cookie_header) as ws,
+    ):
         snapshot = await ws.receive_json(timeout=5)
         assert snapshot["type"] == "snapshot"
         for _ in range(200):

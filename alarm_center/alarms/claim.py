@@ -21,6 +21,8 @@ ClaimRefused = MoveRefused
 class Claimed:
     alarm_id: int
     staff_id: int
+    # The audited "claimed" event.
+    event_id: int
 
 
 async def claim_alarm(session: AsyncSession, clock: Clock, *, alarm_id: int, staff_id: int) -> Claimed:
@@ -39,4 +41,4 @@ async def claim_alarm(session: AsyncSession, clock: Clock, *, alarm_id: int, sta
         await downlink.alarm_claimed(
             session, band_id=moved.band_id, alarm_id=alarm_id, kind=moved.kind, msg_id=msg_id, at=moved.at
         )
-    return Claimed(alarm_id, staff_id)
+    return Claimed(alarm_id, staff_id, moved.event_id)

@@ -8,9 +8,11 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms import repository
+from alarm_center.alarms.metrics import ALARMS_RAISED
 from alarm_center.alarms.model import PRIORITY_BY_KIND, AlarmKind, AlarmStatus
 from alarm_center.escalation import service as escalation
 from alarm_center.escalation.policy import PolicyBook, active_policies
+from opaska.db.after_commit import after_commit
 from registry.model import Band
 
 
@@ -76,6 +78,7 @@ async def raise_or_merge(
             raised_at=received_at,
             is_test=is_test,
         )
+        after_commit(session, ALARMS_RAISED.labels(kind.value).inc)
         return IntakeResult(alarm_id=alarm_id, created=True)
 
     open_alarm = await repository.open_alarm_for(session, band_id=band.id, kind=kind.value, is_test=is_test)

@@ -17,13 +17,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms import repository
+from alarm_center.alarms.metrics import CLAIM_SECONDS
 from alarm_center.alarms.model import PRIORITY_BY_KIND, Alarm, AlarmKind, AlarmPriority, AlarmStatus
+from opaska.db.after_commit import after_commit
 
 
 class AlarmClass(StrEnum):
@@ -278,7 +281,9 @@ async def apply_move(
     for _ in range(_ATTEMPTS):
         row = (
             await session.execute(
-                select(Alarm.status, Alarm.kind, Alarm.band_id, Alarm.claimed_by).where(Alarm.id == alarm_id)
+                select(Alarm.status, Alarm.kind, Alarm.band_id, Alarm.claimed_by, Alarm.raised_at).where(
+                    Alarm.id == alarm_id
+                )
             )
         ).first()
         if row is None:
@@ -304,6 +309,10 @@ async def apply_move(
                 to_status=to_status,
                 detail=_detail(detail, chosen, note, row.claimed_by if move == Move.RELEASE else None),
             )
+            if move == Move.CLAIM:
+                after_commit(
+                    session, partial(CLAIM_SECONDS.labels(row.kind).observe, (at - row.raised_at).total_seconds())
+                )
             return MoveResult(alarm_id, row.kind, row.band_id, move, from_status, to_status, at, event.id, chosen)
     raise MoveRefused(
         f"alarm {alarm_id} kept changing while being {spec.verb}; try again",
@@ -440,6 +449,9 @@ def _not_allowed(
         message = f"alarm {alarm_id} is already {state}; it cannot be {spec.verb}"
     elif not allowed_from:
         message = f"alarm {alarm_id} is a {cls.value} alarm ({kind}); it is never {spec.verb}"
+    elif status == R and C.value in allowed_from:
+        # The usual slip: closing an alarm nobody took. Say what to do, not only what failed.
+        message = f"alarm {alarm_id} is not claimed yet: claim it first, then it can be {spec.verb}"
     else:
         message = f"alarm {alarm_id} is {state}; it cannot be {spec.verb}"
     return MoveRefused(message, alarm_id=alarm_id, move=move, reason=Refusal.NOT_ALLOWED, status=status)

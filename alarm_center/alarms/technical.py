@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms import lifecycle, repository
+from alarm_center.alarms.metrics import ALARMS_RAISED
 from alarm_center.alarms.model import PRIORITY_BY_KIND, AlarmKind, AlarmStatus
+from opaska.db.after_commit import after_commit
 
 TECHNICAL_KINDS = frozenset({AlarmKind.BAND_OFFLINE, AlarmKind.BATTERY_LOW, AlarmKind.NOT_WORN})
 # The outcome of an alarm the system closed because its cause went away.
@@ -81,6 +83,8 @@ async def raise_technical(
             if alarm.band_id in raised
         ],
     )
+    if raised:
+        after_commit(session, lambda: ALARMS_RAISED.labels(kind.value).inc(len(raised)))
     return raised
 
 

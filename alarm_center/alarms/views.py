@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import Executable, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.model import Alarm
-from registry.model import Band, Municipality, Resident
+from registry.model import Band, Municipality, Resident, StaffUser
 
 
 class ResidentSummary(BaseModel):
@@ -30,27 +30,36 @@ class AlarmView(BaseModel):
     repeat_count: int
     claimed_at: datetime | None
     claimed_by: int | None
+    # The operator's name, so the queue says who has it.
+    claimed_by_name: str | None = None
+    overdue_at: datetime | None = None
+    municipality_id: int | None = None
     band_serial: str
     municipality: str | None
     resident: ResidentSummary | None
 
 
+async def _pairs(session: AsyncSession, query: Executable) -> dict[int, str]:
+    """{id: name} from a two-column query."""
+    return {int(key): str(value) for key, value in await session.execute(query)}
+
+
 async def alarm_views(session: AsyncSession, alarms: Sequence[Alarm]) -> list[AlarmView]:
-    """Views for these alarms, in their order, with three look-ups in all (not three per alarm)."""
+    """Views for these alarms, in their order, with four look-ups in all (not four per alarm)."""
     if not alarms:
         return []
     band_ids = {a.band_id for a in alarms}
     resident_ids = {a.resident_id for a in alarms if a.resident_id is not None}
     municipality_ids = {a.municipality_id for a in alarms if a.municipality_id is not None}
-    serials = dict((await session.execute(select(Band.id, Band.serial).where(Band.id.in_(band_ids)))).tuples().all())
+    serials = await _pairs(session, select(Band.id, Band.serial).where(Band.id.in_(band_ids)))
     residents = {
         r.id: r for r in (await session.execute(select(Resident).where(Resident.id.in_(resident_ids)))).scalars()
     }
-    municipalities = dict(
-        (await session.execute(select(Municipality.id, Municipality.name).where(Municipality.id.in_(municipality_ids))))
-        .tuples()
-        .all()
+    municipalities = await _pairs(
+        session, select(Municipality.id, Municipality.name).where(Municipality.id.in_(municipality_ids))
     )
+    claimers = {a.claimed_by for a in alarms if a.claimed_by is not None}
+    names = await _pairs(session, select(StaffUser.id, StaffUser.full_name).where(StaffUser.id.in_(claimers)))
     views = []
     for alarm in alarms:
         resident = residents.get(alarm.resident_id) if alarm.resident_id is not None else None
@@ -65,6 +74,9 @@ async def alarm_views(session: AsyncSession, alarms: Sequence[Alarm]) -> list[Al
                 repeat_count=alarm.repeat_count,
                 claimed_at=alarm.claimed_at,
                 claimed_by=alarm.claimed_by,
+                claimed_by_name=names.get(alarm.claimed_by) if alarm.claimed_by is not None else None,
+                overdue_at=alarm.overdue_at,
+                municipality_id=alarm.municipality_id,
                 band_serial=serials.get(alarm.band_id, "?"),
                 municipality=municipalities.get(alarm.municipality_id) if alarm.municipality_id else None,
                 resident=ResidentSummary(

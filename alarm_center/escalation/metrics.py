@@ -2,20 +2,10 @@
 
 from prometheus_client import Counter, Histogram
 
-# Counted by the escalation worker when it first acts on a new alarm, after commit: the gateway
-# counts band messages, supervision its technical alarms; this is every alarm, once.
-ALARMS_RAISED = Counter("opaska_alarms_raised_total", "Alarms raised, by kind.", ["kind"])
 STEPS = Counter(
     "opaska_escalation_steps_total",
     "Escalation steps fired, by alarm kind, step number (1 = first) and channel.",
     ["kind", "step", "channel"],
-)
-CLAIM_SECONDS = Histogram(
-    "opaska_alarm_claim_seconds",
-    "From an alarm being raised to an operator claiming it (seen by escalation), by kind.",
-    ["kind"],
-    # Around the targets: claimed within 60 s (before the supervisor) and 180 s (before relatives).
-    buckets=(5, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 600, 1800),
 )
 RELEASED = Counter("opaska_escalation_released_total", "Claimed alarms sent back to the queue for lack of progress.")
 ROUND_SECONDS = Histogram(

@@ -86,22 +86,26 @@ async def advance(session: AsyncSession, *, escalation_id: int, version: int, va
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]  # CursorResult on UPDATE
 
 
-async def alarm_facts(session: AsyncSession, alarm_id: int) -> Any:
-    return (
-        await session.execute(
-            select(
-                Alarm.status,
-                Alarm.kind,
-                Alarm.raised_at,
-                Alarm.claimed_at,
-                Alarm.municipality_id,
-                Alarm.resident_id,
-                Resident.first_name,
-            )
-            .outerjoin(Resident, Resident.id == Alarm.resident_id)
-            .where(Alarm.id == alarm_id)
+async def alarm_facts(session: AsyncSession, alarm_id: int, *, lock: bool = False) -> Any:
+    """What escalation needs of the alarm. With `lock`, its row is locked to the end of the
+    transaction: an operator's claim then waits for a step that is firing (or the step waits for
+    the claim, and sees it), so relatives are never called about an alarm claimed meanwhile."""
+    query = (
+        select(
+            Alarm.status,
+            Alarm.kind,
+            Alarm.raised_at,
+            Alarm.claimed_at,
+            Alarm.municipality_id,
+            Alarm.resident_id,
+            Resident.first_name,
         )
-    ).first()
+        .outerjoin(Resident, Resident.id == Alarm.resident_id)
+        .where(Alarm.id == alarm_id)
+    )
+    if lock:
+        query = query.with_for_update(of=Alarm)
+    return (await session.execute(query)).first()
 
 
 async def contacts_in_order(session: AsyncSession, resident_id: int | None) -> Sequence[Any]:

@@ -3,6 +3,8 @@
 "going" (SMS TAK, key 1): nobody else is reached, the console shows "relative going", and an
 arrival-confirmation timer starts, since a relative on the way is not the resident safe.
 "cannot" (NIE, key 2): the next contact is reached at once rather than after the step's wait.
+A call nobody answered (no answer, busy, failed) does the same: waiting out the step for someone
+who did not pick up only delays the next person.
 
 Never fenced: the row is locked waiting for any worker holding it and moved whatever its version,
 so a "TAK" that comes after the step moved on still counts (invariant 3). An answer about a closed
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alarm_center.alarms.lifecycle import Actor, Move, MoveRefused, apply_move
 from alarm_center.alarms.model import AlarmStatus
 from alarm_center.escalation import repository
+from alarm_center.escalation.model import Escalation
 from alarm_center.escalation.policy import CONTACTS
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,29 @@ async def on_contact_response(
         # The relative who was going cannot after all: reach the next one now.
         await repository.move(session, escalation_id=row.id, values={"state": "active", "next_due_at": at})
         return
+    await _hurry_next_contact(session, row, resident_id=alarm.resident_id, contact_id=contact_id, at=at)
+
+
+async def on_call_unanswered(session: AsyncSession, *, alarm_id: int, contact_id: int | None, at: datetime) -> None:
+    """An alert call to a contact ended unanswered (no answer, busy, failed): the next contact is
+    reached now. Does not commit."""
+    if contact_id is None:
+        return
+    row = await repository.lock_for_answer(session, alarm_id=alarm_id)
+    if row is None:
+        return
+    alarm = await repository.alarm_facts(session, alarm_id)
+    if alarm is None or alarm.status != AlarmStatus.RAISED:
+        return  # claimed: an operator is on it, and the escalation waits for them
+    log.info("alarm %d: contact %d did not answer the call; the next is reached now", alarm_id, contact_id)
+    await _hurry_next_contact(session, row, resident_id=alarm.resident_id, contact_id=contact_id, at=at)
+
+
+async def _hurry_next_contact(
+    session: AsyncSession, row: Escalation, *, resident_id: int, contact_id: int | None, at: datetime
+) -> None:
+    """If the row is reaching contacts one by one and `contact_id` is the one reached last, the
+    next one is due now."""
     steps: list[dict[str, Any]] = row.policy["steps"]
     reaching_contacts = (
         row.state == "active"
@@ -81,7 +107,7 @@ async def on_contact_response(
         return
     # Only the contact reached last hurries the next one: a late "cannot" from an earlier contact
     # must not cut short the wait for the one being called now.
-    contacts = await repository.contacts_in_order(session, alarm.resident_id)
+    contacts = await repository.contacts_in_order(session, resident_id)
     if row.attempt <= len(contacts) and contacts[row.attempt - 1].id == contact_id:
         await repository.move(session, escalation_id=row.id, values={"next_due_at": at})
 

@@ -128,10 +128,6 @@ class EscalationWorker:
         for name, labels in after_commit:
             if name == "step":
                 metrics.STEPS.labels(*labels).inc()
-            elif name == "raised":
-                metrics.ALARMS_RAISED.labels(*labels).inc()
-            elif name == "claim":
-                metrics.CLAIM_SECONDS.labels(labels[0]).observe(labels[1])
             elif name == "released":
                 metrics.RELEASED.inc()
         return result
@@ -139,15 +135,13 @@ class EscalationWorker:
     async def _act(self, session: AsyncSession, row: Escalation, after_commit: list[tuple[str, Any]]) -> Fired:
         now = self._clock.now()
         policy = row.policy
-        alarm = await repository.alarm_facts(session, row.alarm_id)
+        alarm = await repository.alarm_facts(session, row.alarm_id, lock=True)
         if alarm is None or alarm.status not in (AlarmStatus.RAISED, AlarmStatus.CLAIMED):
             await self._advance(session, row, state="done", next_due_at=None)
             await close_out(session, alarm_ids=[row.alarm_id], at=now)
             return Fired.ENDED
         if row.state in (repository.ARRIVAL, repository.ARRIVAL_END):
             return await self._arrival_not_confirmed(session, row, alarm, now)
-        if row.step == 0 and row.attempt == 0 and row.loop_count == 0 and row.state == "active":
-            after_commit.append(("raised", (alarm.kind,)))
         if alarm.status == AlarmStatus.CLAIMED:
             return await self._claimed(session, row, alarm, now, after_commit)
         if row.state == "paused":  # released meanwhile, before the sweep saw it
@@ -225,7 +219,6 @@ class EscalationWorker:
         """A person has the alarm: pause, and if the policy says so, check later that they act."""
         no_progress_s = row.policy.get("claimed_no_progress_s")
         if row.state == "active":
-            after_commit.append(("claim", (alarm.kind, (alarm.claimed_at - alarm.raised_at).total_seconds())))
             due = alarm.claimed_at + timedelta(seconds=no_progress_s) if no_progress_s else None
             await self._advance(session, row, state="paused", next_due_at=due)
             return Fired.PAUSED

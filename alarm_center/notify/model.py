@@ -48,3 +48,23 @@ class Notification(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PhoneOptOut(Base):
+    """A number that sent STOP (and no START since): no SMS goes to it; alerts become calls.
+    Kept per number, not per contact, so a responder's or a stranger's STOP holds too."""
+
+    __tablename__ = "phone_opt_out"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    stopped_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WebhookReceipt(Base):
+    """One row per provider message or call whose answer was acted on: Twilio retrying a webhook,
+    or someone replaying one, finds its sid taken (the primary key decides, even for two at once)."""
+
+    __tablename__ = "webhook_receipt"
+
+    provider_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -8,6 +8,7 @@ not be found out: reconcile before any resend), anything else (nothing was sent:
 from __future__ import annotations
 
 import logging
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -36,9 +37,10 @@ class Notifier(Protocol):
         """Deliver it; returns the provider's id for it. Raises to have it retried (see the module)."""
         ...
 
-    async def find_sent(self, message: OutgoingMessage, *, since: datetime, known: set[str]) -> str | None:
-        """The provider's id of this message if an earlier attempt (started at `since`) did reach the
-        provider, else None. `known` are provider ids other notifications already own: never a match.
+    async def find_sent(self, message: OutgoingMessage, *, since: datetime, known: set[str]) -> list[str]:
+        """The provider's ids of messages like this one (same number and channel, the same text for
+        an SMS) created since an attempt started at `since`, oldest first. `known` are provider ids
+        notifications already own: never listed. The outbox decides which, if any, is this one's.
         Raises OutcomeUnknown if the provider cannot be asked now."""
         ...
 
@@ -46,6 +48,18 @@ class Notifier(Protocol):
 def mask_phone(phone: str) -> str:
     """+48601234567 → +48601***567: enough for an operator to tell numbers apart, not to dial."""
     return phone[:-6] + "***" + phone[-3:] if len(phone) > 8 else "***"
+
+
+def same_text(listed: str, sent: str) -> bool:
+    """Is the listed body the text we sent? Twilio's Smart Encoding may have swapped typographic
+    characters (quotes, dashes, odd spaces) for plain ones, so only letters and digits are compared,
+    without their accents."""
+    return _letters(listed) == _letters(sent)
+
+
+def _letters(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.replace("ł", "l").replace("Ł", "L"))
+    return "".join(char for char in decomposed if char.isalnum()).casefold()
 
 
 class OfflineNotifier:
@@ -61,6 +75,6 @@ class OfflineNotifier:
         )
         return f"offline-{message.notification_id}"
 
-    async def find_sent(self, message: OutgoingMessage, *, since: datetime, known: set[str]) -> str | None:
+    async def find_sent(self, message: OutgoingMessage, *, since: datetime, known: set[str]) -> list[str]:
         # Nothing leaves, so a second "send" after a crash costs one more log line, nothing more.
-        return None
+        return []

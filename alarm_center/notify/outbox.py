@@ -2,9 +2,18 @@
 
 A row is `sending` from the moment it is claimed until the provider's answer is recorded, with a
 deadline. While it is `sending`, `next_attempt_at` holds when this attempt started: the moment to
-look from when it has to be reconciled. A row still `sending` after its deadline (the sender died,
-or the provider could not be asked) is never sent blindly again: the provider is asked first what
-went to that number since the attempt started, and only if nothing did is it sent once more.
+look from when it has to be reconciled. A send whose answer was lost stays `sending` a little
+longer (`reconcile_after_s`): Twilio's status callback (which names the notification in its URL)
+usually settles it first, and Twilio's lists lag behind its creates, so asking them at once could
+miss the message and send it again. A row still `sending` after its deadline (the answer lost, or the sender died) is
+never sent blindly again: what went to that number since the attempt started is listed, and only if
+nothing did is it sent once more.
+
+Which listed message is whose: messages and calls to the number that no row owns yet are paired, in
+order of creation, with the rows to that number still waiting for their outcome, in order of their
+attempts. If the two counts differ the pairing is a guess, and a guess can call a relative about the
+wrong alarm or leave one uncalled: the row waits (callbacks may settle the others), and a row that
+stays unsettled for GIVE_UP_UNKNOWN_AFTER is failed and falls back, never sent twice on one channel.
 """
 
 from __future__ import annotations
@@ -23,7 +32,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.notify import repository, service
 from alarm_center.notify.metrics import NOTIFICATIONS, OUTBOX_PASS_FAILURES, SEND_SECONDS
 from alarm_center.notify.model import Channel, Notification, NotificationStatus
-from alarm_center.notify.notifier import Notifier, OutcomeUnknown, OutgoingMessage, PermanentFailure, mask_phone
+from alarm_center.notify.notifier import (
+    Notifier,
+    OutcomeUnknown,
+    OutgoingMessage,
+    PermanentFailure,
+    mask_phone,
+    same_text,
+)
 from alarm_center.notify.repository import ALERT_TEMPLATES
 from opaska.clock import Clock
 
@@ -47,6 +63,9 @@ class OutboxPolicy:
     # request to the provider can take (the notifier bounds those), so a live send is never
     # reconciled under its own feet.
     send_deadline_s: float = 60.0
+    # A send whose answer was lost is reconciled this long after, not at once: time for Twilio's
+    # status callback to settle it, and for Twilio's lists (which lag behind) to show it.
+    reconcile_after_s: float = 15.0
     # At most this many messages and calls to one number per minute (a loop in a policy, or many
     # alarms at once, must not flood a relative's phone); the rest wait their turn.
     per_number_per_minute: int = 6
@@ -56,9 +75,6 @@ class OutboxPolicy:
 
 
 DEFAULT_POLICY = OutboxPolicy()
-# Kept for callers of the first version.
-SEND_DEADLINE = timedelta(seconds=DEFAULT_POLICY.send_deadline_s)
-MAX_ATTEMPTS = DEFAULT_POLICY.max_attempts
 
 
 class _RateLimit:
@@ -119,17 +135,14 @@ class OutboxSender:
             closed = await repository.closed_alarms(
                 session, {row.alarm_id for row in rows if row.template in ALERT_TEMPLATES and row.alarm_id is not None}
             )
-            stopped = await repository.opted_out(
-                session,
-                {row.contact_id for row in rows if row.channel == Channel.SMS and row.contact_id is not None},
-            )
+            stopped = await repository.opted_out(session, {row.to_phone for row in rows if row.channel == Channel.SMS})
             for row in rows:
                 if row.template in ALERT_TEMPLATES and row.alarm_id in closed:
                     # Resolved or cancelled before it went out: an alert now would send someone for nothing.
                     row.status, row.error, row.updated_at = NotificationStatus.CANCELLED, "alarm closed", now
                     NOTIFICATIONS.labels(row.channel, "cancelled").inc()
                     continue
-                if row.contact_id in stopped and row.channel == Channel.SMS and row.template != "reply_stopped":
+                if row.to_phone in stopped and row.channel == Channel.SMS and row.template != "reply_stopped":
                     # The relative sent STOP: no SMS; an alert becomes a call instead.
                     row.status, row.error, row.updated_at = NotificationStatus.FAILED, "opted out (STOP)", now
                     NOTIFICATIONS.labels(row.channel, "failed").inc()
@@ -162,8 +175,12 @@ class OutboxSender:
             return
         except OutcomeUnknown as exc:
             SEND_SECONDS.labels(message.channel).observe(time.perf_counter() - began)
-            log.warning("notification %d: outcome unknown (%s); reconciling", message.notification_id, exc)
-            await self._reconcile(message, since=started, why=str(exc))
+            log.warning(
+                "notification %d: outcome unknown (%s); reconciled shortly unless Twilio tells first",
+                message.notification_id,
+                exc,
+            )
+            await self._outcome_unknown(message.notification_id, str(exc))
             return
         except Exception as exc:
             SEND_SECONDS.labels(message.channel).observe(time.perf_counter() - began)
@@ -202,6 +219,7 @@ class OutboxSender:
                 row.status = NotificationStatus.FAILED
                 NOTIFICATIONS.labels(row.channel, "failed").inc()
                 await service.fallback_to_voice(session, row, at=now)
+                await service.next_contact_if_unanswered(session, row, at=now)
             else:
                 row.status = NotificationStatus.PENDING
                 row.next_attempt_at = now + self._policy.backoff(row.attempts)
@@ -209,24 +227,64 @@ class OutboxSender:
 
     # -- reconciling ----------------------------------------------------------------------------------------
 
+    async def _outcome_unknown(self, notification_id: int, error: str) -> None:
+        """Left `sending`, to be reconciled a little later, the error kept for the console."""
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            row = await session.get(Notification, notification_id, with_for_update=True)
+            if row is not None and row.status == NotificationStatus.SENDING:
+                row.error, row.updated_at = f"outcome unknown: {error}"[:500], now
+                row.deadline = now + timedelta(seconds=self._policy.reconcile_after_s)
+
     async def _reconcile(self, message: OutgoingMessage, *, since: datetime, why: str) -> None:
         """Was it sent after all? Found: recorded, not resent. Not found: a failed try (retried).
-        The provider cannot be asked: left sending until a later pass can ask."""
+        The provider cannot be asked, or the answer is ambiguous: left sending for a later look."""
         async with self._sessions() as session:
+            row = await session.get(Notification, message.notification_id)
+            if row is None or row.status != NotificationStatus.SENDING:
+                return  # settled meanwhile (a status callback)
+            if row.provider_id is not None:
+                # A callback named it (e.g. "queued", which moves no status): that is the proof.
+                await session.rollback()
+                await self._sent(message, row.provider_id, result="reconciled")
+                return
             known = await repository.known_provider_ids(
                 session, to_phone=message.to_phone, except_id=message.notification_id
             )
+            waiting = [
+                other.id
+                for other in await repository.unsettled_sends(
+                    session, to_phone=message.to_phone, channel=message.channel
+                )
+                if message.channel == Channel.VOICE or same_text(other.body, message.body)
+            ]
         try:
-            found = await self._notifier.find_sent(message, since=since, known=known)
+            listed = await self._notifier.find_sent(message, since=since, known=known)
         except OutcomeUnknown as exc:
             log.warning("notification %d: cannot reconcile yet (%s)", message.notification_id, exc)
             await self._still_unknown(message.notification_id, str(exc))
             return
-        if found is not None:
-            log.info("notification %d was sent after all (%s); not resent", message.notification_id, found)
-            await self._sent(message, found, result="reconciled")
+        if not listed:
+            await self._failed(message.notification_id, f"{why}; not found at the provider", final=False)
             return
-        await self._failed(message.notification_id, f"{why}; not found at the provider", final=False)
+        if len(waiting) <= 1:
+            found = listed[0]  # only ours can be there; a second one would be an earlier try of ours
+        elif len(listed) == len(waiting):
+            found = listed[waiting.index(message.notification_id)] if message.notification_id in waiting else ""
+        else:
+            found = ""
+        if not found:
+            log.warning(
+                "notification %d: %d sends to %s wait for their outcome and %d were found; not guessing",
+                message.notification_id,
+                len(waiting),
+                mask_phone(message.to_phone),
+                len(listed),
+            )
+            await self._still_unknown(message.notification_id, f"{why}; cannot tell which send is this one")
+            return
+        log.info("notification %d was sent after all (%s); not resent", message.notification_id, found)
+        await self._sent(message, found, result="reconciled")
 
     async def _still_unknown(self, notification_id: int, error: str) -> None:
         now = self._clock.now()
@@ -243,25 +301,28 @@ class OutboxSender:
                 row.status, row.deadline, row.updated_at = NotificationStatus.FAILED, None, now
                 NOTIFICATIONS.labels(row.channel, "failed").inc()
                 await service.fallback_to_voice(session, row, at=now)
+                await service.next_contact_if_unanswered(session, row, at=now)
                 return
             # Stays `sending` (never resent unasked); the next look once the backoff is over.
             row.deadline = now + self._policy.backoff(row.attempts)
             row.updated_at = now
 
     async def reconcile_stale(self) -> int:
-        """Rows left `sending` past their deadline (a crash mid-send): reconciled, never resent blindly."""
+        """Rows left `sending` past their deadline (an answer lost, a crash mid-send): reconciled,
+        never resent blindly."""
         now = self._clock.now()
-        stale: list[tuple[OutgoingMessage, datetime]] = []
+        stale: list[tuple[OutgoingMessage, datetime, str]] = []
         async with self._sessions() as session, session.begin():
             for row in await repository.stale_sending(session, now=now, limit=BATCH):
                 started = row.next_attempt_at or row.updated_at
                 # Ours for the reconciling: another sender will not take it meanwhile.
                 row.deadline = now + timedelta(seconds=self._policy.send_deadline_s)
-                stale.append((_message(row), started))
-        for message, started in stale:
+                why = (row.error or "").removeprefix("outcome unknown: ") or "left sending past its deadline"
+                stale.append((_message(row), started, why))
+        for message, started, why in stale:
             phone = mask_phone(message.to_phone)
-            log.info("notification %d to %s was left sending; reconciling", message.notification_id, phone)
-            await self._reconcile(message, since=started, why="left sending past its deadline")
+            log.info("notification %d to %s: outcome unknown; reconciling", message.notification_id, phone)
+            await self._reconcile(message, since=started, why=why)
         return len(stale)
 
     # -- the loop -------------------------------------------------------------------------------------------

@@ -6,11 +6,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmEvent
-from alarm_center.notify.model import Channel, Notification, NotificationStatus
+from alarm_center.alarms.model import OPEN_STATUSES, Alarm
+from alarm_center.notify.model import Channel, Notification, NotificationStatus, PhoneOptOut, WebhookReceipt
+from opaska.db.dialect import insert_for
 from registry.model import Contact
 
 OPT_OUT = "contact_opted_out"
@@ -68,6 +69,27 @@ async def stale_sending(session: AsyncSession, *, now: datetime, limit: int) -> 
                 .order_by(Notification.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def unsettled_sends(session: AsyncSession, *, to_phone: str, channel: str) -> Sequence[Notification]:
+    """Sends to this number on this channel still waiting for their outcome (`sending`, no provider
+    id yet), in the order their attempts started."""
+    return (
+        (
+            await session.execute(
+                select(Notification)
+                .where(
+                    Notification.to_phone == to_phone,
+                    Notification.channel == channel,
+                    Notification.status == NotificationStatus.SENDING,
+                    Notification.provider_id.is_(None),
+                )
+                .order_by(Notification.next_attempt_at, Notification.id)
             )
         )
         .scalars()
@@ -164,26 +186,42 @@ async def latest_alarm_of_contact(session: AsyncSession, contact_id: int) -> int
     ).scalar_one_or_none()
 
 
-async def opted_out(session: AsyncSession, contact_ids: Collection[int]) -> set[int]:
-    """Contacts whose latest STOP/START answer was STOP (kept as alarm events, actor the contact)."""
-    if not contact_ids:
+async def opted_out(session: AsyncSession, phones: Collection[str]) -> set[str]:
+    """Those of the numbers that sent STOP and no START since."""
+    if not phones:
         return set()
-    latest = (
-        select(AlarmEvent.actor_id, func.max(AlarmEvent.id).label("last"))
-        .where(
-            AlarmEvent.actor_type == "contact",
-            AlarmEvent.actor_id.in_(contact_ids),
-            AlarmEvent.type.in_((OPT_OUT, OPT_IN)),
-        )
-        .group_by(AlarmEvent.actor_id)
-        .subquery()
+    rows = await session.execute(select(PhoneOptOut.phone).where(PhoneOptOut.phone.in_(set(phones))))
+    return set(rows.scalars())
+
+
+async def opt_out(session: AsyncSession, *, phone: str, at: datetime) -> None:
+    """STOP: kept from the first one (a second STOP changes nothing)."""
+    statement = insert_for(session, PhoneOptOut).values(phone=phone, stopped_at=at)
+    await session.execute(statement.on_conflict_do_nothing(index_elements=[PhoneOptOut.phone]))
+
+
+async def opt_in(session: AsyncSession, *, phone: str) -> None:
+    await session.execute(delete(PhoneOptOut).where(PhoneOptOut.phone == phone))
+
+
+async def first_receipt(session: AsyncSession, *, provider_sid: str, at: datetime) -> bool:
+    """True the first time a provider's message or call sid is acted on; False for a retried or
+    replayed webhook. Decided by the primary key, so two copies arriving together act once: the
+    second waits for the first's transaction and then finds the sid taken."""
+    statement = insert_for(session, WebhookReceipt).values(provider_sid=provider_sid[:64], received_at=at)
+    result = await session.execute(statement.on_conflict_do_nothing(index_elements=[WebhookReceipt.provider_sid]))
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # CursorResult on INSERT
+
+
+async def alerted(session: AsyncSession, *, alarm_id: int, phone: str) -> bool:
+    """Was an alert about the alarm sent to this number (a responder, the one on duty)?"""
+    query = select(Notification.id).where(
+        Notification.alarm_id == alarm_id,
+        Notification.to_phone == phone,
+        Notification.template.in_(ALERT_TEMPLATES),
+        Notification.status.not_in((NotificationStatus.PENDING, NotificationStatus.CANCELLED)),
     )
-    rows = await session.execute(
-        select(AlarmEvent.actor_id)
-        .join(latest, and_(AlarmEvent.actor_id == latest.c.actor_id, AlarmEvent.id == latest.c.last))
-        .where(AlarmEvent.type == OPT_OUT)
-    )
-    return {int(value) for value in rows.scalars() if value is not None}
+    return (await session.execute(query.limit(1))).first() is not None
 
 
 async def told_about(

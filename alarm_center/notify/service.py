@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms import repository as alarms
 from alarm_center.alarms.model import AlarmEvent
-from alarm_center.escalation.responses import on_contact_response
+from alarm_center.escalation.responses import on_call_unanswered, on_contact_response
 from alarm_center.notify import repository
 from alarm_center.notify.metrics import CONTACT_RESPONSES, NOTIFICATIONS
 from alarm_center.notify.model import Channel, Notification, NotificationStatus
@@ -78,14 +78,16 @@ class Reply:
 
 
 def parse_reply(body: str) -> Reply:
-    """ "TAK 57", "57 tak", "1", "nie, 57" → the answer and the alarm code, each None if absent."""
+    """ "TAK 57", "57 tak", "1", "nie, 57" → the answer and the alarm code, each None if absent.
+
+    A word (TAK, NIE, OK…) is the answer whenever there is one, and every number is then a code:
+    "2 TAK" about alarm 2 is "going", never "cannot". Only a reply without a word answers with a
+    key's digit (1 going, 2 cannot), the first of them; another number is then the code."""
     tokens = [token for token in re.split(r"[\s,.;:!?]+", body.strip().upper()) if token]
-    answer: Answer | None = None
-    answer_at = -1
-    for index, token in enumerate(tokens):
-        if token in WORDS:
-            answer, answer_at = WORDS[token], index
-            break
+    words = [index for index, token in enumerate(tokens) if token in WORDS and not token.isdigit()]
+    digits = [index for index, token in enumerate(tokens) if token in WORDS and token.isdigit()]
+    answer_at = words[0] if words else digits[0] if digits else -1
+    answer = WORDS[tokens[answer_at]] if answer_at >= 0 else None
     alarm_id = next(
         (code for index, token in enumerate(tokens) if index != answer_at and (code := parse_alarm_code(token))),
         None,
@@ -128,7 +130,15 @@ async def apply_provider_status(
         await fallback_to_voice(session, row, at=at)
     else:
         await all_clear_if_told_after_close(session, row, at=at)
+    if new in (S.NO_ANSWER, S.FAILED):
+        await next_contact_if_unanswered(session, row, at=at)
     return row
+
+
+async def next_contact_if_unanswered(session: AsyncSession, row: Notification, *, at: datetime) -> None:
+    """An alert call to a contact that nobody answered: the escalation reaches the next one now."""
+    if row.channel == Channel.VOICE and row.alarm_id is not None and row.template in repository.ALERT_TEMPLATES:
+        await on_call_unanswered(session, alarm_id=row.alarm_id, contact_id=row.contact_id, at=at)
 
 
 async def all_clear_if_told_after_close(session: AsyncSession, row: Notification, *, at: datetime) -> None:
@@ -179,6 +189,7 @@ async def record_response(
     at: datetime,
     notification_id: int | None = None,
     provider_sid: str = "",
+    responder_phone: str = "",
 ) -> int:
     """A relative's "going" / "cannot" as an audited alarm event, the contact as its actor.
 
@@ -188,8 +199,10 @@ async def record_response(
     if notification_id is not None:
         detail["notification_id"] = notification_id
     if provider_sid:
-        # Twilio retries a webhook it got no answer to, with the same sid: recognised by it.
         detail["provider_sid"] = provider_sid[:64]
+    if responder_phone:
+        # Not one of the resident's contacts: say who, as far as an operator needs to tell them apart.
+        detail["responder_phone"] = mask_phone(responder_phone)
     event = await alarms.add_event(
         session, alarm_id=alarm_id, at=at, type=RESPONSE_EVENT, actor_type="contact", actor_id=contact_id, detail=detail
     )
@@ -246,7 +259,7 @@ async def handle_inbound_sms(
     """A relative's SMS: an answer to an alarm, STOP/START, or something we answer with help (once).
 
     The same message again (Twilio retrying a webhook, or a replay) changes nothing."""
-    if message_sid and await _response_recorded(session, message_sid):
+    if message_sid and not await repository.first_receipt(session, provider_sid=message_sid, at=at):
         return InboundResult("duplicate", None)
     reply = parse_reply(body)
     contacts = await repository.contacts_with_phone(session, from_phone)
@@ -265,6 +278,29 @@ async def handle_inbound_sms(
         await queue_reply(session, to_phone=from_phone, template="reply_help", language=language, at=at, once=True)
         return InboundResult("help", alarm_id)
     contact = await repository.contact_of_alarm(session, alarm_id=alarm_id, phone=from_phone)
+    if contact is None and await repository.alerted(session, alarm_id=alarm_id, phone=from_phone):
+        # A responder or the one on duty, alerted about this alarm by SMS: their answer counts too.
+        event_id = await record_response(
+            session,
+            alarm_id=alarm_id,
+            contact_id=None,
+            answer=reply.answer,
+            via="sms",
+            at=at,
+            provider_sid=message_sid,
+            responder_phone=from_phone,
+        )
+        await queue_reply(
+            session,
+            to_phone=from_phone,
+            template="reply_thanks",
+            language=None,
+            at=at,
+            alarm_id=alarm_id,
+            answer=reply.answer.value,
+            code=alarm_code(alarm_id),
+        )
+        return InboundResult("recorded", alarm_id, event_id)
     if contact is None:
         log.warning("SMS answer from %s for alarm %d: not a contact of it; ignored", mask_phone(from_phone), alarm_id)
         await queue_reply(
@@ -294,17 +330,14 @@ async def handle_inbound_sms(
     return InboundResult("recorded", alarm_id, event_id)
 
 
-async def _response_recorded(session: AsyncSession, provider_sid: str) -> bool:
-    query = select(AlarmEvent.id).where(
-        AlarmEvent.type == RESPONSE_EVENT, AlarmEvent.detail["provider_sid"].as_string() == provider_sid[:64]
-    )
-    return (await session.execute(query.limit(1))).first() is not None
-
-
 async def _opt(
     session: AsyncSession, *, from_phone: str, contacts: Sequence[Contact], stop: bool, at: datetime
 ) -> InboundResult:
-    """STOP/START, kept as an event on the contact's latest alarm (there is no table for it yet)."""
+    """STOP/START, kept per number (the outbox reads it), and shown on the contact's latest alarm."""
+    if stop:
+        await repository.opt_out(session, phone=from_phone, at=at)
+    else:
+        await repository.opt_in(session, phone=from_phone)
     recorded: int | None = None
     for contact in contacts:
         alarm_id = await repository.latest_alarm_of_contact(session, contact.id)
@@ -340,7 +373,7 @@ async def gather_response(
     if row.provider_id is not None and call_sid and row.provider_id != call_sid:
         log.warning("notification %d: keys from %s, sent as %s; recorded", row.id, call_sid, row.provider_id)
     # One answer per call: the same gather again (Twilio retrying it, or a replay) is not a second one.
-    if call_sid and await _response_recorded(session, call_sid):
+    if call_sid and not await repository.first_receipt(session, provider_sid=call_sid, at=at):
         return answer, row
     await record_response(
         session,

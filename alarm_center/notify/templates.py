@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.model import Alarm
+from alarm_center.notify.status_link import status_links
 from opaska.settings import PROJECT_ROOT
 from registry.model import Contact, Municipality, Resident
 
@@ -92,6 +93,8 @@ async def alarm_context(session: AsyncSession, *, alarm_id: int) -> dict[str, An
         "time": local_time(row.raised_at, row.timezone),
         "code": alarm_code(alarm_id),
         "doing": "",
+        "raised_at": row.raised_at,
+        "link": "",
     }
 
 
@@ -118,7 +121,10 @@ async def alert_text(
     name = "voice_alert" if channel == "voice" else "sms_alert"
     context = await alarm_context(session, alarm_id=alarm_id)
     if context is None:
-        context = {"first_name": "", "kind": "", "time": "", "code": alarm_code(alarm_id), "doing": ""}
+        context = {"first_name": "", "kind": "", "time": "", "code": alarm_code(alarm_id), "doing": "", "link": ""}
     if doing:
         context["doing"] = doing
+    links = status_links()
+    if name == "sms_alert" and links is not None and "raised_at" in context:
+        context["link"] = links.url(alarm_id=alarm_id, contact_id=contact_id, raised_at=context["raised_at"])
     return name, render(name, await contact_language(session, contact_id), **context)

@@ -3,9 +3,10 @@
 Twilio's create calls take no idempotency key, so a request whose answer never came (a timeout, a
 cut connection, a 5xx after the request went out) may have sent an SMS. Such a send is reconciled
 before anything is sent again: the messages or calls to that number since the attempt started are
-listed, and one we do not know yet is taken as ours. Two settings of the library matter for this:
-`max_retries` stays off (aiohttp_retry re-POSTs on any 5xx, a second SMS), and every request is
-bounded by `asyncio.timeout` (the async client ignores its own `timeout`).
+listed, and the outbox decides which one we do not know yet is ours (see outbox.py). Two settings
+of the library matter for this: `max_retries` stays off (aiohttp_retry re-POSTs on any 5xx, a
+second SMS), and every request is bounded by `asyncio.timeout` (the async client ignores its own
+`timeout`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient  # type: ignore[
 from twilio.rest import Client  # type: ignore[import-untyped]
 
 from alarm_center.notify.model import Channel
-from alarm_center.notify.notifier import OutcomeUnknown, OutgoingMessage, PermanentFailure
+from alarm_center.notify.notifier import OutcomeUnknown, OutgoingMessage, PermanentFailure, same_text
 
 # Call progress we want to hear about: "answered" tells a picked-up call from one still ringing.
 CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
@@ -99,8 +100,9 @@ class TwilioNotifier:
             return str(created.sid)
         except TwilioRestException as exc:
             status = int(exc.status or 0)
-            if status == 429:
-                raise TransientFailure(f"Twilio 429 (code {exc.code}): too many requests") from None
+            if status in (429, 503):
+                # Too many requests / unavailable: Twilio turned the request away, nothing was made.
+                raise TransientFailure(f"Twilio {status} (code {exc.code}): try again later") from None
             if 400 <= status < 500:
                 raise PermanentFailure(f"Twilio {status} (code {exc.code}): {exc.msg}") from None
             reason = f"Twilio {status} (code {exc.code})"
@@ -114,7 +116,7 @@ class TwilioNotifier:
         # The request may have gone out: the outbox reconciles it before anything is sent again.
         raise OutcomeUnknown(reason)
 
-    async def find_sent(self, message: OutgoingMessage, *, since: datetime, known: set[str]) -> str | None:
+    async def find_sent(self, message: OutgoingMessage, *, since: datetime, known: set[str]) -> list[str]:
         earliest = since - RECONCILE_SLACK
         try:
             async with asyncio.timeout(self._timeout):
@@ -128,19 +130,14 @@ class TwilioNotifier:
                     )
         except (TwilioRestException, TimeoutError, aiohttp.ClientError) as exc:
             raise OutcomeUnknown(f"cannot list what was sent to reconcile: {type(exc).__name__} {exc}") from None
-        # Newest first; the oldest unknown match is ours (a later one would be another attempt's).
         matches = [
             record
             for record in records
             if record.sid not in known
             and record.date_created is not None
             and record.date_created >= earliest
-            and (message.channel == Channel.VOICE or record.body == message.body)
+            and (message.channel == Channel.VOICE or same_text(record.body or "", message.body))
         ]
-        if message.channel == Channel.VOICE:
-            # The listing does not carry the call's Url (which names the notification); when the
-            # API does give it, it decides.
-            named = [r for r in matches if getattr(r, "url", None)]
-            if named:
-                matches = [r for r in named if voice_url(self._public_url, message.notification_id) in r.url]
-        return str(matches[-1].sid) if matches else None
+        # Twilio lists newest first, in whole seconds; the sid breaks a tie the same way every time.
+        matches.sort(key=lambda record: (record.date_created, record.sid))
+        return [str(record.sid) for record in matches]

@@ -20,7 +20,7 @@ from amqtt.contexts import Action, BaseContext
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 
-from gateway.broker.acl import Principal, TopicRules, may_use_client_id
+from gateway.broker.acl import Principal, PrincipalKind, TopicRules, may_use_client_id
 from gateway.broker.credential_store import CredentialStore
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,14 @@ class BrokerGuard:
             return None
         self.principals[client_id] = principal
         return principal
+
+    def forget_bands(self, serials: set[str]) -> None:
+        """The bands' credentials were revoked or replaced: their connections lose every right
+        (publish, subscribe, delivery) until they connect again with credentials that are valid."""
+        for client_id, principal in list(self.principals.items()):
+            if principal.kind is PrincipalKind.BAND and principal.username in serials:
+                del self.principals[client_id]
+                log.info("MQTT client %r cut off: band %r's credentials were withdrawn", client_id, principal.username)
 
     def _will_allowed(self, principal: Principal, will_topic: str | None) -> bool:
         return bool(will_topic) and self.rules.may_publish(principal, will_topic or "")

@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import logging
 import time
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -59,16 +60,32 @@ class CredentialStore:
         self._loaded_at = float("-inf")
         self._miss_checked_at: dict[str, float] = {}
         self._refresh_lock = asyncio.Lock()
+        self._withdrawn_listeners: list[Callable[[set[str]], None]] = []
 
     @property
     def service_username(self) -> str:
         return self._service_username
 
+    @property
+    def refresh_every_s(self) -> float:
+        return self._refresh_every_s
+
+    def on_withdrawn(self, listener: Callable[[set[str]], None]) -> None:
+        """Call `listener` with the serials whose credentials were revoked or replaced since the last
+        refresh (or whose band was retired): a broker cuts off their connections."""
+        self._withdrawn_listeners.append(listener)
+
     async def refresh(self) -> None:
         async with self._sessions() as session:
-            self._hashes = await band_secret_hashes(session)
+            hashes = await band_secret_hashes(session)
+        withdrawn = {serial for serial, stored in self._hashes.items() if hashes.get(serial) != stored}
+        self._hashes = hashes
         self._loaded_at = time.monotonic()
         self._miss_checked_at.clear()
+        if withdrawn:
+            log.info("credentials of %d band(s) withdrawn or replaced in the registry", len(withdrawn))
+            for listener in self._withdrawn_listeners:
+                listener(withdrawn)
 
     async def authenticate(self, username: str | None, password: str | None) -> Principal | None:
         """The principal these credentials prove, or None."""
@@ -87,6 +104,13 @@ class CredentialStore:
         if stored is not None and verify_band_secret(password, stored):
             return Principal(PrincipalKind.BAND, username)
         return None
+
+    async def band_still_admitted(self, serial: str) -> bool:
+        """Whether the registry still lets this band connect (not revoked, not retired), as of the
+        last reload: for a broker that asks per publish (the EMQX authorisation hook), so a band
+        whose credentials were revoked loses its rights on a connection it already had."""
+        await self._refresh_if_stale()
+        return serial in self._hashes or await self._look_up_miss(serial) is not None
 
     async def _refresh_if_stale(self) -> None:
         # One reload at a time: in a reconnect storm every waiting CONNECT would otherwise start its

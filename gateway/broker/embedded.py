@@ -13,6 +13,7 @@ delivery (`gateway.broker.amqtt_plugins`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -94,9 +95,11 @@ class EmbeddedBroker:
         self.host = host
         self.port = port
         self._guard = BrokerGuard(credentials, rules)
+        credentials.on_withdrawn(self._guard.forget_bands)
         self._enforce_topics = enforce_topics
         self._guard_id: str | None = None
         self._broker: Broker | None = None
+        self._refresher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         check_port_free(self.host, self.port)
@@ -113,9 +116,26 @@ class EmbeddedBroker:
             self._guard_id = None
             raise BrokerStartError(f"cannot start the embedded MQTT broker on {self.host}:{self.port}: {exc}") from exc
         self._broker = broker
+        self._refresher = asyncio.create_task(self._keep_credentials_fresh(), name="embedded-broker-credentials")
         log.info("embedded MQTT broker (amqtt) listening on mqtt://%s:%d", self.host, self.port)
 
+    async def _keep_credentials_fresh(self) -> None:
+        # Without connects the cache would never reload, and a band whose credentials were revoked
+        # (`opaska band revoke`, possibly from another process) would stay connected.
+        credentials = self._guard.credentials
+        while True:
+            await asyncio.sleep(credentials.refresh_every_s)
+            try:
+                await credentials.refresh()
+            except Exception as exc:
+                log.warning("embedded broker: cannot reload band credentials (%s); retrying", type(exc).__name__)
+
     async def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+            self._refresher = None
         if self._broker is not None:
             await self._broker.shutdown()
             self._broker = None

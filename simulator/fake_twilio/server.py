@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -87,9 +87,10 @@ class Fault:
       message/call was created first — a client timeout then hides a success.
     - `lost`: created and recorded, then the answer is lost: a 500 (`lost_as="500"`, what the async client's
       `max_retries` re-POSTs — a second SMS) or a dropped connection (`lost_as="drop"`).
+    - `slow`: answered well, but only after `seconds` (a slow provider, within the client's timeout or not).
     """
 
-    kind: Literal["error", "hang", "lost"]
+    kind: Literal["error", "hang", "lost", "slow"]
     status: int = 500
     code: int | None = None
     seconds: float = 5.0
@@ -143,6 +144,7 @@ class FakeTwilio:
         now: Callable[[], datetime] | None = None,
         callback_timeout: float = 15.0,
         allow_remote_callbacks: bool = False,
+        list_lag_s: float = 0.0,
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
@@ -157,6 +159,9 @@ class FakeTwilio:
         self.now = now or (lambda: datetime.now(UTC))
         self.callback_timeout = callback_timeout
         self.allow_remote_callbacks = allow_remote_callbacks
+        # Twilio's lists are eventually consistent: a message or call shows up in them this long
+        # (by `now`) after it was created. A sender that lists at once may not find what it sent.
+        self.list_lag_s = list_lag_s
 
         self.requests: list[RecordedRequest] = []
         self.messages: list[FakeMessage] = []
@@ -261,6 +266,10 @@ class FakeTwilio:
     ) -> None:
         """The next `n` creates get no answer for `seconds`, then a dropped connection; `created`: made anyway."""
         self._faults.extend(Fault("hang", seconds=seconds, created=created, only=only) for _ in range(n))
+
+    def slow_next(self, n: int = 1, *, seconds: float = 1.0, only: Resource | None = None) -> None:
+        """The next `n` creates are answered well, `seconds` late."""
+        self._faults.extend(Fault("slow", seconds=seconds, only=only) for _ in range(n))
 
     def lose_next(self, n: int = 1, *, lost_as: Literal["500", "drop"] = "500", only: Resource | None = None) -> None:
         """The next `n` creates succeed (recorded, callbacks follow) but the answer is a 500 or a dropped line."""
@@ -661,6 +670,9 @@ class FakeTwilio:
             raise TwilioError(fault.status, fault.code or code, text)
         if fault is not None and fault.kind == "hang" and not fault.created:
             await self._hang(fault.seconds)
+        if fault is not None and fault.kind == "slow":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), fault.seconds)
         form: dict[str, list[str]] = {}
         for key, value in recorded.form:
             form.setdefault(key, []).append(value)
@@ -775,6 +787,9 @@ class FakeTwilio:
     async def _list(self, request: web.Request, resource: Resource) -> web.Response:
         query = request.query
         records: list[Any] = list(self.messages if resource == "messages" else self.calls)
+        if self.list_lag_s > 0:
+            visible_before = self.now() - timedelta(seconds=self.list_lag_s)
+            records = [r for r in records if r.date_created <= visible_before]
         time_field = "DateSent" if resource == "messages" else "StartTime"
         for key in ("To", "From", "Status"):
             if key in query:

@@ -1,0 +1,149 @@
+"""The supervisor's overview: open and overdue alarms, who is online, today's answer times."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alarm_center.alarms import repository
+from alarm_center.alarms.lifecycle import LIFE, alarm_class
+from alarm_center.alarms.model import Alarm, AlarmEvent, AlarmStatus
+from alarm_center.alarms.views import AlarmView, alarm_views
+from console.auth import sessions
+from console.auth.current import Supervisor
+from console.deps import ClockDep, SessionDep
+from registry import staff as staff_registry
+from registry.model import StaffRole
+
+router = APIRouter(tags=["supervisor"])
+LOCAL = ZoneInfo("Europe/Warsaw")
+
+# The answer-time targets: claimed within 60 s, and never later than 180 s.
+TARGET_S = 60
+LIMIT_S = 180
+ONLINE_WITHIN = timedelta(minutes=2)
+
+
+class OpenAlarm(BaseModel):
+    alarm: AlarmView
+    # Unclaimed past the 60 s target, or marked overdue by escalation.
+    overdue: bool
+    # An operator handed it up to the supervisor (POST /api/alarms/{id}/escalate).
+    escalated_to_supervisor: bool
+    age_s: float
+
+
+class OnlineStaff(BaseModel):
+    id: int
+    full_name: str
+    role: str
+    last_seen_at: datetime
+
+
+class AnswerTimes(BaseModel):
+    """Life alarms (SOS, fall; test alarms excluded) raised today, Europe/Warsaw day."""
+
+    since: datetime
+    # Claimed, plus those still unclaimed past 180 s (they have missed both targets already).
+    counted: int
+    claimed: int
+    within_60s: int
+    within_180s: int
+    share_within_60s: float | None
+    share_within_180s: float | None
+    # Median seconds from raised to claimed, of those claimed.
+    median_claim_s: float | None
+
+
+class Overview(BaseModel):
+    open_alarms: list[OpenAlarm]
+    overdue_count: int
+    operators_online: list[OnlineStaff]
+    answer_times: AnswerTimes
+
+
+async def escalated_by_staff(session: AsyncSession, alarm_ids: list[int]) -> set[int]:
+    """Those of the alarms an operator escalated by hand to the supervisor."""
+    if not alarm_ids:
+        return set()
+    rows = await session.execute(
+        select(AlarmEvent.alarm_id, AlarmEvent.detail).where(
+            AlarmEvent.alarm_id.in_(alarm_ids), AlarmEvent.type == "escalated", AlarmEvent.actor_type == "staff"
+        )
+    )
+    return {alarm_id for alarm_id, detail in rows if "supervisor" in (detail or {}).get("targets", [])}
+
+
+@router.get("/api/supervisor/overview")
+async def overview(user: Supervisor, session: SessionDep, clock: ClockDep) -> Overview:
+    """Open and overdue alarms, operators online (seen in the last 2 minutes), and today's
+    time-to-claim figures against the 60 s / 180 s targets, for the user's municipalities."""
+    now = clock.now()
+    alarms = [a for a in await repository.open_alarms(session) if user.sees(a.municipality_id)]
+    views = {view.id: view for view in await alarm_views(session, alarms)}
+    handed_up = await escalated_by_staff(session, [a.id for a in alarms])
+    open_alarms = []
+    for alarm in alarms:
+        age = (now - alarm.raised_at).total_seconds()
+        late = alarm.status == AlarmStatus.RAISED and alarm_class(alarm.kind) == LIFE and age > TARGET_S
+        open_alarms.append(
+            OpenAlarm(
+                alarm=views[alarm.id],
+                overdue=alarm.overdue_at is not None or late,
+                escalated_to_supervisor=alarm.id in handed_up,
+                age_s=age,
+            )
+        )
+
+    online = []
+    for staff, seen in await sessions.seen_since(session, now - ONLINE_WITHIN):
+        if staff.role not in (StaffRole.OPERATOR, StaffRole.SUPERVISOR):
+            continue
+        account = await staff_registry.account(session, staff)
+        shared = user.municipality_ids is None or (
+            account.municipality_ids is not None and bool(account.municipality_ids & user.municipality_ids)
+        )
+        if shared:
+            online.append(OnlineStaff(id=staff.id, full_name=staff.full_name, role=staff.role, last_seen_at=seen))
+
+    day_start = now.astimezone(LOCAL).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = (
+        (await session.execute(select(Alarm).where(Alarm.raised_at >= day_start, Alarm.is_test.is_(False))))
+        .scalars()
+        .all()
+    )
+    waits: list[float] = []
+    missed = 0
+    for alarm in today:
+        if alarm_class(alarm.kind) != LIFE or not user.sees(alarm.municipality_id):
+            continue
+        if alarm.claimed_at is not None:
+            waits.append((alarm.claimed_at - alarm.raised_at).total_seconds())
+        elif alarm.status == AlarmStatus.RAISED and (now - alarm.raised_at).total_seconds() > LIMIT_S:
+            missed += 1
+    counted = len(waits) + missed
+    within_60 = sum(1 for w in waits if w <= TARGET_S)
+    within_180 = sum(1 for w in waits if w <= LIMIT_S)
+    ordered = sorted(waits)
+    median = None
+    if ordered:
+        middle = len(ordered) // 2
+        median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    return Overview(
+        open_alarms=open_alarms,
+        overdue_count=sum(1 for a in open_alarms if a.overdue),
+        operators_online=online,
+        answer_times=AnswerTimes(
+            since=day_start,
+            counted=counted,
+            claimed=len(waits),
+            within_60s=within_60,
+            within_180s=within_180,
+            share_within_60s=within_60 / counted if counted else None,
+            share_within_180s=within_180 / counted if counted else None,
+            median_claim_s=median,
+        ),
+    )

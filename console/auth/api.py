@@ -1,0 +1,138 @@
+"""POST /api/login, POST /api/logout, GET /api/me."""
+
+import asyncio
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from console.auth import rate_limit, sessions
+from console.auth.current import CurrentUser, StaffPrincipal
+from console.deps import ClockDep, SessionDep, context_of
+from registry import staff as staff_registry
+from registry.staff_passwords import MAX_LENGTH, hash_password, needs_rehash, verify_password
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["login"])
+
+BAD_LOGIN = "wrong username or password"
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=MAX_LENGTH)]
+
+
+class UserView(BaseModel):
+    id: int
+    username: str
+    full_name: str
+    role: str
+    # None: every municipality.
+    municipality_ids: list[int] | None
+
+
+class Me(BaseModel):
+    user: UserView
+    # Send it back in the X-CSRF-Token header (or a csrf_token form field) with every POST, PUT,
+    # PATCH and DELETE.
+    csrf_token: str
+
+
+def user_view(user: StaffPrincipal) -> UserView:
+    ids = None if user.municipality_ids is None else sorted(user.municipality_ids)
+    return UserView(id=user.id, username=user.username, full_name=user.full_name, role=user.role, municipality_ids=ids)
+
+
+def _client_ip(request: Request) -> str:
+    # uvicorn puts a trusted proxy's X-Forwarded-For here (its forwarded_allow_ips), nobody else's.
+    return request.client.host if request.client else "unknown"
+
+
+@router.post(
+    "/api/login",
+    responses={401: {"description": BAD_LOGIN}, 429: {"description": "too many failed logins; see Retry-After"}},
+)
+async def login(body: LoginRequest, request: Request, response: Response, session: SessionDep, clock: ClockDep) -> Me:
+    """Log in: sets the session cookie (HttpOnly, SameSite=Strict) and returns the CSRF token.
+
+    Not CSRF-checked (there is no session yet); limited instead: after too many failures for one
+    username or from one address in the window, 429 with Retry-After.
+    """
+    settings = context_of(request).settings
+    username = staff_registry.normalise_username(body.username)
+    client_ip = _client_ip(request)
+    now = clock.now()
+    async with session.begin():
+        wait = await rate_limit.retry_after(session, username=username, client_ip=client_ip, now=now, settings=settings)
+        if wait is None:
+            # Old failures go at every try, so a flood of guesses from many addresses stays bounded.
+            await rate_limit.purge_old(session, now=now, settings=settings)
+            attempt_id = await rate_limit.record_attempt(session, username=username, client_ip=client_ip, now=now)
+            staff = await staff_registry.find_by_username(session, username)
+            stored_hash = staff.password_hash if staff is not None and staff.active else None
+    if wait is not None:
+        log.warning("login refused by the rate limit (from %s)", client_ip)
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"too many failed logins; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    # Outside any transaction: the hash takes its time without holding the database.
+    if not await asyncio.to_thread(verify_password, stored_hash, body.password) or staff is None:
+        log.info("failed login (from %s)", client_ip)
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=BAD_LOGIN)
+    async with session.begin():
+        await rate_limit.forget(session, username=username, attempt_id=attempt_id)
+        await sessions.purge_expired(session, now=now, settings=settings)
+        # A session the browser came with ends here: the login always gets a new id.
+        previous = request.cookies.get(sessions.COOKIE)
+        if previous:
+            await sessions.end(session, token=previous)
+        if stored_hash is not None and needs_rehash(stored_hash):
+            await staff_registry.set_password_hash(
+                session, staff_id=staff.id, password_hash=await asyncio.to_thread(hash_password, body.password)
+            )
+        new = await sessions.start(session, staff_id=staff.id, now=now, settings=settings)
+        account = await staff_registry.account(session, staff)
+    response.set_cookie(
+        sessions.COOKIE,
+        new.token,
+        max_age=settings.session_max_age_s,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=settings.secure_cookies,
+    )
+    log.info("staff %d logged in", staff.id)
+    principal = StaffPrincipal(
+        account.id,
+        account.username,
+        account.full_name,
+        account.role,
+        account.municipality_ids,
+        new.session_id,
+        new.csrf_token,
+    )
+    return Me(user=user_view(principal), csrf_token=new.csrf_token)
+
+
+@router.post("/api/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(user: CurrentUser, request: Request, session: SessionDep) -> Response:
+    """End this session (the cookie is cleared too)."""
+    async with session.begin():
+        await sessions.end(session, token=request.cookies.get(sessions.COOKIE, ""))
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    settings = context_of(request).settings
+    response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="strict", secure=settings.secure_cookies)
+    log.info("staff %d logged out", user.id)
+    return response
+
+
+@router.get("/api/me")
+async def me(user: CurrentUser) -> Me:
+    """Who is logged in, and the CSRF token their state-changing requests must carry."""
+    return Me(user=user_view(user), csrf_token=user.csrf_token)

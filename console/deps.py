@@ -1,0 +1,31 @@
+"""Dependencies every console route shares: the database session and the clock."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from console.context import ConsoleContext
+from opaska.clock import Clock
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    context: ConsoleContext = request.app.state.context
+    async with context.session_factory() as session:
+        yield session
+
+
+def get_clock(request: Request) -> Clock:
+    """The console's clock (the app's; tests may also override this dependency with a FakeClock)."""
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def context_of(request: Request) -> ConsoleContext:
+    context: ConsoleContext = request.app.state.context
+    return context

@@ -1,0 +1,88 @@
+"""The console's pages: login, the alarm queue, one alarm, the supervisor's overview.
+
+Pages are plain HTML with a script each; everything they show comes from the JSON API and the live
+WebSocket, so a page and an API client see the same thing. A page asked for without a login
+redirects to the login page (the API answers 401 instead). Nothing is loaded from outside the
+console: a centre's screens must work with no internet.
+"""
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from console.auth import sessions
+from console.auth.current import StaffPrincipal, principal_for_token
+from console.deps import ClockDep, SessionDep, context_of
+from registry.model import StaffRole
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+
+ROLE_NAMES = {
+    StaffRole.OPERATOR: "operator",
+    StaffRole.SUPERVISOR: "koordynator zmiany",
+    StaffRole.TECHNICIAN: "technik",
+    StaffRole.ADMINISTRATOR: "administrator",
+}
+# Pages are never cached: they carry the session's CSRF token and must show the latest script.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+async def _viewer(request: Request, session: SessionDep, clock: ClockDep) -> StaffPrincipal | None:
+    token = request.cookies.get(sessions.COOKIE, "")
+    if not token:
+        return None
+    return await principal_for_token(session, token=token, now=clock.now(), settings=context_of(request).settings)
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
+
+
+def _page(request: Request, name: str, user: StaffPrincipal, **extra: object) -> HTMLResponse:
+    context = {"user": user, "role_name": ROLE_NAMES.get(user.role, user.role), "csrf_token": user.csrf_token, **extra}
+    return templates.TemplateResponse(request, name, context, headers=NO_STORE)
+
+
+@router.get("/login")
+async def login_page(request: Request, session: SessionDep, clock: ClockDep, next: str = "/") -> Response:
+    # Only a path on this console: never a redirect to another site after login.
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    if await _viewer(request, session, clock) is not None:
+        return RedirectResponse(target, status_code=303)
+    return templates.TemplateResponse(request, "login.html", {"next": target}, headers=NO_STORE)
+
+
+@router.get("/")
+async def queue_page(request: Request, session: SessionDep, clock: ClockDep) -> Response:
+    user = await _viewer(request, session, clock)
+    if user is None:
+        return _to_login(request)
+    return _page(request, "queue.html", user)
+
+
+@router.get("/alarms/{alarm_id}")
+async def alarm_page(
+    alarm_id: Annotated[int, PathParam(gt=0, le=2**62)], request: Request, session: SessionDep, clock: ClockDep
+) -> Response:
+    user = await _viewer(request, session, clock)
+    if user is None:
+        return _to_login(request)
+    # Whether this user may see the alarm is the API's to say; the page shows its answer.
+    return _page(request, "alarm.html", user, alarm_id=alarm_id)
+
+
+@router.get("/supervisor")
+async def supervisor_page(request: Request, session: SessionDep, clock: ClockDep) -> Response:
+    user = await _viewer(request, session, clock)
+    if user is None:
+        return _to_login(request)
+    if user.role not in (StaffRole.SUPERVISOR, StaffRole.ADMINISTRATOR):
+        return _page(request, "forbidden.html", user)
+    return _page(request, "supervisor.html", user)

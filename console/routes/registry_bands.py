@@ -1,0 +1,460 @@
+"""The registry API of bands: registration with credentials (the secret shown once), binding,
+swaps, decommissioning, the installation test, and device health (JSON and CSV).
+
+Technicians (and administrators) change bands; technicians and supervisors read them. A band
+belongs to its resident's municipality, an unbound one to its last resident's; a band never given
+to anyone is shared stock any band reader may take. Every change is recorded in the band's history
+(`band_event`) with who made it.
+"""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from console.auth.current import BandReader, Technician
+from console.deps import ClockDep, SessionDep
+from console.routes.registry_common import (
+    BandEventView,
+    BandTestView,
+    BandView,
+    Id,
+    PolishRoute,
+    Text,
+    band_event_views,
+    band_test_view,
+    band_view,
+    band_view_of,
+    field_error,
+    get_band_settings,
+    may_see_band,
+    registry_errors,
+    scope_ids,
+    visible_band,
+    visible_resident,
+)
+from opaska.clock import Clock
+from opaska.settings import BandSettings
+from registry import bands, health, installation_test
+from registry.model import Band, BandEvent, Resident
+
+router = APIRouter(tags=["registry"], route_class=PolishRoute)
+BandSettingsDep = Annotated[BandSettings, Depends(get_band_settings)]
+# A secret travels in the answer once: no cache may keep it.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+# ---- views and bodies ---------------------------------------------------------------------------------
+
+
+class Credentials(BaseModel):
+    band: BandView
+    # The band's MQTT login: its serial, and this secret. Shown this once; only a hash is kept.
+    username: str
+    secret: str
+
+
+class BandDetail(BaseModel):
+    band: BandView
+    history: list[BandEventView]
+    # Installation-test results, newest first.
+    tests: list[BandTestView]
+
+
+class BandRegister(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    serial: Annotated[Text, Field(max_length=64)] | None = None
+    imei: Annotated[Text, Field(max_length=40)] | None = None
+    model: Annotated[Text, Field(max_length=100)] = ""
+    firmware: Annotated[Text, Field(max_length=50)] = ""
+    sim_phone: Annotated[Text, Field(max_length=40)] | None = None
+    # Bind to this resident at once (the usual case at an installation visit).
+    resident_id: Annotated[int, Field(gt=0, le=2**62)] | None = None
+
+
+class BindBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resident_id: Annotated[int, Field(gt=0, le=2**62)]
+
+
+class SwapBody(BaseModel):
+    """The band that replaces this one, by id or by serial/IMEI (from stock)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    new_band_id: Annotated[int, Field(gt=0, le=2**62)] | None = None
+    new_serial: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
+    note: Annotated[Text, Field(max_length=300)] = ""
+
+    @model_validator(mode="after")
+    def _one_band(self) -> "SwapBody":
+        if (self.new_band_id is None) == (self.new_serial is None):
+            raise ValueError("podaj nową opaskę: new_band_id albo new_serial")
+        return self
+
+
+class NoteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[Text, Field(max_length=300)] = ""
+
+
+class BandTestStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # How long the band stays in test mode; without it, [bands] test_mode_minutes.
+    minutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = None
+
+
+class BandTestState(BaseModel):
+    band_id: int
+    in_test_mode: bool
+    test_mode_until: datetime | None
+    # The pass limit: a test alarm passes when it arrived within this many ms of the press.
+    pass_latency_ms: int
+    # Newest first.
+    results: list[BandTestView]
+
+
+# ---- reading ------------------------------------------------------------------------------------------
+
+
+async def _municipalities_of(session: AsyncSession, found: list[Band]) -> dict[int, int | None]:
+    """Each band's municipality (see `band_municipality`), with two queries for the lot."""
+    resident_of: dict[int, int | None] = {band.id: band.resident_id for band in found}
+    unbound = [band.id for band in found if band.resident_id is None]
+    if unbound:
+        rows = await session.execute(
+            select(BandEvent.band_id, BandEvent.resident_id)
+            .where(BandEvent.band_id.in_(unbound), BandEvent.resident_id.is_not(None))
+            .order_by(BandEvent.id)
+        )
+        for band_id, resident_id in rows:
+            resident_of[band_id] = resident_id  # the last one wins
+    resident_ids = {r for r in resident_of.values() if r is not None}
+    municipality_of = {
+        resident_id: municipality_id
+        for resident_id, municipality_id in await session.execute(
+            select(Resident.id, Resident.municipality_id).where(Resident.id.in_(resident_ids))
+        )
+    }
+    return {band_id: municipality_of.get(r) if r is not None else None for band_id, r in resident_of.items()}
+
+
+@router.get("/api/registry/bands")
+async def list_bands(
+    user: BandReader,
+    session: SessionDep,
+    clock: ClockDep,
+    municipality_id: Annotated[int | None, Query(gt=0, le=2**62)] = None,
+    status_: Annotated[Literal["stock", "active", "retired"] | None, Query(alias="status")] = None,
+    q: Annotated[str, Query(max_length=64, description="part of the serial or IMEI")] = "",
+) -> list[BandView]:
+    """Bands the user may see by serial: their municipalities' and shared stock; narrowed to one
+    municipality (then no stock), a status, and a part of the serial or IMEI."""
+    if municipality_id is not None:
+        scope_ids(user, municipality_id)
+    query = select(Band).order_by(Band.serial)
+    if status_ is not None:
+        query = query.where(Band.status == status_)
+    needle = q.strip().casefold()
+    found = [
+        band
+        for band in (await session.execute(query)).scalars()
+        if not needle or needle in band.serial.casefold() or needle in (band.imei or "")
+    ]
+    where = await _municipalities_of(session, found)
+    names = {
+        resident_id: f"{first} {last}"
+        for resident_id, first, last in await session.execute(
+            select(Resident.id, Resident.first_name, Resident.last_name).where(
+                Resident.id.in_({band.resident_id for band in found if band.resident_id is not None})
+            )
+        )
+    }
+    now = clock.now()
+    return [
+        band_view_of(band, where[band.id], names.get(band.resident_id) if band.resident_id else None, now)
+        for band in found
+        if may_see_band(user, where[band.id]) and (municipality_id is None or where[band.id] == municipality_id)
+    ]
+
+
+async def _detail(session: AsyncSession, clock: Clock, band: Band, municipality_id: int | None) -> BandDetail:
+    return BandDetail(
+        band=await band_view(session, clock, band, municipality_id),
+        history=await band_event_views(session, await bands.band_history(session, band_id=band.id)),
+        tests=[band_test_view(r) for r in await installation_test.band_test_results(session, band_id=band.id)],
+    )
+
+
+@router.get("/api/registry/bands/{band_id}")
+async def get_band(band_id: Id, user: BandReader, session: SessionDep, clock: ClockDep) -> BandDetail:
+    """The band, its history (registration, who wore it, swaps, credentials, tests) and test results."""
+    band, municipality_id = await visible_band(session, user, band_id)
+    return await _detail(session, clock, band, municipality_id)
+
+
+# ---- changing -----------------------------------------------------------------------------------------
+
+
+@router.post("/api/registry/bands", status_code=status.HTTP_201_CREATED)
+async def register_band(
+    body: BandRegister, user: Technician, session: SessionDep, clock: ClockDep, response: Response
+) -> Credentials:
+    """Register a band by serial or IMEI (IMEI checked by its Luhn digit) and issue its MQTT
+    credentials, bound to the resident if given. The secret is in this answer only; 409 for a
+    serial or IMEI already registered."""
+    response.headers.update(NO_STORE)
+    async with session.begin():
+        municipality_id = None
+        if body.resident_id is not None:
+            municipality_id = (await visible_resident(session, user, body.resident_id)).municipality_id
+        with registry_errors():
+            registered = await bands.register_band(session, clock, **body.model_dump(), staff_id=user.id)
+        view = await band_view(session, clock, registered.band, municipality_id)
+        return Credentials(band=view, username=registered.band.serial, secret=registered.secret)
+
+
+@router.post("/api/registry/bands/{band_id}/bind")
+async def bind_band(band_id: Id, body: BindBody, user: Technician, session: SessionDep, clock: ClockDep) -> BandDetail:
+    """Give the band to a resident; 409 if it is bound to someone else (unbind or swap first) or retired."""
+    async with session.begin():
+        band, _ = await visible_band(session, user, band_id)
+        resident = await visible_resident(session, user, body.resident_id)
+        with registry_errors():
+            band = await bands.bind_band(session, clock, band_id=band.id, resident_id=resident.id, staff_id=user.id)
+        return await _detail(session, clock, band, resident.municipality_id)
+
+
+@router.post("/api/registry/bands/{band_id}/unbind")
+async def unbind_band(band_id: Id, user: Technician, session: SessionDep, clock: ClockDep) -> BandDetail:
+    """Take the band back into stock."""
+    async with session.begin():
+        band, municipality_id = await visible_band(session, user, band_id)
+        with registry_errors():
+            band = await bands.unbind_band(session, clock, band_id=band.id, staff_id=user.id)
+        return await _detail(session, clock, band, municipality_id)
+
+
+@router.post("/api/registry/bands/{band_id}/swap")
+async def swap_band(band_id: Id, body: SwapBody, user: Technician, session: SessionDep, clock: ClockDep) -> BandDetail:
+    """Replace this (broken) band with one from stock: this one is retired, the new one bound to the
+    same resident; both keep their history. Returns the new band."""
+    async with session.begin():
+        old, municipality_id = await visible_band(session, user, band_id)
+        if body.new_band_id is not None:
+            new_id = body.new_band_id
+        else:
+            assert body.new_serial is not None
+            with registry_errors():
+                new_id = (await bands.find_band(session, serial_or_imei=body.new_serial)).id
+        if await session.get(Band, new_id) is None:
+            raise field_error(status.HTTP_404_NOT_FOUND, "new_band_id", f"nie ma opaski o id {new_id}")
+        new, _ = await visible_band(session, user, new_id)
+        with registry_errors():
+            swap = await bands.swap_band(
+                session, clock, old_band_id=old.id, new_band_id=new.id, staff_id=user.id, note=body.note
+            )
+        return await _detail(session, clock, swap.new, municipality_id)
+
+
+@router.post("/api/registry/bands/{band_id}/decommission")
+async def decommission_band(
+    band_id: Id, body: NoteBody, user: Technician, session: SessionDep, clock: ClockDep
+) -> BandDetail:
+    """Retire the band for good (lost, broken): unbound, credentials revoked, history kept."""
+    async with session.begin():
+        band, municipality_id = await visible_band(session, user, band_id)
+        with registry_errors():
+            band = await bands.decommission_band(session, clock, band_id=band.id, staff_id=user.id, note=body.note)
+        return await _detail(session, clock, band, municipality_id)
+
+
+@router.post("/api/registry/bands/{band_id}/credentials")
+async def reissue_credentials(
+    band_id: Id, user: Technician, session: SessionDep, clock: ClockDep, response: Response
+) -> Credentials:
+    """A new secret, in this answer only; the old one stops working at every broker."""
+    response.headers.update(NO_STORE)
+    async with session.begin():
+        band, municipality_id = await visible_band(session, user, band_id)
+        with registry_errors():
+            issued = await bands.reissue_credentials(session, clock, band_id=band.id, staff_id=user.id)
+        view = await band_view(session, clock, issued.band, municipality_id)
+        return Credentials(band=view, username=issued.band.serial, secret=issued.secret)
+
+
+@router.delete("/api/registry/bands/{band_id}/credentials")
+async def revoke_credentials(band_id: Id, user: Technician, session: SessionDep, clock: ClockDep) -> BandDetail:
+    """No broker admits the band until new credentials are issued (a lost or stolen band)."""
+    async with session.begin():
+        band, municipality_id = await visible_band(session, user, band_id)
+        with registry_errors():
+            band = await bands.revoke_credentials(session, clock, band_id=band.id, staff_id=user.id)
+        return await _detail(session, clock, band, municipality_id)
+
+
+# ---- installation test ------------------------------------------------------------------------------------
+
+
+async def _test_mode(
+    session: AsyncSession, clock: Clock, band: Band, settings: BandSettings, limit: int = 20
+) -> BandTestState:
+    on = installation_test.in_test_mode(band, clock.now())
+    results = await installation_test.band_test_results(session, band_id=band.id, limit=limit)
+    return BandTestState(
+        band_id=band.id,
+        in_test_mode=on,
+        test_mode_until=band.test_mode_until if on else None,
+        pass_latency_ms=settings.test_pass_latency_ms,
+        results=[band_test_view(r) for r in results],
+    )
+
+
+@router.post("/api/registry/bands/{band_id}/test-mode")
+async def start_test_mode(
+    band_id: Id,
+    body: BandTestStart,
+    user: Technician,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: BandSettingsDep,
+) -> BandTestState:
+    """Start the installation test: until it ends (by itself after `minutes`), the band's SOS and
+    falls are test alarms, shown in the console marked TEST and never sent to relatives; each
+    gives a result (pass/fail, latency from press to receipt) at GET .../tests."""
+    async with session.begin():
+        band, _ = await visible_band(session, user, band_id)
+        with registry_errors():
+            band = await installation_test.start_test_mode(
+                session, clock, band_id=band.id, minutes=body.minutes or settings.test_mode_minutes, staff_id=user.id
+            )
+        return await _test_mode(session, clock, band, settings)
+
+
+@router.delete("/api/registry/bands/{band_id}/test-mode")
+async def stop_test_mode(
+    band_id: Id, user: Technician, session: SessionDep, clock: ClockDep, settings: BandSettingsDep
+) -> BandTestState:
+    """End the installation test now: the band's alarms are real again."""
+    async with session.begin():
+        band, _ = await visible_band(session, user, band_id)
+        with registry_errors():
+            band = await installation_test.stop_test_mode(session, clock, band_id=band.id, staff_id=user.id)
+        return await _test_mode(session, clock, band, settings)
+
+
+@router.get("/api/registry/bands/{band_id}/tests")
+async def band_tests(
+    band_id: Id,
+    user: BandReader,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: BandSettingsDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> BandTestState:
+    """Whether the band is in test mode, and its test results, newest first (a page waiting for a
+    test press polls this)."""
+    band, _ = await visible_band(session, user, band_id)
+    return await _test_mode(session, clock, band, settings, limit)
+
+
+# ---- device health ------------------------------------------------------------------------------------------
+
+
+class HealthRow(BaseModel):
+    band_id: int
+    serial: str
+    imei: str | None
+    model: str
+    status: str
+    municipality_code: str | None
+    resident_id: int | None
+    resident_name: str | None
+    last_seen_at: datetime | None
+    battery_pct: int | None
+    online: bool | None
+    rejects_24h: int
+    # Codes (offline, not_worn, battery_low, never_connected, many_rejects) and the same in Polish.
+    problems: list[str]
+    problems_pl: list[str]
+
+
+async def _health(
+    session: AsyncSession,
+    user: BandReader,
+    clock: ClockDep,
+    settings: BandSettings,
+    municipality_id: int | None,
+    include_all: bool,
+) -> list[health.BandHealth]:
+    scope = scope_ids(user, municipality_id)
+    return await health.device_health(
+        session, now=clock.now(), settings=settings, municipality_ids=scope, only_problems=not include_all
+    )
+
+
+AllQuery = Annotated[bool, Query(alias="all", description="every band in service, not only those with problems")]
+MunicipalityQuery = Annotated[int | None, Query(gt=0, le=2**62)]
+
+
+@router.get("/api/registry/devices/health")
+async def device_health(
+    user: BandReader,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: BandSettingsDep,
+    municipality_id: MunicipalityQuery = None,
+    include_all: AllQuery = False,
+) -> list[HealthRow]:
+    """Bands that need a technician (offline, not worn, battery low, never connected, many rejected
+    messages), worst first, with last seen and battery."""
+    rows = await _health(session, user, clock, settings, municipality_id, include_all)
+    return [
+        HealthRow(
+            band_id=row.band_id,
+            serial=row.serial,
+            imei=row.imei,
+            model=row.model,
+            status=row.status,
+            municipality_code=row.municipality_code,
+            resident_id=row.resident_id,
+            resident_name=row.resident_name,
+            last_seen_at=row.last_seen_at,
+            battery_pct=row.battery_pct,
+            online=row.online,
+            rejects_24h=row.rejects_24h,
+            problems=[p.value for p in row.problems],
+            problems_pl=[health.PROBLEM_PL[p] for p in row.problems],
+        )
+        for row in rows
+    ]
+
+
+@router.get(
+    "/api/registry/devices/health.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "the list as Polish Excel opens it"}},
+)
+async def device_health_csv(
+    user: BandReader,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: BandSettingsDep,
+    municipality_id: MunicipalityQuery = None,
+    include_all: AllQuery = False,
+) -> Response:
+    """The same list as CSV for Excel (UTF-8 with BOM, `;`, local time), as a download."""
+    rows = await _health(session, user, clock, settings, municipality_id, include_all)
+    stamp = clock.now().astimezone(health.LOCAL).strftime("%Y-%m-%d")
+    return Response(
+        health.health_csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="stan-opasek-{stamp}.csv"'},
+    )

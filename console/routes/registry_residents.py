@@ -1,0 +1,382 @@
+"""The registry API of municipalities, residents and their contacts.
+
+Everyone on the staff reads residents of their municipalities (no medical notes: those only for
+supervisors and administrators, who keep the list); supervisors and administrators add, change and
+deactivate residents and their contacts; administrators add municipalities. Every refusal is a
+field error in Polish: 404, 409 for a duplicate or a clash, 422 for bad input, 403 for another
+municipality's resident.
+"""
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from console.api.scope import not_yours
+from console.auth.current import AnyStaff, StaffPrincipal, Supervisor, require_role
+from console.deps import ClockDep, SessionDep
+from console.routes.registry_common import (
+    BandEventView,
+    BandView,
+    Id,
+    PolishRoute,
+    Text,
+    band_event_views,
+    band_view_of,
+    not_found,
+    registry_errors,
+    scope_ids,
+    visible_resident,
+)
+from registry import contacts, municipalities, residents
+from registry.bands import resident_band_history
+from registry.model import Band, Contact, Municipality, Resident, StaffRole
+
+router = APIRouter(tags=["registry"], route_class=PolishRoute)
+Administrator = Annotated[StaffPrincipal, Depends(require_role())]
+MANAGERS = frozenset({StaffRole.SUPERVISOR, StaffRole.ADMINISTRATOR})
+
+
+# ---- municipalities ---------------------------------------------------------------------------------
+
+
+class MunicipalityView(BaseModel):
+    id: int
+    code: str
+    name: str
+
+
+class MunicipalityCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[Text, Field(max_length=32)]
+    name: Annotated[Text, Field(max_length=200)]
+
+
+@router.get("/api/registry/municipalities")
+async def list_municipalities(user: AnyStaff, session: SessionDep) -> list[MunicipalityView]:
+    """The municipalities the user works for (an administrator: all), by code."""
+    found = await municipalities.list_municipalities(session)
+    return [MunicipalityView(id=m.id, code=m.code, name=m.name) for m in found if user.sees(m.id)]
+
+
+@router.post("/api/registry/municipalities", status_code=status.HTTP_201_CREATED)
+async def create_municipality(
+    body: MunicipalityCreate, user: Administrator, session: SessionDep, clock: ClockDep
+) -> MunicipalityView:
+    """A new municipality (administrators); 409 for a code already used."""
+    async with session.begin():
+        with registry_errors():
+            created = await municipalities.create_municipality(session, clock, code=body.code, name=body.name)
+        return MunicipalityView(id=created.id, code=created.code, name=created.name)
+
+
+# ---- residents -------------------------------------------------------------------------------------------
+
+
+class ResidentView(BaseModel):
+    id: int
+    municipality_id: int
+    municipality: str
+    first_name: str
+    last_name: str
+    birth_date: date | None
+    address: str
+    phone: str | None
+    language: str
+    # How to get in (who has a key, the entry phone): technicians need it at the door.
+    access_notes: str
+    active: bool
+    created_at: datetime
+    # Serials of the bands the resident wears now.
+    bands: list[str]
+
+
+class ContactView(BaseModel):
+    id: int
+    name: str
+    relation: str
+    phone: str
+    priority: int
+    language: str
+    has_key: bool
+
+
+class ResidentDetail(BaseModel):
+    resident: ResidentView
+    # Only for supervisors and administrators; None for everyone else.
+    medical_notes: str | None
+    has_key_safe_code: bool
+    contacts: list[ContactView]
+    bands: list[BandView]
+    # Every band event naming the resident (which bands they wore, swaps, tests), oldest first.
+    band_history: list[BandEventView]
+
+
+class ResidentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    municipality_id: Annotated[int, Field(gt=0, le=2**62)]
+    first_name: Annotated[Text, Field(max_length=100)]
+    last_name: Annotated[Text, Field(max_length=100)]
+    address: Annotated[Text, Field(max_length=300)] = ""
+    birth_date: date | None = None
+    phone: Annotated[Text, Field(max_length=40)] | None = None
+    access_notes: Annotated[Text, Field(max_length=5000)] = ""
+    medical_notes: Annotated[Text, Field(max_length=5000)] = ""
+    language: Annotated[Text, Field(max_length=8)] = "pl"
+
+
+class ResidentUpdate(BaseModel):
+    """Only the fields sent are changed; `phone` or `birth_date` null removes them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: Annotated[Text, Field(max_length=100)] | None = None
+    last_name: Annotated[Text, Field(max_length=100)] | None = None
+    address: Annotated[Text, Field(max_length=300)] | None = None
+    birth_date: date | None = None
+    phone: Annotated[Text, Field(max_length=40)] | None = None
+    access_notes: Annotated[Text, Field(max_length=5000)] | None = None
+    medical_notes: Annotated[Text, Field(max_length=5000)] | None = None
+    language: Annotated[Text, Field(max_length=8)] | None = None
+
+
+async def _municipality_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    rows = await session.execute(select(Municipality.id, Municipality.name).where(Municipality.id.in_(ids)))
+    return {municipality_id: name for municipality_id, name in rows}
+
+
+async def _worn(session: AsyncSession, resident_ids: set[int]) -> dict[int, list[str]]:
+    worn: dict[int, list[str]] = {}
+    rows = await session.execute(
+        select(Band.resident_id, Band.serial).where(Band.resident_id.in_(resident_ids)).order_by(Band.serial)
+    )
+    for resident_id, serial in rows:
+        if resident_id is not None:
+            worn.setdefault(resident_id, []).append(serial)
+    return worn
+
+
+def _resident_view(resident: Resident, municipality: str, bands: list[str]) -> ResidentView:
+    return ResidentView(
+        id=resident.id,
+        municipality_id=resident.municipality_id,
+        municipality=municipality,
+        first_name=resident.first_name,
+        last_name=resident.last_name,
+        birth_date=resident.birth_date,
+        address=resident.address,
+        phone=resident.phone,
+        language=resident.language,
+        access_notes=resident.access_notes,
+        active=resident.active,
+        created_at=resident.created_at,
+        bands=bands,
+    )
+
+
+async def _views(session: AsyncSession, found: list[Resident]) -> list[ResidentView]:
+    names = await _municipality_names(session, {r.municipality_id for r in found})
+    worn = await _worn(session, {r.id for r in found})
+    return [_resident_view(r, names.get(r.municipality_id, ""), worn.get(r.id, [])) for r in found]
+
+
+def _matches(resident: Resident, words: list[str]) -> bool:
+    haystack = " ".join(
+        [resident.first_name, resident.last_name, resident.address, resident.phone or "", str(resident.id)]
+    ).casefold()
+    return all(word in haystack for word in words)
+
+
+@router.get("/api/registry/residents")
+async def list_residents(
+    user: AnyStaff,
+    session: SessionDep,
+    municipality_id: Annotated[int | None, Query(gt=0, le=2**62)] = None,
+    q: Annotated[str, Query(max_length=200, description="words to find in name, address, phone or id")] = "",
+    include_inactive: bool = False,
+) -> list[ResidentView]:
+    """Residents of the user's municipalities by name, narrowed to one municipality and by words."""
+    scope = scope_ids(user, municipality_id)
+    found = await residents.list_residents(session, municipality_ids=scope, include_inactive=include_inactive)
+    words = q.casefold().split()
+    if words:
+        found = [r for r in found if _matches(r, words)]
+    return await _views(session, found)
+
+
+def _contact_view(contact: Contact) -> ContactView:
+    return ContactView(
+        id=contact.id,
+        name=contact.name,
+        relation=contact.relation,
+        phone=contact.phone,
+        priority=contact.priority,
+        language=contact.language,
+        has_key=contact.has_key,
+    )
+
+
+async def _detail(session: AsyncSession, user: StaffPrincipal, resident: Resident, now: datetime) -> ResidentDetail:
+    [view] = await _views(session, [resident])
+    worn = list(
+        (await session.execute(select(Band).where(Band.resident_id == resident.id).order_by(Band.serial))).scalars()
+    )
+    name = f"{resident.first_name} {resident.last_name}"
+    return ResidentDetail(
+        resident=view,
+        medical_notes=resident.medical_notes if user.role in MANAGERS else None,
+        has_key_safe_code=resident.key_safe_code_encrypted is not None,
+        contacts=[_contact_view(c) for c in await contacts.list_contacts(session, resident_id=resident.id)],
+        bands=[band_view_of(band, resident.municipality_id, name, now) for band in worn],
+        band_history=await band_event_views(session, await resident_band_history(session, resident_id=resident.id)),
+    )
+
+
+@router.get("/api/registry/residents/{resident_id}")
+async def get_resident(resident_id: Id, user: AnyStaff, session: SessionDep, clock: ClockDep) -> ResidentDetail:
+    """One resident with contacts in calling order, the bands they wear and their band history."""
+    resident = await visible_resident(session, user, resident_id)
+    return await _detail(session, user, resident, clock.now())
+
+
+@router.post("/api/registry/residents", status_code=status.HTTP_201_CREATED)
+async def create_resident(
+    body: ResidentCreate, user: Supervisor, session: SessionDep, clock: ClockDep
+) -> ResidentDetail:
+    """A new resident in one of the user's municipalities."""
+    if not user.sees(body.municipality_id):
+        raise not_yours(f"municipality {body.municipality_id}")
+    async with session.begin():
+        with registry_errors():
+            resident = await residents.create_resident(session, clock, **body.model_dump())
+        return await _detail(session, user, resident, clock.now())
+
+
+@router.patch("/api/registry/residents/{resident_id}")
+async def update_resident(
+    resident_id: Id, body: ResidentUpdate, user: Supervisor, session: SessionDep, clock: ClockDep
+) -> ResidentDetail:
+    """Change the fields sent."""
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    for required in ("first_name", "last_name"):
+        if required in changes and changes[required] is None:
+            changes[required] = ""  # refused by the registry as "pole wymagane"
+    for text_field in ("address", "access_notes", "medical_notes", "language"):
+        if text_field in changes and changes[text_field] is None:
+            changes[text_field] = "" if text_field != "language" else "pl"
+    async with session.begin():
+        resident = await visible_resident(session, user, resident_id)
+        with registry_errors():
+            resident = await residents.update_resident(session, clock, resident_id=resident.id, **changes)
+        return await _detail(session, user, resident, clock.now())
+
+
+@router.post("/api/registry/residents/{resident_id}/deactivate")
+async def deactivate_resident(
+    resident_id: Id, user: Supervisor, session: SessionDep, clock: ClockDep
+) -> ResidentDetail:
+    """The resident leaves the programme: inactive, their band back in stock (recorded in its history).
+    Their data stays until an administrator erases it."""
+    async with session.begin():
+        resident = await visible_resident(session, user, resident_id)
+        with registry_errors():
+            resident = await residents.deactivate_resident(session, clock, resident_id=resident.id, staff_id=user.id)
+        return await _detail(session, user, resident, clock.now())
+
+
+# ---- contacts ------------------------------------------------------------------------------------------
+
+
+class ContactCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[Text, Field(max_length=200)]
+    phone: Annotated[Text, Field(max_length=40)]
+    # 1 is called first; without one the contact comes last.
+    priority: Annotated[int, Field(ge=1, le=1000)] | None = None
+    relation: Annotated[Text, Field(max_length=50)] = ""
+    language: Annotated[Text, Field(max_length=8)] = "pl"
+    has_key: bool = False
+
+
+class ContactUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[Text, Field(max_length=200)] | None = None
+    phone: Annotated[Text, Field(max_length=40)] | None = None
+    relation: Annotated[Text, Field(max_length=50)] | None = None
+    language: Annotated[Text, Field(max_length=8)] | None = None
+    has_key: bool | None = None
+
+
+class ContactOrder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contact_ids: Annotated[list[Annotated[int, Field(gt=0, le=2**62)]], Field(max_length=100)]
+
+
+async def _visible_contact(session: AsyncSession, user: StaffPrincipal, contact_id: int) -> Contact:
+    contact = await session.get(Contact, contact_id)
+    if contact is None:
+        raise not_found(f"nie ma kontaktu o id {contact_id}")
+    await visible_resident(session, user, contact.resident_id)
+    return contact
+
+
+@router.post("/api/registry/residents/{resident_id}/contacts", status_code=status.HTTP_201_CREATED)
+async def add_contact(
+    resident_id: Id, body: ContactCreate, user: Supervisor, session: SessionDep, clock: ClockDep
+) -> list[ContactView]:
+    """Add a contact; the list in its new calling order is returned."""
+    async with session.begin():
+        resident = await visible_resident(session, user, resident_id)
+        with registry_errors():
+            await contacts.add_contact(session, clock, resident_id=resident.id, **body.model_dump())
+        return [_contact_view(c) for c in await contacts.list_contacts(session, resident_id=resident.id)]
+
+
+@router.patch("/api/registry/contacts/{contact_id}")
+async def update_contact(contact_id: Id, body: ContactUpdate, user: Supervisor, session: SessionDep) -> ContactView:
+    changes = {name: value for name, value in body.model_dump(exclude_unset=True).items()}
+    for name in ("name", "phone"):
+        if name in changes and changes[name] is None:
+            changes[name] = ""
+    if "relation" in changes and changes["relation"] is None:
+        changes["relation"] = ""
+    if "language" in changes and changes["language"] is None:
+        changes["language"] = "pl"
+    if "has_key" in changes and changes["has_key"] is None:
+        changes["has_key"] = False
+    async with session.begin():
+        contact = await _visible_contact(session, user, contact_id)
+        with registry_errors():
+            contact = await contacts.update_contact(session, contact_id=contact.id, **changes)
+        return _contact_view(contact)
+
+
+@router.delete("/api/registry/contacts/{contact_id}")
+async def remove_contact(contact_id: Id, user: Supervisor, session: SessionDep) -> list[ContactView]:
+    """Remove the contact; the others move up. Returns the resident's contacts left."""
+    async with session.begin():
+        contact = await _visible_contact(session, user, contact_id)
+        resident_id = contact.resident_id
+        with registry_errors():
+            await contacts.remove_contact(session, contact_id=contact.id)
+        return [_contact_view(c) for c in await contacts.list_contacts(session, resident_id=resident_id)]
+
+
+@router.put("/api/registry/residents/{resident_id}/contacts/order")
+async def reorder_contacts(
+    resident_id: Id, body: ContactOrder, user: Supervisor, session: SessionDep
+) -> list[ContactView]:
+    """Set the calling order: every one of the resident's contact ids once, first called first."""
+    async with session.begin():
+        resident = await visible_resident(session, user, resident_id)
+        with registry_errors():
+            ordered = await contacts.reorder_contacts(session, resident_id=resident.id, contact_ids=body.contact_ids)
+        return [_contact_view(c) for c in ordered]

@@ -1,0 +1,117 @@
+"""Monthly reports per municipality: GET /api/reports/monthly (CSV, PDF, JSON) and the /reports page.
+
+Supervisors and administrators, for their own municipalities. The report carries no personal data
+(it goes to funders), so whoever may see a municipality may download its report. No `from
+__future__ import annotations`: FastAPI resolves the Annotated dependencies at import time.
+"""
+
+import asyncio
+import functools
+import re
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from alarm_center.reports import render as renderer
+from alarm_center.reports.labels import Lang
+from alarm_center.reports.monthly import ReportError, find_municipality, monthly_report, parse_month
+from console.api.scope import not_yours
+from console.auth.current import Supervisor
+from console.deps import ClockDep, SessionDep
+from console.pages import _page, _to_login, _viewer
+from opaska.settings import BandSettings, SettingsError, load_settings
+from registry.model import Municipality, StaffRole
+
+router = APIRouter(tags=["reports"])
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+@functools.cache
+def _configured_band_settings() -> BandSettings:
+    try:
+        return load_settings().bands
+    except SettingsError:
+        # The process serving us started on these settings already; on a broken file, the defaults.
+        return BandSettings()
+
+
+def get_report_band_settings() -> BandSettings:
+    """[bands] thresholds, so the report's band states match the device-health list; tests override."""
+    return _configured_band_settings()
+
+
+BandSettingsDep = Annotated[BandSettings, Depends(get_report_band_settings)]
+
+
+class MunicipalityOut(BaseModel):
+    id: int
+    code: str
+    name: str
+
+
+@router.get("/api/reports/municipalities")
+async def report_municipalities(user: Supervisor, session: SessionDep) -> list[MunicipalityOut]:
+    """The municipalities whose reports this user may download."""
+    rows = (await session.execute(select(Municipality).order_by(Municipality.name))).scalars()
+    return [MunicipalityOut(id=m.id, code=m.code, name=m.name) for m in rows if user.sees(m.id)]
+
+
+@router.get(
+    "/api/reports/monthly",
+    responses={200: {"content": {"text/csv": {}, "application/pdf": {}, "application/json": {}}}},
+)
+async def monthly(
+    user: Supervisor,
+    session: SessionDep,
+    clock: ClockDep,
+    band_settings: BandSettingsDep,
+    municipality: Annotated[str, Query(min_length=1, max_length=32, description="the municipality's code")],
+    month: Annotated[str, Query(description="a calendar month, YYYY-MM")],
+    format: Literal["csv", "pdf", "json"] = "csv",
+    lang: Lang = Lang.PL,
+) -> Response:
+    """One municipality's report for one Europe/Warsaw month: participants, bands by state, alarms by
+    kind and outcome, answer times against the 60 s / 180 s targets, technical alarms and how long
+    they lasted, notifications by channel and result. No personal data. 422 for a malformed month,
+    404 for an unknown municipality, 403 for one the user is not assigned to."""
+    if "\x00" in municipality:
+        # PostgreSQL text cannot hold NUL: bad input, not a query that fails in the database.
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="municipality: the code holds a NUL")
+    try:
+        parsed = parse_month(month)
+    except ReportError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"month: {exc}") from None
+    try:
+        found = await find_municipality(session, municipality)
+    except ReportError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    if not user.sees(found.id):
+        raise not_yours(f"municipality {found.code}")
+    report = await monthly_report(
+        session,
+        municipality_code=found.code,
+        month=parsed,
+        now=clock.now(),
+        settings=band_settings,
+    )
+    # Drawing the charts takes a CPU for a moment: not on the event loop.
+    content = await asyncio.to_thread(renderer.render, report, format=format, lang=lang)
+    filename = f"{'raport' if lang == Lang.PL else 'report'}-{_SAFE_NAME.sub('_', found.code)}-{parsed}.{format}"
+    return Response(
+        content,
+        media_type=renderer.MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/reports", include_in_schema=False)
+async def reports_page(request: Request, session: SessionDep, clock: ClockDep) -> Response:
+    user = await _viewer(request, session, clock)
+    if user is None:
+        return _to_login(request)
+    if user.role not in (StaffRole.SUPERVISOR, StaffRole.ADMINISTRATOR):
+        return _page(request, "forbidden.html", user)
+    return _page(request, "reports.html", user)

@@ -1,0 +1,169 @@
+// One resident: their data, contacts in calling order (reorder, add, remove), bands and band
+// history, and for administrators the RODO export and erasure.
+"use strict";
+{
+  const { api, el, show, dateTime } = Opaska;
+  const { errorText, history, online, battery, busy, formValues } = Registry;
+  const $ = (id) => document.getElementById(id);
+  const RESIDENT_ID = Number($("resident-page").dataset.residentId);
+  const ROLE = document.body.dataset.role;
+  const MANAGES = ROLE === "supervisor" || ROLE === "administrator";
+  let detail = null;
+
+  function done(text) { show("action-error", ""); show("action-done", text); }
+  function failed(error) { show("action-done", ""); show("action-error", errorText(error)); }
+
+  function render() {
+    const r = detail.resident;
+    document.title = `${r.first_name} ${r.last_name} — opaska`;
+    $("resident-title").textContent = `${r.first_name} ${r.last_name}`;
+    $("resident-state").textContent = `${r.municipality} · ${r.active ? "w programie" : "nieaktywny (zakończył udział)"} · nr ${r.id}`;
+    const pairs = [
+      ["Adres", r.address || "–"], ["Telefon", r.phone || "–"],
+      ["Data urodzenia", r.birth_date || "–"], ["Jak wejść", r.access_notes || "–"],
+      ["Kod sejfu na klucz", detail.has_key_safe_code ? "zapisany (widoczny przy alarmie)" : "brak"],
+      ["W rejestrze od", dateTime(r.created_at)],
+    ];
+    $("resident").replaceChildren(...pairs.flatMap(([t, v]) => [el("dt", {}, t), el("dd", {}, v)]));
+    $("medical").hidden = !detail.medical_notes;
+    $("medical").textContent = detail.medical_notes ? `Informacje medyczne: ${detail.medical_notes}` : "";
+    const deactivate = $("deactivate");
+    if (deactivate) deactivate.hidden = !r.active;
+
+    $("bands").tBodies[0].replaceChildren(...detail.bands.map((b) => el("tr", {},
+      el("td", {}, el("a", { href: `/registry/bands/${b.id}` }, b.serial), b.in_test_mode ? el("span", { className: "badge test" }, "TEST") : null),
+      el("td", {}, b.model || "–"), el("td", {}, online(b)), el("td", {}, battery(b.battery_pct, b.charging)),
+      el("td", {}, b.last_seen_at ? dateTime(b.last_seen_at) : "–"))));
+    $("bands-empty").hidden = detail.bands.length > 0;
+    $("bands").hidden = detail.bands.length === 0;
+
+    renderContacts(detail.contacts);
+    history("history", detail.band_history);
+  }
+
+  function renderContacts(contacts) {
+    const ids = contacts.map((c) => c.id);
+    $("contacts").tBodies[0].replaceChildren(...contacts.map((c, index) => {
+      const actions = el("td", { className: "contact-actions" });
+      if (MANAGES) {
+        const up = el("button", { type: "button", className: "quiet", title: "wyżej", disabled: index === 0 }, "↑");
+        const down = el("button", { type: "button", className: "quiet", title: "niżej", disabled: index === contacts.length - 1 }, "↓");
+        const remove = el("button", { type: "button", className: "quiet" }, "Usuń");
+        up.addEventListener("click", () => move(ids, index, -1));
+        down.addEventListener("click", () => move(ids, index, 1));
+        remove.addEventListener("click", () => removeContact(c));
+        actions.append(up, down, remove);
+      }
+      return el("tr", { dataset: { contactId: c.id } },
+        el("td", {}, c.priority), el("td", {}, c.name), el("td", {}, c.relation || "–"), el("td", {}, c.phone),
+        el("td", {}, c.has_key ? "tak" : "nie"), actions);
+    }));
+    $("contacts-empty").hidden = contacts.length > 0;
+    $("contacts").hidden = contacts.length === 0;
+  }
+
+  async function move(ids, index, by) {
+    const order = ids.slice();
+    [order[index], order[index + by]] = [order[index + by], order[index]];
+    try {
+      detail.contacts = await api("PUT", `/api/registry/residents/${RESIDENT_ID}/contacts/order`, { contact_ids: order });
+      renderContacts(detail.contacts);
+      done("Kolejność zapisana.");
+    } catch (error) { failed(error); }
+  }
+
+  async function removeContact(contact) {
+    if (!confirm(`Usunąć kontakt ${contact.name}?`)) return;
+    try {
+      detail.contacts = await api("DELETE", `/api/registry/contacts/${contact.id}`);
+      renderContacts(detail.contacts);
+      done(`Usunięto kontakt ${contact.name}.`);
+    } catch (error) { failed(error); }
+  }
+
+  async function load() {
+    try {
+      detail = await api("GET", `/api/registry/residents/${RESIDENT_ID}`);
+      render();
+      show("load-error", "");
+    } catch (error) {
+      show("load-error", errorText(error));
+    }
+  }
+
+  function setUp() {
+    const form = $("contact-form");
+    if (form) {
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const v = formValues(form);
+        const body = { name: v.name, phone: v.phone, relation: v.relation, has_key: $("c-key").checked };
+        try {
+          detail.contacts = await busy(form.querySelector("button[type=submit]"),
+            () => api("POST", `/api/registry/residents/${RESIDENT_ID}/contacts`, body));
+          renderContacts(detail.contacts);
+          form.reset();
+          show("contact-error", "");
+          done(`Dodano kontakt ${body.name}.`);
+        } catch (error) { show("contact-error", errorText(error)); }
+      });
+    }
+    const edit = $("edit-form");
+    if (edit) {
+      $("edit-toggle").addEventListener("click", () => {
+        const r = detail.resident;
+        $("e-first").value = r.first_name; $("e-last").value = r.last_name; $("e-birth").value = r.birth_date || "";
+        $("e-phone").value = r.phone || ""; $("e-address").value = r.address; $("e-language").value = r.language;
+        $("e-access").value = r.access_notes; $("e-medical").value = detail.medical_notes || "";
+        edit.hidden = false;
+        $("edit-toggle").hidden = true;
+      });
+      $("edit-cancel").addEventListener("click", () => { edit.hidden = true; $("edit-toggle").hidden = false; show("edit-error", ""); });
+      edit.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const v = formValues(edit);
+        const body = {
+          first_name: v.first_name, last_name: v.last_name, birth_date: v.birth_date || null, phone: v.phone || null,
+          address: v.address, language: v.language, access_notes: v.access_notes, medical_notes: v.medical_notes,
+        };
+        try {
+          detail = await busy(edit.querySelector("button[type=submit]"), () => api("PATCH", `/api/registry/residents/${RESIDENT_ID}`, body));
+          render();
+          edit.hidden = true;
+          $("edit-toggle").hidden = false;
+          show("edit-error", "");
+          done("Dane zapisane.");
+        } catch (error) { show("edit-error", errorText(error)); }
+      });
+    }
+    const deactivate = $("deactivate");
+    if (deactivate) {
+      deactivate.addEventListener("click", async () => {
+        if (!confirm("Zakończyć udział mieszkańca w programie? Jego opaska wróci do magazynu.")) return;
+        try {
+          detail = await busy(deactivate, () => api("POST", `/api/registry/residents/${RESIDENT_ID}/deactivate`));
+          render();
+          done("Mieszkaniec zakończył udział w programie; opaska wróciła do magazynu.");
+        } catch (error) { failed(error); }
+      });
+    }
+    const erase = $("erase-form");
+    if (erase) {
+      erase.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const typed = Number($("erase-confirm").value.trim());
+        if (typed !== RESIDENT_ID) { show("erase-error", `Wpisz numer mieszkańca: ${RESIDENT_ID}.`); return; }
+        try {
+          const result = await busy(erase.querySelector("button"),
+            () => api("POST", `/api/registry/residents/${RESIDENT_ID}/erase`, { confirm_resident_id: typed }));
+          show("erase-error", "");
+          done(result.message);
+          erase.hidden = true;
+          load();
+        } catch (error) { show("erase-error", errorText(error)); }
+      });
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => { setUp(); load(); });
+}

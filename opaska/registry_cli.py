@@ -1,0 +1,45 @@
+"""What the registry's command-line commands share: a database session, and bad input → exit 2."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opaska.db.engine import make_session_factory
+from opaska.settings import Settings
+from opaska.startup import open_database
+from registry.errors import NotFound, RegistryError
+from registry.model import StaffUser
+
+BAD_INPUT = 2
+
+
+@asynccontextmanager
+async def transaction(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """One session in one transaction, committed when the block ends without an exception."""
+    engine = await open_database(settings, migrate=False)
+    try:
+        async with make_session_factory(engine)() as session, session.begin():
+            yield session
+    finally:
+        await engine.dispose()
+
+
+def refuse(error: RegistryError) -> int:
+    """Print a registry error as `opaska: field: message` and return the bad-input exit code."""
+    print(f"opaska: {error.field}: {error.message}", file=sys.stderr)
+    return BAD_INPUT
+
+
+async def staff_id(session: AsyncSession, username: str | None) -> int | None:
+    """The staff member a technician names with --by (their console username)."""
+    if not username:
+        return None
+    found = (await session.execute(select(StaffUser.id).where(StaffUser.username == username))).scalar_one_or_none()
+    if found is None:
+        raise NotFound(field="by", message=f"nie ma użytkownika {username!r} (opaska user list)")
+    return found

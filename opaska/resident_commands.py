@@ -1,0 +1,253 @@
+"""`opaska resident …` and `opaska contact …`: the participants' list from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import sys
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+
+from opaska.clock import SystemClock
+from opaska.db.engine import make_session_factory
+from opaska.registry_cli import BAD_INPUT, refuse, transaction
+from opaska.settings import Settings
+from opaska.startup import open_database
+from registry import bands, contacts, gdpr, municipalities, residents
+from registry.errors import RegistryError
+from registry.model import Band, BandStatus, Resident
+
+
+def _date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise RegistryError(field="birth_date", message=f"data w postaci RRRR-MM-DD (podano {value!r})") from None
+
+
+def _line(resident: Resident) -> str:
+    state = "" if resident.active else " (nieaktywny)"
+    return f"{resident.id:>6}  {resident.last_name} {resident.first_name}, {resident.address or '-'}{state}"
+
+
+async def add(
+    settings: Settings,
+    *,
+    municipality: str,
+    first_name: str,
+    last_name: str,
+    address: str,
+    birth_date: str | None,
+    phone: str | None,
+    language: str,
+    access_notes: str,
+    medical_notes: str,
+) -> int:
+    try:
+        async with transaction(settings) as session:
+            found = await municipalities.get_by_code(session, code=municipality)
+            resident = await residents.create_resident(
+                session,
+                SystemClock(),
+                municipality_id=found.id,
+                first_name=first_name,
+                last_name=last_name,
+                address=address,
+                birth_date=_date(birth_date),
+                phone=phone,
+                language=language,
+                access_notes=access_notes,
+                medical_notes=medical_notes,
+            )
+            print(f"resident {resident.id}: {resident.first_name} {resident.last_name} ({found.code})")
+    except RegistryError as exc:
+        return refuse(exc)
+    return 0
+
+
+async def list_residents(settings: Settings, *, municipality: str | None, include_inactive: bool) -> int:
+    try:
+        async with transaction(settings) as session:
+            municipality_id = (
+                (await municipalities.get_by_code(session, code=municipality)).id if municipality else None
+            )
+            found = await residents.list_residents(
+                session, municipality_id=municipality_id, include_inactive=include_inactive
+            )
+            for resident in found:
+                print(_line(resident))
+            if not found:
+                print("no residents")
+    except RegistryError as exc:
+        return refuse(exc)
+    return 0
+
+
+async def show(settings: Settings, *, resident_id: int) -> int:
+    """The resident's card: contacts in calling order, bands, band history. No medical notes
+    (they are read, audited, in the console only)."""
+    try:
+        async with transaction(settings) as session:
+            resident = await residents.get_resident(session, resident_id=resident_id)
+            print(_line(resident))
+            born = resident.birth_date.isoformat() if resident.birth_date else "-"
+            print(f"        born {born}, phone {resident.phone or '-'}, language {resident.language}")
+            for contact in await contacts.list_contacts(session, resident_id=resident_id):
+                key = ", has a key" if contact.has_key else ""
+                print(
+                    f"  contact {contact.id}: {contact.priority}. {contact.name} ({contact.relation or '-'}) "
+                    f"{contact.phone} [{contact.language}]{key}"
+                )
+            worn = (
+                await session.execute(
+                    select(Band).where(Band.resident_id == resident_id, Band.status == BandStatus.ACTIVE)
+                )
+            ).scalars()
+            for band in worn:
+                print(f"  band {band.serial} ({band.model or '-'}), last seen {band.last_seen_at or 'never'}")
+            for event in await bands.resident_band_history(session, resident_id=resident_id):
+                print(f"  {event.at:%Y-%m-%d %H:%M} band id {event.band_id}: {event.type} {event.note}".rstrip())
+    except RegistryError as exc:
+        return refuse(exc)
+    return 0
+
+
+async def add_contact(
+    settings: Settings,
+    *,
+    resident_id: int,
+    name: str,
+    phone: str,
+    relation: str,
+    priority: int | None,
+    language: str,
+    has_key: bool,
+) -> int:
+    try:
+        async with transaction(settings) as session:
+            contact = await contacts.add_contact(
+                session,
+                SystemClock(),
+                resident_id=resident_id,
+                name=name,
+                phone=phone,
+                relation=relation,
+                priority=priority,
+                language=language,
+                has_key=has_key,
+            )
+            print(f"contact {contact.id}: {contact.priority}. {contact.name} {contact.phone}")
+    except RegistryError as exc:
+        return refuse(exc)
+    return 0
+
+
+async def list_contacts(settings: Settings, *, resident_id: int) -> int:
+    try:
+        async with transaction(settings) as session:
+            await residents.get_resident(session, resident_id=resident_id)
+            found = await contacts.list_contacts(session, resident_id=resident_id)
+            for contact in found:
+                key = ", has a key" if contact.has_key else ""
+                relation = contact.relation or "-"
+                print(f"{contact.id:>6}  {contact.priority}. {contact.name} ({relation}) {contact.phone}{key}")
+            if not found:
+                print("no contacts")
+    except RegistryError as exc:
+        return refuse(exc)
+    return 0
+
+
+async def remove_contact(settings: Settings, *, contact_id: int) -> int:
+    try:
+        async with transaction(settings) as session:
+            await contacts.remove_contact(session, contact_id=contact_id)
+            print(f"contact {contact_id} removed")
+    except RegistryError as exc:
+        return refuse(exc)
+    return 0
+
+
+async def export(settings: Settings, *, resident_id: int, output: str | None) -> int:
+    """Everything held about the resident as JSON (RODO art. 15): to stdout, or to a file only its
+    owner can read (it holds medical notes)."""
+    try:
+        async with transaction(settings) as session:
+            data = await gdpr.export_resident(session, SystemClock(), resident_id=resident_id)
+    except RegistryError as exc:
+        return refuse(exc)
+    document = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(document)
+        return 0
+    try:
+        await asyncio.to_thread(_write_private, Path(output), document)
+    except OSError as exc:
+        print(f"opaska: --output: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return BAD_INPUT
+    print(f"resident {resident_id}: exported to {output} (readable by its owner only)")
+    return 0
+
+
+def _write_private(path: Path, document: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(document)
+
+
+async def erase(settings: Settings, *, resident_id: int, confirmed: bool) -> int:
+    """Anonymise a resident who left (RODO art. 17); their alarms stay as anonymous statistics."""
+    if not confirmed:
+        print(
+            "opaska: erase cannot be undone: export first if needed (opaska resident export), then repeat with --yes",
+            file=sys.stderr,
+        )
+        return BAD_INPUT
+    engine = await open_database(settings, migrate=False)
+    try:
+        try:
+            async with make_session_factory(engine)() as session, session.begin():
+                await gdpr.erase_resident(session, SystemClock(), resident_id=resident_id)
+        except RegistryError as exc:
+            return refuse(exc)
+        try:
+            await gdpr.purge_residue(engine)
+        except (sqlite3.Error, DBAPIError) as exc:
+            # Erased in every table already; only old bytes on disk remain until the next compaction.
+            print(
+                f"opaska: resident {resident_id}: personal data erased, but the database file could not be compacted "
+                f"now ({type(exc).__name__}): run the same command again when the database is less busy",
+                file=sys.stderr,
+            )
+            return 1
+    finally:
+        await engine.dispose()
+    print(f"resident {resident_id}: personal data erased; alarms kept as anonymous statistics")
+    return 0
+
+
+async def add_municipality(settings: Settings, *, code: str, name: str) -> int:
+    try:
+        async with transaction(settings) as session:
+            municipality = await municipalities.create_municipality(session, SystemClock(), code=code, name=name)
+            print(f"municipality {municipality.code}: {municipality.name}")
+    except RegistryError as exc:
+        return refuse(exc)
+    return 0
+
+
+async def list_municipalities(settings: Settings) -> int:
+    async with transaction(settings) as session:
+        found = await municipalities.list_municipalities(session)
+    for municipality in found:
+        print(f"{municipality.code:<12} {municipality.name}")
+    if not found:
+        print("no municipalities")
+    return 0

@@ -1,0 +1,107 @@
+"""`opaska user …`: console accounts from the command line (the first administrator, above all).
+
+Passwords are read from a prompt (twice, not echoed) or, for scripts, from standard input
+(`--password-stdin`, the first line); never from an argument, which `ps` and shell history show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+
+from opaska.clock import SystemClock
+from opaska.db.engine import make_session_factory
+from opaska.settings import Settings
+from opaska.startup import StartupError, open_database
+from registry import staff
+from registry.staff_passwords import PasswordRejected, check_new_password, hash_password
+
+
+def read_new_password(*, from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        try:
+            password = getpass.getpass("password: ")
+            again = getpass.getpass("password again: ")
+        except EOFError:
+            raise StartupError("no password given (no terminal? use --password-stdin)") from None
+        if password != again:
+            raise StartupError("the passwords differ; nothing changed")
+    try:
+        check_new_password(password)
+    except PasswordRejected as exc:
+        raise StartupError(str(exc)) from None
+    return password
+
+
+async def create(
+    settings: Settings,
+    *,
+    username: str,
+    role: str,
+    name: str,
+    municipalities: Sequence[str],
+    password_stdin: bool,
+) -> int:
+    password = read_new_password(from_stdin=password_stdin)
+    password_hash = await asyncio.to_thread(hash_password, password)
+    engine = await open_database(settings, migrate=False)
+    try:
+        async with make_session_factory(engine)() as session, session.begin():
+            try:
+                ids = await staff.municipality_ids_by_code(session, list(municipalities)) if municipalities else []
+                member = await staff.create_staff(
+                    session,
+                    SystemClock(),
+                    username=username,
+                    full_name=name,
+                    role=role,
+                    password_hash=password_hash,
+                    municipality_ids=ids,
+                )
+            except staff.StaffError as exc:
+                raise StartupError(str(exc)) from None
+            where = ", ".join(municipalities) if municipalities else "all municipalities"
+            print(f"staff {member.id}: {member.username} ({member.role}, {member.full_name}), {where}")
+        return 0
+    finally:
+        await engine.dispose()
+
+
+async def list_users(settings: Settings) -> int:
+    engine = await open_database(settings, migrate=False)
+    try:
+        async with make_session_factory(engine)() as session:
+            accounts = await staff.all_accounts(session)
+        for member, codes in accounts:
+            where = "all municipalities" if member.role == "administrator" else ", ".join(codes) or "no municipality"
+            state = "" if member.active else " [inactive]"
+            print(f"{member.id:>4} {member.username:<20} {member.role:<14} {member.full_name} ({where}){state}")
+        if not accounts:
+            print("no staff accounts yet: opaska user create USERNAME --role administrator --name NAME")
+        return 0
+    finally:
+        await engine.dispose()
+
+
+async def change_password(settings: Settings, *, username: str, password_stdin: bool) -> int:
+    engine = await open_database(settings, migrate=False)
+    try:
+        sessions = make_session_factory(engine)
+        async with sessions() as session:
+            member = await staff.find_by_username(session, username)
+        if member is None:
+            raise StartupError(f"no staff account {username!r}")
+        password = read_new_password(from_stdin=password_stdin)
+        password_hash = await asyncio.to_thread(hash_password, password)
+        async with sessions() as session, session.begin():
+            await staff.set_password_hash(session, staff_id=member.id, password_hash=password_hash)
+            # Whoever knew the old password is logged out everywhere.
+            await staff.remove_sessions(session, staff_id=member.id)
+        print(f"password of {member.username} changed; their console sessions are ended")
+        return 0
+    finally:
+        await engine.dispose()

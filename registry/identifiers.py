@@ -1,0 +1,48 @@
+"""Band identifiers: the serial (its MQTT username and topic level) and the IMEI (Luhn-checked)."""
+
+from __future__ import annotations
+
+from gateway.topics import is_valid_band_id
+from registry.errors import RegistryError
+
+IMEI_LENGTH = 15
+
+
+def luhn_check_digit(payload: str) -> int:
+    """The Luhn digit that completes `payload` (digits only)."""
+    total = 0
+    # Doubling starts from the digit next to the check digit, i.e. the last digit of the payload.
+    for position, char in enumerate(reversed(payload)):
+        digit = int(char)
+        if position % 2 == 0:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return (10 - total % 10) % 10
+
+
+def normalise_imei(raw: str) -> str:
+    """The IMEI as 15 digits; spaces and dashes as printed on a label are dropped.
+
+    RegistryError(field="imei") says which rule it breaks: length, non-digits, or the check digit.
+    """
+    value = raw.strip().replace(" ", "").replace("-", "")
+    if not value.isascii() or not value.isdigit():
+        raise RegistryError(field="imei", message=f"IMEI może zawierać tylko cyfry (podano {raw!r})")
+    if len(value) != IMEI_LENGTH:
+        raise RegistryError(field="imei", message=f"IMEI ma 15 cyfr, podano {len(value)}")
+    expected = luhn_check_digit(value[:-1])
+    if int(value[-1]) != expected:
+        raise RegistryError(
+            field="imei",
+            message=f"błędna cyfra kontrolna IMEI (ostatnia cyfra powinna być {expected}, jest {value[-1]})",
+        )
+    return value
+
+
+def check_serial(raw: str) -> str:
+    serial = raw.strip()
+    if not is_valid_band_id(serial):
+        raise RegistryError(field="serial", message="numer seryjny: 1-64 znaki drukowalne, bez '+', '#', '/' i ':'")
+    return serial

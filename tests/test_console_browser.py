@@ -1,0 +1,247 @@
+"""The operator console in a real browser: Debian's Chromium driven by Playwright (no browser is
+downloaded), against opaska run as a real process, with a simulated band pressing SOS over MQTT.
+
+An operator logs in; the SOS appears in the queue with no navigation; an alarm raised while the
+console restarts appears once the page has reconnected by itself; the operator claims the alarm,
+adds a note and resolves it with an outcome code; a second operator's claim is refused. The queue
+and the alarm view are saved as screenshots in test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright, expect
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alarm_center.alarms.model import AlarmKind
+from gateway.topics import TopicScheme
+from opaska.clock import FakeClock
+from opaska.mqtt.endpoint import parse_mqtt_url
+from simulator.band import RepeatPolicy, VirtualBand
+from tests.conftest import TEST_MQTT_URL
+from tests.support.alarms import press
+from tests.support.processes import REPO, opaska_env, opaska_process, wait_healthy
+from tests.support.require import free_port, need
+from tests.support.seed import SeededBand, seed_resident_with_band
+from tests.support.staff import StaffMember, create_staff
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.e2e, pytest.mark.timeout(240)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+
+
+@dataclass
+class Platform:
+    """opaska run as a process, restartable, with the band and the staff it was seeded with."""
+
+    env: dict[str, str]
+    base: str
+    endpoint_url: str
+    seeded: SeededBand
+    operator: StaffMember
+    second_operator: StaffMember
+    supervisor: StaffMember
+    tmp_path: Path
+    runs: int = 0
+    process: object = None
+    _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    async def start(self) -> None:
+        self.runs += 1
+        log_path = self.tmp_path / f"opaska-run-{self.runs}.log"
+        self.process = self._stack.enter_context(opaska_process(["run"], self.env, log_path))
+        await wait_healthy(self.base, self.process, log_path)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        self._stack.close()
+        self._stack = contextlib.ExitStack()
+
+
+@pytest_asyncio.fixture
+async def platform(
+    sessions: async_sessionmaker[AsyncSession],
+    database_url: str,
+    clock: FakeClock,
+    topics: TopicScheme,
+    client_prefix: str,
+    tmp_path: Path,
+) -> AsyncIterator[Platform]:
+    seeded = await seed_resident_with_band(sessions, clock, first_name="Zofia", last_name="Wiśniewska")
+    operator = await create_staff(
+        sessions, clock, role="operator", municipality_ids=[seeded.municipality_id], full_name="Anna Nowak"
+    )
+    second = await create_staff(
+        sessions, clock, role="operator", municipality_ids=[seeded.municipality_id], full_name="Piotr Zieliński"
+    )
+    supervisor = await create_staff(
+        sessions, clock, role="supervisor", municipality_ids=[seeded.municipality_id], full_name="Ewa Kierownik"
+    )
+    console_port = free_port()
+    env = opaska_env(
+        OPASKA_DATABASE_URL=database_url,
+        OPASKA_CONSOLE_PORT=str(console_port),
+        OPASKA_MQTT_TOPIC_ROOT=topics.root,
+        OPASKA_MQTT_CLIENT_ID_PREFIX=client_prefix,
+        OPASKA_MQTT_SESSION_EXPIRY_S="60",
+        OPASKA_METRICS_GATEWAY_PORT="0",
+        OPASKA_METRICS_ENGINE_PORT="0",
+    )
+    if TEST_MQTT_URL:
+        env["OPASKA_MQTT_URL"] = TEST_MQTT_URL
+        endpoint_url = TEST_MQTT_URL
+    else:
+        broker_port = free_port()
+        env["OPASKA_MQTT_EMBEDDED_PORT"] = str(broker_port)
+        endpoint_url = f"mqtt://127.0.0.1:{broker_port}"
+    base = f"http://127.0.0.1:{console_port}"
+    platform = Platform(env, base, endpoint_url, seeded, operator, second, supervisor, tmp_path)
+    await platform.start()
+    try:
+        yield platform
+    finally:
+        platform.stop()
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Browser]:
+    need(
+        shutil.which(CHROMIUM) is not None, f"{CHROMIUM} is missing (sudo make system-deps installs Debian's chromium)"
+    )
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@contextlib.contextmanager
+def no_script_errors(page: Page) -> Iterator[list[str]]:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error" else None)
+    yield errors
+    # The console's own reconnect attempts while the server is down are expected, nothing else.
+    unexpected = [e for e in errors if "ERR_CONNECTION_REFUSED" not in e and "WebSocket" not in e]
+    assert unexpected == []
+
+
+async def log_in(browser: Browser, platform: Platform, who: StaffMember) -> Page:
+    page = await (await browser.new_context(viewport={"width": 1400, "height": 900}, locale="pl-PL")).new_page()
+    await page.goto(platform.base + "/")
+    await expect(page).to_have_url(platform.base + "/login?next=/")
+    await page.fill("#username", who.username)
+    await page.fill("#password", who.password)
+    await page.click("button[type=submit]")
+    await expect(page).to_have_url(platform.base + "/")
+    await expect(page.locator("#connection")).to_have_text("na żywo")
+    return page
+
+
+async def test_an_operator_takes_an_sos_from_the_queue_to_resolved(
+    platform: Platform,
+    browser: Browser,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    topics: TopicScheme,
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = await log_in(browser, platform, platform.operator)
+    with no_script_errors(page):
+        await expect(page.locator("#empty")).to_be_visible()
+        await expect(page.locator("#sound")).to_contain_text("Dźwięk wyłączony")
+        await page.click("#sound")  # the start of a shift: one click lets the page play the alarm sound
+        await expect(page.locator("#sound")).to_contain_text("Dźwięk włączony")
+        await page.evaluate("window.__sameDocument = true")
+
+        # A simulated band presses SOS over MQTT: the row appears with no navigation.
+        band = VirtualBand(
+            parse_mqtt_url(platform.endpoint_url),
+            topics,
+            platform.seeded.serial,
+            password=platform.seeded.secret,
+            protocol="5" if TEST_MQTT_URL else "3.1.1",
+            repeat=RepeatPolicy(3, 10),
+        )
+        await band.start()
+        try:
+            sos_id = int((await band.press("sos", timeout=20))["alarm_id"])
+        finally:
+            await band.stop()
+        row = page.locator(f'#queue tr[data-alarm-id="{sos_id}"]')
+        await expect(row).to_be_visible(timeout=15_000)
+        await expect(row).to_contain_text("Zofia Wiśniewska")
+        await expect(row).to_contain_text("SOS")
+        await expect(page).to_have_title("(1) ALARM — opaska")
+        assert await page.evaluate("window.__sameDocument") is True
+        await page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+
+        # The console restarts; a fall is taken in meanwhile; the page reconnects by itself and shows it.
+        platform.stop()
+        await expect(page.locator("#connection")).to_contain_text("brak połączenia", timeout=15_000)
+        fall_id = await press(sessions, platform.seeded, AlarmKind.FALL, at=clock.now())  # as a gateway elsewhere would
+        await platform.start()
+        await expect(page.locator(f'#queue tr[data-alarm-id="{fall_id}"]')).to_be_visible(timeout=20_000)
+        await expect(page.locator("#connection")).to_have_text("na żywo")
+        assert await page.evaluate("window.__sameDocument") is True
+
+        # A second operator opens the same SOS.
+        colleague = await log_in(browser, platform, platform.second_operator)
+        await colleague.goto(f"{platform.base}/alarms/{sos_id}")
+        await expect(colleague.locator("#claim")).to_be_visible()
+
+        # The first operator claims it from the alarm view.
+        await row.click()
+        await expect(page).to_have_url(f"{platform.base}/alarms/{sos_id}")
+        await expect(page.locator("#alarm-title")).to_contain_text("Zofia Wiśniewska")
+        await page.click("#claim")
+        await expect(page.locator("#alarm-state")).to_contain_text("przyjął: Anna Nowak")
+
+        # The colleague's page learns of it live; a claim sent before it did is refused by name.
+        await expect(colleague.locator("#alarm-state")).to_contain_text("przyjął: Anna Nowak")
+        await colleague.evaluate("document.getElementById('claim').hidden = false")
+        await colleague.click("#claim")
+        await expect(colleague.locator("#action-error")).to_have_text("Alarm przyjął już Anna Nowak.")
+
+        # A note, then the close: refused without an outcome, done with one.
+        await page.fill("#note", "Rozmowa z panią Zofią: upadła w łazience, jest przytomna.")
+        await page.click("#note-form button[type=submit]")
+        await expect(page.locator("#timeline")).to_contain_text("upadła w łazience")
+        await page.click("#resolve")
+        await expect(page.locator("#outcome-error")).to_be_visible()
+        await page.select_option("#outcome", "carer_sent")
+        await page.fill("#resolve-note", "Wysłano opiekunkę z MOPS, będzie za 15 minut.")
+        await page.screenshot(path=str(SCREENSHOTS / "alarm.png"), full_page=True)
+        await page.click("#resolve")
+        await expect(page.locator("#alarm-state")).to_contain_text("zamknięty")
+        await expect(page.locator("#timeline")).to_contain_text("Zamknięty: Wysłano opiekuna")
+
+        # Back in the queue only the fall is left.
+        await page.click("a.brand")
+        await expect(page.locator(f'#queue tr[data-alarm-id="{fall_id}"]')).to_be_visible()
+        await expect(page.locator(f'#queue tr[data-alarm-id="{sos_id}"]')).to_have_count(0)
+
+    # The supervisor sees the fall still open, both operators on shift, and today's answer times.
+    overview = await log_in(browser, platform, platform.supervisor)
+    with no_script_errors(overview):
+        await overview.click("text=Koordynator")
+        await expect(overview.locator("#open-count")).to_have_text("1")
+        await expect(overview.locator(f'#open-alarms tr[data-alarm-id="{fall_id}"]')).to_be_visible()
+        await expect(overview.locator("#online")).to_contain_text("Anna Nowak")
+        await expect(overview.locator("#within-180")).not_to_have_text("–")
+        await overview.screenshot(path=str(SCREENSHOTS / "supervisor.png"), full_page=True)

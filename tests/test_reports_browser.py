@@ -1,0 +1,147 @@
+"""The SLA and reports pages in a real browser (Debian's chromium) against `opaska console`: the
+figures and the late alarm appear, the period buttons work, the monthly report downloads, no script
+error. Screenshots go to test-artifacts/screenshots/ for a person to look at."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright, expect
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alarm_center.alarms.lifecycle import Outcome
+from alarm_center.alarms.model import AlarmKind
+from alarm_center.quality import sla
+from opaska.clock import FakeClock
+from tests.support.care import alarm_story
+from tests.support.processes import REPO, opaska_env, opaska_process
+from tests.support.require import free_port, need
+from tests.support.seed import seed_resident_with_band
+from tests.support.staff import StaffMember, create_staff
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Browser]:
+    need(shutil.which(CHROMIUM) is not None, f"{CHROMIUM} is missing (sudo make system-deps installs it)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@contextlib.contextmanager
+def no_script_errors(page: Page) -> Iterator[list[str]]:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error" else None)
+    yield errors
+    assert errors == []
+
+
+async def _wait_up(base: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            if process.poll() is not None:
+                raise AssertionError(f"opaska console exited with {process.returncode}:\n{log_path.read_text()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(base + "/healthz", timeout=2)).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"opaska console not up within 30 s:\n{log_path.read_text()}")
+
+
+@pytest.mark.asyncio
+async def test_the_sla_and_reports_pages(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    database_url: str,
+    tmp_path: Path,
+    browser: Browser,
+) -> None:
+    seeded = await seed_resident_with_band(sessions, clock)
+    operator = await create_staff(
+        sessions, clock, role="operator", municipality_ids=[seeded.municipality_id], full_name="Piotr Zieliński"
+    )
+    supervisor: StaffMember = await create_staff(
+        sessions, clock, role="supervisor", municipality_ids=[seeded.municipality_id], full_name="Ewa Kierownik"
+    )
+    # Minutes ago, in real time (the console runs on the system clock), and never before today's
+    # Warsaw midnight, so today, this week and this month all hold them: one quick, one late.
+    now = datetime.now(UTC)
+    quick = max(now - timedelta(minutes=6), sla.period_start(sla.Period.TODAY, now) + timedelta(seconds=1))
+    await alarm_story(
+        sessions,
+        seeded,
+        AlarmKind.SOS,
+        raised=quick,
+        claims=[(quick + timedelta(seconds=25), operator.id)],
+        resolve=(quick + timedelta(minutes=2), Outcome.RESIDENT_OK),
+    )
+    late = quick + timedelta(seconds=30)
+    late_id = await alarm_story(
+        sessions,
+        seeded,
+        AlarmKind.FALL,
+        raised=late,
+        claims=[(late + timedelta(seconds=95), operator.id)],
+        resolve=(late + timedelta(minutes=4), Outcome.RELATIVE_ATTENDED),
+    )
+
+    port = free_port()
+    env = opaska_env(OPASKA_DATABASE_URL=database_url, OPASKA_CONSOLE_PORT=str(port))
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "console.log"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with opaska_process(["console"], env, log_path) as process:
+        # /healthz, not /readyz: without an engine running, the alarms' escalation rows look stuck.
+        await _wait_up(base, process, log_path)
+        context = await browser.new_context(
+            viewport={"width": 1400, "height": 1000}, locale="pl-PL", accept_downloads=True
+        )
+        page = await context.new_page()
+        with no_script_errors(page):
+            await page.goto(base + "/reports/sla")
+            await page.fill("#username", supervisor.username)
+            await page.fill("#password", supervisor.password)
+            await page.click("button[type=submit]")
+            await expect(page).to_have_url(base + "/reports/sla")
+            await expect(page.locator("#sla-alarms")).to_have_text("2")
+            await page.click("button[data-period=month]")
+            await expect(page).to_have_url(base + "/reports/sla?period=month")
+            await expect(page.locator("#sla-60")).to_have_text("50,0%")
+            await expect(page.locator("#sla-180")).to_have_text("100,0%")
+            late_row = page.locator(f"#sla-missed tr[data-alarm-id='{late_id}']")
+            await expect(late_row).to_contain_text("Upadek")
+            await expect(late_row).to_contain_text("1:35")
+            await expect(late_row).to_contain_text("Piotr Zieliński")
+            await expect(late_row.locator("a")).to_have_attribute("href", f"/alarms/{late_id}")
+            await expect(page.locator("#sla-operators tbody")).to_contain_text("Piotr Zieliński")
+            await page.screenshot(path=str(SCREENSHOTS / "report-sla.png"), full_page=True)
+
+            await page.goto(base + "/reports")
+            await expect(page.locator("#report-municipality option")).to_have_count(1)
+            await page.fill("#report-month", now.strftime("%Y-%m"))
+            await page.screenshot(path=str(SCREENSHOTS / "reports.png"), full_page=True)
+            async with page.expect_download() as info:
+                await page.click("button[data-format=csv]")
+            download = await info.value
+            assert download.suggested_filename.startswith("raport-")
+            saved = tmp_path / download.suggested_filename
+            await download.save_as(saved)
+            assert "alarms.kind.fall;" in saved.read_text(encoding="utf-8-sig")
+        await context.close()

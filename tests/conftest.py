@@ -7,6 +7,7 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +85,15 @@ async def mqtt_endpoint(sessions: async_sessionmaker[AsyncSession], topics: Topi
     if TEST_MQTT_URL:
         yield parse_mqtt_url(TEST_MQTT_URL)
         return
+    async with embedded_test_broker(sessions, topics) as endpoint:
+        yield endpoint
+
+
+@asynccontextmanager
+async def embedded_test_broker(
+    sessions: async_sessionmaker[AsyncSession], topics: TopicScheme
+) -> AsyncIterator[MqttEndpoint]:
+    """An embedded amqtt on a free port that authenticates bands against the test's database."""
     service_password = secrets.token_urlsafe(16)
     credentials = CredentialStore(sessions, service_username=TEST_SERVICE_USERNAME, service_password=service_password)
     broker = EmbeddedBroker("127.0.0.1", free_port(), credentials=credentials, rules=TopicRules(topics))

@@ -18,6 +18,7 @@ from simulator.fleet import BandCredentials, Fleet
 from simulator.mqtt311 import LinkError, open_link
 from simulator.provision import provision_fleet, read_secrets, write_secrets
 from simulator.scenarios import ScenarioReport, run_scenario
+from tests.conftest import embedded_test_broker
 from tests.support.gateway import GatewayHarness, eventually
 
 pytestmark = pytest.mark.asyncio
@@ -127,15 +128,17 @@ async def test_reconnect_storm_brings_every_band_back(harness: GatewayHarness) -
 async def test_fleet_reacts_to_config_and_refused_secret_is_an_error(harness: GatewayHarness) -> None:
     prefix = f"C{uuid.uuid4().hex[:6]}"
     credentials = (await provision_fleet(harness.sessions, harness.clock, count=1, prefix=prefix)).credentials
-    with pytest.raises(LinkError):
-        await open_link(
-            harness.endpoint.host,
-            harness.endpoint.port,
-            client_id=f"band-{credentials[0].serial}",
-            username=credentials[0].serial,
-            password="wrong",
-            on_message=lambda _t, _p: None,
-        )
+    # The machine's Mosquitto admits anyone, so the refusal is asked of a broker that checks secrets.
+    async with embedded_test_broker(harness.sessions, harness.topics) as checking_broker:
+        with pytest.raises(LinkError):
+            await open_link(
+                checking_broker.host,
+                checking_broker.port,
+                client_id=f"band-{credentials[0].serial}",
+                username=credentials[0].serial,
+                password="wrong",
+                on_message=lambda _t, _p: None,
+            )
     fleet = Fleet(credentials, host=harness.endpoint.host, port=harness.endpoint.port, topics=harness.topics, seed=1)
     await fleet.start()
     try:

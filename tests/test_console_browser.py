@@ -27,8 +27,8 @@ from opaska.mqtt.endpoint import parse_mqtt_url
 from simulator.band import RepeatPolicy, VirtualBand
 from tests.conftest import TEST_MQTT_URL
 from tests.support.alarms import press
-from tests.support.processes import REPO, opaska_env, opaska_process, wait_healthy
-from tests.support.require import free_port, need
+from tests.support.processes import REPO, opaska_process, platform_process_setup, wait_healthy
+from tests.support.require import need
 from tests.support.seed import SeededBand, seed_resident_with_band
 from tests.support.staff import StaffMember, create_staff
 
@@ -91,25 +91,8 @@ async def platform(
     supervisor = await create_staff(
         sessions, clock, role="supervisor", municipality_ids=[seeded.municipality_id], full_name="Ewa Kierownik"
     )
-    console_port = free_port()
-    env = opaska_env(
-        OPASKA_DATABASE_URL=database_url,
-        OPASKA_CONSOLE_PORT=str(console_port),
-        OPASKA_MQTT_TOPIC_ROOT=topics.root,
-        OPASKA_MQTT_CLIENT_ID_PREFIX=client_prefix,
-        OPASKA_MQTT_SESSION_EXPIRY_S="60",
-        OPASKA_METRICS_GATEWAY_PORT="0",
-        OPASKA_METRICS_ENGINE_PORT="0",
-    )
-    if TEST_MQTT_URL:
-        env["OPASKA_MQTT_URL"] = TEST_MQTT_URL
-        endpoint_url = TEST_MQTT_URL
-    else:
-        broker_port = free_port()
-        env["OPASKA_MQTT_EMBEDDED_PORT"] = str(broker_port)
-        endpoint_url = f"mqtt://127.0.0.1:{broker_port}"
-    base = f"http://127.0.0.1:{console_port}"
-    platform = Platform(env, base, endpoint_url, seeded, operator, second, supervisor, tmp_path)
+    setup = platform_process_setup(database_url, topics.root, client_prefix)
+    platform = Platform(setup.env, setup.console_url, setup.broker_url, seeded, operator, second, supervisor, tmp_path)
     await platform.start()
     try:
         yield platform

@@ -32,8 +32,7 @@ from registry import contacts, residents
 from registry.model import Band, BandTestResult, Contact, Municipality, Resident
 from simulator.band import RepeatPolicy, VirtualBand
 from tests.conftest import TEST_MQTT_URL
-from tests.support.processes import opaska_env
-from tests.support.require import free_port
+from tests.support.processes import platform_process_setup
 from tests.support.seed import seed_resident_with_band
 from tests.support.staff import StaffMember, create_staff
 from tests.test_console_browser import SCREENSHOTS, Platform, browser, no_script_errors
@@ -95,25 +94,9 @@ async def visit(
         municipality = await session.get(Municipality, seeded.municipality_id)
         assert municipality is not None
         code = municipality.code
-    console_port = free_port()
-    env = opaska_env(
-        OPASKA_DATABASE_URL=database_url,
-        OPASKA_CONSOLE_PORT=str(console_port),
-        OPASKA_MQTT_TOPIC_ROOT=topics.root,
-        OPASKA_MQTT_CLIENT_ID_PREFIX=client_prefix,
-        OPASKA_MQTT_SESSION_EXPIRY_S="60",
-        OPASKA_METRICS_GATEWAY_PORT="0",
-        OPASKA_METRICS_ENGINE_PORT="0",
-    )
-    if TEST_MQTT_URL:
-        env["OPASKA_MQTT_URL"] = TEST_MQTT_URL
-        endpoint_url = TEST_MQTT_URL
-    else:
-        broker_port = free_port()
-        env["OPASKA_MQTT_EMBEDDED_PORT"] = str(broker_port)
-        endpoint_url = f"mqtt://127.0.0.1:{broker_port}"
+    setup = platform_process_setup(database_url, topics.root, client_prefix)
     platform = Platform(
-        env, f"http://127.0.0.1:{console_port}", endpoint_url, seeded, operator, operator, supervisor, tmp_path
+        setup.env, setup.console_url, setup.broker_url, seeded, operator, operator, supervisor, tmp_path
     )
     await platform.start()
     try:

@@ -10,9 +10,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests.support.require import free_port
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -21,6 +24,38 @@ def opaska_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPASKA_")}
     env.update(overrides)
     return env
+
+
+@dataclass(frozen=True)
+class PlatformProcessSetup:
+    """What `opaska run` as a subprocess needs: its environment, the console's URL and the broker
+    the bands should use (the external test broker, or the embedded one on a free port)."""
+
+    env: dict[str, str]
+    console_url: str
+    broker_url: str
+
+
+def platform_process_setup(database_url: str, topic_root: str, client_prefix: str) -> PlatformProcessSetup:
+    console_port = free_port()
+    env = opaska_env(
+        OPASKA_DATABASE_URL=database_url,
+        OPASKA_CONSOLE_PORT=str(console_port),
+        OPASKA_MQTT_TOPIC_ROOT=topic_root,
+        OPASKA_MQTT_CLIENT_ID_PREFIX=client_prefix,
+        OPASKA_MQTT_SESSION_EXPIRY_S="60",
+        OPASKA_METRICS_GATEWAY_PORT="0",
+        OPASKA_METRICS_ENGINE_PORT="0",
+    )
+    test_broker = os.environ.get("OPASKA_TEST_MQTT_URL", "")
+    if test_broker:
+        env["OPASKA_MQTT_URL"] = test_broker
+        broker_url = test_broker
+    else:
+        broker_port = free_port()
+        env["OPASKA_MQTT_EMBEDDED_PORT"] = str(broker_port)
+        broker_url = f"mqtt://127.0.0.1:{broker_port}"
+    return PlatformProcessSetup(env, f"http://127.0.0.1:{console_port}", broker_url)
 
 
 @contextlib.contextmanager

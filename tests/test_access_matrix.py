@@ -1,0 +1,705 @@
+"""Access control, route by route. ACCESS below names every route the console serves and who may
+use it; the matrix then asks each staff route as every role, for objects of the user's own
+municipality and of another, without a login, and (unsafe methods) without the CSRF token, and
+lists every answer that differs from the table. A route added to the app but not to ACCESS fails,
+and so does an entry whose route is gone.
+
+What the answers mean, read from the code (console/auth/current.py, console/api/scope.py,
+console/pages.py): no login is 401 from the API and a 303 to /login from a page; a role the route
+is not for is 403 ("may not do this"); an object of a municipality the user is not assigned to is
+403 ("not assigned to"), never its data; an administrator is assigned to every municipality. A page
+a role may not open answers with a refusal page (today with status 200: the page holds no data,
+the API behind it refuses). Passing the gates is any answer but 401, 403, 404 or a 5xx: a 409 or
+422 from the route itself proves the request got past them. A user of municipality A must never
+see anything of municipality B: B's names carry a marker, and no answer to A's staff may hold it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Literal
+
+import httpx
+import pytest
+import pytest_asyncio
+from cryptography.fernet import Fernet
+from fastapi import FastAPI
+from fastapi.routing import APIWebSocketRoute, iter_route_contexts
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.routing import Mount, WebSocketRoute
+from starlette.types import Message
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]  # no py.typed
+
+from alarm_center.alarms.model import AlarmKind
+from alarm_center.live import AlarmFeed
+from console.app import create_app
+from console.auth.sessions import COOKIE, CSRF_HEADER
+from console.context import ConsoleContext, MqttHooks, TwilioHooks
+from console.key_safe import set_key_safe_code
+from gateway.broker.acl import TopicRules
+from gateway.broker.credential_store import CredentialStore
+from gateway.topics import TopicScheme
+from opaska.clock import FakeClock
+from opaska.db.engine import make_engine, make_session_factory
+from registry import service
+from registry.bands import register_band_without_credentials
+from tests.support.alarms import take_in
+from tests.support.staff import Login, StaffMember, create_staff, log_in
+
+Role = Literal["operator", "supervisor", "technician", "administrator"]
+ROLES: tuple[Role, ...] = ("operator", "supervisor", "technician", "administrator")
+ANY: tuple[Role, ...] = ROLES
+HANDLERS: tuple[Role, ...] = ("operator", "supervisor", "administrator")
+MANAGERS: tuple[Role, ...] = ("supervisor", "administrator")
+BAND_READERS: tuple[Role, ...] = ("technician", "supervisor", "administrator")
+TECHNICIANS: tuple[Role, ...] = ("technician", "administrator")
+ADMINISTRATORS: tuple[Role, ...] = ("administrator",)
+
+# In every name of municipality B's objects: an answer to municipality A's staff holding it leaks.
+MARK = "zqxb"
+DATA_KEY = Fernet(Fernet.generate_key())
+MQTT_HOOK_TOKEN = "hook-token-for-the-matrix"
+TWILIO_TOKEN = "twilio-token-for-the-matrix"
+BASE = "http://console"
+# Mounts that serve files, no data: left out of the table on purpose.
+EXCLUDED_MOUNTS = {"static"}
+
+
+@dataclass(frozen=True)
+class Side:
+    """One municipality's objects, as a request's path, query and body name them."""
+
+    municipality_id: int
+    municipality_code: str
+    resident_id: int
+    contact_id: int
+    band_id: int
+    # A band never given to anyone: shared stock, as the one a swap brings.
+    stock_band_id: int
+    alarm_id: int
+    # Put into the names this side's requests create (MARK on B's side).
+    tag: str
+
+    def path_params(self) -> dict[str, object]:
+        return {
+            "alarm_id": self.alarm_id,
+            "resident_id": self.resident_id,
+            "contact_id": self.contact_id,
+            "band_id": self.band_id,
+            # Public routes' parameters: no object of either municipality.
+            "notification_id": 999_999,
+            "token": "not-a-status-token",
+        }
+
+
+Body = dict[str, Any] | bytes | None
+Kind = Literal["api", "page", "public", "mqtt_hook", "twilio_hook", "websocket"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: Kind
+    roles: tuple[Role, ...] = ()
+    # The request names an object (or municipality) of one side: B's is refused to A's staff.
+    scoped: bool = False
+    body: Callable[[Side], Body] | None = None
+    query: Callable[[Side], dict[str, Any]] | None = None
+    # Passing changes the object for good (erased, unbound, closed): each passing request gets its
+    # own objects, so the cells after it find the shared ones as they were.
+    fresh: bool = False
+    # Passing ends the session: asked with a login of its own.
+    ends_session: bool = False
+    # The body names a second object: also asked with A's object in the path and B's in the body.
+    cross: bool = False
+
+
+def api(
+    *roles: Role,
+    scoped: bool = False,
+    body: Callable[[Side], Body] | None = None,
+    query: Callable[[Side], dict[str, Any]] | None = None,
+    fresh: bool = False,
+    ends_session: bool = False,
+    cross: bool = False,
+) -> Rule:
+    return Rule("api", roles, scoped, body, query, fresh, ends_session, cross)
+
+
+def page(*roles: Role) -> Rule:
+    return Rule("page", roles)
+
+
+PUBLIC = Rule("public")
+TWILIO = Rule("twilio_hook", body=lambda _: {"From": "+48601234567", "Body": "TAK", "MessageStatus": "delivered"})
+
+
+def _serial(side: Side) -> str:
+    return f"OP-{side.tag}{uuid.uuid4().hex[:8]}".upper()
+
+
+# (method, path template) -> who may use it. "WS" for a WebSocket route.
+ACCESS: dict[tuple[str, str], Rule] = {
+    # ---- open to anyone: health, metrics, the API's description, logging in, a relative's link
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    # An empty name is refused as input (422), not counted as a failed login.
+    ("POST", "/api/login"): Rule("public", body=lambda _: {"username": "", "password": ""}),
+    ("GET", "/s/{token}"): PUBLIC,
+    # ---- machines with a secret of their own: EMQX's bearer token, Twilio's signature
+    ("POST", "/mqtt/emqx/authenticate"): Rule(
+        "mqtt_hook", body=lambda _: {"username": "nobody", "password": "x", "clientid": "c"}
+    ),
+    ("POST", "/mqtt/emqx/authorize"): Rule(
+        "mqtt_hook", body=lambda _: {"username": "nobody", "topic": "a/b", "action": "publish"}
+    ),
+    ("POST", "/twilio/status/{notification_id}"): TWILIO,
+    ("POST", "/twilio/sms"): TWILIO,
+    ("POST", "/twilio/voice/{notification_id}"): TWILIO,
+    ("POST", "/twilio/voice/{notification_id}/gather"): TWILIO,
+    # ---- pages: a shell each; what they show comes from the API below
+    ("GET", "/"): page(*ANY),
+    ("GET", "/alarms/{alarm_id}"): page(*ANY),
+    ("GET", "/supervisor"): page(*MANAGERS),
+    ("GET", "/reports"): page(*MANAGERS),
+    ("GET", "/reports/sla"): page(*MANAGERS),
+    ("GET", "/registry"): page(*BAND_READERS),
+    ("GET", "/registry/residents/{resident_id}"): page(*BAND_READERS),
+    ("GET", "/registry/bands/new"): page(*BAND_READERS),
+    ("GET", "/registry/bands/{band_id}"): page(*BAND_READERS),
+    ("GET", "/devices"): page(*BAND_READERS),
+    ("WS", "/ws/live"): Rule("websocket", ANY),
+    # ---- the login
+    ("GET", "/api/me"): api(*ANY),
+    ("POST", "/api/logout"): api(*ANY, ends_session=True),
+    # ---- alarms
+    ("GET", "/api/alarms"): api(*ANY),
+    ("GET", "/api/alarms/{alarm_id}"): api(*ANY, scoped=True),
+    ("GET", "/api/alarms/{alarm_id}/medical"): api(*HANDLERS, scoped=True),
+    ("GET", "/api/alarms/{alarm_id}/key-safe"): api(*HANDLERS, scoped=True),
+    ("POST", "/api/alarms/{alarm_id}/claim"): api(*HANDLERS, scoped=True),
+    ("POST", "/api/alarms/{alarm_id}/release"): api(*HANDLERS, scoped=True),
+    ("POST", "/api/alarms/{alarm_id}/notes"): api(*HANDLERS, scoped=True, body=lambda _: {"note": "dzwonię"}),
+    ("POST", "/api/alarms/{alarm_id}/escalate"): api(*HANDLERS, scoped=True),
+    ("POST", "/api/alarms/{alarm_id}/resolve"): api(
+        *HANDLERS, scoped=True, fresh=True, body=lambda _: {"outcome": "false_alarm", "note": "pomyłka"}
+    ),
+    ("POST", "/api/alarms/{alarm_id}/resident-calls"): api(
+        *HANDLERS, scoped=True, body=lambda _: {"outcome": "answered"}
+    ),
+    ("POST", "/api/alarms/{alarm_id}/notify"): api(
+        *HANDLERS, scoped=True, cross=True, body=lambda side: {"contact_id": side.contact_id, "channel": "sms"}
+    ),
+    ("GET", "/api/supervisor/overview"): api(*MANAGERS),
+    ("PUT", "/api/residents/{resident_id}/key-safe"): api(*MANAGERS, scoped=True, body=lambda _: {"code": "4711#"}),
+    ("GET", "/api/band-rejects"): api(*BAND_READERS),
+    # ---- the registry: bands
+    ("GET", "/api/registry/bands"): api(
+        *BAND_READERS, scoped=True, query=lambda side: {"municipality_id": side.municipality_id}
+    ),
+    ("GET", "/api/registry/bands/{band_id}"): api(*BAND_READERS, scoped=True),
+    ("POST", "/api/registry/bands"): api(
+        *TECHNICIANS,
+        scoped=True,
+        cross=True,
+        body=lambda side: {"serial": _serial(side), "model": "test", "resident_id": side.resident_id},
+    ),
+    ("POST", "/api/registry/bands/{band_id}/bind"): api(
+        *TECHNICIANS, scoped=True, cross=True, body=lambda side: {"resident_id": side.resident_id}
+    ),
+    ("POST", "/api/registry/bands/{band_id}/unbind"): api(*TECHNICIANS, scoped=True, fresh=True),
+    ("POST", "/api/registry/bands/{band_id}/swap"): api(
+        *TECHNICIANS, scoped=True, fresh=True, body=lambda side: {"new_band_id": side.stock_band_id}
+    ),
+    ("POST", "/api/registry/bands/{band_id}/decommission"): api(
+        *TECHNICIANS, scoped=True, fresh=True, body=lambda _: {"note": ""}
+    ),
+    ("POST", "/api/registry/bands/{band_id}/credentials"): api(*TECHNICIANS, scoped=True),
+    ("DELETE", "/api/registry/bands/{band_id}/credentials"): api(*TECHNICIANS, scoped=True, fresh=True),
+    ("POST", "/api/registry/bands/{band_id}/test-mode"): api(*TECHNICIANS, scoped=True, body=lambda _: {}),
+    ("DELETE", "/api/registry/bands/{band_id}/test-mode"): api(*TECHNICIANS, scoped=True),
+    ("GET", "/api/registry/bands/{band_id}/tests"): api(*BAND_READERS, scoped=True),
+    ("GET", "/api/registry/devices/health"): api(
+        *BAND_READERS, scoped=True, query=lambda side: {"municipality_id": side.municipality_id, "all": "true"}
+    ),
+    ("GET", "/api/registry/devices/health.csv"): api(
+        *BAND_READERS, scoped=True, query=lambda side: {"municipality_id": side.municipality_id, "all": "true"}
+    ),
+    # ---- the registry: municipalities, residents, contacts, import, RODO
+    ("GET", "/api/registry/municipalities"): api(*ANY),
+    ("POST", "/api/registry/municipalities"): api(
+        *ADMINISTRATORS, body=lambda _: {"code": f"n-{uuid.uuid4().hex[:8]}", "name": "Gmina Nowa"}
+    ),
+    ("GET", "/api/registry/residents"): api(
+        *ANY, scoped=True, query=lambda side: {"municipality_id": side.municipality_id}
+    ),
+    ("GET", "/api/registry/residents/{resident_id}"): api(*ANY, scoped=True),
+    ("POST", "/api/registry/residents"): api(
+        *MANAGERS,
+        scoped=True,
+        body=lambda side: {"municipality_id": side.municipality_id, "first_name": "Jan", "last_name": f"Lis{side.tag}"},
+    ),
+    ("PATCH", "/api/registry/residents/{resident_id}"): api(
+        *MANAGERS, scoped=True, body=lambda _: {"access_notes": "klucz u sąsiadki"}
+    ),
+    ("POST", "/api/registry/residents/{resident_id}/deactivate"): api(*MANAGERS, scoped=True, fresh=True),
+    ("POST", "/api/registry/residents/{resident_id}/contacts"): api(
+        *MANAGERS, scoped=True, body=lambda side: {"name": f"Jan Lis{side.tag}", "phone": "601 234 568"}
+    ),
+    ("PATCH", "/api/registry/contacts/{contact_id}"): api(*MANAGERS, scoped=True, body=lambda _: {"relation": "syn"}),
+    ("DELETE", "/api/registry/contacts/{contact_id}"): api(*MANAGERS, scoped=True, fresh=True),
+    ("PUT", "/api/registry/residents/{resident_id}/contacts/order"): api(
+        *MANAGERS, scoped=True, cross=True, body=lambda side: {"contact_ids": [side.contact_id]}
+    ),
+    # A dry run of a file naming no municipality (a file naming another's is reported row by row).
+    ("POST", "/api/registry/import"): api(*MANAGERS, body=lambda _: b"imie;nazwisko\n"),
+    ("GET", "/api/registry/residents/{resident_id}/export"): api(*MANAGERS, scoped=True),
+    ("POST", "/api/registry/residents/{resident_id}/erase"): api(
+        *ADMINISTRATORS, scoped=True, fresh=True, body=lambda side: {"confirm_resident_id": side.resident_id}
+    ),
+    # ---- reports
+    ("GET", "/api/reports/municipalities"): api(*MANAGERS),
+    ("GET", "/api/reports/monthly"): api(
+        *MANAGERS,
+        scoped=True,
+        query=lambda side: {"municipality": side.municipality_code, "month": "2026-01", "format": "json"},
+    ),
+    ("GET", "/api/sla"): api(*MANAGERS),
+}
+
+
+# ---- the route list ------------------------------------------------------------------------------------------
+
+
+def served_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path template) of every route the app serves; ("WS", path) for a WebSocket."""
+    served: set[tuple[str, str]] = set()
+    for route in iter_route_contexts(app.routes):
+        original = route.original_route
+        if isinstance(original, Mount):
+            if route.name not in EXCLUDED_MOUNTS:
+                served.add(("MOUNT", str(route.path)))
+        elif isinstance(original, APIWebSocketRoute | WebSocketRoute):
+            served.add(("WS", str(route.path)))
+        else:
+            # HEAD comes with every GET (Starlette adds it) and answers as the GET does.
+            for method in (route.methods or {"?"}) - {"HEAD"}:
+                served.add((method, str(route.path)))
+    return served
+
+
+def test_every_route_is_in_the_access_table() -> None:
+    sessions = make_session_factory(make_engine("sqlite+aiosqlite://"))
+    app = create_app(ConsoleContext(sessions, AlarmFeed(sessions), run_feed=False))
+    served = served_routes(app)
+    unlisted = sorted(served - ACCESS.keys())
+    gone = sorted(ACCESS.keys() - served)
+    assert not unlisted, f"routes with no entry in ACCESS (say who may use them): {unlisted}"
+    assert not gone, f"entries in ACCESS for routes the app no longer serves: {gone}"
+
+
+# ---- the centre the matrix asks ------------------------------------------------------------------------------
+
+
+class Outcome(Enum):
+    PASS = "gets past every gate"
+    LOGIN = "asked to log in (401, or a 303 to /login from a page)"
+    ROLE = "refused for the role (403)"
+    SCOPE = "refused for the municipality (403)"
+    REFUSAL_PAGE = "shown the page's refusal"
+    CSRF = "refused for the missing CSRF token (403)"
+    SECRET = "refused for the missing hook secret"
+
+
+@dataclass
+class Centre:
+    sessions: async_sessionmaker[AsyncSession]
+    clock: FakeClock
+    app: FastAPI
+    own_municipality: tuple[int, str]
+    other_municipality: tuple[int, str]
+    own: Side
+    other: Side
+    staff: dict[Role, StaffMember]
+    clients: dict[Role, httpx.AsyncClient] = field(default_factory=dict)
+    logins: dict[Role, Login] = field(default_factory=dict)
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=BASE)
+
+    async def add_side(self, municipality: tuple[int, str], tag: str) -> Side:
+        return await _seed_side(self.sessions, self.clock, municipality, tag)
+
+    async def as_(self, role: Role) -> httpx.AsyncClient:
+        if role not in self.clients:
+            client = self.client()
+            self.logins[role] = await log_in(client, self.staff[role])
+            self.clients[role] = client
+        return self.clients[role]
+
+
+async def _seed_side(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock, municipality: tuple[int, str], tag: str
+) -> Side:
+    """A resident with a contact, a key-safe code, medical notes and a band with an open SOS alarm, and a stock band."""
+    municipality_id, code = municipality
+    suffix = uuid.uuid4().hex[:6]
+    async with sessions() as session, session.begin():
+        resident = await service.create_resident(
+            session,
+            clock,
+            municipality_id=municipality_id,
+            first_name="Helena",
+            last_name=f"Kowalska{tag}{suffix}",
+            address=f"ul. Legnicka 12/4 {tag}",
+            medical_notes=f"Cukrzyca typu 2 {tag}",
+        )
+        contact = await service.add_contact(
+            session, clock, resident_id=resident.id, name=f"Anna {tag}", phone="601 234 567", priority=1
+        )
+        band = await register_band_without_credentials(
+            session, clock, serial=f"OP-{tag}{suffix}".upper(), model="test", resident_id=resident.id
+        )
+        # Stock holds nobody's data: its serial carries no mark, everyone may see it.
+        stock = await register_band_without_credentials(
+            session, clock, serial=f"OP-STOCK-{uuid.uuid4().hex[:8]}", model="test"
+        )
+        await set_key_safe_code(session, DATA_KEY, resident_id=resident.id, code=f"4711#{tag}")
+        alarm_id = await take_in(
+            session, band_id=band.id, municipality_id=municipality_id, kind=AlarmKind.SOS, at=clock.now()
+        )
+    return Side(municipality_id, code, resident.id, contact.id, band.id, stock.id, alarm_id, tag)
+
+
+async def _municipality(sessions: async_sessionmaker[AsyncSession], clock: FakeClock, tag: str) -> tuple[int, str]:
+    # The code carries no mark: a refusal may well repeat the code the user asked for.
+    code = f"m-{uuid.uuid4().hex[:8]}"
+    async with sessions() as session, session.begin():
+        created = await service.create_municipality(session, clock, code=code, name=f"Gmina {tag or 'Nasza'}")
+        return created.id, code
+
+
+@pytest_asyncio.fixture
+async def centre(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -> AsyncIterator[Centre]:
+    own_municipality = await _municipality(sessions, clock, "")
+    other_municipality = await _municipality(sessions, clock, MARK)
+    staff: dict[Role, StaffMember] = {}
+    for role in ROLES:
+        # Everyone works for municipality A; an administrator for all of them.
+        mine = [] if role == "administrator" else [own_municipality[0]]
+        staff[role] = await create_staff(sessions, clock, role=role, municipality_ids=mine)
+    credentials = CredentialStore(sessions, service_username="opaska-service", service_password="x")
+    context = ConsoleContext(
+        sessions,
+        AlarmFeed(sessions),
+        run_feed=False,
+        data_key=DATA_KEY,
+        mqtt_hooks=MqttHooks(MQTT_HOOK_TOKEN, credentials, TopicRules(TopicScheme("matrix/opaska/v1"))),
+        twilio_hooks=TwilioHooks(TWILIO_TOKEN, BASE, clock),
+    )
+    app = create_app(context, clock=clock)
+    own = await _seed_side(sessions, clock, own_municipality, "")
+    other = await _seed_side(sessions, clock, other_municipality, MARK)
+    found = Centre(sessions, clock, app, own_municipality, other_municipality, own, other, staff)
+    try:
+        yield found
+    finally:
+        for client in found.clients.values():
+            await client.aclose()
+
+
+# ---- asking and judging --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    text: str
+    location: str = ""
+
+
+async def _ask(
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    rule: Rule,
+    side: Side,
+    *,
+    csrf: bool = True,
+    headers: dict[str, str] | None = None,
+    body_side: Side | None = None,
+) -> Answer:
+    url = path.format(**side.path_params())
+    body = rule.body(body_side or side) if rule.body else None
+    params = rule.query(side) if rule.query else None
+    extra = dict(headers or {})
+    if isinstance(body, bytes):
+        request = client.build_request(
+            method, url, params=params, content=body, headers={"content-type": "text/csv", **extra}
+        )
+    elif rule.kind == "twilio_hook":
+        request = client.build_request(method, url, params=params, data=body, headers=extra)
+    else:
+        request = client.build_request(method, url, params=params, json=body, headers=extra)
+    if not csrf and CSRF_HEADER in request.headers:
+        del request.headers[CSRF_HEADER]
+    response = await client.send(request)
+    return Answer(response.status_code, response.text, response.headers.get("location", ""))
+
+
+def _judge(rule: Rule, expected: Outcome, answer: Answer) -> str | None:
+    """What is wrong with the answer, or None."""
+    status, text = answer.status, answer.text
+    if status >= 500:
+        return f"server error {status}: {text[:200]}"
+    if expected is Outcome.PASS:
+        if status in (401, 403, 404):
+            return f"{status}: {text[:200]}"
+        if rule.kind == "page" and (status != 200 or "brak dostępu" in text):
+            return f"{status}, not the page" + (" (the refusal page)" if "brak dostępu" in text else "")
+        return None
+    if expected is Outcome.LOGIN:
+        if rule.kind == "page":
+            ok = status == 303 and answer.location.startswith("/login?next=")
+        else:
+            ok = status == 401 and "log in" in text
+        return None if ok else f"{status} {answer.location}: {text[:200]}"
+    if expected is Outcome.REFUSAL_PAGE:
+        ok = status in (200, 403) and "brak dostępu" in text
+        return None if ok else f"{status}, not the refusal page: {text[:200]}"
+    wanted = {
+        Outcome.ROLE: (403, "may not do this"),
+        Outcome.SCOPE: (403, "not assigned to"),
+        Outcome.CSRF: (403, "CSRF"),
+        Outcome.SECRET: (401 if rule.kind == "mqtt_hook" else 403, ""),
+    }[expected]
+    return None if (status, True) == (wanted[0], wanted[1] in text) else f"{status}: {text[:200]}"
+
+
+def expected_for(rule: Rule, role: Role, other: bool) -> Outcome:
+    if rule.kind == "page":
+        return Outcome.PASS if role in rule.roles else Outcome.REFUSAL_PAGE
+    if role not in rule.roles:
+        return Outcome.ROLE
+    if rule.scoped and other and role != "administrator":
+        return Outcome.SCOPE
+    return Outcome.PASS
+
+
+def _has_parameters(path: str) -> bool:
+    return "{" in path
+
+
+def _leaks(answer_text: str) -> bool:
+    return MARK in answer_text.casefold()
+
+
+@dataclass
+class Matrix:
+    failures: list[str] = field(default_factory=list)
+    cells: int = 0
+    # Routes whose answer to the administrator held B's mark: the mark is in the data, so its
+    # absence from A's staff's answers means something.
+    marked_for_administrator: set[str] = field(default_factory=set)
+
+    def check(self, cell: str, problem: str | None) -> None:
+        self.cells += 1
+        if problem is not None:
+            self.failures.append(f"{cell}: {problem}")
+
+
+async def _staff_cells(centre: Centre, matrix: Matrix, method: str, path: str, rule: Rule) -> None:
+    sides = [False, True] if rule.scoped or _has_parameters(path) else [False]
+    for role in ROLES:
+        for other in sides:
+            expected = expected_for(rule, role, other)
+            passing = expected is Outcome.PASS
+            municipality = centre.other_municipality if other else centre.own_municipality
+            side = centre.other if other else centre.own
+            if passing and rule.fresh:
+                side = await centre.add_side(municipality, MARK if other else "")
+            if passing and rule.ends_session:
+                client = centre.client()
+                await log_in(client, centre.staff[role])
+            else:
+                client = await centre.as_(role)
+            try:
+                answer = await _ask(client, method, path, rule, side)
+            finally:
+                if client is not centre.clients.get(role):
+                    await client.aclose()
+            cell = f"{method} {path} as {role}, {'other' if other else 'own'} municipality: expected {expected.value}"
+            matrix.check(cell, _judge(rule, expected, answer))
+            if role == "administrator" and _leaks(answer.text):
+                matrix.marked_for_administrator.add(f"{method} {path}")
+            if role != "administrator" and _leaks(answer.text):
+                matrix.failures.append(f"{cell}: the answer holds municipality B's data: {answer.text[:300]}")
+    if rule.cross:
+        await _cross_cells(centre, matrix, method, path, rule)
+
+
+async def _cross_cells(centre: Centre, matrix: Matrix, method: str, path: str, rule: Rule) -> None:
+    """A's object in the path, B's in the body: refused (403) or rejected as input (422), never done."""
+    for role in rule.roles:
+        if role == "administrator":
+            continue
+        answer = await _ask(await centre.as_(role), method, path, rule, centre.own, body_side=centre.other)
+        cell = f"{method} {path} as {role}, own municipality's path with the other's object in the body"
+        wrong = not ((answer.status == 403 and "not assigned to" in answer.text) or answer.status == 422)
+        matrix.check(
+            f"{cell}: expected refused (403) or rejected (422)",
+            f"{answer.status}: {answer.text[:200]}" if wrong else None,
+        )
+        if _leaks(answer.text):
+            matrix.failures.append(f"{cell}: the answer holds municipality B's data: {answer.text[:300]}")
+
+
+async def _anonymous_cell(centre: Centre, matrix: Matrix, method: str, path: str, rule: Rule) -> None:
+    async with centre.client() as client:
+        answer = await _ask(client, method, path, rule, centre.own)
+    if rule.kind == "public":
+        # 503 is /readyz's answer here (no live feed runs in the test): not a refusal.
+        problem = f"{answer.status}: {answer.text[:200]}" if answer.status in (401, 403, 500) else None
+        if answer.location.startswith("/login"):
+            problem = f"sent to the login page: {answer.location}"
+        matrix.check(f"{method} {path} without a login: expected open to anyone", problem)
+    elif rule.kind in ("mqtt_hook", "twilio_hook"):
+        matrix.check(
+            f"{method} {path} without a login or secret: expected {Outcome.SECRET.value}",
+            _judge(rule, Outcome.SECRET, answer),
+        )
+    else:
+        matrix.check(
+            f"{method} {path} without a login: expected {Outcome.LOGIN.value}", _judge(rule, Outcome.LOGIN, answer)
+        )
+
+
+async def _csrf_cells(centre: Centre, matrix: Matrix, method: str, path: str, rule: Rule) -> None:
+    """As an administrator (past every role and municipality gate), without the token and with a wrong one."""
+    client = await centre.as_("administrator")
+    without = await _ask(client, method, path, rule, centre.own, csrf=False)
+    matrix.check(
+        f"{method} {path} without the CSRF token: expected {Outcome.CSRF.value}", _judge(rule, Outcome.CSRF, without)
+    )
+    wrong = await _ask(client, method, path, rule, centre.own, headers={CSRF_HEADER: "x" * 43})
+    matrix.check(
+        f"{method} {path} with a wrong CSRF token: expected {Outcome.CSRF.value}", _judge(rule, Outcome.CSRF, wrong)
+    )
+
+
+async def _hook_cells(centre: Centre, matrix: Matrix, method: str, path: str, rule: Rule) -> None:
+    """A staff login is no key to a machine's hook; the hook's own secret is."""
+    admin = await centre.as_("administrator")
+    answer = await _ask(admin, method, path, rule, centre.own)
+    matrix.check(
+        f"{method} {path} as an administrator without the secret: expected {Outcome.SECRET.value}",
+        _judge(rule, Outcome.SECRET, answer),
+    )
+    url = path.format(**centre.own.path_params())
+    if rule.kind == "mqtt_hook":
+        headers = {"Authorization": f"Bearer {MQTT_HOOK_TOKEN}"}
+    else:
+        body = rule.body(centre.own) if rule.body else None
+        assert isinstance(body, dict)
+        headers = {"X-Twilio-Signature": RequestValidator(TWILIO_TOKEN).compute_signature(BASE + url, body)}
+    async with centre.client() as client:
+        signed = await _ask(client, method, path, rule, centre.own, headers=headers)
+    refused = signed.status in (401, 403) or signed.status >= 500
+    matrix.check(
+        f"{method} {path} with the secret: expected to get past the gate",
+        f"{signed.status}: {signed.text[:200]}" if refused else None,
+    )
+
+
+# ---- the live WebSocket --------------------------------------------------------------------------------------
+
+
+async def _websocket(app: FastAPI, path: str, headers: dict[str, str]) -> tuple[str, list[Message]]:
+    """Open the WebSocket straight through ASGI: 'accepted' (and what was sent before we left) or 'refused'."""
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return await inbox.get()
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        if message["type"] == "websocket.send":
+            # The snapshot came: leave.
+            inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"console"), *((k.lower().encode(), v.encode()) for k, v in headers.items())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("console", 80),
+        "subprotocols": [],
+        "state": {},
+        "extensions": {},
+    }
+    await asyncio.wait_for(app(scope, receive, send), 10)
+    first = sent[0]["type"] if sent else "nothing"
+    return ("accepted" if first == "websocket.accept" else "refused"), sent
+
+
+async def _websocket_cells(centre: Centre, matrix: Matrix, path: str, rule: Rule) -> None:
+    state, _ = await _websocket(centre.app, path, {})
+    matrix.check(f"WS {path} without a login: expected refused", None if state == "refused" else state)
+    for role in ROLES:
+        await centre.as_(role)
+        cookie = {"Cookie": f"{COOKIE}={centre.logins[role].session_token}"}
+        state, sent = await _websocket(centre.app, path, cookie)
+        expected = "accepted" if role in rule.roles else "refused"
+        matrix.check(f"WS {path} as {role}: expected {expected}", None if state == expected else state)
+        if role != "administrator":
+            texts = " ".join(str(m.get("text", "")) for m in sent)
+            if _leaks(texts):
+                matrix.failures.append(
+                    f"WS {path} as {role}: the snapshot holds municipality B's alarms: {texts[:300]}"
+                )
+    # Another site's page may not open it with the user's cookie (the WebSocket's CSRF check).
+    cookie = {"Cookie": f"{COOKIE}={centre.logins['administrator'].session_token}", "Origin": "https://evil.example"}
+    state, _ = await _websocket(centre.app, path, cookie)
+    matrix.check(f"WS {path} from another site's page: expected refused", None if state == "refused" else state)
+
+
+# ---- the matrix ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_the_access_matrix(centre: Centre) -> None:
+    assert served_routes(centre.app) == ACCESS.keys(), "see test_every_route_is_in_the_access_table"
+    started = time.monotonic()
+    matrix = Matrix()
+    for (method, path), rule in ACCESS.items():
+        if rule.kind == "websocket":
+            await _websocket_cells(centre, matrix, path, rule)
+            continue
+        await _anonymous_cell(centre, matrix, method, path, rule)
+        if rule.kind in ("mqtt_hook", "twilio_hook"):
+            await _hook_cells(centre, matrix, method, path, rule)
+        if rule.kind in ("api", "page"):
+            await _staff_cells(centre, matrix, method, path, rule)
+        if rule.kind == "api" and method not in ("GET", "HEAD"):
+            await _csrf_cells(centre, matrix, method, path, rule)
+    for control in ("GET /api/alarms", "GET /api/alarms/{alarm_id}", "GET /api/registry/residents/{resident_id}"):
+        assert control in matrix.marked_for_administrator, (
+            f"B's mark is missing from {control}: the leak check sees nothing"
+        )
+    print(f"access matrix: {matrix.cells} cells over {len(ACCESS)} routes in {time.monotonic() - started:.1f} s")
+    assert not matrix.failures, f"{len(matrix.failures)} of {matrix.cells} cells wrong:\n" + "\n".join(matrix.failures)

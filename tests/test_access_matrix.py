@@ -20,7 +20,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Literal
 
@@ -43,6 +43,7 @@ from console.context import ConsoleContext, MqttHooks, TwilioHooks
 from console.key_safe import set_key_safe_code
 from gateway.broker.acl import TopicRules
 from gateway.broker.credential_store import CredentialStore
+from gateway.dead_letter import DeadLetterEntry, keep_dead_letters
 from gateway.topics import TopicScheme
 from opaska.clock import FakeClock
 from opaska.db.engine import make_engine, make_session_factory
@@ -62,6 +63,11 @@ ADMINISTRATORS: tuple[Role, ...] = ("administrator",)
 
 # In every name of municipality B's objects: an answer to municipality A's staff holding it leaks.
 MARK = "zqxb"
+# In every resident's medical notes and key-safe code. Medical notes are for supervisors (the
+# registry) and for whoever handles an alarm (GET .../medical, audited); the key-safe code is
+# shown only by GET .../key-safe (audited). Anywhere else, to anyone else, they leak.
+MEDICAL_MARK = "medqx"
+KEY_SAFE_MARK = "keyqx"
 DATA_KEY = Fernet(Fernet.generate_key())
 MQTT_HOOK_TOKEN = "hook-token-for-the-matrix"
 TWILIO_TOKEN = "twilio-token-for-the-matrix"
@@ -359,7 +365,7 @@ async def _seed_side(
             first_name="Helena",
             last_name=f"Kowalska{tag}{suffix}",
             address=f"ul. Legnicka 12/4 {tag}",
-            medical_notes=f"Cukrzyca typu 2 {tag}",
+            medical_notes=f"Cukrzyca typu 2 {MEDICAL_MARK} {tag}",
         )
         contact = await service.add_contact(
             session, clock, resident_id=resident.id, name=f"Anna {tag}", phone="601 234 567", priority=1
@@ -371,10 +377,21 @@ async def _seed_side(
         stock = await register_band_without_credentials(
             session, clock, serial=f"OP-STOCK-{uuid.uuid4().hex[:8]}", model="test"
         )
-        await set_key_safe_code(session, DATA_KEY, resident_id=resident.id, code=f"4711#{tag}")
+        await set_key_safe_code(session, DATA_KEY, resident_id=resident.id, code=f"4711#{KEY_SAFE_MARK}{tag}")
         alarm_id = await take_in(
             session, band_id=band.id, municipality_id=municipality_id, kind=AlarmKind.SOS, at=clock.now()
         )
+        # A message of the band's the gateway refused: technicians see those of their municipalities.
+        rejected = DeadLetterEntry(
+            received_at=clock.now(),
+            topic=f"opaska/v1/bands/{band.serial}/up/heartbeat",
+            payload=f'{{"note": "{tag}"}}'.encode(),
+            reason="invalid",
+            detail=f"from {band.serial}",
+            band=band.serial,
+            kind="heartbeat",
+        )
+        await keep_dead_letters(session, [rejected], keep=1000)
     return Side(municipality_id, code, resident.id, contact.id, band.id, stock.id, alarm_id, tag)
 
 
@@ -407,6 +424,9 @@ async def centre(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -
     app = create_app(context, clock=clock)
     own = await _seed_side(sessions, clock, own_municipality, "")
     other = await _seed_side(sessions, clock, other_municipality, MARK)
+    # Five minutes on: the open alarms are past both answer-time targets, so the supervisor's
+    # overview and the SLA report have overdue and missed alarms (of both municipalities) to show.
+    clock.advance(300)
     found = Centre(sessions, clock, app, own_municipality, other_municipality, own, other, staff)
     try:
         yield found
@@ -501,12 +521,24 @@ def _leaks(answer_text: str) -> bool:
     return MARK in answer_text.casefold()
 
 
+def _secrets_shown(method: str, path: str, role: Role, answer_text: str) -> str | None:
+    """Medical notes or a key-safe code in an answer that should not hold them."""
+    text = answer_text.casefold()
+    medical_here = role in MANAGERS or (method, path) == ("GET", "/api/alarms/{alarm_id}/medical")
+    if MEDICAL_MARK in text and not medical_here:
+        return f"the answer holds a resident's medical notes: {answer_text[:300]}"
+    if KEY_SAFE_MARK in text and (method, path) != ("GET", "/api/alarms/{alarm_id}/key-safe"):
+        return f"the answer holds a key-safe code: {answer_text[:300]}"
+    return None
+
+
 @dataclass
 class Matrix:
     failures: list[str] = field(default_factory=list)
     cells: int = 0
-    # Routes whose answer to the administrator held B's mark: the mark is in the data, so its
-    # absence from A's staff's answers means something.
+    # Routes whose answer to the administrator held B's mark (and those whose answer to anyone
+    # held a medical or key-safe mark): the marks are in the data, so their absence elsewhere
+    # means something.
     marked_for_administrator: set[str] = field(default_factory=set)
 
     def check(self, cell: str, problem: str | None) -> None:
@@ -541,8 +573,30 @@ async def _staff_cells(centre: Centre, matrix: Matrix, method: str, path: str, r
                 matrix.marked_for_administrator.add(f"{method} {path}")
             if role != "administrator" and _leaks(answer.text):
                 matrix.failures.append(f"{cell}: the answer holds municipality B's data: {answer.text[:300]}")
+            if (secret := _secrets_shown(method, path, role, answer.text)) is not None:
+                matrix.failures.append(f"{cell}: {secret}")
+            for secret_mark in (MEDICAL_MARK, KEY_SAFE_MARK):
+                if secret_mark in answer.text.casefold():
+                    matrix.marked_for_administrator.add(f"{secret_mark} {method} {path}")
     if rule.cross:
         await _cross_cells(centre, matrix, method, path, rule)
+    if rule.query is not None and "municipality_id" in rule.query(centre.own):
+        await _unfiltered_cells(centre, matrix, method, path, rule)
+
+
+async def _unfiltered_cells(centre: Centre, matrix: Matrix, method: str, path: str, rule: Rule) -> None:
+    """A list not narrowed to a municipality: the user's municipalities only, never B's."""
+    query = rule.query
+    assert query is not None
+    unfiltered = replace(rule, query=lambda side: {k: v for k, v in query(side).items() if k != "municipality_id"})
+    for role in rule.roles:
+        answer = await _ask(await centre.as_(role), method, path, unfiltered, centre.own)
+        cell = f"{method} {path} as {role}, no municipality asked for"
+        matrix.check(f"{cell}: expected {Outcome.PASS.value}", _judge(rule, Outcome.PASS, answer))
+        if role == "administrator" and _leaks(answer.text):
+            matrix.marked_for_administrator.add(f"{method} {path} (all)")
+        if role != "administrator" and _leaks(answer.text):
+            matrix.failures.append(f"{cell}: the answer holds municipality B's data: {answer.text[:300]}")
 
 
 async def _cross_cells(centre: Centre, matrix: Matrix, method: str, path: str, rule: Rule) -> None:
@@ -697,9 +751,20 @@ async def test_the_access_matrix(centre: Centre) -> None:
             await _staff_cells(centre, matrix, method, path, rule)
         if rule.kind == "api" and method not in ("GET", "HEAD"):
             await _csrf_cells(centre, matrix, method, path, rule)
-    for control in ("GET /api/alarms", "GET /api/alarms/{alarm_id}", "GET /api/registry/residents/{resident_id}"):
+    for control in (
+        "GET /api/alarms",
+        "GET /api/alarms/{alarm_id}",
+        "GET /api/registry/residents/{resident_id}",
+        "GET /api/registry/residents (all)",
+        "GET /api/band-rejects",
+        "GET /api/supervisor/overview",
+        "GET /api/sla",
+        f"{MEDICAL_MARK} GET /api/alarms/{{alarm_id}}/medical",
+        f"{MEDICAL_MARK} GET /api/registry/residents/{{resident_id}}",
+        f"{KEY_SAFE_MARK} GET /api/alarms/{{alarm_id}}/key-safe",
+    ):
         assert control in matrix.marked_for_administrator, (
-            f"B's mark is missing from {control}: the leak check sees nothing"
+            f"no answer held the mark of {control}: the check would see nothing"
         )
     print(f"access matrix: {matrix.cells} cells over {len(ACCESS)} routes in {time.monotonic() - started:.1f} s")
     assert not matrix.failures, f"{len(matrix.failures)} of {matrix.cells} cells wrong:\n" + "\n".join(matrix.failures)

@@ -45,9 +45,11 @@ def _to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
 
 
-def _page(request: Request, name: str, user: StaffPrincipal, **extra: object) -> HTMLResponse:
+def _page(
+    request: Request, name: str, user: StaffPrincipal, *, status_code: int = 200, **extra: object
+) -> HTMLResponse:
     context = {"user": user, "role_name": ROLE_NAMES.get(user.role, user.role), "csrf_token": user.csrf_token, **extra}
-    return templates.TemplateResponse(request, name, context, headers=NO_STORE)
+    return templates.TemplateResponse(request, name, context, status_code=status_code, headers=NO_STORE)
 
 
 @router.get("/login")
@@ -84,5 +86,5 @@ async def supervisor_page(request: Request, session: SessionDep, clock: ClockDep
     if user is None:
         return _to_login(request)
     if user.role not in (StaffRole.SUPERVISOR, StaffRole.ADMINISTRATOR):
-        return _page(request, "forbidden.html", user)
+        return _page(request, "forbidden.html", user, status_code=403)
     return _page(request, "supervisor.html", user)

@@ -8,9 +8,8 @@ What the answers mean, read from the code (console/auth/current.py, console/api/
 console/pages.py): no login is 401 from the API and a 303 to /login from a page; a role the route
 is not for is 403 ("may not do this"); an object of a municipality the user is not assigned to is
 403 ("not assigned to"), never its data; an administrator is assigned to every municipality. A page
-a role may not open answers with a refusal page (today with status 200: the page holds no data,
-the API behind it refuses). Passing the gates is any answer but 401, 403, 404 or a 5xx: a 409 or
-422 from the route itself proves the request got past them.
+a role may not open answers 403 with a refusal page. Passing the gates is any answer but 401, 403,
+404 or a 5xx: a 409 or 422 from the route itself proves the request got past them.
 
 Every answer is also read for what it must not hold: municipality B's names (they carry a mark) in
 an answer to A's staff, a resident's medical notes or key-safe code outside the routes and roles
@@ -506,7 +505,7 @@ def _judge(rule: Rule, expected: Outcome, answer: Answer) -> str | None:
             ok = status == 401 and "log in" in text
         return None if ok else f"{status} {answer.location}: {text[:200]}"
     if expected is Outcome.REFUSAL_PAGE:
-        ok = status in (200, 403) and "brak dostępu" in text
+        ok = status == 403 and "brak dostępu" in text
         return None if ok else f"{status}, not the refusal page: {text[:200]}"
     wanted = {
         Outcome.ROLE: (403, "may not do this"),

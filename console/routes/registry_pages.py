@@ -21,7 +21,7 @@ REGISTRY_ROLES = frozenset({StaffRole.TECHNICIAN, StaffRole.SUPERVISOR, StaffRol
 
 def _registry_page(request: Request, user: StaffPrincipal, name: str, **extra: object) -> Response:
     if user.role not in REGISTRY_ROLES:
-        return _page(request, "registry_forbidden.html", user)
+        return _page(request, "registry_forbidden.html", user, status_code=403)
     return _page(request, name, user, **extra)
 
 

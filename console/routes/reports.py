@@ -113,5 +113,5 @@ async def reports_page(request: Request, session: SessionDep, clock: ClockDep) -
     if user is None:
         return _to_login(request)
     if user.role not in (StaffRole.SUPERVISOR, StaffRole.ADMINISTRATOR):
-        return _page(request, "forbidden.html", user)
+        return _page(request, "forbidden.html", user, status_code=403)
     return _page(request, "reports.html", user)

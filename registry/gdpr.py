@@ -121,14 +121,14 @@ def _scrub_detail(detail: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def erase_resident(session: AsyncSession, clock: Clock, *, resident_id: int) -> None:
+async def erase_resident(session: AsyncSession, clock: Clock, *, resident_id: int, staff_id: int | None = None) -> None:
     """Anonymise the resident in the caller's transaction (see the module's docstring). Their bands
-    go back to stock; call `purge_residue` after the commit."""
+    go back to stock, recorded as done by `staff_id`; call `purge_residue` after the commit."""
     resident = await get_resident(session, resident_id=resident_id)
     for band_id in (
         await session.execute(select(Band.id).where(Band.resident_id == resident_id, Band.status != BandStatus.RETIRED))
     ).scalars():
-        band = await unbind_band(session, clock, band_id=band_id)
+        band = await unbind_band(session, clock, band_id=band_id, staff_id=staff_id)
         band.last_location = None
     resident.first_name = ERASED_FIRST_NAME
     resident.last_name = ERASED_LAST_NAME

@@ -23,7 +23,7 @@ from console.app import create_app
 from console.context import ConsoleContext
 from opaska.clock import FakeClock
 from registry.credentials import verify_band_secret
-from registry.model import Band, BandEvent, BandTestResult, Contact, Municipality, Resident
+from registry.model import Band, BandEvent, BandEventType, BandTestResult, Contact, Municipality, Resident, StaffUser
 from tests.support.seed import SeededBand, seed_resident_with_band
 from tests.support.staff import StaffMember, create_staff, log_in
 
@@ -808,6 +808,15 @@ async def test_rodo_export_and_erase(registry: Registry) -> None:
         assert (
             await session.execute(select(func.count()).select_from(BandEvent).where(BandEvent.band_id == home.band_id))
         ).scalar_one() > 0
+        # The band went back to stock by the administrator's hand, and its history says so.
+        unbound_by = (
+            await session.execute(
+                select(StaffUser.role)
+                .join(BandEvent, BandEvent.staff_id == StaffUser.id)
+                .where(BandEvent.band_id == home.band_id, BandEvent.type == BandEventType.UNBOUND)
+            )
+        ).scalar_one()
+        assert unbound_by == "administrator"
     assert (await registry.band(home.band_id)).status == "stock"
     missing = await admin.post("/api/registry/residents/987654321/erase", json={"confirm_resident_id": 987654321})
     assert missing.status_code == 404

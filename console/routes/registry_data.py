@@ -214,7 +214,7 @@ async def erase_resident(
     async with session.begin():
         await visible_resident(session, user, resident_id)
         with registry_errors("path"):
-            await gdpr.erase_resident(session, clock, resident_id=resident_id)
+            await gdpr.erase_resident(session, clock, resident_id=resident_id, staff_id=user.id)
     engine = session.bind
     if not isinstance(engine, AsyncEngine):
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "no database engine to compact")

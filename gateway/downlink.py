@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -89,6 +90,9 @@ class DownlinkSender:
         self._topics = topics
         self._clock = clock
         self.wake = asyncio.Event()
+        # Ingress adapters that speak to their own bands (a connected watch): each takes a downlink
+        # (serial, kind, payload) it can deliver itself and says so; the rest go over MQTT.
+        self.routes: list[Callable[[str, str, dict[str, Any]], bool]] = []
 
     async def run(self) -> None:
         while True:
@@ -145,6 +149,9 @@ class DownlinkSender:
 
     async def _publish(self, row: tuple[int, str, dict[str, Any], bool, str]) -> None:
         row_id, kind, payload, retain, serial = row
+        for route in self.routes:
+            if route(serial, kind, payload):
+                return
         body = json.dumps({**payload, "id": row_id}).encode()
         await self._client.publish(self._topics.downlink(serial, kind), body, qos=1, retain=retain)
 

@@ -6,8 +6,9 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from gateway.metrics import QUEUE_DEPTH
 from opaska.mqtt.client import IncomingMessage
@@ -16,10 +17,28 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where a message an ingress adapter (Traccar, the watch protocol) normalised came from.
+
+    It is acknowledged to its source through `on_done` (called with the AlarmStored or Rejection
+    once an alarm is committed or refused), not to the broker, and gets no `alarm_received`.
+    """
+
+    adapter: str
+    on_done: Callable[[Any], None] | None = None
+    # Why the adapter doubts the message (e.g. an AL frame without a known status bit): an alarm
+    # is then stored flagged, as a malformed one from the MQTT path is.
+    problems: tuple[str, ...] = ()
+    # Kept with an alarm's payload under "source": the device's own identity and words.
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Received:
     message: IncomingMessage
     received_at: datetime
     monotonic: float
+    origin: Origin | None = None
 
 
 class BoundedQueue:

@@ -17,8 +17,9 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,7 +41,7 @@ from gateway.liveness import keep_alive
 from gateway.metrics import BAND_MESSAGES, COMMIT_SECONDS, DB_RETRIES, REDELIVERED
 from gateway.payloads import ALARM_KINDS, PRIORITY_KINDS, STATUS_KIND, TELEMETRY_MODELS
 from gateway.presence import PresenceBatch
-from gateway.queues import BoundedQueue, Received
+from gateway.queues import BoundedQueue, Origin, Received
 from gateway.reject_log import RejectLog
 from gateway.service import AlarmStored, BandMessageService, ReportsStored, unknown_band
 from gateway.test_hooks import hold_before_commit_if_asked
@@ -71,6 +72,13 @@ def _kind_label(kind: str | None) -> str:
 class _Judged:
     item: Received
     verdict: AlarmMessage | TelemetryMessage | StatusMessage | Rejection
+
+
+def _with_origin(message: AlarmMessage, origin: Origin) -> AlarmMessage:
+    """The alarm with its adapter's doubts flagged and its source kept beside the payload."""
+    payload = {**message.payload, "source": origin.source} if origin.source else message.payload
+    problems = [*message.problems, *origin.problems]
+    return replace(message, payload=payload, problems=problems, malformed=message.malformed or bool(origin.problems))
 
 
 class Gateway:
@@ -133,6 +141,8 @@ class Gateway:
         self._reject_log = RejectLog(self._bands.reject_log_every_s)
         self._connected_since: datetime | None = None
         self._reports_healthy_since: datetime | None = clock.now()
+        # Bands an ingress adapter heard from without a report to show for it (a bare keepalive).
+        self._heard: list[tuple[str, datetime]] = []
         # Every message received ends in exactly one of: accepted, duplicate, rejected.
         self.received = 0
         self.tally: Counter[str] = Counter()
@@ -251,6 +261,46 @@ class Gateway:
         self._telemetry.put(Received(message, self._clock.now(), time.monotonic()))
         self._client.ack(message)
 
+    # --- ingress adapters -----------------------------------------------------------------
+
+    def ingest(self, band: str, kind: str, payload: dict[str, Any], origin: Origin) -> None:
+        """A band message an ingress adapter normalised, in the MQTT protocol's own words.
+
+        It takes the MQTT path from here: the same judging (schema, clock, flags), the same
+        queues (alarm kinds ahead of telemetry), dedup by (band, msg_id), presence and metrics.
+        `kind` "status" is the band's online/offline status.
+        """
+        topic = self._topics.status(band) if kind == STATUS_KIND else self._topics.uplink(band, kind)
+        raw = json.dumps(payload, separators=(",", ":")).encode()
+        # Generation -1: no broker connection delivered it, so nothing is ever acked to one.
+        message = IncomingMessage(topic, raw, qos=1, retain=False, dup=False, mid=0, generation=-1)
+        item = Received(message, self._clock.now(), time.monotonic(), origin)
+        self.received += 1
+        (self._alarms if kind in PRIORITY_KINDS else self._telemetry).put(item)
+
+    def route_downlink(self, route: Callable[[str, str, dict[str, Any]], bool]) -> None:
+        """Let an ingress adapter deliver the downlinks of bands it speaks to itself (e.g. `locate`
+        to a connected watch as its own command); `route` returns False for any it cannot."""
+        self._downlink.routes.append(route)
+
+    def now(self) -> datetime:
+        """The gateway's clock: adapters stamp what they receive with it."""
+        return self._clock.now()
+
+    def heard(self, band: str) -> None:
+        """The band is alive (e.g. a watch's bare keepalive): presence only, nothing to judge."""
+        self._heard.append((band, self._clock.now()))
+
+    def _done(self, item: Received, outcome: AlarmStored | Rejection) -> None:
+        """Acknowledge an alarm to whoever sent it, after its commit (or refusal)."""
+        if item.origin is None:
+            self._alarm_client.ack(item.message)
+        elif item.origin.on_done is not None:
+            try:
+                item.origin.on_done(outcome)
+            except Exception:
+                log.exception("%s adapter: acknowledging an alarm failed", item.origin.adapter)
+
     # --- outcomes -------------------------------------------------------------------------
 
     def _accepted(self, kind: str, *, duplicate: bool = False) -> None:
@@ -302,13 +352,15 @@ class Gateway:
         verdict = self._judge_alarm_topic(item)
         if isinstance(verdict, StatusMessage):  # a status topic never lands in this queue
             raise AssertionError(f"unexpected message in the alarm queue: {item.message.topic!r}")
+        if isinstance(verdict, AlarmMessage) and item.origin is not None:
+            verdict = _with_origin(verdict, item.origin)
         outcome: AlarmStored | Rejection
         if isinstance(verdict, Rejection):
             outcome = verdict
         else:
             await hold_before_commit_if_asked(item.message.topic)
             outcome = await self._store_until_committed(verdict, item)
-        self._alarm_client.ack(item.message)
+        self._done(item, outcome)
         if isinstance(outcome, Rejection):
             self._rejected(outcome, item)
             return
@@ -333,7 +385,8 @@ class Gateway:
             log.info("alarm %d raised: %s from band %s", outcome.alarm_id, outcome.kind, outcome.band)
         elif outcome.cancel is not None:
             log.info("fall cancel from band %s: %s (alarm %s)", outcome.band, outcome.cancel, outcome.alarm_id)
-        await self._send_alarm_received(outcome)
+        if item.origin is None:
+            await self._send_alarm_received(outcome)
         if self._on_alarm_stored is not None and not outcome.duplicate:
             self._on_alarm_stored(outcome)
 
@@ -414,7 +467,7 @@ class Gateway:
         while True:
             await asyncio.sleep(PRESENCE_FLUSH_S)
             items = self._telemetry.take_all()
-            if items or self._dead_letters:
+            if items or self._dead_letters or self._heard:
                 try:
                     await self._flush_reports(items)
                 except Exception:
@@ -430,6 +483,9 @@ class Gateway:
 
     async def _flush_reports(self, items: list[Received]) -> None:
         batch = PresenceBatch()
+        heard, self._heard = self._heard, []
+        for band, at in heard:
+            batch.heard(band, at)
         judged: list[_Judged] = []
         for index, item in enumerate(items, start=1):
             if index % YIELD_EVERY == 0:

@@ -33,6 +33,8 @@ async def register(
     sim_phone: str | None,
     resident_id: int | None,
     by: str | None,
+    adapter: str = "mqtt",
+    device_id: str | None = None,
 ) -> int:
     try:
         async with transaction(settings) as session:
@@ -46,11 +48,16 @@ async def register(
                 sim_phone=sim_phone,
                 resident_id=resident_id,
                 staff_id=await staff_id(session, by),
+                adapter=adapter,
+                device_id=device_id,
             )
             band = registered.band
             bound = f", bound to resident {resident_id}" if resident_id is not None else ", in stock"
             print(f"band {band.serial} registered (id {band.id}{', IMEI ' + band.imei if band.imei else ''}){bound}")
-            _print_credentials(band.serial, registered.secret)
+            if registered.secret:
+                _print_credentials(band.serial, registered.secret)
+            else:
+                print(f"reaches opaska through {band.adapter} as device {band.device_id} (no MQTT credentials)")
     except RegistryError as exc:
         return refuse(exc)
     return 0

@@ -213,6 +213,18 @@ def _add_band_registry_commands(band_commands: Any) -> None:
     register.add_argument("--firmware", default="")
     register.add_argument("--sim-phone", help="the phone number of the band's SIM card")
     register.add_argument("--resident", type=int, metavar="ID", help="bind it to this resident at once")
+    register.add_argument(
+        "--adapter",
+        choices=["mqtt", "traccar", "watch"],
+        default="mqtt",
+        help="how the band reaches opaska: its own MQTT protocol (default), through Traccar, or the watch "
+        "protocol over TCP (docs/devices/); traccar and watch bands get no MQTT password",
+    )
+    register.add_argument(
+        "--device-id",
+        help="the band's identity at its adapter: Traccar's 'Identifier' (uniqueId), or the ID a watch sends "
+        "(its IMEI, or a shorter registration code); defaults to --imei",
+    )
     register.add_argument("--by", metavar="USERNAME", help=by_help)
     bind = band_commands.add_parser("bind", help="give a band (in stock) to a resident")
     bind.add_argument("serial", help="serial or IMEI")
@@ -341,6 +353,8 @@ def _band_registry(settings: Settings, args: argparse.Namespace) -> int | None:
                     sim_phone=args.sim_phone,
                     resident_id=args.resident,
                     by=args.by,
+                    adapter=args.adapter,
+                    device_id=args.device_id,
                 )
             )
         case "bind":

@@ -23,6 +23,9 @@ from gateway.broker.acl import TopicRules
 from gateway.broker.credential_store import CredentialStore
 from gateway.broker.embedded import BrokerStartError, EmbeddedBroker
 from gateway.broker.mosquitto_auth import keep_mosquitto_auth_in_step
+from gateway.ingress.directory import DeviceDirectory
+from gateway.ingress.traccar_client import TraccarIngress
+from gateway.ingress.watch_server import WatchServer
 from gateway.runner import Gateway
 from gateway.topics import TopicScheme
 from opaska import health
@@ -82,6 +85,67 @@ def _gateway(
     )
 
 
+def _check_adapter_ports(settings: Settings) -> None:
+    if settings.watch.enabled:
+        check_listen_port(settings.watch.host, settings.watch.port, "OPASKA_WATCH_PORT", what="the watch receiver")
+
+
+@dataclasses.dataclass
+class _Adapters:
+    """The ingress adapters a centre enabled ([traccar], [watch]), ready to run as parts."""
+
+    parts: dict[str, Awaitable[None]] = dataclasses.field(default_factory=dict)
+    closers: list[Callable[[], Awaitable[None]]] = dataclasses.field(default_factory=list)
+
+    async def close(self) -> None:
+        for close in self.closers:
+            with contextlib.suppress(Exception):
+                await close()
+
+
+async def _start_adapters(
+    settings: Settings, gateway: Gateway, sessions: async_sessionmaker[AsyncSession], endpoint: MqttEndpoint
+) -> _Adapters:
+    adapters = _Adapters()
+    low = settings.bands.battery_low_pct
+    if settings.watch.enabled:
+        watch = WatchServer(settings.watch, gateway, DeviceDirectory(sessions, "watch"), battery_low_pct=low)
+        try:
+            await watch.start()
+        except OSError as exc:
+            where = f"{settings.watch.host}:{settings.watch.port}"
+            raise StartupError(
+                f"cannot start the watch receiver on {where} ({exc.strerror}); pick another port with OPASKA_WATCH_PORT"
+            ) from None
+        adapters.parts["watch receiver"] = watch.run()
+        adapters.closers.append(watch.close)
+    if settings.traccar.enabled:
+        traccar = TraccarIngress(
+            settings.traccar,
+            gateway,
+            DeviceDirectory(sessions, "traccar"),
+            endpoint=endpoint,
+            topic_root=settings.mqtt.topic_root,
+            client_id=f"{settings.mqtt.client_id_prefix}-traccar",
+            protocol=settings.mqtt.effective_protocol,
+            session_expiry_s=settings.mqtt.session_expiry_s,
+            keepalive_s=settings.mqtt.keepalive_s,
+            battery_low_pct=low,
+        )
+        try:
+            await traccar.connect()
+        except MqttError as exc:
+            raise StartupError(f"Traccar adapter: {exc}") from None
+        if settings.mqtt.embedded:
+            log.warning(
+                "Traccar adapter on the embedded broker: Traccar itself cannot log in to it "
+                "(its service password changes at each start); use Mosquitto (docs/devices/traccar.md)"
+            )
+        adapters.parts["traccar adapter"] = traccar.run()
+        adapters.closers.append(traccar.close)
+    return adapters
+
+
 async def _connect_gateway(gateway: Gateway, endpoint: MqttEndpoint) -> None:
     try:
         await gateway.connect()
@@ -134,6 +198,7 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
     clock = clock or SystemClock()
     # Before migrating or starting the broker: a taken port is the likeliest start-up failure.
     _check_console_port(settings)
+    _check_adapter_ports(settings)
     db = await open_database(settings, migrate=True)
     broker: EmbeddedBroker | None = None
     try:
@@ -173,12 +238,14 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
         gateway = _gateway(settings, endpoint, sessions, clock, wake.poke)
         await _connect_gateway(gateway, endpoint)
         health.PROCESS.add_check("broker", gateway.broker_state)
+        adapters = await _start_adapters(settings, gateway, sessions, endpoint)
         server = _console_server(settings, context)
         parts: dict[str, Awaitable[None]] = {
             "gateway": gateway.run(),
             # The console audits escalation: one auditor per process is enough.
             "engine": run_engine(settings, sessions, clock, audit=False),
             "console": server.serve(),
+            **adapters.parts,
         }
         if settings.mqtt.mosquitto_auth_dir:
             parts["mosquitto auth"] = keep_mosquitto_auth_in_step(settings, sessions)
@@ -198,6 +265,7 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
 
         async def stop() -> None:
             server.should_exit = True
+            await adapters.close()
             await gateway.close()
 
         await _until_signalled(parts, stop)
@@ -234,6 +302,7 @@ def _with_health_server(parts: dict[str, Awaitable[None]], server: uvicorn.Serve
 
 
 async def run_gateway(settings: Settings) -> None:
+    _check_adapter_ports(settings)
     server = _serve_metrics(settings, settings.metrics.gateway_port, "OPASKA_METRICS_GATEWAY_PORT")
     db = await _open(settings)
     try:
@@ -243,14 +312,16 @@ async def run_gateway(settings: Settings) -> None:
         await _connect_gateway(gateway, endpoint)
         health.PROCESS.add_check("database", health.database_check(sessions))
         health.PROCESS.add_check("broker", gateway.broker_state)
+        adapters = await _start_adapters(settings, gateway, sessions, endpoint)
         log.info("gateway running: MQTT %s", endpoint)
 
         async def stop() -> None:
             if server is not None:
                 server.should_exit = True
+            await adapters.close()
             await gateway.close()
 
-        parts = _with_health_server({"gateway": gateway.run()}, server)
+        parts = _with_health_server({"gateway": gateway.run(), **adapters.parts}, server)
         if settings.mqtt.mosquitto_auth_dir:
             parts["mosquitto auth"] = keep_mosquitto_auth_in_step(settings, sessions)
         await _until_signalled(parts, stop)

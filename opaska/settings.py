@@ -227,6 +227,42 @@ class MetricsSettings(BaseModel):
     engine_port: int = Field(default=9102, ge=0, le=65535)
 
 
+class TraccarSettings(BaseModel):
+    """Traccar as a protocol front end: its events (and positions) forwarded over MQTT (docs/devices/traccar.md)."""
+
+    enabled: bool = False
+    # Topics on the platform's broker, under [mqtt] topic_root: Traccar's event.forward.topic
+    # must be "{topic_root}/{events_topic}", forward.topic "{topic_root}/{positions_topic}".
+    # MQTT wildcards are allowed. An empty positions_topic: positions are not read.
+    events_topic: str = "traccar/events"
+    positions_topic: str = "traccar/positions"
+
+    @field_validator("events_topic", "positions_topic")
+    @classmethod
+    def _relative_topic(cls, value: str) -> str:
+        if value.startswith("/") or value.endswith("/"):
+            raise ValueError("a topic under [mqtt] topic_root, without leading or trailing '/'")
+        return value
+
+
+class WatchSettings(BaseModel):
+    """The native watch-protocol receiver ([SG*ID*LEN*...] over TCP; docs/devices/watch-protocol.md)."""
+
+    enabled: bool = False
+    # Watches dial in from the mobile network: every interface by default once enabled.
+    host: str = "0.0.0.0"  # noqa: S104 - a receiver for devices on the internet; off unless enabled
+    port: int = Field(default=5093, ge=0, le=65535)
+    # A connection without a complete frame this long is closed (watches send LK every few minutes).
+    idle_timeout_s: float = Field(default=900.0, gt=0, le=86400)
+    # A frame must be complete this long after its first byte: a 1 byte/s client is cut off.
+    frame_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    max_connections: int = Field(default=20000, ge=1, le=1_000_000)
+    # Longer frames (voice messages, photos) are refused; alarms and positions are a few hundred bytes.
+    max_frame_bytes: int = Field(default=16384, ge=256, le=1_048_576)
+    # Send REMOVE,1 to every watch that connects, so it reports its strap being taken off.
+    strap_alarm: bool = True
+
+
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -249,6 +285,8 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     twilio: TwilioSettings = TwilioSettings()
     metrics: MetricsSettings = MetricsSettings()
+    traccar: TraccarSettings = TraccarSettings()
+    watch: WatchSettings = WatchSettings()
     log: LogSettings = LogSettings()
 
     @model_validator(mode="after")

@@ -19,14 +19,15 @@ from opaska.clock import Clock
 from registry import validation
 from registry.credentials import hash_band_secret, new_band_secret
 from registry.errors import Conflict, Duplicate, NotFound, RegistryError
-from registry.identifiers import check_serial, normalise_imei
-from registry.model import Band, BandEvent, BandEventType, BandStatus, Resident
+from registry.identifiers import check_device_id, check_serial, normalise_imei
+from registry.model import Band, BandAdapter, BandEvent, BandEventType, BandStatus, Resident
 
 
 @dataclass(frozen=True)
 class RegisteredBand:
     band: Band
-    # Shown once to the technician; only its hash is stored.
+    # Shown once to the technician; only its hash is stored. Empty for a band that never logs in
+    # to MQTT (Traccar or watch-protocol bands reach us through their adapter).
     secret: str
 
 
@@ -73,6 +74,18 @@ async def _check_new_identity(session: AsyncSession, *, serial: str, imei: str |
     raise Duplicate(field="serial", message=f"opaska o numerze {serial} jest już zarejestrowana")
 
 
+async def _check_device_identity(session: AsyncSession, *, adapter: str, device_id: str | None) -> None:
+    if device_id is None:
+        return
+    clash = (
+        await session.execute(select(Band.serial).where(Band.adapter == adapter, Band.device_id == device_id).limit(1))
+    ).scalar_one_or_none()
+    if clash is not None:
+        raise Duplicate(
+            field="device_id", message=f"urządzenie {device_id} ({adapter}) jest już zarejestrowane (opaska {clash})"
+        )
+
+
 async def _new_band(
     session: AsyncSession,
     clock: Clock,
@@ -84,15 +97,19 @@ async def _new_band(
     sim_phone: str | None,
     secret_hash: str | None,
     staff_id: int | None,
+    adapter: str = BandAdapter.MQTT,
+    device_id: str | None = None,
 ) -> Band:
     clean_imei = normalise_imei(imei) if imei and imei.strip() else None
+    clean_device_id = check_device_id(adapter, device_id, imei=clean_imei)
     if serial is None or not serial.strip():
-        if clean_imei is None:
+        if clean_imei is None and clean_device_id is None:
             raise RegistryError(field="serial", message="podaj numer seryjny albo IMEI opaski")
-        clean_serial = clean_imei
+        clean_serial = check_serial(clean_imei or clean_device_id or "")
     else:
         clean_serial = check_serial(serial)
     await _check_new_identity(session, serial=clean_serial, imei=clean_imei)
+    await _check_device_identity(session, adapter=adapter, device_id=clean_device_id)
     band = Band(
         serial=clean_serial,
         imei=clean_imei,
@@ -103,6 +120,8 @@ async def _new_band(
         resident_id=None,
         secret_hash=secret_hash,
         created_at=clock.now(),
+        adapter=adapter,
+        device_id=clean_device_id,
     )
     try:
         # A savepoint: two technicians registering the same band at once both pass the check
@@ -127,10 +146,17 @@ async def register_band(
     resident_id: int | None = None,
     secret: str | None = None,
     staff_id: int | None = None,
+    adapter: str = BandAdapter.MQTT,
+    device_id: str | None = None,
 ) -> RegisteredBand:
     """Register a band by serial or IMEI (an IMEI alone becomes the serial) and issue its MQTT
-    credentials; bound to `resident_id` if given. Duplicate for a serial or IMEI already known."""
-    secret = secret or new_band_secret()
+    credentials; bound to `resident_id` if given. Duplicate for a serial or IMEI already known.
+
+    A band that reaches us through Traccar or the watch protocol (`adapter`) is known by its
+    `device_id` there (an IMEI or watch ID, or Traccar's uniqueId; the IMEI if not given) and gets
+    no MQTT credentials: least privilege, it never logs in to the broker."""
+    uses_mqtt = adapter == BandAdapter.MQTT
+    secret = (secret or new_band_secret()) if uses_mqtt else ""
     band = await _new_band(
         session,
         clock,
@@ -139,10 +165,13 @@ async def register_band(
         model=model,
         firmware=firmware,
         sim_phone=sim_phone,
-        secret_hash=hash_band_secret(secret),
+        secret_hash=hash_band_secret(secret) if uses_mqtt else None,
         staff_id=staff_id,
+        adapter=adapter,
+        device_id=device_id,
     )
-    await record_event(session, clock, band_id=band.id, type=BandEventType.CREDENTIALS_ISSUED, staff_id=staff_id)
+    if uses_mqtt:
+        await record_event(session, clock, band_id=band.id, type=BandEventType.CREDENTIALS_ISSUED, staff_id=staff_id)
     if resident_id is not None:
         await bind_band(session, clock, band_id=band.id, resident_id=resident_id, staff_id=staff_id)
     return RegisteredBand(band, secret)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from gateway.topics import is_valid_band_id
 from registry.errors import RegistryError
 
 IMEI_LENGTH = 15
+ADAPTERS = ("mqtt", "traccar", "watch")
+# A watch-protocol ID: the IMEI, or the shorter registration code some watches send (e.g. 10 digits).
+WATCH_ID = re.compile(r"[0-9A-Za-z]{6,20}")
 
 
 def luhn_check_digit(payload: str) -> int:
@@ -46,3 +51,29 @@ def check_serial(raw: str) -> str:
     if not is_valid_band_id(serial):
         raise RegistryError(field="serial", message="numer seryjny: 1-64 znaki drukowalne, bez '+', '#', '/' i ':'")
     return serial
+
+
+def check_device_id(adapter: str, raw: str | None, *, imei: str | None = None) -> str | None:
+    """The band's identity at its adapter: None for MQTT bands, else the watch ID or Traccar uniqueId.
+
+    Without one, a Traccar or watch band is known by its IMEI. A 15-digit watch ID is an IMEI and
+    must pass the Luhn check (a typo would otherwise lock the real watch out).
+    """
+    if adapter not in ADAPTERS:
+        raise RegistryError(field="adapter", message=f"adapter: jeden z {', '.join(ADAPTERS)} (podano {adapter!r})")
+    value = (raw or "").strip() or imei
+    if adapter == "mqtt":
+        if raw and raw.strip():
+            raise RegistryError(field="device_id", message="opaska MQTT nie ma identyfikatora urządzenia (device_id)")
+        return None
+    if not value:
+        raise RegistryError(field="device_id", message=f"podaj identyfikator urządzenia ({adapter}) albo IMEI")
+    if adapter == "watch":
+        if not WATCH_ID.fullmatch(value):
+            raise RegistryError(field="device_id", message="ID zegarka: 6-20 cyfr lub liter (IMEI albo kod z etykiety)")
+        if len(value) == IMEI_LENGTH and value.isdigit():
+            return normalise_imei(value)
+        return value
+    if len(value) > 64 or not value.isprintable():
+        raise RegistryError(field="device_id", message="identyfikator Traccar (uniqueId): 1-64 znaki drukowalne")
+    return value

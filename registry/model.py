@@ -67,6 +67,14 @@ class Contact(Base):
     resident: Mapped[Resident] = relationship(lazy="raise", back_populates="contacts")
 
 
+class BandAdapter(StrEnum):
+    """Which ingress adapter speaks for a band (docs/devices/)."""
+
+    MQTT = "mqtt"  # opaska's own JSON protocol over MQTT; the serial is the identity
+    TRACCAR = "traccar"  # events and positions forwarded by Traccar; identity: Traccar's uniqueId
+    WATCH = "watch"  # the [SG*ID*LEN*...] watch protocol over TCP; identity: the ID in each frame
+
+
 class BandStatus(StrEnum):
     STOCK = "stock"  # registered, not given to anyone
     ACTIVE = "active"  # bound to a resident
@@ -77,7 +85,11 @@ class Band(Base):
     """A safety band. `serial` is its identity on the wire: MQTT username and topic segment."""
 
     __tablename__ = "band"
-    __table_args__ = (Index("ix_band_resident_id", "resident_id"),)
+    __table_args__ = (
+        Index("ix_band_resident_id", "resident_id"),
+        # One device identity per adapter: a watch's ID or a Traccar uniqueId names one band.
+        UniqueConstraint("adapter", "device_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     serial: Mapped[str] = mapped_column(String(64), unique=True)
@@ -97,6 +109,10 @@ class Band(Base):
     test_mode_started_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     heartbeat_interval_s: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # How the band reaches us (BandAdapter), and the identity that adapter knows it by: NULL for
+    # MQTT bands (their serial is the identity), the IMEI or watch ID, or Traccar's uniqueId.
+    adapter: Mapped[str] = mapped_column(String(16), default=BandAdapter.MQTT, server_default=BandAdapter.MQTT.value)
+    device_id: Mapped[str | None] = mapped_column(String(64))
 
     # Presence, written in batches by the gateway from heartbeats.
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

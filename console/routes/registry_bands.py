@@ -74,6 +74,10 @@ class BandRegister(BaseModel):
     sim_phone: Annotated[Text, Field(max_length=40)] | None = None
     # Bind to this resident at once (the usual case at an installation visit).
     resident_id: Annotated[int, Field(gt=0, le=2**62)] | None = None
+    # How the band reaches opaska (docs/devices/), and its identity there: Traccar's uniqueId, or
+    # the ID a watch sends (default: the IMEI). Traccar and watch bands get no MQTT secret.
+    adapter: Literal["mqtt", "traccar", "watch"] = "mqtt"
+    device_id: Annotated[Text, Field(max_length=64)] | None = None
 
 
 class BindBody(BaseModel):
@@ -209,7 +213,8 @@ async def register_band(
 ) -> Credentials:
     """Register a band by serial or IMEI (IMEI checked by its Luhn digit) and issue its MQTT
     credentials, bound to the resident if given. The secret is in this answer only; 409 for a
-    serial or IMEI already registered."""
+    serial or IMEI already registered. A band behind Traccar or the watch protocol (`adapter`)
+    is known there by `device_id` and gets no MQTT secret (`secret` is empty)."""
     response.headers.update(NO_STORE)
     async with session.begin():
         municipality_id = None

@@ -212,6 +212,9 @@ class BandView(BaseModel):
     id: int
     serial: str
     imei: str | None
+    # How the band reaches us (mqtt, traccar, watch) and its identity there (None for mqtt).
+    adapter: str = "mqtt"
+    device_id: str | None = None
     model: str
     firmware: str
     sim_phone: str | None
@@ -246,6 +249,8 @@ def band_view_of(band: Band, municipality_id: int | None, resident_name: str | N
         id=band.id,
         serial=band.serial,
         imei=band.imei,
+        adapter=band.adapter,
+        device_id=band.device_id,
         model=band.model,
         firmware=band.firmware,
         sim_phone=band.sim_phone,

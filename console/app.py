@@ -45,7 +45,9 @@ LIVE_SESSION_CHECK_S = 60.0
 # WebSocket close codes: 1008 policy violation (not logged in, or the session ended).
 WS_NOT_LOGGED_IN = 1008
 # Served while the database is unreachable: they need none, and /readyz is what says it is down.
-_SERVED_WITHOUT_DATABASE = ("/healthz", "/readyz", "/metrics", "/static/")
+# Twilio's webhooks always try the database themselves: a relative's answer ("I am going") is worth
+# the attempt, and Twilio gets a real error if it fails rather than a guess from the last probe.
+_SERVED_WITHOUT_DATABASE = ("/healthz", "/readyz", "/metrics", "/static/", "/twilio/")
 
 
 class ConsolePresence:

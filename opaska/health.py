@@ -104,16 +104,26 @@ def database_check(sessions: async_sessionmaker[AsyncSession], timeout_s: float 
 
 class DatabaseWatch:
     """The console's running view of the database, so a page can say "unreachable" at once
-    instead of hanging until a connection attempt times out."""
+    instead of hanging until a connection attempt times out.
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], every_s: float = 2.0) -> None:
+    One slow answer is not an outage: a busy machine (or SQLite's writer lock) can keep a probe
+    waiting past its timeout while the database is fine, and calling it unreachable would turn
+    away every request meanwhile. It takes `failures_to_trip` failed probes in a row."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], every_s: float = 2.0, failures_to_trip: int = 2
+    ) -> None:
         self._check = database_check(sessions)
         self._every_s = every_s
+        self._failures_to_trip = failures_to_trip
+        self._failures = 0
         self.state = OK
 
     async def run(self) -> None:
         while True:
-            state = await self._check()
+            probe = await self._check()
+            self._failures = 0 if probe == OK else self._failures + 1
+            state = probe if probe == OK or self._failures >= self._failures_to_trip else self.state
             if state != self.state:
                 if state == OK:
                     log.warning("database reachable again")

@@ -60,13 +60,19 @@ async def deployment(
         broker = EmbeddedBroker("127.0.0.1", _free_port(), credentials=store, rules=TopicRules(topics))
         await broker.start()
 
-        async def nothing_to_do() -> None:
-            """The embedded broker reads the registry by itself."""
+        async def wait_for_its_reload() -> None:
+            """The embedded broker reads the registry by itself: within its reload interval, and a
+            username it does not know at most once a second (a band that just failed waits that)."""
+            await asyncio.sleep(1.1)
 
         endpoint = parse_mqtt_url(broker.url)
         try:
             yield Deployment(
-                "embedded", replace(endpoint, username=SERVICE, password=password), endpoint, "3.1.1", nothing_to_do
+                "embedded",
+                replace(endpoint, username=SERVICE, password=password),
+                endpoint,
+                "3.1.1",
+                wait_for_its_reload,
             )
         finally:
             await broker.stop()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,14 +93,43 @@ async def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log_path
 
 
 async def run_opaska_command(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """One `opaska …` command against the test's database, as a technician runs it."""
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "opaska.cli", *args],
-        env=opaska_env(OPASKA_DATABASE_URL=database_url),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    """One `opaska …` command against the test's database, as a technician runs it: `opaska.cli.main`
+    with the environment, standard streams and exit status of a process of its own, run in this
+    one (a new interpreter per command cost the suite minutes; the entry point itself is exercised
+    by the tests that start `opaska run` and friends as processes)."""
+    return await asyncio.to_thread(_run_cli_here, opaska_env(OPASKA_DATABASE_URL=database_url), list(args))
+
+
+_CLI_LOCK = threading.Lock()
+
+
+def _run_cli_here(env: dict[str, str], args: list[str]) -> subprocess.CompletedProcess[str]:
+    from opaska import cli
+
+    out, err = io.BytesIO(), io.BytesIO()
+    stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    stderr = io.TextIOWrapper(err, encoding="utf-8", write_through=True)
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    saved_levels = {name: logging.getLogger(name).level for name in logging.root.manager.loggerDict}
+    saved_env = dict(os.environ)
+    with _CLI_LOCK:
+        os.environ.clear()
+        os.environ.update(env)
+        saved_streams = sys.stdin, sys.stdout, sys.stderr
+        sys.stdin, sys.stdout, sys.stderr = io.StringIO(""), stdout, stderr
+        try:
+            try:
+                code = cli.main(args)
+            except SystemExit as exc:  # argparse refusing the arguments, as a process would exit
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.stdin, sys.stdout, sys.stderr = saved_streams
+            os.environ.clear()
+            os.environ.update(saved_env)
+            # cli.main configures logging for a process of its own: give the test suite's back.
+            root.handlers[:] = saved_handlers
+            root.setLevel(saved_level)
+            for name, level in saved_levels.items():
+                logging.getLogger(name).setLevel(level)
+    return subprocess.CompletedProcess(["opaska", *args], code, out.getvalue().decode(), err.getvalue().decode())

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
-import sys
 
 import pytest
 from sqlalchemy import select
@@ -13,24 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from opaska.clock import FakeClock
 from registry.model import Municipality, StaffSession, StaffUser
 from registry.staff_passwords import verify_password
-from tests.support.processes import REPO, opaska_env
+from tests.support.processes import run_opaska_command
 from tests.support.seed import seed_resident_with_band
 
 pytestmark = pytest.mark.asyncio
 
 
 async def opaska(database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "opaska.cli", *args],
-        env=opaska_env(OPASKA_DATABASE_URL=database_url),
-        cwd=REPO,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return await run_opaska_command(database_url, *args, stdin=stdin)
 
 
 async def test_create_list_and_change_a_password(

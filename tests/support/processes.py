@@ -92,18 +92,18 @@ async def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log_path
     raise AssertionError(f"opaska not ready within {timeout} s:\n{log_path.read_text()}")
 
 
-async def run_opaska_command(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+async def run_opaska_command(database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     """One `opaska …` command against the test's database, as a technician runs it: `opaska.cli.main`
     with the environment, standard streams and exit status of a process of its own, run in this
     one (a new interpreter per command cost the suite minutes; the entry point itself is exercised
     by the tests that start `opaska run` and friends as processes)."""
-    return await asyncio.to_thread(_run_cli_here, opaska_env(OPASKA_DATABASE_URL=database_url), list(args))
+    return await asyncio.to_thread(_run_cli_here, opaska_env(OPASKA_DATABASE_URL=database_url), list(args), stdin)
 
 
 _CLI_LOCK = threading.Lock()
 
 
-def _run_cli_here(env: dict[str, str], args: list[str]) -> subprocess.CompletedProcess[str]:
+def _run_cli_here(env: dict[str, str], args: list[str], stdin: str) -> subprocess.CompletedProcess[str]:
     from opaska import cli
 
     out, err = io.BytesIO(), io.BytesIO()
@@ -117,7 +117,7 @@ def _run_cli_here(env: dict[str, str], args: list[str]) -> subprocess.CompletedP
         os.environ.clear()
         os.environ.update(env)
         saved_streams = sys.stdin, sys.stdout, sys.stderr
-        sys.stdin, sys.stdout, sys.stderr = io.StringIO(""), stdout, stderr
+        sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin), stdout, stderr
         try:
             try:
                 code = cli.main(args)

@@ -13,6 +13,9 @@ from bench.common import RESULTS
 from tests.support.processes import REPO
 from tests.support.require import need_program
 
+# Its own brokers and databases (or none): the same on every stack.
+pytestmark = pytest.mark.stack_independent
+
 
 def _run(*args: str, timeout: float = 120) -> str:
     done = subprocess.run(

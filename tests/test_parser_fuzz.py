@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +16,9 @@ from alarm_center.notify.service import Answer, parse_reply
 from gateway.judge import AlarmMessage, Rejection, StatusMessage, TelemetryMessage, judge
 from gateway.payloads import ALARM_KINDS, TELEMETRY_MODELS
 from gateway.topics import TopicScheme, is_valid_band_id
+
+# No database, no broker: the same on every stack.
+pytestmark = pytest.mark.stack_independent
 
 TOPICS = TopicScheme("opaska/v1")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

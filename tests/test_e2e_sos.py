@@ -21,8 +21,7 @@ from opaska.clock import FakeClock
 from opaska.mqtt.endpoint import MqttEndpoint
 from simulator.band import RepeatPolicy, VirtualBand
 from tests.conftest import TEST_MQTT_URL
-from tests.support.processes import opaska_env, opaska_process, wait_healthy
-from tests.support.require import free_port
+from tests.support.processes import opaska_process, platform_process_setup, wait_healthy
 from tests.support.seed import seed_resident_with_band
 from tests.support.staff import create_staff, log_in
 
@@ -47,23 +46,11 @@ async def test_sos_reaches_operator_websocket(
 ) -> None:
     seeded = await seed_resident_with_band(sessions, clock, first_name="Zofia", last_name="Wiśniewska")
     operator = await create_staff(sessions, clock, role="operator", municipality_ids=[seeded.municipality_id])
-    console_port = free_port()
-    env = opaska_env(
-        OPASKA_DATABASE_URL=database_url,
-        OPASKA_CONSOLE_PORT=str(console_port),
-        OPASKA_MQTT_TOPIC_ROOT=topics.root,
-        OPASKA_MQTT_CLIENT_ID_PREFIX=client_prefix,
-        OPASKA_MQTT_SESSION_EXPIRY_S="60",
-    )
-    if TEST_MQTT_URL:
-        env["OPASKA_MQTT_URL"] = TEST_MQTT_URL
-        endpoint_url = TEST_MQTT_URL
-    else:
-        broker_port = free_port()
-        env["OPASKA_MQTT_EMBEDDED_PORT"] = str(broker_port)
-        endpoint_url = f"mqtt://127.0.0.1:{broker_port}"
+    setup = platform_process_setup(database_url, topics.root, client_prefix)
+    env, endpoint_url = setup.env, setup.broker_url
     log_path = tmp_path / "opaska-run.log"
-    base = f"http://127.0.0.1:{console_port}"
+    base = setup.console_url
+    live_url = base.replace("http://", "ws://") + "/ws/live"
 
     with opaska_process(["run"], env, log_path) as process:
         await wait_healthy(base, process, log_path)
@@ -73,9 +60,7 @@ async def test_sos_reaches_operator_websocket(
             login = await log_in(http, operator)
             assert (await http.get("/api/alarms")).json() == []
 
-        async with websockets.connect(
-            f"ws://127.0.0.1:{console_port}/ws/live", additional_headers=login.cookie_header
-        ) as ws:
+        async with websockets.connect(live_url, additional_headers=login.cookie_header) as ws:
             snapshot = json.loads(await ws.recv())
             assert snapshot["type"] == "snapshot"
             assert snapshot["alarms"] == []
@@ -108,14 +93,12 @@ async def test_sos_reaches_operator_websocket(
         assert alarm["municipality"] == "Gmina Testowa"
 
         # A console that connects now gets the open alarm in its snapshot (re-sync after a reconnect).
-        async with websockets.connect(
-            f"ws://127.0.0.1:{console_port}/ws/live", additional_headers=login.cookie_header
-        ) as ws:
+        async with websockets.connect(live_url, additional_headers=login.cookie_header) as ws:
             snapshot = json.loads(await ws.recv())
             assert [a["id"] for a in snapshot["alarms"]] == [alarm["id"]]
         # Without the login cookie the live feed does not open.
         with pytest.raises(websockets.InvalidStatus) as refused:
-            async with websockets.connect(f"ws://127.0.0.1:{console_port}/ws/live"):
+            async with websockets.connect(live_url):
                 pass
         assert refused.value.response.status_code == 403
         async with httpx.AsyncClient() as http:

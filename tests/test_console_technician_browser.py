@@ -190,6 +190,8 @@ async def test_a_technician_registers_a_band_and_runs_its_installation_test(
         await expect(result).to_contain_text(re.compile(r"alarm dotarł w -?\d+ ms"))
         await expect(page.locator("#test-results tbody tr")).to_have_count(1)
         await expect(page.locator("#history")).to_contain_text("Rozpoczęto test instalacyjny")
+        # ... and the band's own state follows: it has been heard from.
+        await expect(page.locator("#band")).not_to_contain_text("nigdy", timeout=10_000)
         await page.screenshot(path=str(SCREENSHOTS / "band-test-pass.png"), full_page=True)
 
         # The visit ends: test mode off; new credentials shown once (the old secret is gone), then revoked.

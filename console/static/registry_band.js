@@ -90,9 +90,9 @@
   function poll() {
     clearTimeout(pollTimer);
     pollTimer = setTimeout(async () => {
-      await loadTests();
+      // The band's state too: during a visit the technician watches it connect and report.
+      await Promise.all([loadTests(), load()]);
       if (testState && testState.in_test_mode) poll();
-      else load();
     }, POLL_MS);
   }
 

@@ -1,7 +1,6 @@
 """The supervisor's overview: open and overdue alarms, who is online, today's answer times."""
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
 from pydantic import BaseModel
@@ -10,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms import repository
 from alarm_center.alarms.lifecycle import LIFE, alarm_class
-from alarm_center.alarms.model import Alarm, AlarmEvent, AlarmStatus
+from alarm_center.alarms.model import AlarmEvent, AlarmStatus
 from alarm_center.alarms.views import AlarmView, alarm_views
+from alarm_center.quality import sla
 from console.auth import sessions
 from console.auth.current import Supervisor
 from console.deps import ClockDep, SessionDep
@@ -19,11 +19,6 @@ from registry import staff as staff_registry
 from registry.model import StaffRole
 
 router = APIRouter(tags=["supervisor"])
-LOCAL = ZoneInfo("Europe/Warsaw")
-
-# The answer-time targets: claimed within 60 s, and never later than 180 s.
-TARGET_S = 60
-LIMIT_S = 180
 ONLINE_WITHIN = timedelta(minutes=2)
 
 
@@ -44,17 +39,20 @@ class OnlineStaff(BaseModel):
 
 
 class AnswerTimes(BaseModel):
-    """Life alarms (SOS, fall; test alarms excluded) raised today, Europe/Warsaw day."""
+    """Life alarms (SOS, fall; test alarms excluded) raised today, Europe/Warsaw day, judged as the
+    SLA report judges them (alarm_center.quality.sla, /reports/sla): by the first claim."""
 
     since: datetime
-    # Claimed, plus those still unclaimed past 180 s (they have missed both targets already).
-    counted: int
+    alarms: int
     claimed: int
+    # Per target: met, and missed (claimed late or still unclaimed past it); young ones not counted.
     within_60s: int
+    missed_60s: int
     within_180s: int
+    missed_180s: int
     share_within_60s: float | None
     share_within_180s: float | None
-    # Median seconds from raised to claimed, of those claimed.
+    # Median seconds from raised to the first claim, of those claimed.
     median_claim_s: float | None
 
 
@@ -88,7 +86,7 @@ async def overview(user: Supervisor, session: SessionDep, clock: ClockDep) -> Ov
     open_alarms = []
     for alarm in alarms:
         age = (now - alarm.raised_at).total_seconds()
-        late = alarm.status == AlarmStatus.RAISED and alarm_class(alarm.kind) == LIFE and age > TARGET_S
+        late = alarm.status == AlarmStatus.RAISED and alarm_class(alarm.kind) == LIFE and age > sla.TARGET_S
         open_alarms.append(
             OpenAlarm(
                 alarm=views[alarm.id],
@@ -109,41 +107,26 @@ async def overview(user: Supervisor, session: SessionDep, clock: ClockDep) -> Ov
         if shared:
             online.append(OnlineStaff(id=staff.id, full_name=staff.full_name, role=staff.role, last_seen_at=seen))
 
-    day_start = now.astimezone(LOCAL).replace(hour=0, minute=0, second=0, microsecond=0)
-    today = (
-        (await session.execute(select(Alarm).where(Alarm.raised_at >= day_start, Alarm.is_test.is_(False))))
-        .scalars()
-        .all()
+    since = sla.period_start(sla.Period.TODAY, now)
+    timings = await sla.load_timings(
+        session, since=since, until=now + timedelta(seconds=1), municipality_ids=user.municipality_ids
     )
-    waits: list[float] = []
-    missed = 0
-    for alarm in today:
-        if alarm_class(alarm.kind) != LIFE or not user.sees(alarm.municipality_id):
-            continue
-        if alarm.claimed_at is not None:
-            waits.append((alarm.claimed_at - alarm.raised_at).total_seconds())
-        elif alarm.status == AlarmStatus.RAISED and (now - alarm.raised_at).total_seconds() > LIMIT_S:
-            missed += 1
-    counted = len(waits) + missed
-    within_60 = sum(1 for w in waits if w <= TARGET_S)
-    within_180 = sum(1 for w in waits if w <= LIMIT_S)
-    ordered = sorted(waits)
-    median = None
-    if ordered:
-        middle = len(ordered) // 2
-        median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    figures = sla.summarise(timings, now=now)
+    first, limit = figures.target(sla.TARGET_S), figures.target(sla.LIMIT_S)
     return Overview(
         open_alarms=open_alarms,
         overdue_count=sum(1 for a in open_alarms if a.overdue),
         operators_online=online,
         answer_times=AnswerTimes(
-            since=day_start,
-            counted=counted,
-            claimed=len(waits),
-            within_60s=within_60,
-            within_180s=within_180,
-            share_within_60s=within_60 / counted if counted else None,
-            share_within_180s=within_180 / counted if counted else None,
-            median_claim_s=median,
+            since=since,
+            alarms=figures.alarms,
+            claimed=figures.claimed,
+            within_60s=first.met,
+            missed_60s=first.missed,
+            within_180s=limit.met,
+            missed_180s=limit.missed,
+            share_within_60s=first.share,
+            share_within_180s=limit.share,
+            median_claim_s=figures.median_claim_s,
         ),
     )

@@ -73,9 +73,12 @@ def test_frames_of_real_watches_parse() -> None:
     assert b"*" in payload
 
 
-def test_every_frame_becomes_the_normalised_band_messages() -> None:
+Expected = dict[bytes, tuple[list[tuple[str, dict[str, Any]]], str | None, str | None]]
+
+
+def _expected() -> Expected:
     """Each frame's band messages, exactly, and the reply it gets (at once, or after the commit)."""
-    expected: dict[bytes, tuple[list[tuple[str, dict[str, Any]]], str | None, str | None]] = {
+    return {
         frames.UD2_VALID: (
             [
                 (
@@ -183,7 +186,10 @@ def test_every_frame_becomes_the_normalised_band_messages() -> None:
         frames.JXTK_ESCAPED: ([], "JXTKR,1", None),
         frames.INIT_OURS: ([], "INIT,1", None),
     }
-    for raw, (events, reply, after_commit) in expected.items():
+
+
+def test_every_frame_becomes_the_normalised_band_messages() -> None:
+    for raw, (events, reply, after_commit) in _expected().items():
         decoded = _decoded(raw)
         assert _events(decoded) == events, raw[:40]
         assert (decoded.reply, decoded.reply_after_commit) == (reply, after_commit), raw[:40]
@@ -211,6 +217,21 @@ def test_every_normalised_message_passes_the_mqtt_schema() -> None:
 def test_each_status_bit(bit: int) -> None:
     expected = {16: ["sos"], 21: ["fall"], 22: ["fall"], 20: ["strap"], 0: ["battery_low"], 17: ["battery_low"]}
     assert status_bits(1 << bit) == expected.get(bit, [])
+
+
+def test_a_position_report_carries_alarms_too() -> None:
+    sos_in_ud = frames.UD2_VALID.replace(b",00000008,", b",00010008,")
+    decoded = _decoded(sos_in_ud)
+    assert [e.kind for e in decoded.events] == ["sos", "location", "heartbeat"]
+    assert (decoded.reply, decoded.reply_after_commit) == (None, None)  # UD is never answered
+
+
+def test_an_alarm_frame_that_is_no_call_for_help_raises_nothing() -> None:
+    # AL_NO_BITS with bit 18 (geofence exit, in Traccar's reading) instead of none.
+    geofence = frames.AL_NO_BITS.replace(b",00000000,", b",00040000,")
+    decoded = _decoded(geofence)
+    assert [e.kind for e in decoded.events] == ["heartbeat"]
+    assert (decoded.reply, decoded.reply_after_commit) == ("AL", None)
 
 
 def test_sos_comes_first_when_bits_combine() -> None:
@@ -354,6 +375,51 @@ async def test_real_frames_over_tcp_raise_alarms_and_get_their_replies(harness: 
                 await downlink.push_config(session, clock, band=row, defaults=BandSettings())
             assert await clients["lk"].reply() == b"[3G*4700186508*0002*CR]"
             assert await clients["lk"].reply() == b"[3G*4700186508*000a*UPLOAD,600]"
+        finally:
+            for client in clients.values():
+                await client.close()
+
+
+@pytest.mark.asyncio
+async def test_every_frame_over_tcp_gets_its_reply_and_its_band_messages(harness: GatewayHarness) -> None:
+    """Every fixture frame, byte for byte, on a real socket: the exact reply and the exact band
+    messages the gateway is handed (a spy on Gateway.ingest, which then does its real work)."""
+    expected = _expected()
+    devices = {_frame(raw).device_id for raw in expected}
+    for device_id in devices:
+        await register_adapter_band(harness.sessions, harness.clock, adapter="watch", device_id=device_id)
+    async with harness.gateway() as gateway, running_watch_server(gateway, harness.sessions) as server:
+        handed: list[tuple[str, dict[str, Any]]] = []
+        real_ingest = gateway.ingest
+
+        def spy(band: str, kind: str, payload: dict[str, Any], origin: Any) -> None:
+            handed.append((kind, payload))
+            real_ingest(band, kind, payload, origin)
+
+        gateway.ingest = spy  # type: ignore[method-assign]
+        clients = {device_id: await WatchClient.connect(server.port) for device_id in devices}
+        try:
+            for raw, (events, reply, after_commit) in expected.items():
+                frame = _frame(raw)
+                before = len(handed)
+                await clients[frame.device_id].send(raw)
+                answer = reply or after_commit
+                if answer is not None:
+                    index = f"{frame.index}*" if frame.index else ""
+                    head = f"[{frame.manufacturer}*{frame.device_id}*{index}{len(answer):04x}*"
+                    assert await clients[frame.device_id].reply() == f"{head}{answer}]".encode(), raw[:40]
+
+                async def handed_all(before: int = before, count: int = len(events)) -> bool:
+                    return len(handed) - before >= count
+
+                await eventually(handed_all)
+                got = [
+                    (kind, {k: v for k, v in payload.items() if k not in ("v", "ts")})
+                    for kind, payload in handed[before:]
+                ]
+                if raw == frames.LK_BATTERY:  # its id is the time of receipt
+                    got = [(kind, {**p, "msg_id": events[0][1]["msg_id"]}) for kind, p in got]
+                assert got == events, raw[:40]
         finally:
             for client in clients.values():
                 await client.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from typing import Any
 
@@ -66,6 +67,7 @@ class TraccarIngress:
         self._queue: deque[IncomingMessage] = deque()
         self._ready = asyncio.Event()
         self._paused = False
+        self._unknown_logged: dict[str, float] = {}
 
     async def connect(self) -> None:
         await self._client.connect()
@@ -120,7 +122,7 @@ class TraccarIngress:
             return
         band = await self._directory.band_for(mapped.unique_id)
         if band is None:
-            log.warning("Traccar device %s is not registered: ignored", mapped.unique_id[:64])
+            self._log_unknown(mapped.unique_id)
             self._refused(message, Refused("unknown_device", mapped.unique_id))
             return
         for reason in mapped.ignored:
@@ -146,6 +148,18 @@ class TraccarIngress:
         if not alarms:
             # Telemetry is acked once queued, as on the MQTT path.
             self._client.ack(message)
+
+    def _log_unknown(self, unique_id: str) -> None:
+        # Once a minute per device: a tracker nobody registered reports every few seconds.
+        now = time.monotonic()
+        if now - self._unknown_logged.get(unique_id, -1e9) > 60:
+            if len(self._unknown_logged) > 10_000:
+                self._unknown_logged.clear()
+            self._unknown_logged[unique_id] = now
+            log.warning(
+                "Traccar device %s is not registered: ignored (opaska band register --adapter traccar)",
+                unique_id[:64],
+            )
 
     def _refused(self, message: IncomingMessage, refused: Refused) -> None:
         _count(f"refused_{refused.reason}")

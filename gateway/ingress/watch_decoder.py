@@ -5,7 +5,8 @@ Traccar's WatchProtocolDecoder: date, time, validity, latitude, N/S, longitude, 
 altitude, satellites, signal, battery %, steps, tumbles, status (hex), then cells and Wi-Fi.
 Status bits that matter for care, every one acted on (Traccar keeps only the first it finds):
 16 SOS, 21 and 22 fall, 20 strap removed, 0 and 17 battery low. An alarm (`AL`) frame without any
-of them is raised as an SOS, flagged: an alarm is never thrown away for its form.
+of them (nor a geofence or power-cut bit, which are no call for help) is raised as an SOS,
+flagged: an alarm is never thrown away for its form.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ SOS_BIT = 16
 FALL_BITS = (21, 22)
 STRAP_REMOVED_BIT = 20
 BATTERY_LOW_BITS = (0, 17)
+# Alarms a watch may raise that are not a call for help (Traccar: geofence exit/enter, power cut):
+# an AL frame carrying only these is no SOS.
+NOT_FOR_CARE_BITS = (1, 2, 14, 18, 19)
 
 POSITION = re.compile(
     r"(\d\d)(\d\d)(\d\d),(\d\d)(\d\d)(\d\d),([AV]),"
@@ -132,11 +136,7 @@ def _position_events(frame: Frame, fix: Fix, received_at: datetime, battery_low_
     events: list[Event] = []
     kinds = status_bits(fix.status)
     problems: tuple[str, ...] = clock_note
-    if (
-        is_alarm_frame
-        and not any(kind in ("sos", "fall") for kind in kinds)
-        and not {"strap", "battery_low"} & set(kinds)
-    ):
+    if is_alarm_frame and not kinds and not any(fix.status >> bit & 1 for bit in NOT_FOR_CARE_BITS):
         kinds.insert(0, "sos")
         problems = (*problems, f"alarm frame {frame.type} without a known status bit (status {fix.status:08x})")
     # Telemetry is stamped with the time of receipt: many watches run on local time or none,

@@ -45,11 +45,17 @@ def _to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
 
 
-def _page(
-    request: Request, name: str, user: StaffPrincipal, *, status_code: int = 200, **extra: object
-) -> HTMLResponse:
-    context = {"user": user, "role_name": ROLE_NAMES.get(user.role, user.role), "csrf_token": user.csrf_token, **extra}
-    return templates.TemplateResponse(request, name, context, status_code=status_code, headers=NO_STORE)
+def _page(request: Request, name: str, user: StaffPrincipal, **extra: object) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, _context(user, **extra), headers=NO_STORE)
+
+
+def refusal_page(request: Request, user: StaffPrincipal, name: str = "forbidden.html") -> HTMLResponse:
+    """What a page says to a role it is not for: 403, with a page that says why."""
+    return templates.TemplateResponse(request, name, _context(user), status_code=403, headers=NO_STORE)
+
+
+def _context(user: StaffPrincipal, **extra: object) -> dict[str, object]:
+    return {"user": user, "role_name": ROLE_NAMES.get(user.role, user.role), "csrf_token": user.csrf_token, **extra}
 
 
 @router.get("/login")
@@ -86,5 +92,5 @@ async def supervisor_page(request: Request, session: SessionDep, clock: ClockDep
     if user is None:
         return _to_login(request)
     if user.role not in (StaffRole.SUPERVISOR, StaffRole.ADMINISTRATOR):
-        return _page(request, "forbidden.html", user, status_code=403)
+        return refusal_page(request, user)
     return _page(request, "supervisor.html", user)

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from console.auth.current import StaffPrincipal
 from console.deps import ClockDep, SessionDep
-from console.pages import _page, _to_login, _viewer
+from console.pages import _page, _to_login, _viewer, refusal_page
 from registry.model import StaffRole
 
 router = APIRouter(include_in_schema=False)
@@ -21,7 +21,7 @@ REGISTRY_ROLES = frozenset({StaffRole.TECHNICIAN, StaffRole.SUPERVISOR, StaffRol
 
 def _registry_page(request: Request, user: StaffPrincipal, name: str, **extra: object) -> Response:
     if user.role not in REGISTRY_ROLES:
-        return _page(request, "registry_forbidden.html", user, status_code=403)
+        return refusal_page(request, user, "registry_forbidden.html")
     return _page(request, name, user, **extra)
 
 

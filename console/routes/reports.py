@@ -21,7 +21,7 @@ from alarm_center.reports.monthly import ReportError, find_municipality, monthly
 from console.api.scope import not_yours
 from console.auth.current import Supervisor
 from console.deps import ClockDep, SessionDep
-from console.pages import _page, _to_login, _viewer
+from console.pages import _page, _to_login, _viewer, refusal_page
 from opaska.settings import BandSettings, SettingsError, load_settings
 from registry.model import Municipality, StaffRole
 
@@ -113,5 +113,5 @@ async def reports_page(request: Request, session: SessionDep, clock: ClockDep) -
     if user is None:
         return _to_login(request)
     if user.role not in (StaffRole.SUPERVISOR, StaffRole.ADMINISTRATOR):
-        return _page(request, "forbidden.html", user, status_code=403)
+        return refusal_page(request, user)
     return _page(request, "reports.html", user)

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from alarm_center.quality import sla
 from console.auth.current import Supervisor
 from console.deps import ClockDep, SessionDep
-from console.pages import _page, _to_login, _viewer
+from console.pages import _page, _to_login, _viewer, refusal_page
 from registry.model import StaffRole
 
 router = APIRouter(tags=["reports"])
@@ -170,5 +170,5 @@ async def sla_page(request: Request, session: SessionDep, clock: ClockDep) -> Re
     if user is None:
         return _to_login(request)
     if user.role not in (StaffRole.SUPERVISOR, StaffRole.ADMINISTRATOR):
-        return _page(request, "forbidden.html", user, status_code=403)
+        return refusal_page(request, user)
     return _page(request, "report_sla.html", user)

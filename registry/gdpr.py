@@ -26,7 +26,15 @@ from alarm_center.notify.model import Notification
 from gateway.model import BandMessage
 from opaska.clock import Clock
 from registry.bands import unbind_band
-from registry.model import Band, BandEvent, BandStatus, BandTestResult, Contact, Municipality
+from registry.model import (
+    Band,
+    BandEvent,
+    BandStatus,
+    BandTestResult,
+    Contact,
+    Municipality,
+    ResidentDataAccess,
+)
 from registry.residents import get_resident
 
 ERASED_FIRST_NAME = "Usunięty"
@@ -95,6 +103,13 @@ async def export_resident(session: AsyncSession, clock: Clock, *, resident_id: i
             select(BandTestResult).where(BandTestResult.resident_id == resident_id).order_by(BandTestResult.id)
         )
     ).scalars()
+    readings = (
+        await session.execute(
+            select(ResidentDataAccess)
+            .where(ResidentDataAccess.resident_id == resident_id)
+            .order_by(ResidentDataAccess.id)
+        )
+    ).scalars()
     return {
         "exported_at": clock.now().isoformat(),
         "resident": {
@@ -110,6 +125,8 @@ async def export_resident(session: AsyncSession, clock: Clock, *, resident_id: i
         "band_history": [_row(event) for event in history],
         "alarms": alarms,
         "installation_tests": [_row(result) for result in tests],
+        # Who read their medical notes in the registry (in an alarm, its events say so).
+        "medical_notes_read": [_row(reading) for reading in readings],
     }
 
 

@@ -190,6 +190,21 @@ class BandTestResult(Base):
     technician_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
 
 
+class ResidentDataAccess(Base):
+    """Who read a resident's medical notes in the registry, and when (inside an alarm the alarm's own
+    timeline records it). The resident may ask who read their data (RODO art. 15); it is in the export."""
+
+    __tablename__ = "resident_data_access"
+    __table_args__ = (Index("ix_resident_data_access_resident_id_at", "resident_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # What was read: "medical_notes".
+    what: Mapped[str] = mapped_column(String(32))
+
+
 class StaffRole(StrEnum):
     OPERATOR = "operator"
     SUPERVISOR = "supervisor"

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opaska.clock import Clock
 from registry import validation
 from registry.errors import NotFound, RegistryError
-from registry.model import Band, BandStatus, Municipality, Resident
+from registry.model import Band, BandStatus, Municipality, Resident, ResidentDataAccess
 
 # Fields `update_resident` may change, and how each is checked.
 _TEXT_LIMITS = {"first_name": 100, "last_name": 100}
@@ -99,6 +99,14 @@ async def update_resident(session: AsyncSession, clock: Clock, *, resident_id: i
             raise RegistryError(field=name, message="tego pola nie można zmienić")
     await session.flush()
     return resident
+
+
+async def read_medical_notes(session: AsyncSession, clock: Clock, *, resident_id: int, staff_id: int | None) -> str:
+    """The resident's medical notes, with the reading recorded (who, when) in the same transaction."""
+    resident = await get_resident(session, resident_id=resident_id)
+    session.add(ResidentDataAccess(resident_id=resident.id, staff_id=staff_id, at=clock.now(), what="medical_notes"))
+    await session.flush()
+    return resident.medical_notes
 
 
 async def deactivate_resident(

@@ -69,10 +69,18 @@ ADMINISTRATORS: tuple[Role, ...] = ("administrator",)
 # In every name of municipality B's objects: an answer to municipality A's staff holding it leaks.
 MARK = "zqxb"
 # In every resident's medical notes and key-safe code. Medical notes are for supervisors (the
-# registry) and for whoever handles an alarm (GET .../medical, audited); the key-safe code is
+# registry's GET .../medical-notes, recorded) and for whoever handles an alarm (GET .../medical,
+# audited); the key-safe code is
 # shown only by GET .../key-safe (audited). Anywhere else, to anyone else, they leak.
 MEDICAL_MARK = "medqx"
 KEY_SAFE_MARK = "keyqx"
+# The only answers that may hold medical notes: each reading is recorded (alarm event, registry
+# reading), and the RODO export holds everything about the resident by design.
+MEDICAL_NOTES_ROUTES = {
+    ("GET", "/api/alarms/{alarm_id}/medical"),
+    ("GET", "/api/registry/residents/{resident_id}/medical-notes"),
+    ("GET", "/api/registry/residents/{resident_id}/export"),
+}
 DATA_KEY = Fernet(Fernet.generate_key())
 MQTT_HOOK_TOKEN = "hook-token-for-the-matrix"
 TWILIO_TOKEN = "twilio-token-for-the-matrix"
@@ -274,6 +282,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     # A dry run of a file naming no municipality (a file naming another's is reported row by row).
     ("POST", "/api/registry/import"): api(*MANAGERS, body=lambda _: b"imie;nazwisko\n"),
     ("GET", "/api/registry/residents/{resident_id}/export"): api(*MANAGERS, scoped=True),
+    ("GET", "/api/registry/residents/{resident_id}/medical-notes"): api(*MANAGERS, scoped=True),
     ("POST", "/api/registry/residents/{resident_id}/erase"): api(
         *ADMINISTRATORS, scoped=True, fresh=True, body=lambda side: {"confirm_resident_id": side.resident_id}
     ),
@@ -537,7 +546,7 @@ def _leaks(answer_text: str) -> bool:
 def _secrets_shown(method: str, path: str, role: Role, answer_text: str) -> str | None:
     """Medical notes or a key-safe code in an answer that should not hold them."""
     text = answer_text.casefold()
-    medical_here = role in MANAGERS or (method, path) == ("GET", "/api/alarms/{alarm_id}/medical")
+    medical_here = (method, path) in MEDICAL_NOTES_ROUTES
     if MEDICAL_MARK in text and not medical_here:
         return f"the answer holds a resident's medical notes: {answer_text[:300]}"
     if KEY_SAFE_MARK in text and (method, path) != ("GET", "/api/alarms/{alarm_id}/key-safe"):
@@ -777,7 +786,7 @@ async def test_the_access_matrix(centre: Centre) -> None:
         "GET /api/supervisor/overview",
         "GET /api/sla",
         f"{MEDICAL_MARK} GET /api/alarms/{{alarm_id}}/medical",
-        f"{MEDICAL_MARK} GET /api/registry/residents/{{resident_id}}",
+        f"{MEDICAL_MARK} GET /api/registry/residents/{{resident_id}}/medical-notes",
         f"{KEY_SAFE_MARK} GET /api/alarms/{{alarm_id}}/key-safe",
     ):
         assert control in matrix.marked_for_administrator, (

@@ -5,6 +5,7 @@ secret shown once, the installation test's results, device health as JSON and CS
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -23,7 +24,17 @@ from console.app import create_app
 from console.context import ConsoleContext
 from opaska.clock import FakeClock
 from registry.credentials import verify_band_secret
-from registry.model import Band, BandEvent, BandEventType, BandTestResult, Contact, Municipality, Resident, StaffUser
+from registry.model import (
+    Band,
+    BandEvent,
+    BandEventType,
+    BandTestResult,
+    Contact,
+    Municipality,
+    Resident,
+    ResidentDataAccess,
+    StaffUser,
+)
 from tests.support.seed import SeededBand, seed_resident_with_band
 from tests.support.staff import StaffMember, create_staff, log_in
 
@@ -154,13 +165,21 @@ async def test_each_role_may_do_its_own_work_only(registry: Registry) -> None:
         response = await client.request(method, path, json=body)
         assert response.status_code == expected, (who, method, path, response.text)
 
-    # Medical notes only for those who keep the list.
+    # Medical notes only for those who keep the list, one recorded reading at a time.
     technician = await registry.as_("technician")
     supervisor = await registry.as_("supervisor")
-    assert (await technician.get(f"/api/registry/residents/{home.resident_id}")).json()["medical_notes"] is None
-    assert (await supervisor.get(f"/api/registry/residents/{home.resident_id}")).json()["medical_notes"] == (
-        "Cukrzyca typu 2."
-    )
+    shown = (await supervisor.get(f"/api/registry/residents/{home.resident_id}")).json()
+    assert (shown["has_medical_notes"], "Cukrzyca" in json.dumps(shown)) == (True, False)
+    assert (await technician.get(f"/api/registry/residents/{home.resident_id}")).json()["has_medical_notes"] is None
+    notes_url = f"/api/registry/residents/{home.resident_id}/medical-notes"
+    assert (await technician.get(notes_url)).status_code == 403
+    assert (await supervisor.get(notes_url)).json() == {"medical_notes": "Cukrzyca typu 2."}
+    async with registry.sessions() as session:
+        readings = (await session.execute(select(ResidentDataAccess))).scalars().all()
+    assert [(r.resident_id, r.what) for r in readings] == [(home.resident_id, "medical_notes")]
+    assert readings[0].staff_id is not None
+    exported = (await supervisor.get(f"/api/registry/residents/{home.resident_id}/export")).json()
+    assert [r["what"] for r in exported["medical_notes_read"]] == ["medical_notes"]
     # Without a login: 401; a change without the CSRF token: 403.
     anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=registry.app), base_url="http://console")
     async with anonymous:
@@ -642,7 +661,9 @@ async def test_residents_and_contacts_are_kept_by_supervisors(registry: Registry
         json={"address": "ul. Nowa 1", "phone": None, "medical_notes": "astma"},
     )
     assert (updated.json()["resident"]["address"], updated.json()["resident"]["phone"]) == ("ul. Nowa 1", None)
-    assert updated.json()["medical_notes"] == "astma"
+    assert (await supervisor.get(f"/api/registry/residents/{resident_id}/medical-notes")).json() == {
+        "medical_notes": "astma"
+    }
 
     # Leaving the programme: inactive, the band back in stock, recorded in its history.
     gone = await supervisor.post(f"/api/registry/residents/{home.resident_id}/deactivate")

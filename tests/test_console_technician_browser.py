@@ -29,7 +29,7 @@ from gateway.topics import TopicScheme
 from opaska.clock import FakeClock
 from opaska.mqtt.endpoint import parse_mqtt_url
 from registry import contacts, residents
-from registry.model import Band, BandTestResult, Contact, Municipality, Resident
+from registry.model import Band, BandTestResult, Contact, Municipality, Resident, ResidentDataAccess
 from simulator.band import RepeatPolicy, VirtualBand
 from tests.conftest import TEST_MQTT_URL
 from tests.support.processes import platform_process_setup
@@ -298,7 +298,13 @@ async def test_a_supervisor_keeps_the_list_and_an_administrator_erases_a_residen
         await expect(page).to_have_url(re.compile(r"/registry/residents/\d+$"))
         resident_id = int(page.url.rsplit("/", 1)[1])
         await expect(page.locator("#resident-title")).to_have_text("Władysław Ząbek")
+        # Medical notes are read on request, and the reading is recorded.
+        await expect(page.locator("#medical")).to_be_hidden()
+        await page.click("#medical-show")
         await expect(page.locator("#medical")).to_contain_text("Rozrusznik serca.")
+        async with sessions() as session:
+            readings = (await session.execute(select(ResidentDataAccess.staff_id))).scalars().all()
+        assert readings == [visit.supervisor.id]
 
         # Contacts: two added, the order swapped, one removed.
         for name, phone in (("Anna Ząbek", "601 100 200"), ("Jan Ząbek", "601 100 300")):

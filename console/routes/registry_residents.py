@@ -1,10 +1,10 @@
 """The registry API of municipalities, residents and their contacts.
 
 Everyone on the staff reads residents of their municipalities (no medical notes: those only for
-supervisors and administrators, who keep the list); supervisors and administrators add, change and
-deactivate residents and their contacts; administrators add municipalities. Every refusal is a
-field error in Polish: 404, 409 for a duplicate or a clash, 422 for bad input, 403 for another
-municipality's resident.
+supervisors and administrators, who keep the list, one reading at a time, each recorded);
+supervisors and administrators add, change and deactivate residents and their contacts;
+administrators add municipalities. Every refusal is a field error in Polish: 404, 409 for a
+duplicate or a clash, 422 for bad input, 403 for another municipality's resident.
 """
 
 from datetime import date, datetime
@@ -107,8 +107,9 @@ class ContactView(BaseModel):
 
 class ResidentDetail(BaseModel):
     resident: ResidentView
-    # Only for supervisors and administrators; None for everyone else.
-    medical_notes: str | None
+    # Whether medical notes are kept (supervisors and administrators; None for everyone else). The
+    # notes themselves only through GET .../medical-notes, which records who read them.
+    has_medical_notes: bool | None
     has_key_safe_code: bool
     contacts: list[ContactView]
     bands: list[BandView]
@@ -229,7 +230,7 @@ async def _detail(session: AsyncSession, user: StaffPrincipal, resident: Residen
     name = f"{resident.first_name} {resident.last_name}"
     return ResidentDetail(
         resident=view,
-        medical_notes=resident.medical_notes if user.role in MANAGERS else None,
+        has_medical_notes=bool(resident.medical_notes) if user.role in MANAGERS else None,
         has_key_safe_code=resident.key_safe_code_encrypted is not None,
         contacts=[_contact_view(c) for c in await contacts.list_contacts(session, resident_id=resident.id)],
         bands=[band_view_of(band, resident.municipality_id, name, now) for band in worn],
@@ -274,6 +275,19 @@ async def update_resident(
         with registry_errors():
             resident = await residents.update_resident(session, clock, resident_id=resident.id, **changes)
         return await _detail(session, user, resident, clock.now())
+
+
+class MedicalNotes(BaseModel):
+    medical_notes: str
+
+
+@router.get("/api/registry/residents/{resident_id}/medical-notes")
+async def read_medical_notes(resident_id: Id, user: Supervisor, session: SessionDep, clock: ClockDep) -> MedicalNotes:
+    """The resident's medical notes; the reading is recorded (who, when) and is in the RODO export."""
+    async with session.begin():
+        resident = await visible_resident(session, user, resident_id)
+        notes = await residents.read_medical_notes(session, clock, resident_id=resident.id, staff_id=user.id)
+    return MedicalNotes(medical_notes=notes)
 
 
 @router.post("/api/registry/residents/{resident_id}/deactivate")

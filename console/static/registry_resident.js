@@ -25,8 +25,10 @@
       ["W rejestrze od", dateTime(r.created_at)],
     ];
     $("resident").replaceChildren(...pairs.flatMap(([t, v]) => [el("dt", {}, t), el("dd", {}, v)]));
-    $("medical").hidden = !detail.medical_notes;
-    $("medical").textContent = detail.medical_notes ? `Informacje medyczne: ${detail.medical_notes}` : "";
+    // Medical notes are read one at a time, on request, and every reading is recorded.
+    $("medical").hidden = true;
+    $("medical").textContent = "";
+    if ($("medical-reveal")) $("medical-reveal").hidden = !detail.has_medical_notes;
     const deactivate = $("deactivate");
     if (deactivate) deactivate.hidden = !r.active;
 
@@ -108,13 +110,32 @@
         } catch (error) { show("contact-error", errorText(error)); }
       });
     }
+    const readMedicalNotes = async () =>
+      (await api("GET", `/api/registry/residents/${RESIDENT_ID}/medical-notes`)).medical_notes;
+    const reveal = $("medical-show");
+    if (reveal) {
+      reveal.addEventListener("click", async () => {
+        try {
+          const notes = await busy(reveal, readMedicalNotes);
+          $("medical").textContent = `Informacje medyczne: ${notes}`;
+          $("medical").hidden = false;
+          $("medical-reveal").hidden = true;
+        } catch (error) { failed(error); }
+      });
+    }
     const edit = $("edit-form");
+    // What the edit form was filled with: medical notes are sent only when changed, so a form
+    // opened without them (or before they loaded) can never wipe them.
+    let notesInForm = "";
     if (edit) {
-      $("edit-toggle").addEventListener("click", () => {
+      $("edit-toggle").addEventListener("click", async () => {
         const r = detail.resident;
+        try {
+          notesInForm = detail.has_medical_notes ? await readMedicalNotes() : "";
+        } catch (error) { failed(error); return; }
         $("e-first").value = r.first_name; $("e-last").value = r.last_name; $("e-birth").value = r.birth_date || "";
         $("e-phone").value = r.phone || ""; $("e-address").value = r.address; $("e-language").value = r.language;
-        $("e-access").value = r.access_notes; $("e-medical").value = detail.medical_notes || "";
+        $("e-access").value = r.access_notes; $("e-medical").value = notesInForm;
         edit.hidden = false;
         $("edit-toggle").hidden = true;
       });
@@ -124,8 +145,9 @@
         const v = formValues(edit);
         const body = {
           first_name: v.first_name, last_name: v.last_name, birth_date: v.birth_date || null, phone: v.phone || null,
-          address: v.address, language: v.language, access_notes: v.access_notes, medical_notes: v.medical_notes,
+          address: v.address, language: v.language, access_notes: v.access_notes,
         };
+        if (v.medical_notes !== notesInForm) body.medical_notes = v.medical_notes;
         try {
           detail = await busy(edit.querySelector("button[type=submit]"), () => api("PATCH", `/api/registry/residents/${RESIDENT_ID}`, body));
           render();

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from console.auth.current import BandReader
 from console.deps import SessionDep
+from console.routes.registry_common import Text
 from gateway.dead_letter import recent_dead_letters
 from registry.model import Band, Resident
 
@@ -30,7 +31,7 @@ class RejectedMessage(BaseModel):
 async def rejected_band_messages(
     user: BandReader,
     session: SessionDep,
-    band: Annotated[str | None, Query(max_length=64, description="one band's serial")] = None,
+    band: Annotated[Text | None, Query(max_length=64, description="one band's serial")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[RejectedMessage]:
     """The newest rejected messages (of one band, or of all), newest first. Technicians and

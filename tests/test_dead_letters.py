@@ -59,3 +59,7 @@ async def test_technicians_read_rejects_by_band(sessions: async_sessionmaker[Asy
         refused = await http.get("/api/band-rejects", params={"limit": 0})
         assert refused.status_code == 422
         assert refused.json()["detail"][0]["loc"] == ["query", "limit"]
+        # A NUL in the serial is bad input (PostgreSQL text cannot hold it), not a server error.
+        nul = await http.get("/api/band-rejects", params={"band": "B-\x00"})
+        assert nul.status_code == 422
+        assert nul.json()["detail"][0]["loc"] == ["query", "band"]

@@ -180,6 +180,10 @@ async def test_each_role_may_do_its_own_work_only(registry: Registry) -> None:
     assert readings[0].staff_id is not None
     exported = (await supervisor.get(f"/api/registry/residents/{home.resident_id}/export")).json()
     assert [r["what"] for r in exported["medical_notes_read"]] == ["medical_notes"]
+    # A NUL in a search is bad input (PostgreSQL text cannot hold it), not a server error.
+    for search in ("/api/registry/residents", "/api/registry/bands"):
+        nul = await supervisor.get(search, params={"q": "Ko\x00"})
+        assert (nul.status_code, nul.json()["detail"][0]["loc"]) == (422, ["query", "q"]), search
     # Without a login: 401; a change without the CSRF token: 403.
     anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=registry.app), base_url="http://console")
     async with anonymous:

@@ -157,7 +157,7 @@ async def list_bands(
     clock: ClockDep,
     municipality_id: Annotated[int | None, Query(gt=0, le=2**62)] = None,
     status_: Annotated[Literal["stock", "active", "retired"] | None, Query(alias="status")] = None,
-    q: Annotated[str, Query(max_length=64, description="part of the serial or IMEI")] = "",
+    q: Annotated[Text, Query(max_length=64, description="part of the serial or IMEI")] = "",
 ) -> list[BandView]:
     """Bands the user may see by serial: their municipalities' and shared stock; narrowed to one
     municipality (then no stock), a status, and a part of the serial or IMEI."""

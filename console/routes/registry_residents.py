@@ -198,7 +198,7 @@ async def list_residents(
     user: AnyStaff,
     session: SessionDep,
     municipality_id: Annotated[int | None, Query(gt=0, le=2**62)] = None,
-    q: Annotated[str, Query(max_length=200, description="words to find in name, address, phone or id")] = "",
+    q: Annotated[Text, Query(max_length=200, description="words to find in name, address, phone or id")] = "",
     include_inactive: bool = False,
 ) -> list[ResidentView]:
     """Residents of the user's municipalities by name, narrowed to one municipality and by words."""

@@ -22,6 +22,7 @@ from console.api.scope import not_yours
 from console.auth.current import Supervisor
 from console.deps import ClockDep, SessionDep
 from console.pages import _page, _to_login, _viewer, refusal_page
+from console.routes.registry_common import Text
 from opaska.settings import BandSettings, SettingsError, load_settings
 from registry.model import Municipality, StaffRole
 
@@ -68,8 +69,8 @@ async def monthly(
     session: SessionDep,
     clock: ClockDep,
     band_settings: BandSettingsDep,
-    municipality: Annotated[str, Query(min_length=1, max_length=32, description="the municipality's code")],
-    month: Annotated[str, Query(description="a calendar month, YYYY-MM")],
+    municipality: Annotated[Text, Query(min_length=1, max_length=32, description="the municipality's code")],
+    month: Annotated[Text, Query(description="a calendar month, YYYY-MM")],
     format: Literal["csv", "pdf", "json"] = "csv",
     lang: Lang = Lang.PL,
 ) -> Response:

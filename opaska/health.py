@@ -44,6 +44,18 @@ def _task_state(task: asyncio.Future[Any]) -> str:
     return "stopped"
 
 
+async def run_check(check: Check) -> str:
+    """A check's answer, within CHECK_TIMEOUT_S; a check that raises or hangs is an answer too."""
+    try:
+        return await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
+    except TimeoutError:
+        # Whatever a check asks (the database, the broker) did not answer: to a reader of
+        # /readyz that is "unreachable", whichever of the two timeouts noticed it first.
+        return f"unreachable: no answer within {CHECK_TIMEOUT_S:g} s"
+    except Exception as exc:
+        return f"failed: {type(exc).__name__}: {exc}"[:200]
+
+
 class Health:
     """The workers and checks of one process. Every value "ok" means ready."""
 
@@ -67,19 +79,10 @@ class Health:
     async def report(self) -> tuple[bool, dict[str, str]]:
         checks: dict[str, str] = {}
         names = list(self._checks)
-        results = await asyncio.gather(*(self._run(self._checks[name]) for name in names))
+        results = await asyncio.gather(*(run_check(self._checks[name]) for name in names))
         checks.update(zip(names, results, strict=True))
         checks.update({f"worker {name}": state for name, state in self.workers().items()})
         return all(value == OK for value in checks.values()), checks
-
-    @staticmethod
-    async def _run(check: Check) -> str:
-        try:
-            return await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
-        except TimeoutError:
-            return f"no answer within {CHECK_TIMEOUT_S:g} s"
-        except Exception as exc:
-            return f"failed: {type(exc).__name__}: {exc}"[:200]
 
 
 # The process's own; the parts `opaska run` starts in one process share it.
@@ -121,7 +124,9 @@ class DatabaseWatch:
 
     async def run(self) -> None:
         while True:
-            probe = await self._check()
+            # The same outer limit as /readyz: a probe whose clean-up hangs on a dead connection
+            # must not stall the watch itself.
+            probe = await run_check(self._check)
             self._failures = 0 if probe == OK else self._failures + 1
             state = probe if probe == OK or self._failures >= self._failures_to_trip else self.state
             if state != self.state:

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 EVERY_S = 5.0
 GATEWAY_PREFIX = "gateway/"
+CANARY_PREFIX = "canary/"
 
 
 async def record_state(session: AsyncSession, *, name: str, connected_since: datetime | None, now: datetime) -> None:
@@ -58,14 +59,17 @@ async def keep_alive(
     name: str,
     # Since when the gateway hears the broker and writes presence; None while it does not.
     connected_since: Callable[[], datetime | None],
+    # Since when one of its connections hears nothing through the broker (the canary); None while all do.
+    deaf_since: Callable[[], datetime | None],
     bands: BandSettings,
 ) -> None:
     while True:
         try:
             async with sessions() as session, session.begin():
-                await record_state(
-                    session, name=GATEWAY_PREFIX + name, connected_since=connected_since(), now=clock.now()
-                )
+                now = clock.now()
+                await record_state(session, name=GATEWAY_PREFIX + name, connected_since=connected_since(), now=now)
+                # The row's "since" column carries the deaf time, as the auditor's carries "stuck since".
+                await record_state(session, name=CANARY_PREFIX + name, connected_since=deaf_since(), now=now)
                 BANDS_ONLINE.set(await count_bands_online(session, now=clock.now(), bands=bands))
         except Exception as exc:  # the database is away: the alarm path reports it; try again
             log.debug("gateway liveness not recorded: %s", exc)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.intake import IntakeRace
 from gateway import downlink
+from gateway.canary import Canary, canary_topic
 from gateway.dead_letter import DeadLetterEntry
 from gateway.downlink import DownlinkSender
 from gateway.judge import (
@@ -96,6 +97,8 @@ class Gateway:
         bands: BandSettings | None = None,
         alarms: AlarmSettings | None = None,
         on_alarm_stored: Callable[[AlarmStored], None] | None = None,
+        canary_every_s: float = 5.0,
+        canary_deaf_after_s: float = 20.0,
     ) -> None:
         self._topics = topics
         self._sessions = session_factory
@@ -130,6 +133,17 @@ class Gateway:
             manual_ack=True,
             on_message=self._receive_alarm,
         )
+        self._canaries = {
+            lane: Canary(
+                client,
+                topic=canary_topic(topics.root, client.client_id),
+                lane=lane,
+                clock=clock,
+                every_s=canary_every_s,
+                deaf_after_s=canary_deaf_after_s,
+            )
+            for lane, client in (("main", self._client), ("alarm", self._alarm_client))
+        }
         self._alarms = BoundedQueue(
             "alarm", ALARM_QUEUE_LIMIT, lambda: self._pause("alarm"), lambda: self._resume("alarm")
         )
@@ -180,45 +194,65 @@ class Gateway:
                         self._clock,
                         name=self._client_id,
                         connected_since=self._current_connection_start,
+                        deaf_since=self._deaf_since,
                         bands=self._bands,
                     ),
                     name="gateway-liveness",
                 )
             )
+            for canary in self._canaries.values():
+                watch(tasks.create_task(canary.run(), name=f"gateway-canary-{canary.lane}"))
 
     async def close(self) -> None:
         await self._client.disconnect()
         await self._alarm_client.disconnect()
 
     async def broker_state(self) -> str:
-        """For /readyz: "ok" while connected and subscribed to the broker."""
-        if self._client.is_connected and self._connected_since is not None and self._alarm_client.is_connected:
-            return "ok"
-        return f"unreachable: not connected to {self._client.endpoint}"
+        """For /readyz: "ok" while connected and subscribed to the broker, and hearing its canaries."""
+        if not (self._client.is_connected and self._connected_since is not None and self._alarm_client.is_connected):
+            return f"unreachable: not connected to {self._client.endpoint}"
+        for canary in self._canaries.values():
+            state = await canary.state()
+            if state != "ok":
+                return state
+        return "ok"
+
+    def _deaf_since(self) -> datetime | None:
+        """Since when a connection of this gateway hears nothing through the broker; None while all do."""
+        times = [c.deaf_since for c in self._canaries.values() if c.deaf_since is not None]
+        return min(times) if times else None
 
     def _current_connection_start(self) -> datetime | None:
         """Since when band presence is being heard AND written; None while either is not."""
         if not self._client.is_connected or self._connected_since is None or self._reports_healthy_since is None:
             return None
+        if self._canaries["main"].deaf_since is not None:
+            # Connected but deaf hears no band either: no band may be judged offline meanwhile.
+            return None
         return max(self._connected_since, self._reports_healthy_since)
 
     async def _subscribe(self, session_present: bool) -> None:
         # Subscribe even when the session survived: it costs nothing and heals a lost subscription.
-        filters = [(self._topics.uplink_filter, 1), (self._topics.status_filter, 1)]
+        canary = self._canaries["main"]
+        filters = [(self._topics.uplink_filter, 1), (self._topics.status_filter, 1), (canary.topic, 1)]
         granted = await self._client.subscribe(filters)
         for (topic_filter, _), code in zip(filters, granted, strict=True):
             if code >= 0x80:
                 raise RuntimeError(f"broker refused the gateway's subscription to {topic_filter}")
+        canary.listening()
         self._connected_since = self._clock.now()
         self._downlink.wake.set()
         log.info("gateway subscribed to %s (session kept: %s)", self._topics.uplink_filter, session_present)
 
     async def _subscribe_alarms(self, session_present: bool) -> None:
+        canary = self._canaries["alarm"]
         filters = [(self._topics.uplink("+", kind), 1) for kind in sorted(PRIORITY_KINDS)]
+        filters.append((canary.topic, 1))
         granted = await self._alarm_client.subscribe(filters)
         for (topic_filter, _), code in zip(filters, granted, strict=True):
             if code >= 0x80:
                 raise RuntimeError(f"broker refused the gateway's subscription to {topic_filter}")
+        canary.listening()
         log.info("gateway alarm lane subscribed (session kept: %s)", session_present)
 
     def _pause(self, queue: str) -> None:
@@ -239,6 +273,9 @@ class Gateway:
 
     def _receive_alarm(self, message: IncomingMessage) -> None:
         """The priority lane: alarm kinds only, acked after commit."""
+        if message.topic == self._canaries["alarm"].topic:
+            self._canaries["alarm"].hear(message)
+            return
         if not self._is_alarm_topic(message.topic):
             self._alarm_client.ack(message)  # not ours: the main connection has it too
             return
@@ -249,6 +286,9 @@ class Gateway:
         self._alarms.put(Received(message, self._clock.now(), time.monotonic()))
 
     def _receive(self, message: IncomingMessage) -> None:
+        if message.topic == self._canaries["main"].topic:
+            self._canaries["main"].hear(message)
+            return
         if self._is_alarm_topic(message.topic):
             # The priority lane's persistent session holds this alarm until it is committed: this
             # copy (the main connection's `up/#` also matches it) is acked and left.

@@ -16,6 +16,12 @@ from opaska.startup import StartupError
 log = logging.getLogger("opaska")
 
 
+INSECURE_BROKER_HELP = (
+    "start even if the external MQTT broker lets clients in without a password (a lab only; "
+    "same as OPASKA_MQTT_ALLOW_INSECURE_BROKER=true)"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="opaska",
@@ -33,17 +39,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--demo", action="store_true", help="seed a demo municipality with residents and run simulated bands"
     )
+    run.add_argument("--allow-insecure-broker", action="store_true", help=INSECURE_BROKER_HELP)
 
     commands.add_parser(
         "migrate",
         help="bring the database schema up to date",
         description="Apply every pending Alembic migration to the configured database (OPASKA_DATABASE_URL).",
     )
-    commands.add_parser(
+    gateway = commands.add_parser(
         "gateway",
         help="run only the gateway (bands in, over an external broker)",
         description="Run the gateway alone: subscribes to band uplinks on OPASKA_MQTT_URL, validates, commits, acks.",
     )
+    gateway.add_argument("--allow-insecure-broker", action="store_true", help=INSECURE_BROKER_HELP)
     commands.add_parser(
         "engine",
         help="run only the engine (escalation and notifications)",
@@ -484,6 +492,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"opaska: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log.level)
+    if getattr(args, "allow_insecure_broker", False):
+        settings = settings.model_copy(
+            update={"mqtt": settings.mqtt.model_copy(update={"allow_insecure_broker": True})}
+        )
 
     from opaska import platform
 

@@ -19,7 +19,7 @@ from alarm_center.live import AlarmFeed, LiveWake
 from console.app import create_app
 from console.context import ConsoleContext, MqttHooks, TwilioHooks
 from console.data_key import load_data_key
-from gateway.broker.acl import TopicRules
+from gateway.broker.acl import TopicRules, platform_client_id
 from gateway.broker.credential_store import CredentialStore
 from gateway.broker.embedded import BrokerStartError, EmbeddedBroker
 from gateway.broker.mosquitto_auth import keep_mosquitto_auth_in_step
@@ -31,6 +31,7 @@ from gateway.topics import TopicScheme
 from opaska import health
 from opaska.clock import Clock, SystemClock
 from opaska.db.engine import make_session_factory
+from opaska.mqtt.anonymous_probe import admits_anonymous
 from opaska.mqtt.client import MqttError
 from opaska.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from opaska.settings import Settings
@@ -75,13 +76,15 @@ def _gateway(
         topics=TopicScheme(settings.mqtt.topic_root),
         session_factory=sessions,
         clock=clock,
-        client_id=f"{settings.mqtt.client_id_prefix}-gateway",
+        client_id=platform_client_id(settings.mqtt.client_id_prefix, "gateway"),
         protocol=settings.mqtt.effective_protocol,
         session_expiry_s=settings.mqtt.session_expiry_s,
         keepalive_s=settings.mqtt.keepalive_s,
         bands=settings.bands,
         alarms=settings.alarms,
         on_alarm_stored=(lambda _stored: on_stored()) if on_stored else None,
+        canary_every_s=settings.mqtt.canary_every_s,
+        canary_deaf_after_s=settings.mqtt.canary_deaf_after_s,
     )
 
 
@@ -126,7 +129,7 @@ async def _start_adapters(
             DeviceDirectory(sessions, "traccar"),
             endpoint=endpoint,
             topic_root=settings.mqtt.topic_root,
-            client_id=f"{settings.mqtt.client_id_prefix}-traccar",
+            client_id=platform_client_id(settings.mqtt.client_id_prefix, "traccar"),
             protocol=settings.mqtt.effective_protocol,
             session_expiry_s=settings.mqtt.session_expiry_s,
             keepalive_s=settings.mqtt.keepalive_s,
@@ -144,6 +147,32 @@ async def _start_adapters(
         adapters.parts["traccar adapter"] = traccar.run()
         adapters.closers.append(traccar.close)
     return adapters
+
+
+async def _refuse_open_broker(settings: Settings, endpoint: MqttEndpoint) -> None:
+    """An external broker must not admit anonymous clients; only a lab may say otherwise."""
+    try:
+        open_to_anyone = await admits_anonymous(endpoint, protocol=settings.mqtt.effective_protocol)
+    except MqttError:
+        return  # unreachable: the gateway's own connect says so, with its hint
+    if not open_to_anyone:
+        return
+    where = f"{endpoint.host}:{endpoint.port}"
+    if settings.mqtt.allow_insecure_broker:
+        log.warning(
+            "SECURITY: the MQTT broker at %s accepts clients without a password: anyone who reaches it can "
+            "raise or read alarms. Allowed only because allow_insecure_broker is set (a lab, never a centre).",
+            where,
+        )
+        return
+    raise StartupError(
+        f"the MQTT broker at {where} accepts clients without a username and password: anyone who can reach it "
+        "could raise an alarm as any band, read every band's messages and take over the gateway's client id. "
+        "Turn anonymous access off (Mosquitto: `allow_anonymous false` with a password file, as "
+        "config/mosquitto.conf ships; EMQX: enable authentication) and give opaska the service account in "
+        "OPASKA_MQTT_URL (mqtt://opaska-service:PASSWORD@host:port); see docs/brokers.md. For a lab only: "
+        "--allow-insecure-broker (OPASKA_MQTT_ALLOW_INSECURE_BROKER=true)."
+    )
 
 
 async def _connect_gateway(gateway: Gateway, endpoint: MqttEndpoint) -> None:
@@ -215,6 +244,8 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
                 settings.mqtt.embedded_port,
                 credentials=credentials,
                 rules=TopicRules(TopicScheme(settings.mqtt.topic_root)),
+                connect_timeout_s=settings.mqtt.embedded_connect_timeout_s,
+                pending_per_address=settings.mqtt.embedded_max_pending_per_address,
             )
             try:
                 await broker.start()
@@ -225,6 +256,7 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
             )
         else:
             endpoint = parse_mqtt_url(settings.mqtt.url)
+            await _refuse_open_broker(settings, endpoint)
         wake = LiveWake()
         context = ConsoleContext(
             sessions,
@@ -308,6 +340,7 @@ async def run_gateway(settings: Settings) -> None:
     try:
         sessions = make_session_factory(db)
         endpoint = _external_endpoint(settings)
+        await _refuse_open_broker(settings, endpoint)
         gateway = _gateway(settings, endpoint, sessions, SystemClock(), None)
         await _connect_gateway(gateway, endpoint)
         health.PROCESS.add_check("database", health.database_check(sessions))

@@ -42,6 +42,10 @@ class MqttSettings(BaseModel):
     protocol: Literal["auto", "3.1.1", "5"] = "auto"
     embedded_host: str = "127.0.0.1"
     embedded_port: int = Field(default=1883, ge=1, le=65535)
+    # Embedded broker: seconds a new connection may take to send its CONNECT, and how many
+    # connections from one address may be waiting for theirs at once (docs/brokers.md).
+    embedded_connect_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    embedded_max_pending_per_address: int = Field(default=256, ge=1, le=100_000)
     topic_root: str = "opaska/v1"
     client_id_prefix: str = "opaska"
     session_expiry_s: int = Field(default=86400, ge=0)
@@ -55,6 +59,13 @@ class MqttSettings(BaseModel):
     mosquitto_pid_file: str = ""
     # Bearer token EMQX must send to opaska's HTTP auth hooks; empty disables the hooks.
     hook_token: str = ""
+    # An external broker that admits anonymous clients is refused at start (anyone could publish
+    # an alarm, read every band, or take the gateway's client id). True only for a lab.
+    allow_insecure_broker: bool = False
+    # Seconds between the gateway's canary messages to itself through the broker, and how long
+    # it may go without hearing one before it counts itself deaf and reconnects.
+    canary_every_s: float = Field(default=5.0, gt=0, le=300)
+    canary_deaf_after_s: float = Field(default=20.0, gt=0, le=3600)
 
     @field_validator("url")
     @classmethod

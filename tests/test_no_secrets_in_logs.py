@@ -106,6 +106,7 @@ async def test_no_secret_reaches_the_log(
         )
         if TEST_MQTT_URL:
             env["OPASKA_MQTT_URL"] = TEST_MQTT_URL
+            env["OPASKA_MQTT_ALLOW_INSECURE_BROKER"] = "true"  # the machine's test Mosquitto: a lab
             endpoint = parse_mqtt_url(TEST_MQTT_URL)
         else:
             broker_port = free_port()

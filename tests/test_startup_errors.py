@@ -75,4 +75,4 @@ def test_taken_port_is_named_with_the_way_out(tmp_path: Path, what: str, variabl
     assert f"127.0.0.1:{taken} is already taken" in line
     assert variable in line
     if what == "broker":
-        assert "OPASKA_MQTT_URL=mqtt://127.0.0.1:" in line
+        assert "must require passwords: OPASKA_MQTT_URL=mqtt://opaska-service:PASSWORD@127.0.0.1:" in line

@@ -39,6 +39,18 @@ def band_client_id(serial: str) -> str:
     return BAND_CLIENT_ID_PREFIX + serial
 
 
+def platform_client_id(prefix: str, part: str) -> str:
+    """The client id of one of the platform's own connections (`opaska:gateway`, `opaska:traccar`).
+
+    The `:` is what no band serial may hold (`gateway.topics.FORBIDDEN_IN_BAND_ID`): on Mosquitto's
+    band listener a band's client id is its serial (`use_username_as_clientid`), so a band
+    registered as `opaska-gateway` would otherwise take over the gateway's persistent session.
+    Whoever knows these ids still cannot use them: every broker admits them only with the service
+    account's password, and a refused CONNECT never disturbs the connected client (issue 16).
+    """
+    return f"{prefix}:{part}"
+
+
 def may_use_client_id(who: Principal, client_id: str) -> bool:
     """May this (authenticated) principal connect with this client id? Never an empty one."""
     if not client_id:

@@ -22,6 +22,7 @@ from amqtt.session import Session
 
 from gateway.broker.acl import Principal, PrincipalKind, TopicRules, may_use_client_id
 from gateway.broker.credential_store import CredentialStore
+from gateway.broker.refusals import RefusalLog, Refused
 
 log = logging.getLogger(__name__)
 
@@ -38,37 +39,55 @@ class BrokerGuard:
     # clean-session connections with the same client id open side by side, and both are
     # judged as whoever connected last.
     principals: dict[str, Principal] = field(default_factory=dict)
+    refusals: RefusalLog = field(default_factory=RefusalLog)
+
+    async def judge(self, session: Session) -> Principal | None:
+        """The principal this CONNECT proves, or None (counted and logged); changes nothing.
+
+        Run on the fresh CONNECT before amqtt touches any stored session (`_AclBroker`): a refused
+        CONNECT must never disturb the connected client whose client id it names.
+        """
+        principal, reason, detail = await self._verdict(session)
+        if principal is None:
+            self.refusals.refused("connect", reason, detail)
+        return principal
 
     async def admit(self, session: Session) -> Principal | None:
-        """The principal this CONNECT proves, remembered for its client id; None refuses it."""
+        """Judge again as amqtt's auth plugin, and remember the principal for the client id."""
         client_id = session.client_id
+        principal = await self.judge(session)
+        if principal is None:
+            # Reached only when the credentials changed between the broker's own early check and
+            # this one: amqtt has already handed the old session's state to this connection, so
+            # fail closed until a good CONNECT.
+            if client_id:
+                self.principals.pop(client_id, None)
+            return None
+        self.principals[client_id] = principal
+        return principal
+
+    async def _verdict(self, session: Session) -> tuple[Principal | None, Refused, str]:
+        client_id = session.client_id
+        who = f"client {client_id!r}, username {session.username!r}, from {session.remote_address}"
         principal: Principal | None = None
-        reason = "bad credentials"
         try:
             if client_id:
                 principal = await self.credentials.authenticate(session.username, session.password)
         except Exception:
             # A database failure must refuse the client, not crash the broker's connection task.
             log.exception("MQTT authentication failed for client %r", client_id)
-            principal, reason = None, "authentication error"
-        if principal is not None and not may_use_client_id(principal, client_id):
+            return None, Refused.AUTH_ERROR, who
+        if principal is None:
+            return None, Refused.BAD_CREDENTIALS, who
+        if not may_use_client_id(principal, client_id):
             # A client id belongs to one principal (`band-{serial}` to that band), so the map
             # below can never hand one band's rights to another connection using its client id.
-            reason = f"client id not allowed for {principal.kind} {principal.username!r}"
-            principal = None
-        if principal is not None and session.will_flag and not self._will_allowed(principal, session.will_topic):
+            return None, Refused.CLIENT_ID, f"{who}: not a client id of {principal.kind} {principal.username!r}"
+        if session.will_flag and not self._will_allowed(principal, session.will_topic):
             # amqtt publishes a will without any topic check, so a will is judged here, at CONNECT,
             # as Mosquitto 2 does: otherwise a band could post a forged status under another band.
-            principal, reason = None, f"will topic {session.will_topic!r} not allowed"
-        if principal is None:
-            # Forget any earlier principal of this client id: amqtt has already handed the old
-            # session's state to this refused connection, so fail closed until a good CONNECT.
-            if client_id:
-                self.principals.pop(client_id, None)
-            log.info("MQTT connection refused: client %r, username %r: %s", client_id, session.username, reason)
-            return None
-        self.principals[client_id] = principal
-        return principal
+            return None, Refused.WILL_TOPIC, f"{who}: will topic {session.will_topic!r}"
+        return principal, Refused.BAD_CREDENTIALS, who
 
     def forget_bands(self, serials: set[str]) -> None:
         """The bands' credentials were revoked or replaced: their connections lose every right
@@ -84,15 +103,24 @@ class BrokerGuard:
     def allows(self, client_id: str | None, topic: str, action: Action) -> bool:
         """In memory only: this runs for every delivery of every message."""
         principal = self.principals.get(client_id) if client_id else None
-        if principal is None:
-            return False
-        if action is Action.PUBLISH:
-            return self.rules.may_publish(principal, topic)
-        if action is Action.SUBSCRIBE:
-            return self.rules.may_subscribe(principal, topic)
         if action is Action.RECEIVE:
-            return self.rules.may_receive(principal, topic)
-        return False
+            # Not counted: every delivery is checked, and retained messages of other bands are
+            # filtered out here on each band's connect as a matter of course.
+            return principal is not None and self.rules.may_receive(principal, topic)
+        if principal is None:
+            allowed = False
+        elif action is Action.PUBLISH:
+            allowed = self.rules.may_publish(principal, topic)
+        elif action is Action.SUBSCRIBE:
+            allowed = self.rules.may_subscribe(principal, topic)
+        else:
+            allowed = False
+        if not allowed:
+            who = principal.username if principal is not None else "no principal"
+            self.refusals.refused(
+                str(action.value), Refused.TOPIC_RULES, f"client {client_id!r} ({who}) on {topic[:200]!r}"
+            )
+        return allowed
 
 
 _GUARDS: dict[str, BrokerGuard] = {}

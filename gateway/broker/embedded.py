@@ -17,16 +17,27 @@ import contextlib
 import logging
 from typing import Any
 
+from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker
 from amqtt.contexts import Action
+from amqtt.errors import AMQTTError, BrokerError, MQTTError, NoDataError
+from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.session import Session
+from amqtt.utils import gen_client_id
 
 from gateway.broker.acl import TopicRules
 from gateway.broker.amqtt_plugins import BrokerGuard, broker_plugins, register_guard, unregister_guard
+from gateway.broker.connect_gate import PendingConnects, drop
 from gateway.broker.credential_store import CredentialStore
+from gateway.broker.refusals import Refused
+from opaska.settings import MqttSettings
 from opaska.startup import StartupError, check_listen_port
 
 log = logging.getLogger(__name__)
+
+
+_DEFAULTS = MqttSettings()
 
 
 class BrokerStartError(Exception):
@@ -42,13 +53,116 @@ def _broker_config(host: str, port: int, plugins: dict[str, Any]) -> dict[str, A
 
 
 class _AclBroker(Broker):  # type: ignore[misc]  # amqtt ships no type hints (no py.typed)
-    """amqtt's broker, minus one way around the topic ACL.
+    """amqtt's broker, behind our door (`gateway.broker.connect_gate`) and minus one way around the
+    topic ACL.
 
-    When a client connects, amqtt 0.12.1 sends it the retained messages matching *every* filter
-    any client has subscribed to, with no topic check: a band would get the gateway's view of
-    every other band's retained status. Here each retained message is also checked as a delivery
-    (RECEIVE) to the session it is sent to.
+    Connections: each must send its CONNECT within the deadline, at most so many per address may
+    be waiting for theirs, and each CONNECT is judged by the guard before amqtt deletes, merges or
+    takes over any stored session of its client id. Whatever is refused is closed at once.
+
+    Retained messages: when a client connects, amqtt 0.12.1 sends it the retained messages matching
+    *every* filter any client has subscribed to, with no topic check: a band would get the gateway's
+    view of every other band's retained status. Here each retained message is also checked as a
+    delivery (RECEIVE) to the session it is sent to.
     """
+
+    def __init__(
+        self, config: dict[str, Any], *, guard: BrokerGuard, connect_timeout_s: float, pending_per_address: int
+    ) -> None:
+        super().__init__(config)
+        self._guard = guard
+        self._connect_timeout_s = connect_timeout_s
+        self._pending = PendingConnects(pending_per_address)
+
+    async def _client_connected(self, listener_name: str, reader: ReaderAdapter, writer: WriterAdapter) -> None:
+        server = self._servers.get(listener_name)
+        if not server:
+            raise BrokerError(f"Invalid listener name {listener_name!r}")
+        peer = writer.get_peer_info()
+        if peer is None:
+            await drop(writer)
+            return
+        address = str(peer[0])
+        await server.acquire_connection()
+        try:
+            accepted = await self._admit(reader, writer, address, int(peer[1]))
+            if accepted is None:
+                return
+            handler, session = accepted
+            try:
+                await self._handle_client_session(reader, writer, session, handler, server, listener_name)
+            except (AMQTTError, MQTTError, NoDataError) as exc:
+                log.debug("MQTT client %r: connection ended: %s", session.client_id, exc)
+        finally:
+            server.release_connection()
+
+    async def _admit(
+        self, reader: ReaderAdapter, writer: WriterAdapter, address: str, port: int
+    ) -> tuple[BrokerProtocolHandler, Session] | None:
+        """The CONNECT read, judged and, if admitted, joined to its stored session; None if refused."""
+        refusals = self._guard.refusals
+        with self._pending.slot(address) as has_slot:
+            if not has_slot:
+                detail = f"{address}: too many connections without CONNECT"
+                refusals.refused("connect", Refused.TOO_MANY_PENDING, detail)
+                await drop(writer)
+                return None
+            try:
+                async with asyncio.timeout(self._connect_timeout_s):
+                    handler, incoming = await BrokerProtocolHandler.init_from_connect(
+                        reader, writer, self.plugins_manager
+                    )
+            except TimeoutError:
+                refusals.refused(
+                    "connect", Refused.CONNECT_TIMEOUT, f"{address}: no CONNECT within {self._connect_timeout_s:g} s"
+                )
+                await drop(writer)
+                return None
+            except MQTTError as exc:
+                refusals.refused("connect", Refused.PROTOCOL, f"{address}: {exc}")
+                await drop(writer)
+                return None
+            except (AMQTTError, NoDataError, OSError) as exc:
+                # Closed before a whole CONNECT came (a port scan, a health check) or not MQTT at all.
+                refusals.refused("connect", Refused.NO_CONNECT, f"{address}: {type(exc).__name__}")
+                await drop(writer)
+                return None
+        if await self._guard.judge(incoming) is None:
+            with contextlib.suppress(Exception):
+                await ConnackPacket.build(0, NOT_AUTHORIZED).to_stream(writer)
+            await drop(writer)
+            return None
+        return handler, await self._join_stored_session(incoming)
+
+    async def _join_stored_session(self, incoming: Session) -> Session:
+        """amqtt 0.12.1's own session handling (`Broker._initialize_client_session`), now run only
+        for a CONNECT the guard admitted."""
+        if incoming.clean_session:
+            if incoming.client_id:
+                await self._delete_session(incoming.client_id)
+            else:
+                incoming.client_id = gen_client_id()
+            incoming.parent = 0
+            session = incoming
+        elif incoming.client_id in self._sessions:
+            # The stored session keeps its subscriptions and queue; the new CONNECT brings its will,
+            # keep-alive and credentials.
+            session, _ = self._sessions[incoming.client_id]
+            session.will_flag = incoming.will_flag
+            session.will_message = incoming.will_message
+            session.will_topic = incoming.will_topic
+            session.will_qos = incoming.will_qos
+            session.keep_alive = incoming.keep_alive
+            session.username = incoming.username
+            session.password = incoming.password
+            session.parent = 1
+        else:
+            incoming.parent = 0
+            session = incoming
+        delay = self.config.get("timeout-disconnect-delay", 0)
+        if session.keep_alive > 0 and isinstance(delay, int):
+            session.keep_alive += delay
+        return session
 
     async def _publish_retained_messages_for_subscription(
         self, subscription: tuple[str, int], session: Session
@@ -67,6 +181,9 @@ class _AclBroker(Broker):  # type: ignore[misc]  # amqtt ships no type hints (no
         if sends:
             await asyncio.wait(sends)
 
+    def pending_connects(self) -> int:
+        return self._pending.waiting()
+
 
 def check_port_free(host: str, port: int) -> None:
     try:
@@ -75,7 +192,10 @@ def check_port_free(host: str, port: int) -> None:
             port,
             "OPASKA_MQTT_EMBEDDED_PORT (e.g. 1884)",
             what="the embedded MQTT broker",
-            hint=f" (another MQTT broker, e.g. Mosquitto, may run there: use it with OPASKA_MQTT_URL=mqtt://{host}:{port})",
+            hint=(
+                " (another MQTT broker, e.g. Mosquitto, may run there; to use it instead, it must require "
+                f"passwords: OPASKA_MQTT_URL=mqtt://opaska-service:PASSWORD@{host}:{port}, docs/brokers.md)"
+            ),
         )
     except StartupError as exc:
         raise BrokerStartError(str(exc)) from None
@@ -89,11 +209,15 @@ class EmbeddedBroker:
         *,
         credentials: CredentialStore,
         rules: TopicRules,
+        connect_timeout_s: float = _DEFAULTS.embedded_connect_timeout_s,
+        pending_per_address: int = _DEFAULTS.embedded_max_pending_per_address,
         enforce_topics: bool = True,
     ) -> None:
         """`enforce_topics=False` is for tests only: it proves the ACL tests can fail."""
         self.host = host
         self.port = port
+        self._connect_timeout_s = connect_timeout_s
+        self._pending_per_address = pending_per_address
         self._guard = BrokerGuard(credentials, rules)
         credentials.on_withdrawn(self._guard.forget_bands)
         self._enforce_topics = enforce_topics
@@ -109,7 +233,12 @@ class EmbeddedBroker:
         self._guard_id = register_guard(self._guard)
         plugins = broker_plugins(self._guard_id, enforce_topics=self._enforce_topics)
         try:
-            broker = _AclBroker(_broker_config(self.host, self.port, plugins))
+            broker = _AclBroker(
+                _broker_config(self.host, self.port, plugins),
+                guard=self._guard,
+                connect_timeout_s=self._connect_timeout_s,
+                pending_per_address=self._pending_per_address,
+            )
             await broker.start()
         except Exception as exc:
             unregister_guard(self._guard_id)

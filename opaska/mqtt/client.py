@@ -34,6 +34,10 @@ class MqttError(Exception):
     """The broker could not be reached, refused us, or the connection broke."""
 
 
+class MqttRefused(MqttError):
+    """The broker answered our CONNECT with a refusal (bad credentials, not authorised, ...)."""
+
+
 @dataclass(frozen=True)
 class IncomingMessage:
     topic: str
@@ -124,6 +128,10 @@ class AsyncMqttClient:
     @property
     def is_connected(self) -> bool:
         return self._paho.is_connected()
+
+    @property
+    def is_reading_paused(self) -> bool:
+        return self._reading_paused
 
     @property
     def generation(self) -> int:
@@ -222,7 +230,7 @@ class AsyncMqttClient:
         if self._connected is None or self._connected.done():
             return
         if reason.is_failure:
-            self._connected.set_exception(MqttError(f"MQTT broker {self.endpoint} refused us: {reason}"))
+            self._connected.set_exception(MqttRefused(f"MQTT broker {self.endpoint} refused us: {reason}"))
             return
         self._generation += 1
         self._connected.set_result(bool(flags.session_present))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.broker.acl import platform_client_id
 from gateway.ingress.directory import DeviceDirectory
 from gateway.ingress.traccar_client import TraccarIngress
 from gateway.ingress.watch_server import WatchServer
@@ -113,7 +114,7 @@ async def running_traccar_ingress(
         DeviceDirectory(sessions, "traccar"),
         endpoint=endpoint,
         topic_root=topic_root,
-        client_id=f"{client_prefix}-traccar",
+        client_id=platform_client_id(client_prefix, "traccar"),
         protocol=protocol,
         session_expiry_s=60,
         keepalive_s=10,

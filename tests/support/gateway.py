@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.broker.acl import platform_client_id
 from gateway.runner import Gateway
 from gateway.service import AlarmStored
 from gateway.topics import TopicScheme
@@ -35,7 +36,7 @@ async def running_gateway(
         topics=topics,
         session_factory=sessions,
         clock=clock,
-        client_id=f"{client_prefix}-gateway",
+        client_id=platform_client_id(client_prefix, "gateway"),
         protocol=protocol,
         session_expiry_s=60,
         keepalive_s=10,

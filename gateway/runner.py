@@ -49,7 +49,7 @@ from gateway.test_hooks import hold_before_commit_if_asked
 from gateway.topics import TopicScheme
 from opaska import health
 from opaska.clock import Clock
-from opaska.mqtt.client import AsyncMqttClient, IncomingMessage
+from opaska.mqtt.client import AsyncMqttClient, IncomingMessage, MqttError
 from opaska.mqtt.endpoint import MqttEndpoint
 from opaska.mqtt.reconnect import Backoff, stay_connected
 from opaska.settings import AlarmSettings, BandSettings
@@ -238,7 +238,8 @@ class Gateway:
         granted = await self._client.subscribe(filters)
         for (topic_filter, _), code in zip(filters, granted, strict=True):
             if code >= 0x80:
-                raise RuntimeError(f"broker refused the gateway's subscription to {topic_filter}")
+                # Set-up failed: the reconnect loop starts over with backoff rather than the gateway dying.
+                raise MqttError(f"broker refused the gateway's subscription to {topic_filter}")
         canary.listening()
         self._connected_since = self._clock.now()
         self._downlink.wake.set()
@@ -251,7 +252,8 @@ class Gateway:
         granted = await self._alarm_client.subscribe(filters)
         for (topic_filter, _), code in zip(filters, granted, strict=True):
             if code >= 0x80:
-                raise RuntimeError(f"broker refused the gateway's subscription to {topic_filter}")
+                # Set-up failed: the reconnect loop starts over with backoff rather than the gateway dying.
+                raise MqttError(f"broker refused the gateway's subscription to {topic_filter}")
         canary.listening()
         log.info("gateway alarm lane subscribed (session kept: %s)", session_present)
 

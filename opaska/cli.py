@@ -601,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
                     heartbeats=args.heartbeats,
                     interval_s=args.interval,
                     timeout_s=args.timeout,
+                    broker=args.broker,
                 )
             )
     raise AssertionError(args.command)

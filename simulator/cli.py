@@ -25,13 +25,22 @@ from simulator.scenarios import print_report, run_scenario
 
 
 async def simulate(
-    settings: Settings, *, bands: list[str], press: str | None, heartbeats: int, interval_s: float, timeout_s: float
+    settings: Settings,
+    *,
+    bands: list[str],
+    press: str | None,
+    heartbeats: int,
+    interval_s: float,
+    timeout_s: float,
+    broker: str | None = None,
 ) -> int:
-    endpoint = (
-        MqttEndpoint(settings.mqtt.embedded_host, settings.mqtt.embedded_port)
-        if settings.mqtt.embedded
-        else parse_mqtt_url(settings.mqtt.url)
-    )
+    """A few named bands; on `broker` (the bands' listener) if given, else the configured broker."""
+    if broker:
+        endpoint = parse_mqtt_url(broker)
+    elif settings.mqtt.embedded:
+        endpoint = MqttEndpoint(settings.mqtt.embedded_host, settings.mqtt.embedded_port)
+    else:
+        endpoint = parse_mqtt_url(settings.mqtt.url)
     topics = TopicScheme(settings.mqtt.topic_root)
     virtual = []
     for spec in bands:

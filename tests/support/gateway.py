@@ -30,6 +30,8 @@ async def running_gateway(
     protocol: str,
     stored: list[AlarmStored] | None = None,
     alarms: AlarmSettings | None = None,
+    canary_every_s: float = 5.0,
+    canary_deaf_after_s: float = 20.0,
 ) -> AsyncIterator[Gateway]:
     gateway = Gateway(
         endpoint=endpoint,
@@ -42,6 +44,8 @@ async def running_gateway(
         keepalive_s=10,
         alarms=alarms,
         on_alarm_stored=stored.append if stored is not None else None,
+        canary_every_s=canary_every_s,
+        canary_deaf_after_s=canary_deaf_after_s,
     )
     await gateway.connect()
     task = asyncio.create_task(gateway.run())

@@ -209,13 +209,17 @@ class MosquittoProcess:
         self.process = subprocess.Popen(
             [self.binary, "-c", str(self.config_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
+        self.wait_listening(self.process, [self.port, self.service_port])
+
+    @staticmethod
+    def wait_listening(process: subprocess.Popen[bytes], ports: list[int]) -> None:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                err = self.process.stderr.read().decode() if self.process.stderr else ""
+            if process.poll() is not None:
+                err = process.stderr.read().decode() if process.stderr else ""
                 raise RuntimeError(f"mosquitto exited: {err}")
             try:
-                for port in (self.port, self.service_port):
+                for port in ports:
                     with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                         pass
                 return

@@ -10,7 +10,7 @@ No `from __future__ import annotations`: FastAPI must resolve the Annotated depe
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +21,7 @@ from alarm_center.notify.model import Notification, NotificationStatus
 from alarm_center.notify.templates import alert_text
 from console.api.scope import visible_alarm
 from console.auth.current import AlarmHandler
+from console.bounds import DbId
 from console.deps import ClockDep, SessionDep, get_clock
 from registry.model import Contact
 
@@ -33,7 +34,7 @@ __all__ = ["get_clock", "router"]  # get_clock: tests override the console's clo
 class NotifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    contact_id: int = Field(gt=0, description="one of the alarm's resident's contacts")
+    contact_id: Annotated[DbId, Field(description="one of the alarm's resident's contacts")]
     channel: Literal["sms", "voice"]
 
 
@@ -71,7 +72,7 @@ def _field_error(field: str, message: str) -> HTTPException:
 
 @router.post("/api/alarms/{alarm_id}/notify", status_code=status.HTTP_201_CREATED)
 async def notify_contact(
-    alarm_id: Annotated[int, Path(gt=0, le=2**62)],
+    alarm_id: DbId,
     body: NotifyRequest,
     user: AlarmHandler,
     session: SessionDep,

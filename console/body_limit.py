@@ -34,7 +34,7 @@ class BodyLimit:
             return
         limit = limit_for(scope["path"])
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        if declared is not None and _announces_more(declared, limit):
             await _too_large(send, limit)
             return
         seen = 0
@@ -60,6 +60,16 @@ class BodyLimit:
         except BodyTooLarge:
             if not started:
                 await _too_large(send, limit)
+
+
+def _announces_more(declared: bytes, limit: int) -> bool:
+    """Is this Content-Length not a number, or one over the limit?"""
+    if not declared.isdigit():
+        return True
+    digits = declared.lstrip(b"0")
+    # Counted before int() reads them: Python refuses to convert more than 4300 digits (a
+    # ValueError, a 500), and more digits than the limit has is over it anyway.
+    return len(digits) > len(str(limit)) or int(digits or b"0") > limit
 
 
 async def _too_large(send: Send, limit: int) -> None:

@@ -7,16 +7,15 @@ console: a centre's screens must work with no internet.
 """
 
 from pathlib import Path
-from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from console.auth import sessions
 from console.auth.current import StaffPrincipal, principal_for_token
+from console.bounds import DbId
 from console.deps import ClockDep, SessionDep, context_of
 from registry.model import StaffRole
 
@@ -76,9 +75,7 @@ async def queue_page(request: Request, session: SessionDep, clock: ClockDep) -> 
 
 
 @router.get("/alarms/{alarm_id}")
-async def alarm_page(
-    alarm_id: Annotated[int, PathParam(gt=0, le=2**62)], request: Request, session: SessionDep, clock: ClockDep
-) -> Response:
+async def alarm_page(alarm_id: DbId, request: Request, session: SessionDep, clock: ClockDep) -> Response:
     user = await _viewer(request, session, clock)
     if user is None:
         return _to_login(request)

@@ -2,15 +2,17 @@
 
 Every request must carry a valid `X-Twilio-Signature`, checked with Twilio's RequestValidator over
 the *configured* public URL (what we gave Twilio), since behind a proxy the URL a request arrives on
-is not the one Twilio signed. Unsigned or forged: 403, and nothing is read or written.
+is not the one Twilio signed. Unsigned or forged: 403, and nothing is read or written. A number
+out of range in the URL (console/bounds.py) is refused before that, 422: malformed, whoever sent it.
 """
 
 import logging
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape, quoteattr
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]  # no py.typed
 
@@ -20,6 +22,7 @@ from alarm_center.notify.metrics import WEBHOOKS
 from alarm_center.notify.model import Channel, Notification
 from alarm_center.notify.notifier import mask_phone
 from alarm_center.notify.templates import SAY_LANGUAGE, contact_language, render
+from console.bounds import DbId
 from console.context import ConsoleContext, TwilioHooks
 
 log = logging.getLogger(__name__)
@@ -68,7 +71,7 @@ def _say(text: str, language: str) -> str:
 
 
 @router.post("/status/{notification_id}")
-async def status_callback(notification_id: int, request: Request) -> Response:
+async def status_callback(notification_id: DbId, request: Request) -> Response:
     """A message's or call's progress: the notification row moves forward (never back)."""
     verified = await _verify(request, "status")
     params = verified.params
@@ -111,7 +114,12 @@ async def inbound_sms(request: Request) -> Response:
 
 
 @router.post("/voice/{notification_id}")
-async def voice(notification_id: int, request: Request, repeat: int = 0) -> Response:
+async def voice(
+    notification_id: DbId,
+    request: Request,
+    # Our own redirect counts it up to VOICE_REPEATS: anything else is not from a call of ours.
+    repeat: Annotated[int, Query(ge=0, le=VOICE_REPEATS)] = 0,
+) -> Response:
     """Twilio asks what to say on our call: the alert, then one key (1 going, 2 cannot)."""
     verified = await _verify(request, "voice")
     async with verified.context.session_factory() as session:
@@ -154,7 +162,7 @@ def _prompt(hooks: TwilioHooks, row: Notification, language: str, repeat: int) -
 
 
 @router.post("/voice/{notification_id}/gather")
-async def gather(notification_id: int, request: Request) -> Response:
+async def gather(notification_id: DbId, request: Request) -> Response:
     """The key pressed: 1 or 2 is recorded on the alarm as the relative's answer; anything else repeats."""
     verified = await _verify(request, "gather")
     digits = verified.params.get("Digits", "")

@@ -33,7 +33,6 @@ import pytest
 import pytest_asyncio
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
-from fastapi import routing as fastapi_routing
 from fastapi.routing import APIWebSocketRoute
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.routing import Mount, WebSocketRoute
@@ -55,6 +54,7 @@ from opaska.db.engine import make_engine, make_session_factory
 from registry import service
 from registry.bands import register_band_without_credentials
 from tests.support.alarms import take_in
+from tests.support.routes import app_routes
 from tests.support.staff import Login, StaffMember, create_staff, log_in
 
 Role = Literal["operator", "supervisor", "technician", "administrator"]
@@ -303,10 +303,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
 def served_routes(app: FastAPI) -> set[tuple[str, str]]:
     """(method, path template) of every route the app serves; ("WS", path) for a WebSocket."""
     served: set[tuple[str, str]] = set()
-    # FastAPI 0.16x keeps included routers as branches of app.routes and flattens them with
-    # iter_route_contexts; before, app.routes held every route itself.
-    flatten = getattr(fastapi_routing, "iter_route_contexts", lambda routes: routes)
-    for route in flatten(app.routes):
+    for route in app_routes(app):
         original = getattr(route, "original_route", route)
         if isinstance(original, Mount):
             if route.name not in EXCLUDED_MOUNTS:

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Path, Request, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,13 +31,13 @@ from alarm_center.alarms.views import AlarmView, alarm_views
 from alarm_center.notify.model import Notification
 from console.api.scope import visible_alarm
 from console.auth.current import AlarmHandler, AnyStaff, StaffPrincipal
+from console.bounds import DbId
 from console.deps import ClockDep, SessionDep, context_of
 from console.key_safe import KeySafeUnavailable, read_key_safe_code
 from opaska.clock import Clock
 from registry.model import Band, Contact, Resident, StaffUser
 
 router = APIRouter(tags=["alarms"])
-AlarmId = Annotated[int, Path(gt=0, le=2**62)]
 LOCAL = ZoneInfo("Europe/Warsaw")
 
 MEDICAL_OPENED = "medical_notes_opened"
@@ -214,7 +214,7 @@ async def _contact_names(session: AsyncSession, ids: set[int]) -> dict[int, str]
 
 
 @router.get("/api/alarms/{alarm_id}")
-async def get_alarm(alarm_id: AlarmId, user: AnyStaff, session: SessionDep, clock: ClockDep) -> AlarmDetail:
+async def get_alarm(alarm_id: DbId, user: AnyStaff, session: SessionDep, clock: ClockDep) -> AlarmDetail:
     """One alarm in full: resident card (no medical notes: GET .../medical), band status, the
     contacts in escalation order with every notification sent to each, and the event timeline."""
     alarm = await visible_alarm(session, user, alarm_id)
@@ -358,7 +358,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 @router.get("/api/alarms/{alarm_id}/medical")
 async def medical_notes(
-    alarm_id: AlarmId, user: AlarmHandler, response: Response, session: SessionDep, clock: ClockDep
+    alarm_id: DbId, user: AlarmHandler, response: Response, session: SessionDep, clock: ClockDep
 ) -> MedicalNotes:
     """The resident's medical notes. Every opening is recorded in the alarm's timeline (who, when)."""
     # Kept out of the browser's cache: a later user of the machine must open (and be audited) again.
@@ -384,7 +384,7 @@ class KeySafeCode(BaseModel):
     responses={404: {"description": "no key-safe code stored"}, 503: {"description": "no data key configured"}},
 )
 async def key_safe_code(
-    alarm_id: AlarmId, user: AlarmHandler, request: Request, response: Response, session: SessionDep, clock: ClockDep
+    alarm_id: DbId, user: AlarmHandler, request: Request, response: Response, session: SessionDep, clock: ClockDep
 ) -> KeySafeCode:
     """The resident's key-safe code, decrypted. Every opening is recorded in the alarm's timeline."""
     response.headers.update(NO_STORE)
@@ -482,7 +482,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/api/alarms/{alarm_id}/claim", responses=ERRORS)
-async def claim(alarm_id: AlarmId, user: AlarmHandler, session: SessionDep, clock: ClockDep) -> ActionResult:
+async def claim(alarm_id: DbId, user: AlarmHandler, session: SessionDep, clock: ClockDep) -> ActionResult:
     """Take the alarm. Of two operators claiming at once, one wins; the other gets 409 naming who has it."""
     async with session.begin():
         await visible_alarm(session, user, alarm_id)
@@ -501,7 +501,7 @@ class ReleaseRequest(BaseModel):
 
 @router.post("/api/alarms/{alarm_id}/release", responses=ERRORS)
 async def release(
-    alarm_id: AlarmId, user: AlarmHandler, session: SessionDep, clock: ClockDep, body: ReleaseRequest | None = None
+    alarm_id: DbId, user: AlarmHandler, session: SessionDep, clock: ClockDep, body: ReleaseRequest | None = None
 ) -> ActionResult:
     """Give the alarm back to the queue."""
     return await _move(session, clock, user, alarm_id, Move.RELEASE, note=body.note if body else "")
@@ -515,7 +515,7 @@ class NoteRequest(BaseModel):
 
 @router.post("/api/alarms/{alarm_id}/notes", status_code=status.HTTP_201_CREATED, responses=ERRORS)
 async def add_note(
-    alarm_id: AlarmId, body: NoteRequest, user: AlarmHandler, session: SessionDep, clock: ClockDep
+    alarm_id: DbId, body: NoteRequest, user: AlarmHandler, session: SessionDep, clock: ClockDep
 ) -> ActionResult:
     """Add a note to the alarm's timeline."""
     return await _move(session, clock, user, alarm_id, Move.NOTE, note=body.note)
@@ -529,7 +529,7 @@ class EscalateRequest(BaseModel):
 
 @router.post("/api/alarms/{alarm_id}/escalate", responses=ERRORS)
 async def escalate_to_supervisor(
-    alarm_id: AlarmId, user: AlarmHandler, session: SessionDep, clock: ClockDep, body: EscalateRequest | None = None
+    alarm_id: DbId, user: AlarmHandler, session: SessionDep, clock: ClockDep, body: EscalateRequest | None = None
 ) -> ActionResult:
     """Hand the alarm up to the supervisor (recorded; the supervisor's overview shows it)."""
     return await _move(
@@ -553,7 +553,7 @@ class ResolveRequest(BaseModel):
 
 @router.post("/api/alarms/{alarm_id}/resolve", responses=ERRORS)
 async def resolve(
-    alarm_id: AlarmId, body: ResolveRequest, user: AlarmHandler, session: SessionDep, clock: ClockDep
+    alarm_id: DbId, body: ResolveRequest, user: AlarmHandler, session: SessionDep, clock: ClockDep
 ) -> ActionResult:
     """Close the alarm with an outcome code (and, for a life alarm, a note saying what was done)."""
     return await _move(session, clock, user, alarm_id, Move.RESOLVE, outcome=body.outcome, note=body.note)
@@ -571,7 +571,7 @@ class ResidentCallRequest(BaseModel):
 
 @router.post("/api/alarms/{alarm_id}/resident-calls", status_code=status.HTTP_201_CREATED, responses=ERRORS)
 async def record_resident_call(
-    alarm_id: AlarmId, body: ResidentCallRequest, user: AlarmHandler, session: SessionDep, clock: ClockDep
+    alarm_id: DbId, body: ResidentCallRequest, user: AlarmHandler, session: SessionDep, clock: ClockDep
 ) -> ActionResult:
     """Record a call the operator made to the resident by hand (outcome and note), in the timeline."""
     note = body.note.strip() or f"call to the resident: {body.outcome}"

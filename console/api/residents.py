@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from console.api.scope import not_yours
 from console.auth.current import KeySafeKeeper
+from console.bounds import DbId
 from console.deps import SessionDep, context_of
 from console.key_safe import MAX_CODE_LENGTH, KeySafeCodeRejected, KeySafeUnavailable, set_key_safe_code
 from registry.model import Resident
@@ -23,7 +24,7 @@ class KeySafeRequest(BaseModel):
 
 @router.put("/api/residents/{resident_id}/key-safe", status_code=status.HTTP_204_NO_CONTENT)
 async def store_key_safe_code(
-    resident_id: Annotated[int, Path(gt=0, le=2**62)],
+    resident_id: DbId,
     body: KeySafeRequest,
     user: KeySafeKeeper,
     request: Request,

@@ -16,12 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console.auth.current import BandReader, Technician
+from console.bounds import DbId
 from console.deps import ClockDep, SessionDep
 from console.routes.registry_common import (
     BandEventView,
     BandTestView,
     BandView,
-    Id,
     PolishRoute,
     Text,
     band_event_views,
@@ -73,7 +73,7 @@ class BandRegister(BaseModel):
     firmware: Annotated[Text, Field(max_length=50)] = ""
     sim_phone: Annotated[Text, Field(max_length=40)] | None = None
     # Bind to this resident at once (the usual case at an installation visit).
-    resident_id: Annotated[int, Field(gt=0, le=2**62)] | None = None
+    resident_id: DbId | None = None
     # How the band reaches opaska (docs/devices/), and its identity there: Traccar's uniqueId, or
     # the ID a watch sends (default: the IMEI). Traccar and watch bands get no MQTT secret.
     adapter: Literal["mqtt", "traccar", "watch"] = "mqtt"
@@ -83,7 +83,7 @@ class BandRegister(BaseModel):
 class BindBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    resident_id: Annotated[int, Field(gt=0, le=2**62)]
+    resident_id: DbId
 
 
 class SwapBody(BaseModel):
@@ -91,7 +91,7 @@ class SwapBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    new_band_id: Annotated[int, Field(gt=0, le=2**62)] | None = None
+    new_band_id: DbId | None = None
     new_serial: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
     note: Annotated[Text, Field(max_length=300)] = ""
 
@@ -155,7 +155,7 @@ async def list_bands(
     user: BandReader,
     session: SessionDep,
     clock: ClockDep,
-    municipality_id: Annotated[int | None, Query(gt=0, le=2**62)] = None,
+    municipality_id: DbId | None = None,
     status_: Annotated[Literal["stock", "active", "retired"] | None, Query(alias="status")] = None,
     q: Annotated[Text, Query(max_length=64, description="part of the serial or IMEI")] = "",
 ) -> list[BandView]:
@@ -198,7 +198,7 @@ async def _detail(session: AsyncSession, clock: Clock, band: Band, municipality_
 
 
 @router.get("/api/registry/bands/{band_id}")
-async def get_band(band_id: Id, user: BandReader, session: SessionDep, clock: ClockDep) -> BandDetail:
+async def get_band(band_id: DbId, user: BandReader, session: SessionDep, clock: ClockDep) -> BandDetail:
     """The band, its history (registration, who wore it, swaps, credentials, tests) and test results."""
     band, municipality_id = await visible_band(session, user, band_id)
     return await _detail(session, clock, band, municipality_id)
@@ -227,7 +227,9 @@ async def register_band(
 
 
 @router.post("/api/registry/bands/{band_id}/bind")
-async def bind_band(band_id: Id, body: BindBody, user: Technician, session: SessionDep, clock: ClockDep) -> BandDetail:
+async def bind_band(
+    band_id: DbId, body: BindBody, user: Technician, session: SessionDep, clock: ClockDep
+) -> BandDetail:
     """Give the band to a resident; 409 if it is bound to someone else (unbind or swap first) or retired."""
     async with session.begin():
         band, _ = await visible_band(session, user, band_id)
@@ -238,7 +240,7 @@ async def bind_band(band_id: Id, body: BindBody, user: Technician, session: Sess
 
 
 @router.post("/api/registry/bands/{band_id}/unbind")
-async def unbind_band(band_id: Id, user: Technician, session: SessionDep, clock: ClockDep) -> BandDetail:
+async def unbind_band(band_id: DbId, user: Technician, session: SessionDep, clock: ClockDep) -> BandDetail:
     """Take the band back into stock."""
     async with session.begin():
         band, municipality_id = await visible_band(session, user, band_id)
@@ -248,7 +250,9 @@ async def unbind_band(band_id: Id, user: Technician, session: SessionDep, clock:
 
 
 @router.post("/api/registry/bands/{band_id}/swap")
-async def swap_band(band_id: Id, body: SwapBody, user: Technician, session: SessionDep, clock: ClockDep) -> BandDetail:
+async def swap_band(
+    band_id: DbId, body: SwapBody, user: Technician, session: SessionDep, clock: ClockDep
+) -> BandDetail:
     """Replace this (broken) band with one from stock: this one is retired, the new one bound to the
     same resident; both keep their history. Returns the new band."""
     async with session.begin():
@@ -271,7 +275,7 @@ async def swap_band(band_id: Id, body: SwapBody, user: Technician, session: Sess
 
 @router.post("/api/registry/bands/{band_id}/decommission")
 async def decommission_band(
-    band_id: Id, body: NoteBody, user: Technician, session: SessionDep, clock: ClockDep
+    band_id: DbId, body: NoteBody, user: Technician, session: SessionDep, clock: ClockDep
 ) -> BandDetail:
     """Retire the band for good (lost, broken): unbound, credentials revoked, history kept."""
     async with session.begin():
@@ -283,7 +287,7 @@ async def decommission_band(
 
 @router.post("/api/registry/bands/{band_id}/credentials")
 async def reissue_credentials(
-    band_id: Id, user: Technician, session: SessionDep, clock: ClockDep, response: Response
+    band_id: DbId, user: Technician, session: SessionDep, clock: ClockDep, response: Response
 ) -> Credentials:
     """A new secret, in this answer only; the old one stops working at every broker."""
     response.headers.update(NO_STORE)
@@ -296,7 +300,7 @@ async def reissue_credentials(
 
 
 @router.delete("/api/registry/bands/{band_id}/credentials")
-async def revoke_credentials(band_id: Id, user: Technician, session: SessionDep, clock: ClockDep) -> BandDetail:
+async def revoke_credentials(band_id: DbId, user: Technician, session: SessionDep, clock: ClockDep) -> BandDetail:
     """No broker admits the band until new credentials are issued (a lost or stolen band)."""
     async with session.begin():
         band, municipality_id = await visible_band(session, user, band_id)
@@ -324,7 +328,7 @@ async def _test_mode(
 
 @router.post("/api/registry/bands/{band_id}/test-mode")
 async def start_test_mode(
-    band_id: Id,
+    band_id: DbId,
     body: BandTestStart,
     user: Technician,
     session: SessionDep,
@@ -345,7 +349,7 @@ async def start_test_mode(
 
 @router.delete("/api/registry/bands/{band_id}/test-mode")
 async def stop_test_mode(
-    band_id: Id, user: Technician, session: SessionDep, clock: ClockDep, settings: BandSettingsDep
+    band_id: DbId, user: Technician, session: SessionDep, clock: ClockDep, settings: BandSettingsDep
 ) -> BandTestState:
     """End the installation test now: the band's alarms are real again."""
     async with session.begin():
@@ -357,7 +361,7 @@ async def stop_test_mode(
 
 @router.get("/api/registry/bands/{band_id}/tests")
 async def band_tests(
-    band_id: Id,
+    band_id: DbId,
     user: BandReader,
     session: SessionDep,
     clock: ClockDep,
@@ -406,7 +410,6 @@ async def _health(
 
 
 AllQuery = Annotated[bool, Query(alias="all", description="every band in service, not only those with problems")]
-MunicipalityQuery = Annotated[int | None, Query(gt=0, le=2**62)]
 
 
 @router.get("/api/registry/devices/health")
@@ -415,7 +418,7 @@ async def device_health(
     session: SessionDep,
     clock: ClockDep,
     settings: BandSettingsDep,
-    municipality_id: MunicipalityQuery = None,
+    municipality_id: DbId | None = None,
     include_all: AllQuery = False,
 ) -> list[HealthRow]:
     """Bands that need a technician (offline, not worn, battery low, never connected, many rejected
@@ -452,7 +455,7 @@ async def device_health_csv(
     session: SessionDep,
     clock: ClockDep,
     settings: BandSettingsDep,
-    municipality_id: MunicipalityQuery = None,
+    municipality_id: DbId | None = None,
     include_all: AllQuery = False,
 ) -> Response:
     """The same list as CSV for Excel (UTF-8 with BOM, `;`, local time), as a download."""

@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Path, Request, Response, status
+from fastapi import HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel
@@ -25,9 +25,6 @@ from opaska.settings import BandSettings, SettingsError, load_settings
 from registry.errors import Conflict, Duplicate, NotFound, RegistryError
 from registry.installation_test import in_test_mode
 from registry.model import Band, BandEvent, BandTestResult, Resident, StaffUser
-
-# Ids as the database keeps them (BIGINT): a larger number is a 422, never an overflow (500).
-Id = Annotated[int, Path(gt=0, le=2**62)]
 
 
 def _no_nul(value: str) -> str:

@@ -15,14 +15,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from console.auth.current import StaffPrincipal, Supervisor, require_role
+from console.bounds import DbId
 from console.deps import ClockDep, SessionDep
-from console.routes.registry_common import Id, PolishRoute, field_error, registry_errors, visible_resident
+from console.routes.registry_common import PolishRoute, field_error, registry_errors, visible_resident
 from registry import csv_import, gdpr
 from registry.model import Municipality
 
@@ -167,7 +168,7 @@ async def import_residents(
     "/api/registry/residents/{resident_id}/export",
     responses={200: {"content": {"application/json": {}}, "description": "everything held about the resident"}},
 )
-async def export_resident(resident_id: Id, user: Supervisor, session: SessionDep, clock: ClockDep) -> Response:
+async def export_resident(resident_id: DbId, user: Supervisor, session: SessionDep, clock: ClockDep) -> Response:
     """Everything held about the resident (RODO art. 15): resident, contacts, bands and their history,
     alarms with events and notifications, installation tests; as a JSON download."""
     await visible_resident(session, user, resident_id)
@@ -188,7 +189,7 @@ class EraseBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # The resident's id typed again: an erasure cannot be undone.
-    confirm_resident_id: Annotated[int, Field(gt=0, le=2**62)]
+    confirm_resident_id: DbId
 
 
 class Erased(BaseModel):
@@ -201,7 +202,7 @@ class Erased(BaseModel):
 
 @router.post("/api/registry/residents/{resident_id}/erase")
 async def erase_resident(
-    resident_id: Id, body: EraseBody, user: Administrator, session: SessionDep, clock: ClockDep
+    resident_id: DbId, body: EraseBody, user: Administrator, session: SessionDep, clock: ClockDep
 ) -> Erased:
     """Erase a resident who left the programme (RODO art. 17): their personal data and their
     contacts are removed, their alarms kept as anonymous statistics. Administrators only."""

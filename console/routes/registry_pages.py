@@ -2,19 +2,16 @@
 installation test), and device health. Like every console page, plain HTML and a script; what
 they show comes from the registry API, which also decides who may see and change what."""
 
-from typing import Annotated
-
 from fastapi import APIRouter, Request
-from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from console.auth.current import StaffPrincipal
+from console.bounds import DbId
 from console.deps import ClockDep, SessionDep
 from console.pages import _page, _to_login, _viewer, refusal_page
 from registry.model import StaffRole
 
 router = APIRouter(include_in_schema=False)
-PageId = Annotated[int, PathParam(gt=0, le=2**62)]
 # Operators work from alarms; the registry and device health are for those who keep them.
 REGISTRY_ROLES = frozenset({StaffRole.TECHNICIAN, StaffRole.SUPERVISOR, StaffRole.ADMINISTRATOR})
 
@@ -34,7 +31,7 @@ async def registry_page(request: Request, session: SessionDep, clock: ClockDep) 
 
 
 @router.get("/registry/residents/{resident_id}")
-async def resident_page(resident_id: PageId, request: Request, session: SessionDep, clock: ClockDep) -> Response:
+async def resident_page(resident_id: DbId, request: Request, session: SessionDep, clock: ClockDep) -> Response:
     user = await _viewer(request, session, clock)
     if user is None:
         return _to_login(request)
@@ -50,7 +47,7 @@ async def register_band_page(request: Request, session: SessionDep, clock: Clock
 
 
 @router.get("/registry/bands/{band_id}")
-async def band_page(band_id: PageId, request: Request, session: SessionDep, clock: ClockDep) -> Response:
+async def band_page(band_id: DbId, request: Request, session: SessionDep, clock: ClockDep) -> Response:
     user = await _viewer(request, session, clock)
     if user is None:
         return _to_login(request)

@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from console.api.scope import not_yours
 from console.auth.current import AnyStaff, StaffPrincipal, Supervisor, require_role
+from console.bounds import DbId
 from console.deps import ClockDep, SessionDep
 from console.routes.registry_common import (
     BandEventView,
     BandView,
-    Id,
     PolishRoute,
     Text,
     band_event_views,
@@ -120,7 +120,7 @@ class ResidentDetail(BaseModel):
 class ResidentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    municipality_id: Annotated[int, Field(gt=0, le=2**62)]
+    municipality_id: DbId
     first_name: Annotated[Text, Field(max_length=100)]
     last_name: Annotated[Text, Field(max_length=100)]
     address: Annotated[Text, Field(max_length=300)] = ""
@@ -197,7 +197,7 @@ def _matches(resident: Resident, words: list[str]) -> bool:
 async def list_residents(
     user: AnyStaff,
     session: SessionDep,
-    municipality_id: Annotated[int | None, Query(gt=0, le=2**62)] = None,
+    municipality_id: DbId | None = None,
     q: Annotated[Text, Query(max_length=200, description="words to find in name, address, phone or id")] = "",
     include_inactive: bool = False,
 ) -> list[ResidentView]:
@@ -239,7 +239,7 @@ async def _detail(session: AsyncSession, user: StaffPrincipal, resident: Residen
 
 
 @router.get("/api/registry/residents/{resident_id}")
-async def get_resident(resident_id: Id, user: AnyStaff, session: SessionDep, clock: ClockDep) -> ResidentDetail:
+async def get_resident(resident_id: DbId, user: AnyStaff, session: SessionDep, clock: ClockDep) -> ResidentDetail:
     """One resident with contacts in calling order, the bands they wear and their band history."""
     resident = await visible_resident(session, user, resident_id)
     return await _detail(session, user, resident, clock.now())
@@ -260,7 +260,7 @@ async def create_resident(
 
 @router.patch("/api/registry/residents/{resident_id}")
 async def update_resident(
-    resident_id: Id, body: ResidentUpdate, user: Supervisor, session: SessionDep, clock: ClockDep
+    resident_id: DbId, body: ResidentUpdate, user: Supervisor, session: SessionDep, clock: ClockDep
 ) -> ResidentDetail:
     """Change the fields sent."""
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
@@ -282,7 +282,7 @@ class MedicalNotes(BaseModel):
 
 
 @router.get("/api/registry/residents/{resident_id}/medical-notes")
-async def read_medical_notes(resident_id: Id, user: Supervisor, session: SessionDep, clock: ClockDep) -> MedicalNotes:
+async def read_medical_notes(resident_id: DbId, user: Supervisor, session: SessionDep, clock: ClockDep) -> MedicalNotes:
     """The resident's medical notes; the reading is recorded (who, when) and is in the RODO export."""
     async with session.begin():
         resident = await visible_resident(session, user, resident_id)
@@ -292,7 +292,7 @@ async def read_medical_notes(resident_id: Id, user: Supervisor, session: Session
 
 @router.post("/api/registry/residents/{resident_id}/deactivate")
 async def deactivate_resident(
-    resident_id: Id, user: Supervisor, session: SessionDep, clock: ClockDep
+    resident_id: DbId, user: Supervisor, session: SessionDep, clock: ClockDep
 ) -> ResidentDetail:
     """The resident leaves the programme: inactive, their band back in stock (recorded in its history).
     Their data stays until an administrator erases it."""
@@ -331,7 +331,7 @@ class ContactUpdate(BaseModel):
 class ContactOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    contact_ids: Annotated[list[Annotated[int, Field(gt=0, le=2**62)]], Field(max_length=100)]
+    contact_ids: Annotated[list[DbId], Field(max_length=100)]
 
 
 async def _visible_contact(session: AsyncSession, user: StaffPrincipal, contact_id: int) -> Contact:
@@ -344,7 +344,7 @@ async def _visible_contact(session: AsyncSession, user: StaffPrincipal, contact_
 
 @router.post("/api/registry/residents/{resident_id}/contacts", status_code=status.HTTP_201_CREATED)
 async def add_contact(
-    resident_id: Id, body: ContactCreate, user: Supervisor, session: SessionDep, clock: ClockDep
+    resident_id: DbId, body: ContactCreate, user: Supervisor, session: SessionDep, clock: ClockDep
 ) -> list[ContactView]:
     """Add a contact; the list in its new calling order is returned."""
     async with session.begin():
@@ -355,7 +355,7 @@ async def add_contact(
 
 
 @router.patch("/api/registry/contacts/{contact_id}")
-async def update_contact(contact_id: Id, body: ContactUpdate, user: Supervisor, session: SessionDep) -> ContactView:
+async def update_contact(contact_id: DbId, body: ContactUpdate, user: Supervisor, session: SessionDep) -> ContactView:
     changes = {name: value for name, value in body.model_dump(exclude_unset=True).items()}
     for name in ("name", "phone"):
         if name in changes and changes[name] is None:
@@ -374,7 +374,7 @@ async def update_contact(contact_id: Id, body: ContactUpdate, user: Supervisor, 
 
 
 @router.delete("/api/registry/contacts/{contact_id}")
-async def remove_contact(contact_id: Id, user: Supervisor, session: SessionDep) -> list[ContactView]:
+async def remove_contact(contact_id: DbId, user: Supervisor, session: SessionDep) -> list[ContactView]:
     """Remove the contact; the others move up. Returns the resident's contacts left."""
     async with session.begin():
         contact = await _visible_contact(session, user, contact_id)
@@ -386,7 +386,7 @@ async def remove_contact(contact_id: Id, user: Supervisor, session: SessionDep) 
 
 @router.put("/api/registry/residents/{resident_id}/contacts/order")
 async def reorder_contacts(
-    resident_id: Id, body: ContactOrder, user: Supervisor, session: SessionDep
+    resident_id: DbId, body: ContactOrder, user: Supervisor, session: SessionDep
 ) -> list[ContactView]:
     """Set the calling order: every one of the resident's contact ids once, first called first."""
     async with session.begin():

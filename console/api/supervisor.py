@@ -12,6 +12,7 @@ from alarm_center.alarms.lifecycle import LIFE, alarm_class
 from alarm_center.alarms.model import AlarmEvent, AlarmStatus
 from alarm_center.alarms.views import AlarmView, alarm_views
 from alarm_center.quality import sla
+from alarm_center.supervision.platform_status import PlatformProblem, platform_problems
 from console.auth import sessions
 from console.auth.current import Supervisor
 from console.deps import ClockDep, SessionDep
@@ -57,6 +58,8 @@ class AnswerTimes(BaseModel):
 
 
 class Overview(BaseModel):
+    # The platform itself: no gateway hearing bands, a deaf gateway, escalation stuck.
+    platform_problems: list[PlatformProblem]
     open_alarms: list[OpenAlarm]
     overdue_count: int
     operators_online: list[OnlineStaff]
@@ -114,6 +117,7 @@ async def overview(user: Supervisor, session: SessionDep, clock: ClockDep) -> Ov
     figures = sla.summarise(timings, now=now)
     first, limit = figures.target(sla.TARGET_S), figures.target(sla.LIMIT_S)
     return Overview(
+        platform_problems=await platform_problems(session, now=now),
         open_alarms=open_alarms,
         overdue_count=sum(1 for a in open_alarms if a.overdue),
         operators_online=online,

@@ -17,6 +17,11 @@ async function refresh() {
     show("load-error", `Nie udało się wczytać przeglądu: ${error.message}`);
     return;
   }
+  const problems = document.getElementById("platform-problems");
+  problems.hidden = data.platform_problems.length === 0;
+  problems.replaceChildren(...data.platform_problems.map((p) => el("p", { dataset: { kind: p.kind } },
+    el("strong", {}, "Awaria platformy: "), p.message,
+    p.since ? el("span", { className: "muted" }, ` (od ${new Date(p.since).toLocaleTimeString("pl-PL")})`) : null)));
   const t = data.answer_times;
   document.getElementById("open-count").textContent = String(data.open_alarms.length);
   document.getElementById("overdue-count").textContent = String(data.overdue_count);

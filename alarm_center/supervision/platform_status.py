@@ -1,0 +1,73 @@
+"""What the supervisor must know about the platform itself: is any gateway hearing the bands, is a
+gateway deaf (connected, yet nothing comes through the broker), is escalation stuck.
+
+Read from the `service_state` rows the gateway (`gateway/…`, `canary/…`) and the escalation auditor
+(`auditor/…`) keep, so a console in another process than the gateway sees the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opaska.db.service_state import ServiceState
+
+# A row not written for this long belongs to a process that is gone (they write every 5 to 15 s).
+ALIVE_WITHIN = timedelta(seconds=60)
+GATEWAY, CANARY, AUDITOR = "gateway/", "canary/", "auditor/"
+
+
+@dataclass(frozen=True)
+class PlatformProblem:
+    kind: str  # gateway_down, gateway_deaf, escalation_stuck
+    since: datetime | None
+    message: str
+
+
+async def platform_problems(session: AsyncSession, *, now: datetime) -> list[PlatformProblem]:
+    rows = (
+        await session.scalars(
+            select(ServiceState).where(
+                or_(*(ServiceState.name.startswith(prefix, autoescape=True) for prefix in (GATEWAY, CANARY, AUDITOR)))
+            )
+        )
+    ).all()
+    alive = [row for row in rows if row.alive_at >= now - ALIVE_WITHIN]
+    problems = []
+    gateways = [row for row in rows if row.name.startswith(GATEWAY)]
+    if gateways and not any(row in alive and row.connected_since is not None for row in gateways):
+        last = max(row.alive_at for row in gateways)
+        problems.append(
+            PlatformProblem(
+                "gateway_down",
+                last,
+                "Żadna bramka nie odbiera teraz wiadomości z opasek (brak połączenia z brokerem MQTT "
+                "albo proces bramki nie działa): alarmy nie docierają do centrum.",
+            )
+        )
+    for row in alive:
+        if row.connected_since is None:
+            continue
+        if row.name.startswith(CANARY):
+            problems.append(
+                PlatformProblem(
+                    "gateway_deaf",
+                    row.connected_since,
+                    f"Bramka {row.name.removeprefix(CANARY)} jest połączona z brokerem, ale nic do niej nie "
+                    "dociera: alarmy mogą nie docierać. Bramka łączy się ponownie sama; jeśli to trwa, "
+                    "wezwij dyżur techniczny.",
+                )
+            )
+        elif row.name.startswith(AUDITOR):
+            problems.append(
+                PlatformProblem(
+                    "escalation_stuck",
+                    row.connected_since,
+                    "Eskalacja stoi: zaległe kroki (SMS i połączenia do bliskich) nie są wykonywane. "
+                    "Czy silnik (opaska engine) działa?",
+                )
+            )
+    return problems

@@ -89,7 +89,7 @@ async def test_a_deaf_gateway_says_so_and_reconnects(
                 async def deaf() -> bool:
                     return (await gateway.broker_state()).startswith("deaf: alarm lane heard no canary")
 
-                await eventually(deaf, timeout=5)
+                await eventually(deaf, timeout=15)
 
                 # The supervisor's page reads the gateway's canary row: deaf since when.
                 async def recorded() -> bool:

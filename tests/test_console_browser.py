@@ -21,6 +21,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.model import AlarmKind
+from gateway.liveness import CANARY_PREFIX, record_state
 from gateway.topics import TopicScheme
 from opaska.clock import FakeClock
 from opaska.mqtt.endpoint import parse_mqtt_url
@@ -227,4 +228,16 @@ async def test_an_operator_takes_an_sos_from_the_queue_to_resolved(
         await expect(overview.locator(f'#open-alarms tr[data-alarm-id="{fall_id}"]')).to_be_visible()
         await expect(overview.locator("#online")).to_contain_text("Anna Nowak")
         await expect(overview.locator("#within-180")).not_to_have_text("–")
+        await expect(overview.locator("#platform-problems")).to_be_hidden()  # the real gateway hears its canary
         await overview.screenshot(path=str(SCREENSHOTS / "supervisor.png"), full_page=True)
+
+        # A second gateway of the centre goes deaf (connected, nothing delivered): the supervisor is told.
+        async with sessions() as session, session.begin():
+            await record_state(
+                session, name=CANARY_PREFIX + "opaska:gateway-2", connected_since=clock.now(), now=clock.now()
+            )
+        problems = overview.locator("#platform-problems")
+        await expect(problems).to_be_visible(timeout=10_000)
+        await expect(problems).to_contain_text("Awaria platformy")
+        await expect(problems).to_contain_text("Bramka opaska:gateway-2 jest połączona z brokerem, ale nic do niej")
+        await overview.screenshot(path=str(SCREENSHOTS / "supervisor-platform-problem.png"), full_page=True)

@@ -24,8 +24,10 @@ from tests.support.adapters import WatchClient
 from tests.support.gateway import eventually
 from tests.support.processes import (
     REPO,
+    last_line,
     opaska_env,
     opaska_process,
+    opaska_run_to_exit,
     platform_process_setup,
     run_opaska_command,
     wait_healthy,
@@ -103,17 +105,9 @@ def test_taken_watch_port_is_named_with_the_way_out(tmp_path: Path, command: str
             OPASKA_WATCH_HOST="127.0.0.1",
             OPASKA_WATCH_PORT=str(taken),
         )
-        result = subprocess.run(
-            [sys.executable, "-m", "opaska.cli", command],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = opaska_run_to_exit([command], env)
     assert result.returncode == 1
-    line = result.stderr.strip().splitlines()[-1]
+    line = last_line(result)
     assert f"cannot start the watch receiver: 127.0.0.1:{taken} is already taken" in line
     assert "OPASKA_WATCH_PORT" in line
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from opaska.mqtt.anonymous_probe import admits_anonymous
 from opaska.mqtt.endpoint import MqttEndpoint
 from tests.support.mosquitto import MosquittoProcess
-from tests.support.processes import REPO, opaska_env, opaska_process, wait_healthy
+from tests.support.processes import last_line, opaska_env, opaska_process, opaska_run_to_exit, wait_healthy
 from tests.support.require import free_port, need_program
 
 
@@ -55,21 +54,16 @@ async def test_the_probe_tells_an_open_broker_from_a_closed_one(tmp_path: Path) 
 
 def test_an_open_broker_is_refused_at_start(tmp_path: Path) -> None:
     with open_mosquitto(tmp_path / "open") as port:
-        result = subprocess.run(
-            [sys.executable, "-m", "opaska.cli", "run"],
-            env=opaska_env(
+        result = opaska_run_to_exit(
+            ["run"],
+            opaska_env(
                 OPASKA_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/o.db",
                 OPASKA_MQTT_URL=f"mqtt://opaska-service:pw@127.0.0.1:{port}",
                 OPASKA_CONSOLE_PORT=str(free_port()),
             ),
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
         )
     assert result.returncode == 1
-    line = result.stderr.strip().splitlines()[-1]
+    line = last_line(result)
     assert f"the MQTT broker at 127.0.0.1:{port} accepts clients without a username and password" in line
     assert "allow_anonymous false" in line
     assert "--allow-insecure-broker" in line

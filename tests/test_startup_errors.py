@@ -4,36 +4,23 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.processes import REPO, opaska_env
+from tests.support.processes import last_line, opaska_env, opaska_run_to_exit
 from tests.support.require import free_port
 
 
 def _opaska(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "opaska.cli", *args],
-        env=opaska_env(**env),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def _last_line(result: subprocess.CompletedProcess[str]) -> str:
-    return result.stderr.strip().splitlines()[-1]
+    return opaska_run_to_exit(args, opaska_env(**env))
 
 
 def test_unreachable_database(tmp_path: Path) -> None:
     port = free_port()
     result = _opaska(["migrate"], OPASKA_DATABASE_URL=f"postgresql+asyncpg://opaska:secret-pw@127.0.0.1:{port}/opaska")
     assert result.returncode == 1
-    line = _last_line(result)
+    line = last_line(result)
     assert line.startswith("opaska: cannot reach the database postgresql+asyncpg://opaska:***@127.0.0.1:")
     assert "OPASKA_DATABASE_URL" in line
     assert "secret-pw" not in result.stderr
@@ -47,7 +34,7 @@ def test_unreachable_broker(tmp_path: Path) -> None:
         OPASKA_CONSOLE_PORT=str(free_port()),
     )
     assert result.returncode == 1
-    line = _last_line(result)
+    line = last_line(result)
     assert "cannot reach MQTT broker mqtt://127.0.0.1:" in line
     assert "OPASKA_MQTT_URL" in line
 
@@ -55,8 +42,8 @@ def test_unreachable_broker(tmp_path: Path) -> None:
 def test_gateway_alone_refuses_unmigrated_database(tmp_path: Path) -> None:
     result = _opaska(["gateway"], OPASKA_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/empty.db")
     assert result.returncode == 1
-    assert "is not migrated" in _last_line(result)
-    assert "opaska migrate" in _last_line(result)
+    assert "is not migrated" in last_line(result)
+    assert "opaska migrate" in last_line(result)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +58,7 @@ def test_taken_port_is_named_with_the_way_out(tmp_path: Path, what: str, variabl
         ports[variable] = str(taken)
         result = _opaska(["run"], OPASKA_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/o.db", **ports)
     assert result.returncode == 1
-    line = _last_line(result)
+    line = last_line(result)
     assert f"127.0.0.1:{taken} is already taken" in line
     assert variable in line
     if what == "broker":

@@ -63,6 +63,24 @@ def platform_process_setup(database_url: str, topic_root: str, client_prefix: st
     return PlatformProcessSetup(env, f"http://127.0.0.1:{console_port}", broker_url)
 
 
+def opaska_run_to_exit(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`opaska ARGS` as a process of its own that is expected to end (a refused start, say)."""
+    return subprocess.run(
+        [sys.executable, "-m", "opaska.cli", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def last_line(result: subprocess.CompletedProcess[str]) -> str:
+    """What a refused start said last on standard error: the one line a user reads."""
+    return result.stderr.strip().splitlines()[-1]
+
+
 @contextlib.contextmanager
 def opaska_process(args: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log_path.open("wb") as log:

@@ -47,10 +47,11 @@ class BrokerGuard:
         Run on the fresh CONNECT before amqtt touches any stored session (`_AclBroker`): a refused
         CONNECT must never disturb the connected client whose client id it names.
         """
-        principal, reason, detail = await self._verdict(session)
-        if principal is None:
-            self.refusals.refused("connect", reason, detail)
-        return principal
+        verdict = await self._verdict(session)
+        if isinstance(verdict, Principal):
+            return verdict
+        self.refusals.refused("connect", *verdict)
+        return None
 
     async def admit(self, session: Session) -> Principal | None:
         """Judge again as amqtt's auth plugin, and remember the principal for the client id."""
@@ -66,7 +67,8 @@ class BrokerGuard:
         self.principals[client_id] = principal
         return principal
 
-    async def _verdict(self, session: Session) -> tuple[Principal | None, Refused, str]:
+    async def _verdict(self, session: Session) -> Principal | tuple[Refused, str]:
+        """Who this CONNECT proves to be, or why it is refused (and whom to name in the log)."""
         client_id = session.client_id
         who = f"client {client_id!r}, username {session.username!r}, from {session.remote_address}"
         principal: Principal | None = None
@@ -76,18 +78,18 @@ class BrokerGuard:
         except Exception:
             # A database failure must refuse the client, not crash the broker's connection task.
             log.exception("MQTT authentication failed for client %r", client_id)
-            return None, Refused.AUTH_ERROR, who
+            return Refused.AUTH_ERROR, who
         if principal is None:
-            return None, Refused.BAD_CREDENTIALS, who
+            return Refused.BAD_CREDENTIALS, who
         if not may_use_client_id(principal, client_id):
             # A client id belongs to one principal (`band-{serial}` to that band), so the map
             # below can never hand one band's rights to another connection using its client id.
-            return None, Refused.CLIENT_ID, f"{who}: not a client id of {principal.kind} {principal.username!r}"
+            return Refused.CLIENT_ID, f"{who}: not a client id of {principal.kind} {principal.username!r}"
         if session.will_flag and not self._will_allowed(principal, session.will_topic):
             # amqtt publishes a will without any topic check, so a will is judged here, at CONNECT,
             # as Mosquitto 2 does: otherwise a band could post a forged status under another band.
-            return None, Refused.WILL_TOPIC, f"{who}: will topic {session.will_topic!r}"
-        return principal, Refused.BAD_CREDENTIALS, who
+            return Refused.WILL_TOPIC, f"{who}: will topic {session.will_topic!r}"
+        return principal
 
     def forget_bands(self, serials: set[str]) -> None:
         """The bands' credentials were revoked or replaced: their connections lose every right

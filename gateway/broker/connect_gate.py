@@ -43,9 +43,6 @@ class PendingConnects:
             if self._pending[address] <= 0:
                 del self._pending[address]
 
-    def waiting(self) -> int:
-        return sum(self._pending.values())
-
 
 async def drop(writer: WriterAdapter) -> None:
     """Close a connection we refuse, and never wait on the peer for it: amqtt's close drains and

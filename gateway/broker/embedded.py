@@ -85,7 +85,7 @@ class _AclBroker(Broker):  # type: ignore[misc]  # amqtt ships no type hints (no
         address = str(peer[0])
         await server.acquire_connection()
         try:
-            accepted = await self._admit(reader, writer, address, int(peer[1]))
+            accepted = await self._admit(reader, writer, address)
             if accepted is None:
                 return
             handler, session = accepted
@@ -97,7 +97,7 @@ class _AclBroker(Broker):  # type: ignore[misc]  # amqtt ships no type hints (no
             server.release_connection()
 
     async def _admit(
-        self, reader: ReaderAdapter, writer: WriterAdapter, address: str, port: int
+        self, reader: ReaderAdapter, writer: WriterAdapter, address: str
     ) -> tuple[BrokerProtocolHandler, Session] | None:
         """The CONNECT read, judged and, if admitted, joined to its stored session; None if refused."""
         refusals = self._guard.refusals
@@ -180,9 +180,6 @@ class _AclBroker(Broker):  # type: ignore[misc]  # amqtt ships no type hints (no
         ]
         if sends:
             await asyncio.wait(sends)
-
-    def pending_connects(self) -> int:
-        return self._pending.waiting()
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -2,6 +2,7 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md alembic.ini ./
+COPY core ./core
 COPY opaska ./opaska
 COPY registry ./registry
 COPY gateway ./gateway

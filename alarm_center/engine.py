@@ -12,9 +12,9 @@ from alarm_center.notify.notifier import Notifier, OfflineNotifier
 from alarm_center.notify.outbox import OutboxPolicy, OutboxSender
 from alarm_center.notify.twilio_notifier import TwilioNotifier
 from alarm_center.supervision.loop import run_supervision
-from opaska import health
-from opaska.clock import Clock
-from opaska.settings import Settings, SettingsError
+from core import health
+from core.clock import Clock
+from core.settings import Settings, SettingsError
 
 
 def make_notifier(settings: Settings) -> Notifier:

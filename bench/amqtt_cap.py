@@ -47,15 +47,15 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from core.clock import SystemClock
+from core.db.engine import make_engine, make_session_factory
+from core.mqtt.client import AsyncMqttClient, IncomingMessage
+from core.mqtt.endpoint import MqttEndpoint
 from gateway.broker.acl import TopicRules
 from gateway.broker.credential_store import CredentialStore
 from gateway.broker.embedded import EmbeddedBroker
 from gateway.topics import TopicScheme
-from opaska.clock import SystemClock
-from opaska.db.engine import make_engine, make_session_factory
 from opaska.db.migrate import upgrade_to_head
-from opaska.mqtt.client import AsyncMqttClient, IncomingMessage
-from opaska.mqtt.endpoint import MqttEndpoint
 from registry.service import create_municipality, create_resident, register_band
 from tests.support.require import free_port
 

@@ -1,6 +1,6 @@
 """B3: what a durable commit costs. Alarms per second, each durably committed, against fsyncs per second.
 
-For SQLite (WAL, synchronous FULL: `opaska.db.engine`'s settings) and PostgreSQL (as configured;
+For SQLite (WAL, synchronous FULL: `core.db.engine`'s settings) and PostgreSQL (as configured;
 its fsync settings are recorded), on a fresh migrated database with N provisioned bands:
 
 - `per-alarm`: the gateway's own unit of work, `BandMessageService.store_alarm`, one transaction and
@@ -31,12 +31,12 @@ from sqlalchemy import select
 from alarm_center.alarms.intake import raise_or_merge
 from alarm_center.alarms.model import AlarmKind
 from bench.common import create_database, fsync_rate, postgres_available, print_table, scale, write_results
+from core.clock import SystemClock
+from core.db.engine import make_engine, make_session_factory
 from gateway import repository
 from gateway.judge import AlarmMessage, judge
 from gateway.service import BandMessageService
 from gateway.topics import TopicScheme
-from opaska.clock import SystemClock
-from opaska.db.engine import make_engine, make_session_factory
 from registry.model import Resident
 from simulator.provision import provision_fleet
 

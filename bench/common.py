@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from opaska.db.engine import make_engine
+from core.db.engine import make_engine
 from opaska.db.migrate import upgrade_to_head
 
 REPO = Path(__file__).resolve().parent.parent

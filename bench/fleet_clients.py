@@ -7,7 +7,7 @@ connected), and resident memory:
 
 - `link`: `simulator.mqtt311.MqttLink`, a minimal MQTT 3.1.1 asyncio Protocol (the fleet's one
   pinger task sends keepalives);
-- `paho-asyncio`: `opaska.mqtt.client.AsyncMqttClient`, paho 2.x driven by add_reader/add_writer
+- `paho-asyncio`: `core.mqtt.client.AsyncMqttClient`, paho 2.x driven by add_reader/add_writer
   (paho's "loop_asyncio" example), one misc-loop task per client waking every second.
 
 paho's own network thread per client (`loop_start`) is not measured: 10,000 threads is what the
@@ -51,8 +51,8 @@ async def _link_fleet(port: int, bands: int) -> list[Any]:
 
 
 async def _paho_fleet(port: int, bands: int) -> list[Any]:
-    from opaska.mqtt.client import AsyncMqttClient
-    from opaska.mqtt.endpoint import MqttEndpoint
+    from core.mqtt.client import AsyncMqttClient
+    from core.mqtt.endpoint import MqttEndpoint
 
     slots = asyncio.Semaphore(100)
 

@@ -41,9 +41,9 @@ import websockets
 from bench.common import percentiles, postgres_available, print_table, scale, write_results
 from bench.fleet_proc import FleetProcess
 from bench.platform import ROOT, BenchPlatform, start_platform
+from core.clock import SystemClock
+from core.db.engine import make_engine, make_session_factory
 from gateway.topics import TopicScheme
-from opaska.clock import SystemClock
-from opaska.db.engine import make_engine, make_session_factory
 from simulator.band import RepeatPolicy
 from simulator.fleet import BandCredentials, Fleet
 from tests.support.staff import create_staff, log_in

@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 
 from bench.common import REPO, BenchDatabase, create_database, rss_mib
-from opaska.clock import SystemClock
-from opaska.db.engine import make_engine, make_session_factory
+from core.clock import SystemClock
+from core.db.engine import make_engine, make_session_factory
 from simulator.fleet import BandCredentials
 from simulator.mqtt311 import LinkError, open_link
 from simulator.provision import provision_fleet, write_secrets

@@ -33,8 +33,8 @@ from console.pages import router as pages_router
 from console.relative_status import router as relative_status_router
 from console.routes import feature_routers
 from console.twilio_webhooks import router as twilio_webhooks_router
-from opaska.clock import Clock, SystemClock
-from opaska.health import DatabaseWatch, Health, database_check
+from core.clock import Clock, SystemClock
+from core.health import DatabaseWatch, Health, database_check
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent

@@ -8,12 +8,12 @@ from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.live import AlarmFeed
+from core.clock import Clock, SystemClock
+from core.mqtt.endpoint import parse_mqtt_url
+from core.settings import ConsoleSettings, Settings
 from gateway.broker.acl import TopicRules
 from gateway.broker.credential_store import CredentialStore
 from gateway.topics import TopicScheme
-from opaska.clock import Clock, SystemClock
-from opaska.mqtt.endpoint import parse_mqtt_url
-from opaska.settings import ConsoleSettings, Settings
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from opaska.settings import ConsoleSettings
+from core.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console.context import ConsoleContext
-from opaska.clock import Clock
+from core.clock import Clock
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -19,8 +19,8 @@ from datetime import datetime
 
 from prometheus_client import Counter, Gauge
 
-from opaska.clock import Clock
-from opaska.mqtt.client import AsyncMqttClient, IncomingMessage, MqttError
+from core.clock import Clock
+from core.mqtt.client import AsyncMqttClient, IncomingMessage, MqttError
 
 log = logging.getLogger(__name__)
 

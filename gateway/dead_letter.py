@@ -9,7 +9,7 @@ from sqlalchemy import Index, String, Text, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from opaska.db.base import Base, BigId, UtcDateTime
+from core.db.base import Base, BigId, UtcDateTime
 
 PAYLOAD_KEPT_CHARS = 1024
 

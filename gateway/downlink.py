@@ -20,11 +20,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import Clock
+from core.mqtt.client import AsyncMqttClient
+from core.settings import BandSettings
 from gateway.downlink_model import BandDownlink
 from gateway.topics import TopicScheme
-from opaska.clock import Clock
-from opaska.mqtt.client import AsyncMqttClient
-from opaska.settings import BandSettings
 from registry.model import Band
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from opaska.db.base import Base, BigId, Json, UtcDateTime
+from core.db.base import Base, BigId, Json, UtcDateTime
 
 
 class BandDownlink(Base):

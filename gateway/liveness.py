@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import Clock
+from core.db.dialect import insert_for
+from core.db.service_state import ServiceState
+from core.settings import BandSettings
 from gateway.metrics import BANDS_ONLINE
-from opaska.clock import Clock
-from opaska.db.dialect import insert_for
-from opaska.db.service_state import ServiceState
-from opaska.settings import BandSettings
 from registry.model import Band, BandStatus
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from opaska.db.base import Base, BigId, Json, UtcDateTime
+from core.db.base import Base, BigId, Json, UtcDateTime
 
 
 class BandMessage(Base):

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core.mqtt.client import IncomingMessage
 from gateway.metrics import QUEUE_DEPTH
-from opaska.mqtt.client import IncomingMessage
 
 log = logging.getLogger(__name__)
 

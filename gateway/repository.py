@@ -8,9 +8,9 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db.dialect import insert_for
 from gateway.model import BandMessage
 from gateway.presence import PresenceUpdate
-from opaska.db.dialect import insert_for
 from registry.model import Band
 
 

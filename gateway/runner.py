@@ -25,6 +25,12 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.intake import IntakeRace
+from core import health
+from core.clock import Clock
+from core.mqtt.client import AsyncMqttClient, IncomingMessage, MqttError
+from core.mqtt.endpoint import MqttEndpoint
+from core.mqtt.reconnect import Backoff, stay_connected
+from core.settings import AlarmSettings, BandSettings
 from gateway import downlink
 from gateway.canary import Canary, canary_topic
 from gateway.dead_letter import DeadLetterEntry
@@ -47,12 +53,6 @@ from gateway.reject_log import RejectLog
 from gateway.service import AlarmStored, BandMessageService, ReportsStored, unknown_band
 from gateway.test_hooks import hold_before_commit_if_asked
 from gateway.topics import TopicScheme
-from opaska import health
-from opaska.clock import Clock
-from opaska.mqtt.client import AsyncMqttClient, IncomingMessage, MqttError
-from opaska.mqtt.endpoint import MqttEndpoint
-from opaska.mqtt.reconnect import Backoff, stay_connected
-from opaska.settings import AlarmSettings, BandSettings
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.clock import SystemClock
+from core.db.engine import make_session_factory
+from core.settings import Settings
+from core.startup import StartupError
 from gateway import downlink
 from gateway.dead_letter import recent_dead_letters
-from opaska.clock import SystemClock
-from opaska.db.engine import make_session_factory
-from opaska.settings import Settings
-from opaska.startup import StartupError, open_database
+from opaska.startup import open_database
 from registry.model import Band
 
 

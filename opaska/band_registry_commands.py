@@ -6,9 +6,9 @@ import asyncio
 import sys
 from pathlib import Path
 
-from opaska.clock import SystemClock
+from core.clock import SystemClock
+from core.settings import Settings
 from opaska.registry_cli import BAD_INPUT, refuse, staff_id, transaction
-from opaska.settings import Settings
 from registry import bands, installation_test, municipalities
 from registry.errors import RegistryError
 from registry.health import PROBLEM_PL, device_health, health_csv

@@ -9,9 +9,9 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from opaska.logs import configure_logging
-from opaska.settings import Settings, SettingsError, load_settings
-from opaska.startup import StartupError
+from core.logs import configure_logging
+from core.settings import Settings, SettingsError, load_settings
+from core.startup import StartupError
 
 log = logging.getLogger("opaska")
 
@@ -442,8 +442,8 @@ def _resident(settings: Settings, args: argparse.Namespace) -> int:
 async def _mosquitto_files(settings: Settings, directory: str, pid_file: str | None) -> int:
     from pathlib import Path
 
+    from core.db.engine import make_session_factory
     from gateway.broker.mosquitto_auth import MosquittoAuthFiles
-    from opaska.db.engine import make_session_factory
     from opaska.startup import open_database
 
     try:
@@ -476,7 +476,8 @@ def _run(coroutine: Coroutine[Any, Any, int | None]) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
-    from opaska.startup import open_database, redacted
+    from core.startup import redacted
+    from opaska.startup import open_database
 
     engine = await open_database(settings, migrate=True)
     await engine.dispose()

@@ -12,11 +12,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import Clock
+from core.mqtt.client import MqttError
+from core.mqtt.endpoint import MqttEndpoint
+from core.settings import Settings
 from gateway.topics import TopicScheme
-from opaska.clock import Clock
-from opaska.mqtt.client import MqttError
-from opaska.mqtt.endpoint import MqttEndpoint
-from opaska.settings import Settings
 from registry import service, staff
 from registry.credentials import hash_band_secret, new_band_secret
 from registry.model import Band, Municipality

@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opaska.clock import SystemClock
-from opaska.db.engine import make_session_factory
-from opaska.settings import Settings
-from opaska.startup import StartupError, open_database
+from core.clock import SystemClock
+from core.db.engine import make_session_factory
+from core.settings import Settings
+from core.startup import StartupError
+from opaska.startup import open_database
 from registry import duty
 from registry.model import Municipality
 

@@ -6,9 +6,9 @@ import asyncio
 import sys
 from pathlib import Path
 
-from opaska.clock import SystemClock
+from core.clock import SystemClock
+from core.settings import Settings
 from opaska.registry_cli import BAD_INPUT, refuse, staff_id, transaction
-from opaska.settings import Settings
 from registry.csv_import import import_csv
 from registry.errors import RegistryError
 

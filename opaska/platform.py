@@ -19,6 +19,14 @@ from alarm_center.live import AlarmFeed, LiveWake
 from console.app import create_app
 from console.context import ConsoleContext, MqttHooks, TwilioHooks
 from console.data_key import load_data_key
+from core import health
+from core.clock import Clock, SystemClock
+from core.db.engine import make_session_factory
+from core.mqtt.anonymous_probe import admits_anonymous
+from core.mqtt.client import MqttError
+from core.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
+from core.settings import Settings
+from core.startup import StartupError, check_listen_port
 from gateway.broker.acl import TopicRules, platform_client_id
 from gateway.broker.credential_store import CredentialStore
 from gateway.broker.embedded import BrokerStartError, EmbeddedBroker
@@ -28,14 +36,7 @@ from gateway.ingress.traccar_client import TraccarIngress
 from gateway.ingress.watch_server import WatchServer
 from gateway.runner import Gateway
 from gateway.topics import TopicScheme
-from opaska import health
-from opaska.clock import Clock, SystemClock
-from opaska.db.engine import make_session_factory
-from opaska.mqtt.anonymous_probe import admits_anonymous
-from opaska.mqtt.client import MqttError
-from opaska.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
-from opaska.settings import Settings
-from opaska.startup import StartupError, check_listen_port, open_database
+from opaska.startup import open_database
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opaska.db.engine import make_session_factory
-from opaska.settings import Settings
+from core.db.engine import make_session_factory
+from core.settings import Settings
 from opaska.startup import open_database
 from registry.errors import NotFound, RegistryError
 from registry.model import StaffUser

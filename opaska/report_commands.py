@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from opaska.clock import Clock, SystemClock
-from opaska.db.engine import make_session_factory
-from opaska.settings import Settings
-from opaska.startup import StartupError, open_database
+from core.clock import Clock, SystemClock
+from core.db.engine import make_session_factory
+from core.settings import Settings
+from core.startup import StartupError
+from opaska.startup import open_database
 
 FORMATS = ("csv", "pdf", "json")
 

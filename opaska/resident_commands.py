@@ -13,10 +13,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from opaska.clock import SystemClock
-from opaska.db.engine import make_session_factory
+from core.clock import SystemClock
+from core.db.engine import make_session_factory
+from core.settings import Settings
 from opaska.registry_cli import BAD_INPUT, refuse, transaction
-from opaska.settings import Settings
 from opaska.startup import open_database
 from registry import bands, contacts, gdpr, municipalities, residents
 from registry.errors import RegistryError

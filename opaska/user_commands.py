@@ -11,10 +11,11 @@ import getpass
 import sys
 from collections.abc import Sequence
 
-from opaska.clock import SystemClock
-from opaska.db.engine import make_session_factory
-from opaska.settings import Settings
-from opaska.startup import StartupError, open_database
+from core.clock import SystemClock
+from core.db.engine import make_session_factory
+from core.settings import Settings
+from core.startup import StartupError
+from opaska.startup import open_database
 from registry import staff
 from registry.staff_passwords import PasswordRejected, check_new_password, hash_password
 

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opaska.clock import Clock
+from core.clock import Clock
 from registry import validation
 from registry.credentials import hash_band_secret, new_band_secret
 from registry.errors import Conflict, Duplicate, NotFound, RegistryError

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opaska.clock import Clock
+from core.clock import Clock
 from registry import validation
 from registry.errors import NotFound, RegistryError
 from registry.model import Contact, Resident

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opaska.clock import Clock
+from core.clock import Clock
 from registry import bands, contacts, residents, validation
 from registry.errors import RegistryError
 from registry.identifiers import check_serial, normalise_imei

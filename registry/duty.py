@@ -14,7 +14,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from opaska.db.base import Base, BigId, UtcDateTime
+from core.db.base import Base, BigId, UtcDateTime
 from registry.model import Municipality, StaffUser
 from registry.phones import InvalidPhone, to_e164
 

@@ -23,8 +23,8 @@ from sqlalchemy.orm import DeclarativeBase
 
 from alarm_center.alarms.model import Alarm, AlarmEvent
 from alarm_center.notify.model import Notification
+from core.clock import Clock
 from gateway.model import BandMessage
-from opaska.clock import Clock
 from registry.bands import unbind_band
 from registry.model import (
     Band,
@@ -188,7 +188,7 @@ async def purge_residue(engine: AsyncEngine) -> None:
     keeps old row versions until vacuumed; vacuum the tables erasure touches."""
     if engine.dialect.name == "sqlite":
         # A plain connection of its own: the engine's connections always begin a transaction
-        # (BEGIN IMMEDIATE, opaska.db.engine), and neither VACUUM nor a checkpoint runs inside one.
+        # (BEGIN IMMEDIATE, core.db.engine), and neither VACUUM nor a checkpoint runs inside one.
         await asyncio.to_thread(_vacuum_sqlite, engine.url.database or "")
         return
     async with engine.connect() as connection:

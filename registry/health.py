@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.settings import BandSettings
 from gateway.dead_letter import DeadLetter
-from opaska.settings import BandSettings
 from registry.model import Band, BandStatus, Municipality, Resident
 
 LOCAL = ZoneInfo("Europe/Warsaw")

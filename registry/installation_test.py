@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opaska.clock import Clock
+from core.clock import Clock
 from registry.bands import get_band, record_event
 from registry.errors import Conflict
 from registry.model import Band, BandEventType, BandStatus, BandTestResult

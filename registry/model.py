@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from opaska.db.base import Base, BigId, Json, UtcDateTime
+from core.db.base import Base, BigId, Json, UtcDateTime
 
 
 class Municipality(Base):

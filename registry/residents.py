@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opaska.clock import Clock
+from core.clock import Clock
 from registry import validation
 from registry.errors import NotFound, RegistryError
 from registry.model import Band, BandStatus, Municipality, Resident, ResidentDataAccess

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opaska.clock import Clock
+from core.clock import Clock
 from registry.model import Municipality, StaffMunicipality, StaffRole, StaffSession, StaffUser
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from core.mqtt.client import AsyncMqttClient, IncomingMessage, MqttError, Protocol, Will
+from core.mqtt.endpoint import MqttEndpoint
+from core.mqtt.reconnect import Backoff, stay_connected
 from gateway.topics import TopicScheme
-from opaska.mqtt.client import AsyncMqttClient, IncomingMessage, MqttError, Protocol, Will
-from opaska.mqtt.endpoint import MqttEndpoint
-from opaska.mqtt.reconnect import Backoff, stay_connected
 
 log = logging.getLogger(__name__)
 

@@ -8,15 +8,16 @@ import sys
 import time
 from pathlib import Path
 
+from core.clock import SystemClock
+from core.db.engine import make_session_factory
+from core.mqtt.client import MqttError
+from core.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
+from core.settings import Settings
+from core.startup import StartupError
 from gateway.broker.mosquitto_auth import MosquittoAuthFiles
 from gateway.topics import TopicScheme
-from opaska.clock import SystemClock
-from opaska.db.engine import make_session_factory
 from opaska.demo import demo_secret
-from opaska.mqtt.client import MqttError
-from opaska.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
-from opaska.settings import Settings
-from opaska.startup import StartupError, open_database
+from opaska.startup import open_database
 from simulator.band import VirtualBand
 from simulator.fleet import Fleet
 from simulator.mqtt311 import LinkError

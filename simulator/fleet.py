@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from core.mqtt.reconnect import Backoff
 from gateway.payloads import (
     BatteryLow,
     Checkin,
@@ -34,7 +35,6 @@ from gateway.payloads import (
     Uplink,
 )
 from gateway.topics import TopicScheme
-from opaska.mqtt.reconnect import Backoff
 from simulator.band import RepeatPolicy
 from simulator.mqtt311 import LinkError, LinkWill, MqttLink, open_link
 

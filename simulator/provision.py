@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from opaska.clock import Clock
+from core.clock import Clock
 from registry import service
 from registry.credentials import hash_band_secret, new_band_secret
 from registry.model import Band, BandStatus, Resident

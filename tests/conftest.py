@@ -16,13 +16,13 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.clock import FakeClock
+from core.db.engine import make_engine, make_session_factory
+from core.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from gateway.broker.acl import TopicRules
 from gateway.broker.credential_store import CredentialStore
 from gateway.broker.embedded import EmbeddedBroker
 from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
-from opaska.db.engine import make_engine, make_session_factory
-from opaska.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from tests.support.databases import Template, create_template, drop_database, drop_template, fresh_database
 from tests.support.gateway import GatewayHarness
 from tests.support.require import free_port

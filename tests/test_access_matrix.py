@@ -45,12 +45,12 @@ from console.app import create_app
 from console.auth.sessions import COOKIE, CSRF_HEADER
 from console.context import ConsoleContext, MqttHooks, TwilioHooks
 from console.key_safe import set_key_safe_code
+from core.clock import FakeClock
+from core.db.engine import make_engine, make_session_factory
 from gateway.broker.acl import TopicRules
 from gateway.broker.credential_store import CredentialStore
 from gateway.dead_letter import DeadLetterEntry, keep_dead_letters
 from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
-from opaska.db.engine import make_engine, make_session_factory
 from registry import service
 from registry.bands import register_band_without_credentials
 from tests.support.alarms import take_in

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.live import AlarmFeed
 from console.app import create_app
 from console.context import ConsoleContext
-from opaska.clock import FakeClock
+from core.clock import FakeClock
 from registry import service
 from registry.errors import Duplicate, RegistryError
 from registry.identifiers import check_device_id

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.model import Alarm
-from opaska.mqtt.client import AsyncMqttClient
-from opaska.mqtt.endpoint import parse_mqtt_url
+from core.mqtt.client import AsyncMqttClient
+from core.mqtt.endpoint import parse_mqtt_url
 from registry.model import Band
 from tests.conftest import TEST_MQTT_URL
 from tests.data import traccar_json as tj
@@ -113,7 +113,7 @@ def test_taken_watch_port_is_named_with_the_way_out(tmp_path: Path, command: str
 
 
 def test_traccar_and_watch_settings_come_from_the_environment() -> None:
-    code = "from opaska.settings import load_settings; s = load_settings(); print(s.watch.port, s.traccar.events_topic)"
+    code = "from core.settings import load_settings; s = load_settings(); print(s.watch.port, s.traccar.events_topic)"
     result = subprocess.run(
         [sys.executable, "-c", code],
         env=opaska_env(OPASKA_WATCH_PORT="6093", OPASKA_TRACCAR_EVENTS_TOPIC="tc/ev"),

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.alarms.lifecycle import Actor, Move, Outcome, apply_move
 from alarm_center.alarms.model import AlarmKind
 from alarm_center.escalation.policy import load_policies
-from opaska.clock import FakeClock
-from opaska.settings import PROJECT_ROOT
+from core.clock import FakeClock
+from core.settings import PROJECT_ROOT
 from registry.model import StaffRole, StaffUser
 from tests.support.alarms import take_in
 from tests.support.seed import SeededBand, seed_resident_with_band

@@ -22,8 +22,8 @@ from alarm_center.notify.model import Notification
 from console.alarm_notify import get_clock
 from console.app import create_app
 from console.context import ConsoleContext
+from core.clock import FakeClock
 from gateway.model import BandMessage
-from opaska.clock import FakeClock
 from registry import service
 from registry.model import Band, Contact
 from tests.support.seed import SeededBand, seed_resident_with_band

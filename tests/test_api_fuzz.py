@@ -19,7 +19,7 @@ from cryptography.fernet import Fernet
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from opaska.clock import FakeClock
+from core.clock import FakeClock
 from tests.support.processes import opaska_env, opaska_process, wait_healthy
 from tests.support.require import free_port
 from tests.support.seed import seed_resident_with_band

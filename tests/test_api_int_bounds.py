@@ -30,7 +30,7 @@ from alarm_center.live import AlarmFeed
 from console.app import create_app
 from console.bounds import MAX_ID
 from console.context import ConsoleContext
-from opaska.db.engine import make_engine, make_session_factory
+from core.db.engine import make_engine, make_session_factory
 from tests.support.routes import app_routes
 from tests.support.staff import log_in
 from tests.test_access_matrix import ACCESS, BASE, TWILIO_TOKEN, Centre, Side, centre

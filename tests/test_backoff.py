@@ -2,7 +2,7 @@
 
 import random
 
-from opaska.mqtt.reconnect import Backoff
+from core.mqtt.reconnect import Backoff
 
 
 def test_backoff_grows_to_cap_with_jitter_and_resets() -> None:

@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import FakeClock
 from gateway.downlink_model import BandDownlink
-from opaska.clock import FakeClock
 from registry.model import Band
 from tests.support.processes import run_opaska_command
 from tests.support.seed import seed_resident_with_band

@@ -20,14 +20,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.model import Alarm
+from core.clock import FakeClock
+from core.mqtt.client import MqttError
+from core.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from gateway.broker.acl import TopicRules
 from gateway.broker.credential_store import CredentialStore
 from gateway.broker.embedded import EmbeddedBroker
 from gateway.model import BandMessage
 from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
-from opaska.mqtt.client import MqttError
-from opaska.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from registry import municipalities, residents
 from simulator.band import RepeatPolicy, VirtualBand
 from tests.support.gateway import running_gateway

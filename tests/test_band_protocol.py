@@ -18,15 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.claim import claim_alarm
 from alarm_center.alarms.model import Alarm, AlarmEvent
+from core.clock import FakeClock
+from core.mqtt.client import AsyncMqttClient
+from core.settings import AlarmSettings, BandSettings
 from gateway import downlink
 from gateway.dead_letter import recent_dead_letters
 from gateway.downlink_model import BandDownlink
 from gateway.judge import ALL_REASONS
 from gateway.model import BandMessage
 from gateway.runner import Gateway
-from opaska.clock import FakeClock
-from opaska.mqtt.client import AsyncMqttClient
-from opaska.settings import AlarmSettings, BandSettings
 from registry.model import Band, StaffRole, StaffUser
 from tests.support.gateway import GatewayHarness, eventually
 from tests.support.require import need_program

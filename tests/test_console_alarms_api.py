@@ -29,9 +29,9 @@ from alarm_center.notify.model import Notification
 from console.app import create_app
 from console.context import ConsoleContext
 from console.key_safe import set_key_safe_code
+from core.clock import FakeClock
 from gateway.dead_letter import DeadLetterEntry, keep_dead_letters
 from gateway.model import BandMessage
-from opaska.clock import FakeClock
 from registry.model import Band, Resident
 from tests.support.require import free_port
 from tests.support.seed import SeededBand, seed_resident_with_band

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.live import AlarmFeed
 from console.app import create_app
 from console.context import ConsoleContext
-from opaska.clock import FakeClock
-from opaska.settings import ConsoleSettings
+from core.clock import FakeClock
+from core.settings import ConsoleSettings
 from registry.model import StaffSession, StaffUser
 from tests.support.seed import seed_resident_with_band
 from tests.support.staff import StaffMember, create_staff, log_in

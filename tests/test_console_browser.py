@@ -21,10 +21,10 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.model import AlarmKind
+from core.clock import FakeClock
+from core.mqtt.endpoint import parse_mqtt_url
 from gateway.liveness import CANARY_PREFIX, record_state
 from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
-from opaska.mqtt.endpoint import parse_mqtt_url
 from simulator.band import RepeatPolicy, VirtualBand
 from tests.conftest import TEST_MQTT_URL
 from tests.support.alarms import press

@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from console.data_key import load_data_key
-from opaska.settings import ConsoleSettings, SettingsError, load_settings
+from core.settings import ConsoleSettings, SettingsError, load_settings
 
 
 def test_the_configured_key_wins(tmp_path: Path) -> None:

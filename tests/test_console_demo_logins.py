@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.live import AlarmFeed
 from console.app import create_app
 from console.context import ConsoleContext
-from opaska.clock import FakeClock
+from core.clock import FakeClock
 from opaska.demo import seed_demo
 
 pytestmark = pytest.mark.asyncio

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.live import AlarmFeed
 from console.app import create_app
 from console.context import ConsoleContext
-from opaska.clock import FakeClock
+from core.clock import FakeClock
 from tests.support.seed import seed_resident_with_band
 from tests.support.staff import create_staff, log_in
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.live import AlarmFeed
 from console.app import create_app
 from console.context import ConsoleContext
-from opaska.clock import FakeClock
+from core.clock import FakeClock
 from registry.credentials import verify_band_secret
 from registry.model import (
     Band,

@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.alarms.model import Alarm
 from alarm_center.escalation.model import Escalation
 from alarm_center.notify.model import Notification
+from core.clock import FakeClock
+from core.mqtt.endpoint import parse_mqtt_url
 from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
-from opaska.mqtt.endpoint import parse_mqtt_url
 from registry import contacts, residents
 from registry.model import Band, BandTestResult, Contact, Municipality, Resident, ResidentDataAccess
 from simulator.band import RepeatPolicy, VirtualBand

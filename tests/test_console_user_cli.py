@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from opaska.clock import FakeClock
+from core.clock import FakeClock
 from registry.model import Municipality, StaffSession, StaffUser
 from registry.staff_passwords import verify_password
 from tests.support.processes import run_opaska_command

@@ -25,11 +25,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.model import Alarm
+from core.clock import FakeClock
+from core.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from gateway.model import BandMessage
 from gateway.test_hooks import HOLD_BEFORE_COMMIT
 from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
-from opaska.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from simulator.band import RepeatPolicy, VirtualBand
 from tests.support.gateway import eventually
 from tests.support.mosquitto import MosquittoProcess

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from opaska.clock import FakeClock
+from core.clock import FakeClock
 from registry import municipalities
 from registry.csv_import import ImportReport, import_csv
 from registry.model import Band, BandStatus, Contact, Resident

@@ -8,7 +8,7 @@ import contextlib
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from opaska.health import OK, DatabaseWatch
+from core.health import OK, DatabaseWatch
 
 pytestmark = pytest.mark.asyncio
 

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.live import AlarmFeed
 from console.app import create_app
 from console.context import ConsoleContext
+from core.clock import FakeClock
 from gateway.dead_letter import DeadLetter, DeadLetterEntry, keep_dead_letters
-from opaska.clock import FakeClock
 from tests.support.staff import create_staff, log_in
 
 pytestmark = pytest.mark.asyncio

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import FakeClock
+from core.settings import BandSettings
 from gateway.dead_letter import DeadLetter
-from opaska.clock import FakeClock
-from opaska.settings import BandSettings
 from registry import bands, residents
 from registry.health import Problem, device_health, health_csv
 from registry.model import Band

@@ -7,10 +7,10 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from core.mqtt.client import AsyncMqttClient, IncomingMessage
 from gateway import downlink
 from gateway.downlink import DownlinkSender
 from gateway.downlink_model import BandDownlink
-from opaska.mqtt.client import AsyncMqttClient, IncomingMessage
 from registry.model import Band
 from tests.support.gateway import GatewayHarness, eventually
 from tests.support.seed import seed_resident_with_band

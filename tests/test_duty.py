@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from opaska.clock import FakeClock
+from core.clock import FakeClock
 from registry import service
 from registry.duty import DutyError, DutyRole, Shift, add_shift, on_duty
 from registry.model import StaffRole, StaffUser

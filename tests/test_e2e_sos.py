@@ -16,9 +16,9 @@ import pytest
 import websockets
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import FakeClock
+from core.mqtt.endpoint import MqttEndpoint
 from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
-from opaska.mqtt.endpoint import MqttEndpoint
 from simulator.band import RepeatPolicy, VirtualBand
 from tests.conftest import TEST_MQTT_URL
 from tests.support.processes import opaska_process, platform_process_setup, wait_healthy
@@ -65,7 +65,7 @@ async def test_sos_reaches_operator_websocket(
             assert snapshot["type"] == "snapshot"
             assert snapshot["alarms"] == []
 
-            from opaska.mqtt.endpoint import parse_mqtt_url
+            from core.mqtt.endpoint import parse_mqtt_url
 
             endpoint: MqttEndpoint = parse_mqtt_url(endpoint_url)
             band = VirtualBand(

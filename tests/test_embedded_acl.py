@@ -18,12 +18,12 @@ from amqtt.contexts import Action
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import FakeClock
 from gateway.broker.acl import Principal, PrincipalKind, TopicRules, band_client_id
 from gateway.broker.amqtt_plugins import BrokerGuard
 from gateway.broker.credential_store import CredentialStore
 from gateway.broker.embedded import EmbeddedBroker
 from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
 from registry.model import Band, BandStatus
 from tests.support.require import free_port
 from tests.support.seed import SeededBand, seed_resident_with_band

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.live import AlarmFeed
 from console.app import create_app
 from console.context import ConsoleContext, MqttHooks
+from core.clock import FakeClock
+from core.settings import MqttSettings, Settings
 from gateway.broker.acl import TopicRules, band_client_id
 from gateway.broker.credential_store import CredentialStore
 from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
-from opaska.settings import MqttSettings, Settings
 from registry.bands import revoke_credentials
 from registry.model import Band, BandStatus
 from tests.support.seed import SeededBand, seed_resident_with_band

@@ -31,8 +31,8 @@ from alarm_center.alarms.model import AlarmEvent, AlarmKind
 from alarm_center.escalation.model import Escalation
 from alarm_center.escalation.policy import load_policies
 from alarm_center.notify.model import Notification, NotificationStatus
+from core.clock import FakeClock
 from gateway.model import BandMessage
-from opaska.clock import FakeClock
 from registry import service
 from registry.model import Band, BandStatus
 from simulator.fake_twilio.server import FakeTwilio

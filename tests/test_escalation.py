@@ -28,10 +28,10 @@ from alarm_center.escalation.service import end_for_alarm
 from alarm_center.escalation.worker import EscalationWorker, Fired
 from alarm_center.notify.model import Notification
 from alarm_center.notify.service import Answer, apply_provider_status, record_response
+from core.clock import FakeClock
+from core.db.engine import make_engine, make_session_factory
+from core.settings import PROJECT_ROOT
 from gateway.model import BandMessage
-from opaska.clock import FakeClock
-from opaska.db.engine import make_engine, make_session_factory
-from opaska.settings import PROJECT_ROOT
 from registry import service
 from registry.duty import add_shift
 from registry.model import Band, BandStatus, Contact, Municipality, StaffRole, StaffUser

@@ -35,10 +35,10 @@ from alarm_center.notify.templates import alarm_code
 from alarm_center.notify.twilio_notifier import TwilioNotifier
 from console.app import create_app
 from console.context import ConsoleContext, TwilioHooks
+from core.clock import FakeClock
+from core.db.service_state import ServiceState
+from core.settings import PROJECT_ROOT
 from gateway.model import BandMessage
-from opaska.clock import FakeClock
-from opaska.db.service_state import ServiceState
-from opaska.settings import PROJECT_ROOT
 from registry import service as registry
 from registry.model import Band
 from simulator.fake_twilio import FakeTwilio

@@ -15,14 +15,14 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import FakeClock
+from core.db.service_state import ServiceState
+from core.mqtt.endpoint import parse_mqtt_url
 from gateway.broker.acl import TopicRules, platform_client_id
 from gateway.broker.credential_store import CredentialStore
 from gateway.broker.embedded import EmbeddedBroker
 from gateway.liveness import CANARY_PREFIX, EVERY_S
 from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
-from opaska.db.service_state import ServiceState
-from opaska.mqtt.endpoint import parse_mqtt_url
 from simulator.band import RepeatPolicy, VirtualBand
 from tests.support.gateway import eventually, running_gateway
 from tests.support.require import free_port

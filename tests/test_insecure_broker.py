@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from opaska.mqtt.anonymous_probe import admits_anonymous
-from opaska.mqtt.endpoint import MqttEndpoint
+from core.mqtt.anonymous_probe import admits_anonymous
+from core.mqtt.endpoint import MqttEndpoint
 from tests.support.mosquitto import MosquittoProcess
 from tests.support.processes import last_line, opaska_env, opaska_process, opaska_run_to_exit, wait_healthy
 from tests.support.require import free_port, need_program

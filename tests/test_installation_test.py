@@ -15,9 +15,9 @@ from alarm_center.alarms.model import Alarm
 from alarm_center.escalation.presence import record_console
 from alarm_center.escalation.worker import EscalationWorker
 from alarm_center.notify.model import Notification
+from core.clock import FakeClock, SystemClock
 from gateway.judge import AlarmMessage
 from gateway.service import AlarmStored, BandMessageService
-from opaska.clock import FakeClock, SystemClock
 from registry import installation_test
 from registry.model import BandTestResult
 from tests.support.gateway import GatewayHarness, running_gateway

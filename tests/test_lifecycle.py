@@ -38,8 +38,8 @@ from alarm_center.alarms.lifecycle import (
 from alarm_center.alarms.model import PRIORITY_BY_KIND, Alarm, AlarmEvent, AlarmKind, AlarmStatus
 from alarm_center.alarms.resident_cancel import CancelOutcome, cancel_fall_by_resident
 from alarm_center.alarms.technical import TechnicalClear, clear_technical
-from opaska.clock import FakeClock
-from opaska.settings import load_settings
+from core.clock import FakeClock
+from core.settings import load_settings
 from registry.model import Band, BandStatus, StaffRole, StaffUser
 from tests.support.seed import SeededBand, seed_resident_with_band
 

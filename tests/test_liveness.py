@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import FakeClock
+from core.settings import BandSettings
 from gateway.liveness import count_bands_online
-from opaska.clock import FakeClock
-from opaska.settings import BandSettings
 from registry.model import Band, BandStatus
 
 pytestmark = pytest.mark.asyncio

@@ -24,8 +24,8 @@ from alarm_center.live import AlarmFeed
 from alarm_center.quality import metrics as care_metrics
 from console.app import create_app
 from console.context import ConsoleContext
-from opaska.clock import FakeClock
-from opaska.settings import BandSettings
+from core.clock import FakeClock
+from core.settings import BandSettings
 from registry.model import Band
 from tests.support.care import alarm_story
 from tests.support.processes import REPO

@@ -32,7 +32,7 @@ from alarm_center.reports.monthly import ReportError, monthly_report, parse_mont
 from alarm_center.reports.pdf import report_pdf
 from console.app import create_app
 from console.context import ConsoleContext
-from opaska.clock import FakeClock
+from core.clock import FakeClock
 from registry import service
 from registry.bands import unbind_band
 from registry.model import Band, Municipality

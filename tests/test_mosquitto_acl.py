@@ -30,10 +30,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import FakeClock
 from gateway.broker.acl import band_client_id
 from gateway.broker.mosquitto_auth import ACL_FILE_MODE, PASSWORD_FILE_MODE, MosquittoAuthFiles
 from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
 from registry.credentials import hash_band_secret, verify_band_secret
 from registry.model import Band, BandStatus
 from tests.support.mosquitto import MosquittoProcess

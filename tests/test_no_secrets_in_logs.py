@@ -19,9 +19,9 @@ from cryptography.fernet import Fernet
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import FakeClock
+from core.mqtt.endpoint import parse_mqtt_url
 from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
-from opaska.mqtt.endpoint import parse_mqtt_url
 from registry.model import Resident
 from simulator.band import RepeatPolicy, VirtualBand
 from simulator.fake_twilio import FakeTwilio

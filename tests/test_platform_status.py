@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.escalation.auditor import record_audit
 from alarm_center.supervision.platform_status import platform_problems
+from core.clock import FakeClock
 from gateway.liveness import CANARY_PREFIX, GATEWAY_PREFIX, record_state
-from opaska.clock import FakeClock
 
 pytestmark = pytest.mark.asyncio
 

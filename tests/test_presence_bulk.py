@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import FakeClock
 from gateway import repository
 from gateway.presence import PresenceUpdate
-from opaska.clock import FakeClock
 from registry.model import Band
 from simulator.provision import provision_fleet
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from opaska.clock import FakeClock
+from core.clock import FakeClock
 from registry.credentials import verify_band_secret
 from registry.model import Band, BandStatus, Contact, Resident
 from tests.support.processes import run_opaska_command

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from opaska.clock import FakeClock
+from core.clock import FakeClock
 from registry import service
 from registry.credentials import verify_band_secret
 

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.intake import raise_or_merge
 from alarm_center.alarms.model import Alarm, AlarmKind
+from core.clock import FakeClock
 from gateway.broker.credential_store import CredentialStore, band_secret_hashes
 from gateway.model import BandMessage
-from opaska.clock import FakeClock
 from registry import bands, contacts, municipalities, residents
 from registry.credentials import verify_band_secret
 from registry.errors import Conflict, Duplicate, NotFound, RegistryError

@@ -25,8 +25,8 @@ from alarm_center.notify.status_link import StatusLinks
 from alarm_center.notify.templates import alert_text
 from console.context import ConsoleContext
 from console.relative_status import router
-from opaska.clock import FakeClock
-from opaska.settings import PROJECT_ROOT
+from core.clock import FakeClock
+from core.settings import PROJECT_ROOT
 from registry import service as registry
 from registry.model import Contact, StaffRole, StaffUser
 from tests.support.alarms import press

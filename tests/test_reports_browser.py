@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.alarms.lifecycle import Outcome
 from alarm_center.alarms.model import AlarmKind
 from alarm_center.quality import sla
-from opaska.clock import FakeClock
+from core.clock import FakeClock
 from tests.support.care import alarm_story
 from tests.support.processes import REPO, opaska_env, opaska_process
 from tests.support.require import free_port, need

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.alarms.intake import raise_or_merge
 from alarm_center.alarms.model import Alarm, AlarmEvent, AlarmKind
 from alarm_center.notify.model import Notification
+from core.clock import FakeClock
 from gateway.model import BandMessage
-from opaska.clock import FakeClock
 from registry import bands, contacts, municipalities, residents
 from registry.model import Band, BandStatus, BandTestResult, Contact, Resident
 from tests.support.processes import run_opaska_command

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from opaska.settings import SettingsError, load_settings
+from core.settings import SettingsError, load_settings
 
 
 def test_defaults_come_from_config_file(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import FakeClock
 from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
 from tests.conftest import embedded_test_broker
 from tests.support.gateway import running_gateway
 from tests.support.processes import run_opaska_command

@@ -163,7 +163,7 @@ async def test_opaska_simulate_scenario_provisions_once_and_reports(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from opaska.settings import load_settings
+    from core.settings import load_settings
     from simulator.cli import simulate_fleet
 
     monkeypatch.setenv("OPASKA_DATABASE_URL", database_url)

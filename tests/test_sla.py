@@ -21,7 +21,7 @@ from alarm_center.live import AlarmFeed
 from alarm_center.quality import sla
 from console.app import create_app
 from console.context import ConsoleContext
-from opaska.clock import FakeClock
+from core.clock import FakeClock
 from tests.support.care import alarm_story
 from tests.support.seed import SeededBand, seed_resident_with_band
 from tests.support.staff import StaffMember, create_staff, log_in

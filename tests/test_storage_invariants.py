@@ -8,8 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.model import Alarm, AlarmStatus
+from core.clock import FakeClock
 from gateway.model import BandMessage
-from opaska.clock import FakeClock
 from tests.support.seed import seed_resident_with_band
 
 pytestmark = pytest.mark.asyncio

@@ -22,9 +22,9 @@ from alarm_center.alarms.model import Alarm, AlarmEvent, AlarmKind, AlarmStatus
 from alarm_center.engine import run_engine
 from alarm_center.supervision.loop import Supervisor, run_supervision
 from alarm_center.supervision.rules import Change
-from opaska.clock import FakeClock
-from opaska.db.service_state import ServiceState
-from opaska.settings import BandSettings, Settings
+from core.clock import FakeClock
+from core.db.service_state import ServiceState
+from core.settings import BandSettings, Settings
 from registry import service
 from registry.model import Band, BandStatus
 from tests.support.gateway import eventually

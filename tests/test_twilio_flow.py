@@ -33,8 +33,8 @@ from alarm_center.notify.templates import alarm_code, alert_text
 from alarm_center.notify.twilio_notifier import TwilioNotifier
 from console.app import create_app
 from console.context import ConsoleContext, TwilioHooks
-from opaska.clock import FakeClock
-from opaska.settings import SettingsError, load_settings
+from core.clock import FakeClock
+from core.settings import SettingsError, load_settings
 from registry import service as registry
 from simulator.fake_twilio import FakeTwilio
 from tests.support.require import free_port

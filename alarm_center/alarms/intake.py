@@ -12,7 +12,7 @@ from alarm_center.alarms.metrics import ALARMS_RAISED
 from alarm_center.alarms.model import PRIORITY_BY_KIND, AlarmKind, AlarmStatus
 from alarm_center.escalation import service as escalation
 from alarm_center.escalation.policy import PolicyBook, active_policies
-from opaska.db.after_commit import after_commit
+from core.db.after_commit import after_commit
 from registry.model import Band
 
 

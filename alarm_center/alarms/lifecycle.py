@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alarm_center.alarms import repository
 from alarm_center.alarms.metrics import CLAIM_SECONDS
 from alarm_center.alarms.model import PRIORITY_BY_KIND, Alarm, AlarmKind, AlarmPriority, AlarmStatus
-from opaska.db.after_commit import after_commit
+from core.db.after_commit import after_commit
 
 
 class AlarmClass(StrEnum):

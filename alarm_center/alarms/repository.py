@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmEvent
-from opaska.db.dialect import insert_for
+from core.db.dialect import insert_for
 
 _OPEN_WHERE = text("status IN ('raised', 'claimed')")
 

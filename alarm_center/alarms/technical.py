@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alarm_center.alarms import lifecycle, repository
 from alarm_center.alarms.metrics import ALARMS_RAISED
 from alarm_center.alarms.model import PRIORITY_BY_KIND, AlarmKind, AlarmStatus
-from opaska.db.after_commit import after_commit
+from core.db.after_commit import after_commit
 
 TECHNICAL_KINDS = frozenset({AlarmKind.BAND_OFFLINE, AlarmKind.BATTERY_LOW, AlarmKind.NOT_WORN})
 # The outcome of an alarm the system closed because its cause went away.

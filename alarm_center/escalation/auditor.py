@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.escalation.model import Escalation
 from alarm_center.escalation.repository import DUE_STATES
-from opaska.clock import Clock
-from opaska.db.dialect import insert_for
-from opaska.db.service_state import ServiceState
+from core.clock import Clock
+from core.db.dialect import insert_for
+from core.db.service_state import ServiceState
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alarm_center.alarms.model import AlarmKind
-from opaska.settings import EscalationSettings, SettingsError, load_settings
+from core.settings import EscalationSettings, SettingsError, load_settings
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opaska.db.dialect import insert_for
-from opaska.db.service_state import ServiceState
+from core.db.dialect import insert_for
+from core.db.service_state import ServiceState
 
 CONSOLE_PREFIX = "console/"
 # A console writes every EVERY_S; one missed write (a busy loop, a slow database) is not absence.

@@ -32,8 +32,8 @@ from alarm_center.escalation.model import Escalation
 from alarm_center.escalation.policy import CONTACTS, ON_DUTY_TARGETS, RESPONDER_PREFIX, PolicyError, load_policies
 from alarm_center.escalation.service import close_out
 from alarm_center.notify.templates import alert_text
-from opaska.clock import Clock
-from opaska.settings import Settings
+from core.clock import Clock
+from core.settings import Settings
 from registry.duty import on_duty
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from opaska.db.base import Base, BigId, UtcDateTime
+from core.db.base import Base, BigId, UtcDateTime
 
 
 class Channel(StrEnum):

@@ -41,7 +41,7 @@ from alarm_center.notify.notifier import (
     same_text,
 )
 from alarm_center.notify.repository import ALERT_TEMPLATES
-from opaska.clock import Clock
+from core.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.model import OPEN_STATUSES, Alarm
 from alarm_center.notify.model import Channel, Notification, NotificationStatus, PhoneOptOut, WebhookReceipt
-from opaska.db.dialect import insert_for
+from core.db.dialect import insert_for
 from registry.model import Contact
 
 OPT_OUT = "contact_opted_out"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from opaska.settings import SettingsError, load_settings
+from core.settings import SettingsError, load_settings
 
 PATH = "/s/"
 _SIGNATURE_BYTES = 16  # 128 bits: plenty against guessing, and short enough for an SMS

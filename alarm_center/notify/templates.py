@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.model import Alarm
 from alarm_center.notify.status_link import status_links
-from opaska.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from registry.model import Contact, Municipality, Resident
 
 TEMPLATES_DIR = PROJECT_ROOT / "config" / "templates"

@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmKind
 from alarm_center.quality import sla
+from core.clock import Clock
+from core.settings import BandSettings
 from gateway.liveness import count_bands_online
-from opaska.clock import Clock
-from opaska.settings import BandSettings
 from registry.model import Band, BandStatus
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from alarm_center.alarms.lifecycle import LIFE, RESOLVE_OUTCOMES, TECH, Outcome,
 from alarm_center.alarms.model import Alarm, AlarmStatus
 from alarm_center.notify.model import Channel, Notification, NotificationStatus
 from alarm_center.quality import sla
-from opaska.settings import BandSettings
+from core.settings import BandSettings
 from registry.health import Problem, device_health
 from registry.model import BandEvent, BandEventType, Municipality, Resident
 

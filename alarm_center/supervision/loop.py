@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.supervision import metrics, repository
 from alarm_center.supervision.rules import RULES, Change, Judgement, Rule
-from opaska.clock import Clock
-from opaska.settings import BandSettings, Settings
+from core.clock import Clock
+from core.settings import BandSettings, Settings
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opaska.db.service_state import ServiceState
+from core.db.service_state import ServiceState
 
 # A row not written for this long belongs to a process that is gone (they write every 5 to 15 s).
 ALIVE_WITHIN = timedelta(seconds=60)

@@ -32,8 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.model import Alarm, AlarmKind
 from alarm_center.alarms.technical import TECHNICAL_KINDS
-from opaska.db.base import UtcDateTime
-from opaska.db.service_state import ServiceState
+from core.db.base import UtcDateTime
+from core.db.service_state import ServiceState
 from registry.model import Band, BandStatus, Resident
 
 GATEWAY_PREFIX = "gateway/"

@@ -18,7 +18,7 @@ from alarm_center.alarms.model import AlarmKind
 from alarm_center.alarms.technical import TechnicalClear, TechnicalRaise, clear_technical, raise_technical
 from alarm_center.supervision import repository
 from alarm_center.supervision.repository import BandCandidate, OpenTechnical
-from opaska.settings import BandSettings
+from core.settings import BandSettings
 
 
 @dataclass(frozen=True)

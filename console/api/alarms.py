@@ -34,7 +34,7 @@ from console.auth.current import AlarmHandler, AnyStaff, StaffPrincipal
 from console.bounds import DbId
 from console.deps import ClockDep, SessionDep, context_of
 from console.key_safe import KeySafeUnavailable, read_key_safe_code
-from opaska.clock import Clock
+from core.clock import Clock
 from registry.model import Band, Contact, Resident, StaffUser
 
 router = APIRouter(tags=["alarms"])

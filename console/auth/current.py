@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from console.auth import sessions
 from console.deps import ClockDep, SessionDep, context_of
-from opaska.settings import ConsoleSettings
+from core.settings import ConsoleSettings
 from registry import staff as staff_registry
 from registry.model import StaffRole
 

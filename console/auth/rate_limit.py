@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opaska.settings import ConsoleSettings
+from core.settings import ConsoleSettings
 from registry.model import LoginAttempt
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opaska.settings import ConsoleSettings
+from core.settings import ConsoleSettings
 from registry.model import StaffSession, StaffUser
 
 COOKIE = "opaska_session"

@@ -36,8 +36,8 @@ from console.routes.registry_common import (
     visible_band,
     visible_resident,
 )
-from opaska.clock import Clock
-from opaska.settings import BandSettings
+from core.clock import Clock
+from core.settings import BandSettings
 from registry import bands, health, installation_test
 from registry.model import Band, BandEvent, Resident
 

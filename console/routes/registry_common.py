@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from console.api.scope import not_yours
 from console.auth.current import StaffPrincipal
-from opaska.clock import Clock
-from opaska.settings import BandSettings, SettingsError, load_settings
+from core.clock import Clock
+from core.settings import BandSettings, SettingsError, load_settings
 from registry.errors import Conflict, Duplicate, NotFound, RegistryError
 from registry.installation_test import in_test_mode
 from registry.model import Band, BandEvent, BandTestResult, Resident, StaffUser

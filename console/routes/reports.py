@@ -23,7 +23,7 @@ from console.auth.current import Supervisor
 from console.deps import ClockDep, SessionDep
 from console.pages import _page, _to_login, _viewer, refusal_page
 from console.routes.registry_common import Text
-from opaska.settings import BandSettings, SettingsError, load_settings
+from core.settings import BandSettings, SettingsError, load_settings
 from registry.model import Municipality, StaffRole
 
 router = APIRouter(tags=["reports"])

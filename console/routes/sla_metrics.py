@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI
 from alarm_center.quality import metrics as care_metrics
 from console.context import ConsoleContext
 from console.routes.reports import get_report_band_settings
-from opaska.clock import Clock
+from core.clock import Clock
 
 
 @contextlib.asynccontextmanager

@@ -26,13 +26,13 @@ from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.session import Session
 from amqtt.utils import gen_client_id
 
+from core.settings import MqttSettings
+from core.startup import StartupError, check_listen_port
 from gateway.broker.acl import TopicRules
 from gateway.broker.amqtt_plugins import BrokerGuard, broker_plugins, register_guard, unregister_guard
 from gateway.broker.connect_gate import PendingConnects, drop
 from gateway.broker.credential_store import CredentialStore
 from gateway.broker.refusals import Refused
-from opaska.settings import MqttSettings
-from opaska.startup import StartupError, check_listen_port
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,10 @@ from prometheus_client import Histogram
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.mqtt.endpoint import parse_mqtt_url
+from core.settings import Settings
 from gateway.broker.credential_store import band_secret_hashes
 from gateway.topics import TopicScheme, is_valid_band_id
-from opaska.mqtt.endpoint import parse_mqtt_url
-from opaska.settings import Settings
 from registry.credentials import hash_band_secret, verify_band_secret
 
 log = logging.getLogger(__name__)

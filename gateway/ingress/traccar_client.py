@@ -13,15 +13,15 @@ import time
 from collections import deque
 from typing import Any
 
+from core.mqtt.client import AsyncMqttClient, IncomingMessage
+from core.mqtt.endpoint import MqttEndpoint
+from core.mqtt.reconnect import stay_connected
+from core.settings import TraccarSettings
 from gateway.ingress.directory import DeviceDirectory
 from gateway.ingress.metrics import INGRESS_MESSAGES
 from gateway.ingress.traccar import ADAPTER, Refused, decode_json, map_traccar
 from gateway.queues import Origin
 from gateway.runner import Gateway
-from opaska.mqtt.client import AsyncMqttClient, IncomingMessage
-from opaska.mqtt.endpoint import MqttEndpoint
-from opaska.mqtt.reconnect import stay_connected
-from opaska.settings import TraccarSettings
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from typing import Any
 
+from core.settings import WatchSettings
 from gateway.ingress.directory import DeviceDirectory
 from gateway.ingress.metrics import INGRESS_MESSAGES, WATCH_CONNECTIONS
 from gateway.ingress.watch_decoder import Decoded, decode
@@ -24,7 +25,6 @@ from gateway.ingress.watch_frames import Body, Frame, FrameError, WatchFramer, b
 from gateway.queues import Origin
 from gateway.runner import Gateway
 from gateway.service import AlarmStored
-from opaska.settings import WatchSettings
 
 log = logging.getLogger(__name__)
 

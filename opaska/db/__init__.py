@@ -1,1 +1,1 @@
-"""Storage: engine, base model, column types and migrations."""
+"""The schema as a whole: every model registered for Alembic, and the migrations run."""

@@ -30,8 +30,8 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_from_settings() -> None:
-    from opaska.db.engine import make_engine
-    from opaska.settings import load_settings
+    from core.db.engine import make_engine
+    from core.settings import load_settings
 
     engine = make_engine(load_settings().database.url)
     try:

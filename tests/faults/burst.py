@@ -27,9 +27,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.model import Alarm
+from core.clock import Clock
 from gateway.model import BandMessage
 from gateway.topics import TopicScheme
-from opaska.clock import Clock
 from registry.model import Band
 from simulator.band import RepeatPolicy
 from simulator.fleet import AlarmOutcome, Fleet, FleetBand

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import FakeClock
 from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
 from tests.faults.burst import platform
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.faults, pytest.mark.e2e, pytest.mark.timeout(420)]

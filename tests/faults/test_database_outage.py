@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import FakeClock
 from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
 from simulator.fleet import FleetBand
 from tests.faults.burst import Platform, platform
 from tests.support.tcp_proxy import TcpProxy

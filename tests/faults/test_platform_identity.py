@@ -23,11 +23,11 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import FakeClock
+from core.mqtt.client import AsyncMqttClient, MqttError
+from core.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from gateway.broker.acl import band_client_id, platform_client_id
 from gateway.topics import TopicScheme
-from opaska.clock import FakeClock
-from opaska.mqtt.client import AsyncMqttClient, MqttError
-from opaska.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from simulator.band import RepeatPolicy, VirtualBand
 from simulator.provision import provision_fleet
 from tests.conftest import embedded_test_broker

@@ -18,10 +18,10 @@ from alarm_center.escalation.auditor import AUDITOR_STATE, OVERDUE_ROWS, Escalat
 from alarm_center.live import AlarmFeed
 from console.app import create_app
 from console.context import ConsoleContext
-from opaska import health
-from opaska.clock import FakeClock
-from opaska.db.service_state import ServiceState
-from opaska.settings import Settings
+from core import health
+from core.clock import FakeClock
+from core.db.service_state import ServiceState
+from core.settings import Settings
 from tests.support.alarms import press
 from tests.support.processes import opaska_env, opaska_process, wait_healthy
 from tests.support.require import free_port

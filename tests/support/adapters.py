@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import Clock
+from core.mqtt.endpoint import MqttEndpoint
+from core.settings import TraccarSettings, WatchSettings
 from gateway.broker.acl import platform_client_id
 from gateway.ingress.directory import DeviceDirectory
 from gateway.ingress.traccar_client import TraccarIngress
 from gateway.ingress.watch_server import WatchServer
 from gateway.runner import Gateway
-from opaska.clock import Clock
-from opaska.mqtt.endpoint import MqttEndpoint
-from opaska.settings import TraccarSettings, WatchSettings
 from registry import service
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from opaska.db.engine import make_engine
+from core.db.engine import make_engine
 from opaska.db.migrate import upgrade_to_head
 
 TEST_DATABASE_URL = os.environ.get("OPASKA_TEST_DATABASE_URL", "")

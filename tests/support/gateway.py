@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import Clock
+from core.mqtt.endpoint import MqttEndpoint
+from core.settings import AlarmSettings
 from gateway.broker.acl import platform_client_id
 from gateway.runner import Gateway
 from gateway.service import AlarmStored
 from gateway.topics import TopicScheme
-from opaska.clock import Clock
-from opaska.mqtt.endpoint import MqttEndpoint
-from opaska.settings import AlarmSettings
 from simulator.band import RepeatPolicy, VirtualBand
 
 

@@ -25,10 +25,10 @@ from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from gateway.broker.credential_store import band_secret_hashes
 from gateway.broker.mosquitto_auth import MosquittoAuthFiles
 from gateway.topics import TopicScheme
-from opaska.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from registry.credentials import hash_band_secret
 from tests.support.processes import REPO
 from tests.support.require import free_port, need_program

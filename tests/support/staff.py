@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from console.auth.sessions import COOKIE, CSRF_HEADER
-from opaska.clock import Clock
+from core.clock import Clock
 from registry import staff
 from registry.staff_passwords import hash_password
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
-import opaska.db.base
+import core.db.base
 
 revision: str = "0001_core_domain"
 down_revision: str | None = None
@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column(
-            "created_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False
+            "created_at", core.db.base.UtcDateTime(timezone=True), nullable=False
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_municipality")),
         sa.UniqueConstraint("code", name=op.f("uq_municipality_code")),
@@ -45,7 +45,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column(
-            "created_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False
+            "created_at", core.db.base.UtcDateTime(timezone=True), nullable=False
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_user")),
         sa.UniqueConstraint("username", name=op.f("uq_staff_user_username")),
@@ -70,7 +70,7 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column(
-            "created_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False
+            "created_at", core.db.base.UtcDateTime(timezone=True), nullable=False
         ),
         sa.ForeignKeyConstraint(
             ["municipality_id"],
@@ -136,10 +136,10 @@ def upgrade() -> None:
         sa.Column("secret_hash", sa.String(length=255), nullable=True),
         sa.Column("heartbeat_interval_s", sa.Integer(), nullable=True),
         sa.Column(
-            "created_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False
+            "created_at", core.db.base.UtcDateTime(timezone=True), nullable=False
         ),
         sa.Column(
-            "last_seen_at", opaska.db.base.UtcDateTime(timezone=True), nullable=True
+            "last_seen_at", core.db.base.UtcDateTime(timezone=True), nullable=True
         ),
         sa.Column("battery_pct", sa.Integer(), nullable=True),
         sa.Column("charging", sa.Boolean(), nullable=True),
@@ -171,7 +171,7 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("has_key", sa.Boolean(), nullable=False),
         sa.Column(
-            "created_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False
+            "created_at", core.db.base.UtcDateTime(timezone=True), nullable=False
         ),
         sa.ForeignKeyConstraint(
             ["resident_id"],
@@ -199,10 +199,10 @@ def upgrade() -> None:
         sa.Column("message_id", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column(
-            "received_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False
+            "received_at", core.db.base.UtcDateTime(timezone=True), nullable=False
         ),
         sa.Column(
-            "band_time", opaska.db.base.UtcDateTime(timezone=True), nullable=True
+            "band_time", core.db.base.UtcDateTime(timezone=True), nullable=True
         ),
         sa.Column(
             "payload",
@@ -246,14 +246,14 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("is_test", sa.Boolean(), nullable=False),
         sa.Column(
-            "raised_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False
+            "raised_at", core.db.base.UtcDateTime(timezone=True), nullable=False
         ),
         sa.Column("repeat_count", sa.Integer(), nullable=False),
         sa.Column(
-            "last_repeat_at", opaska.db.base.UtcDateTime(timezone=True), nullable=True
+            "last_repeat_at", core.db.base.UtcDateTime(timezone=True), nullable=True
         ),
         sa.Column(
-            "claimed_at", opaska.db.base.UtcDateTime(timezone=True), nullable=True
+            "claimed_at", core.db.base.UtcDateTime(timezone=True), nullable=True
         ),
         sa.Column(
             "claimed_by",
@@ -261,7 +261,7 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column(
-            "closed_at", opaska.db.base.UtcDateTime(timezone=True), nullable=True
+            "closed_at", core.db.base.UtcDateTime(timezone=True), nullable=True
         ),
         sa.Column("outcome", sa.String(length=32), nullable=True),
         sa.Column("note", sa.Text(), nullable=False),
@@ -320,7 +320,7 @@ def upgrade() -> None:
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
             nullable=False,
         ),
-        sa.Column("at", opaska.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", core.db.base.UtcDateTime(timezone=True), nullable=False),
         sa.Column("type", sa.String(length=32), nullable=False),
         sa.Column("actor_type", sa.String(length=16), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
@@ -367,7 +367,7 @@ def upgrade() -> None:
         sa.Column("loop_count", sa.Integer(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column(
-            "next_due_at", opaska.db.base.UtcDateTime(timezone=True), nullable=True
+            "next_due_at", core.db.base.UtcDateTime(timezone=True), nullable=True
         ),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -406,16 +406,16 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column(
-            "next_attempt_at", opaska.db.base.UtcDateTime(timezone=True), nullable=True
+            "next_attempt_at", core.db.base.UtcDateTime(timezone=True), nullable=True
         ),
-        sa.Column("deadline", opaska.db.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("deadline", core.db.base.UtcDateTime(timezone=True), nullable=True),
         sa.Column("provider_id", sa.String(length=64), nullable=True),
         sa.Column("error", sa.String(length=500), nullable=True),
         sa.Column(
-            "created_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False
+            "created_at", core.db.base.UtcDateTime(timezone=True), nullable=False
         ),
         sa.Column(
-            "updated_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False
+            "updated_at", core.db.base.UtcDateTime(timezone=True), nullable=False
         ),
         sa.ForeignKeyConstraint(
             ["alarm_id"],

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
-import opaska.db.base
+import core.db.base
 
 revision: str = "0002_band_protocol"
 down_revision: str | None = "0001_core_domain"
@@ -23,7 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "band_dead_letter",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("received_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", core.db.base.UtcDateTime(timezone=True), nullable=False),
         sa.Column("band_serial", sa.String(length=64), nullable=True),
         sa.Column("topic", sa.String(length=256), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=True),
@@ -38,8 +38,8 @@ def upgrade() -> None:
     op.create_table(
         "service_state",
         sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("connected_since", opaska.db.base.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("alive_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("connected_since", core.db.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("alive_at", core.db.base.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_service_state")),
     )
     op.create_table(
@@ -51,8 +51,8 @@ def upgrade() -> None:
             "payload", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("retain", sa.Boolean(), nullable=False),
-        sa.Column("created_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", opaska.db.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", core.db.base.UtcDateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["band_id"], ["band.id"], name=op.f("fk_band_downlink_band_id_band"), ondelete="CASCADE"
@@ -64,7 +64,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_band_downlink_sent_at_id", ["sent_at", "id"], unique=False)
 
     with op.batch_alter_table("band", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("unworn_since", opaska.db.base.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("unworn_since", core.db.base.UtcDateTime(timezone=True), nullable=True))
         batch_op.add_column(
             sa.Column(
                 "last_location",
@@ -72,9 +72,9 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
-        batch_op.add_column(sa.Column("last_checkin_at", opaska.db.base.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("last_checkin_at", core.db.base.UtcDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("online", sa.Boolean(), nullable=True))
-        batch_op.add_column(sa.Column("online_changed_at", opaska.db.base.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("online_changed_at", core.db.base.UtcDateTime(timezone=True), nullable=True))
 
     # ### end Alembic commands ###
 

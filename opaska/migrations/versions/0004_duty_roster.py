@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import opaska.db.base
+import core.db.base
 
 revision: str = "0004_duty_roster"
 down_revision: str | None = "0003_escalation"
@@ -28,9 +28,9 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(length=20), nullable=False),
         sa.Column("staff_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("municipality_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column("starts_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("ends_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("starts_at", core.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", core.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.db.base.UtcDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("ends_at > starts_at", name=op.f("ck_duty_shift_span")),
         sa.ForeignKeyConstraint(
             ["municipality_id"],

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import opaska.db.base
+import core.db.base
 
 revision: str = "0006_console_auth"
 down_revision: str | None = "0005_notify_receipts"
@@ -23,7 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "login_attempt",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("at", opaska.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", core.db.base.UtcDateTime(timezone=True), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("client_ip", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempt")),
@@ -38,9 +38,9 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("staff_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
-        sa.Column("created_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("last_seen_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", core.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", core.db.base.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["staff_id"], ["staff_user.id"], name=op.f("fk_staff_session_staff_id_staff_user"), ondelete="CASCADE"
         ),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import opaska.db.base
+import core.db.base
 
 revision: str = "0007_registry"
 down_revision: str | None = "0006_console_auth"
@@ -24,7 +24,7 @@ def upgrade() -> None:
         "band_event",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("band_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("at", opaska.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", core.db.base.UtcDateTime(timezone=True), nullable=False),
         sa.Column("type", sa.String(length=32), nullable=False),
         sa.Column("resident_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("other_band_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
@@ -49,8 +49,8 @@ def upgrade() -> None:
         sa.Column("alarm_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("resident_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("kind", sa.String(length=32), nullable=False),
-        sa.Column("pressed_at", opaska.db.base.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("received_at", opaska.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("pressed_at", core.db.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", core.db.base.UtcDateTime(timezone=True), nullable=False),
         sa.Column("latency_ms", sa.Integer(), nullable=True),
         sa.Column("passed", sa.Boolean(), nullable=False),
         sa.Column("note", sa.String(length=300), nullable=False),
@@ -76,9 +76,9 @@ def upgrade() -> None:
     with op.batch_alter_table("band", schema=None) as batch_op:
         batch_op.add_column(sa.Column("imei", sa.String(length=15), nullable=True))
         batch_op.add_column(
-            sa.Column("credentials_revoked_at", opaska.db.base.UtcDateTime(timezone=True), nullable=True)
+            sa.Column("credentials_revoked_at", core.db.base.UtcDateTime(timezone=True), nullable=True)
         )
-        batch_op.add_column(sa.Column("test_mode_until", opaska.db.base.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("test_mode_until", core.db.base.UtcDateTime(timezone=True), nullable=True))
         batch_op.add_column(
             sa.Column("test_mode_started_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True)
         )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import opaska.db.base
+import core.db.base
 
 revision: str = "0009_resident_data_access"
 down_revision: str | None = "0008_band_adapters"
@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("resident_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("staff_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column("at", opaska.db.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", core.db.base.UtcDateTime(timezone=True), nullable=False),
         sa.Column("what", sa.String(length=32), nullable=False),
         sa.ForeignKeyConstraint(
             ["resident_id"], ["resident.id"], name=op.f("fk_resident_data_access_resident_id_resident")

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from opaska.db.base import Base, UtcDateTime
+from core.db.base import Base, UtcDateTime
 
 
 class ServiceState(Base):

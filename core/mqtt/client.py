@@ -23,7 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from opaska.mqtt.endpoint import MqttEndpoint
+from core.mqtt.endpoint import MqttEndpoint
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 
-from opaska.mqtt.client import AsyncMqttClient, MqttRefused, Protocol
-from opaska.mqtt.endpoint import MqttEndpoint
+from core.mqtt.client import AsyncMqttClient, MqttRefused, Protocol
+from core.mqtt.endpoint import MqttEndpoint
 
 
 async def admits_anonymous(endpoint: MqttEndpoint, *, protocol: Protocol, timeout_s: float = 10.0) -> bool:

@@ -7,7 +7,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 
-from opaska.mqtt.client import AsyncMqttClient, MqttError
+from core.mqtt.client import AsyncMqttClient, MqttError
 
 log = logging.getLogger(__name__)
 

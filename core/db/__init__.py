@@ -1,0 +1,1 @@
+"""The database engine, the base model, column types and the platform's own tables."""

@@ -57,7 +57,7 @@ from gateway.broker.embedded import EmbeddedBroker
 from gateway.topics import TopicScheme
 from opaska.db.migrate import upgrade_to_head
 from registry.service import create_municipality, create_resident, register_band
-from tests.support.require import free_port
+from simulator.lab.ports import free_port
 
 RESULTS = Path(__file__).parent / "results" / "amqtt_cap.json"
 ROOT = "opaska/v1"

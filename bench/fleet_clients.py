@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import cpu_seconds, print_table, rss_mib, scale, write_results
-from tests.support.require import free_port
+from simulator.lab.ports import free_port
 
 IDLE_S = 10.0
 

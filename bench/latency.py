@@ -46,7 +46,7 @@ from core.db.engine import make_engine, make_session_factory
 from gateway.topics import TopicScheme
 from simulator.band import RepeatPolicy
 from simulator.fleet import BandCredentials, Fleet
-from tests.support.staff import create_staff, log_in
+from simulator.lab.staff import create_staff, log_in
 
 TARGET_P99_MS = 100.0
 

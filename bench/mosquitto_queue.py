@@ -43,7 +43,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.topics import TopicScheme
-from tests.support.mosquitto import MosquittoProcess
+from simulator.lab.mosquitto import MosquittoProcess
 
 RESULTS = Path(__file__).parent / "results" / "mosquitto_queue.json"
 CONFIGS = ("project", "defaults")

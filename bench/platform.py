@@ -28,11 +28,11 @@ from bench.common import REPO, BenchDatabase, create_database, rss_mib
 from core.clock import SystemClock
 from core.db.engine import make_engine, make_session_factory
 from simulator.fleet import BandCredentials
+from simulator.lab.mosquitto import MosquittoProcess
+from simulator.lab.ports import free_port
+from simulator.lab.processes import opaska_env, wait_healthy
 from simulator.mqtt311 import LinkError, open_link
 from simulator.provision import provision_fleet, write_secrets
-from tests.support.mosquitto import MosquittoProcess
-from tests.support.processes import opaska_env, wait_healthy
-from tests.support.require import free_port
 
 ROOT = "opaska/v1"
 

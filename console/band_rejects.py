@@ -10,8 +10,8 @@ from sqlalchemy import select
 from console.auth.current import BandReader
 from console.deps import SessionDep
 from console.routes.registry_common import Text
-from gateway.dead_letter import recent_dead_letters
 from registry.model import Band, Resident
+from registry.traffic.dead_letters import recent_dead_letters
 
 router = APIRouter(tags=["bands"])
 

@@ -1,4 +1,4 @@
-"""Downlink to bands: what each message says, the outbox that keeps them, and its sender.
+"""Downlink to bands: the sender that publishes the outbox (`registry.traffic.downlinks`).
 
 `alarm_received` goes out straight after an alarm's commit (a band that misses it repeats the
 alarm). `alarm_claimed`, `config` and `locate` are written to the `band_downlink` outbox in the
@@ -12,9 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -22,61 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.mqtt.client import AsyncMqttClient
-from core.settings import BandSettings
-from gateway.downlink_model import BandDownlink
 from gateway.topics import TopicScheme
 from registry.model import Band
+from registry.traffic.downlinks import BandDownlink
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.5
 BATCH = 200
-
-
-def alarm_received(*, msg_id: str, alarm_id: int | None, at: datetime) -> dict[str, Any]:
-    payload: dict[str, Any] = {"v": 1, "msg_id": msg_id, "ts": at.isoformat()}
-    if alarm_id is not None:
-        payload["alarm_id"] = alarm_id
-    return payload
-
-
-async def enqueue(
-    session: AsyncSession, *, band_id: int, kind: str, payload: dict[str, Any], at: datetime, retain: bool = False
-) -> BandDownlink:
-    """Add a downlink to the outbox; the caller's transaction commits it with the decision."""
-    row = BandDownlink(band_id=band_id, kind=kind, payload=payload, retain=retain, created_at=at, attempts=0)
-    session.add(row)
-    await session.flush()
-    return row
-
-
-async def alarm_claimed(
-    session: AsyncSession, *, band_id: int, alarm_id: int, kind: str, msg_id: str | None, at: datetime
-) -> None:
-    """Tell the band a person has taken its alarm ("help is coming")."""
-    payload: dict[str, Any] = {"v": 1, "alarm_id": alarm_id, "kind": kind, "ts": at.isoformat()}
-    if msg_id is not None:
-        payload["msg_id"] = msg_id
-    await enqueue(session, band_id=band_id, kind="alarm_claimed", payload=payload, at=at)
-
-
-async def push_config(session: AsyncSession, clock: Clock, *, band: Band, defaults: BandSettings) -> None:
-    """The band's settings, retained on its downlink so it gets them whenever it connects."""
-    payload = {
-        "v": 1,
-        "heartbeat_interval_s": band.heartbeat_interval_s or defaults.heartbeat_interval_s,
-        "fall_cancel_window_s": defaults.fall_cancel_window_s,
-        "ts": clock.now().isoformat(),
-    }
-    await enqueue(session, band_id=band.id, kind="config", payload=payload, at=clock.now(), retain=True)
-
-
-async def request_location(session: AsyncSession, clock: Clock, *, band: Band) -> str:
-    """Ask the band where it is; it answers with a `location` report carrying this request id."""
-    request_id = f"loc-{secrets.token_hex(6)}"
-    payload = {"v": 1, "request_id": request_id, "ts": clock.now().isoformat()}
-    await enqueue(session, band_id=band.id, kind="locate", payload=payload, at=clock.now())
-    return request_id
 
 
 class DownlinkSender:

@@ -19,7 +19,8 @@ from gateway.payloads import (
     TELEMETRY_MODELS,
     Status,
 )
-from gateway.topics import TopicScheme, is_valid_band_id
+from gateway.topics import TopicScheme
+from registry.identifiers import is_valid_band_id
 
 # A band clock further off than this is not believed; alarms are timed by receipt anyway.
 CLOCK_TOLERANCE = timedelta(minutes=10)

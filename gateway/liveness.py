@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
@@ -19,7 +18,7 @@ from core.db.dialect import insert_for
 from core.db.service_state import ServiceState
 from core.settings import BandSettings
 from gateway.metrics import BANDS_ONLINE
-from registry.model import Band, BandStatus
+from registry.presence import count_bands_online
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +34,6 @@ async def record_state(session: AsyncSession, *, name: str, connected_since: dat
             index_elements=["name"], set_={"connected_since": connected_since, "alive_at": now}
         )
     )
-
-
-async def count_bands_online(session: AsyncSession, *, now: datetime, bands: BandSettings) -> int:
-    """Bands heard within their offline window (per-band interval, or the default)."""
-    interval = func.coalesce(func.nullif(Band.heartbeat_interval_s, 0), bands.heartbeat_interval_s)
-    active = (Band.status == BandStatus.ACTIVE, Band.last_seen_at.is_not(None))
-    # Counted in the database, one cutoff per interval in use (a handful), so no band row is
-    # fetched: the two dialects share no way to add a per-row interval to a timestamp.
-    intervals = (await session.execute(select(interval).where(*active).distinct())).scalars().all()
-    online = 0
-    for seconds in intervals:
-        cutoff = now - timedelta(seconds=int(seconds) * bands.offline_after_missed)
-        query = select(func.count()).select_from(Band).where(*active, interval == seconds, Band.last_seen_at >= cutoff)
-        online += int((await session.execute(query)).scalar_one())
-    return online
 
 
 async def keep_alive(

@@ -9,9 +9,9 @@ from sqlalchemy import Table, and_, bindparam, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.dialect import insert_for
-from gateway.model import BandMessage
 from gateway.presence import PresenceUpdate
 from registry.model import Band
+from registry.traffic.messages import BandMessage
 
 
 async def band_by_serial(session: AsyncSession, serial: str) -> Band | None:

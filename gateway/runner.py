@@ -31,9 +31,7 @@ from core.mqtt.client import AsyncMqttClient, IncomingMessage, MqttError
 from core.mqtt.endpoint import MqttEndpoint
 from core.mqtt.reconnect import Backoff, stay_connected
 from core.settings import AlarmSettings, BandSettings
-from gateway import downlink
 from gateway.canary import Canary, canary_topic
-from gateway.dead_letter import DeadLetterEntry
 from gateway.downlink import DownlinkSender
 from gateway.judge import (
     AlarmMessage,
@@ -53,6 +51,8 @@ from gateway.reject_log import RejectLog
 from gateway.service import AlarmStored, BandMessageService, ReportsStored, unknown_band
 from gateway.test_hooks import hold_before_commit_if_asked
 from gateway.topics import TopicScheme
+from registry.traffic import downlinks as downlink
+from registry.traffic.dead_letters import DeadLetterEntry
 
 log = logging.getLogger(__name__)
 

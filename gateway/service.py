@@ -12,11 +12,11 @@ from alarm_center.alarms.intake import raise_or_merge
 from alarm_center.alarms.model import AlarmKind
 from alarm_center.alarms.resident_cancel import CancelOutcome, cancel_fall_by_resident
 from gateway import repository
-from gateway.dead_letter import DeadLetterEntry, keep_dead_letters
 from gateway.judge import AlarmMessage, Reason, Rejection, TelemetryMessage
 from gateway.presence import PresenceBatch
 from registry.installation_test import in_test_mode, record_test_result
 from registry.model import Band, Resident
+from registry.traffic.dead_letters import DeadLetterEntry, keep_dead_letters
 
 
 @dataclass(frozen=True)

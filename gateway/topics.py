@@ -4,14 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# A band id must be one plain topic level: `+ # /` would let it reach other bands' topics, and `:`
-# separates user and hash in Mosquitto's password file.
-FORBIDDEN_IN_BAND_ID = frozenset("+#/:\x00")
-
-
-def is_valid_band_id(band_id: str) -> bool:
-    return 0 < len(band_id) <= 64 and not (set(band_id) & FORBIDDEN_IN_BAND_ID) and band_id.isprintable()
-
 
 @dataclass(frozen=True)
 class UplinkTopic:

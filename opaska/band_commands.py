@@ -9,10 +9,10 @@ from core.clock import SystemClock
 from core.db.engine import make_session_factory
 from core.settings import Settings
 from core.startup import StartupError
-from gateway import downlink
-from gateway.dead_letter import recent_dead_letters
 from opaska.startup import open_database
 from registry.model import Band
+from registry.traffic import downlinks as downlink
+from registry.traffic.dead_letters import recent_dead_letters
 
 
 async def _band(session: AsyncSession, serial: str) -> Band:

@@ -13,12 +13,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+from alarm_center import gdpr
 from core.clock import SystemClock
 from core.db.engine import make_session_factory
 from core.settings import Settings
 from opaska.registry_cli import BAD_INPUT, refuse, transaction
 from opaska.startup import open_database
-from registry import bands, contacts, gdpr, municipalities, residents
+from registry import bands, contacts, municipalities, residents
 from registry.errors import RegistryError
 from registry.model import Band, BandStatus, Resident
 

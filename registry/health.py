@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import BandSettings
-from gateway.dead_letter import DeadLetter
 from registry.model import Band, BandStatus, Municipality, Resident
+from registry.traffic.dead_letters import DeadLetter
 
 LOCAL = ZoneInfo("Europe/Warsaw")
 

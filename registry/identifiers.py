@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import re
 
-from gateway.topics import is_valid_band_id
 from registry.errors import RegistryError
 
 IMEI_LENGTH = 15
 ADAPTERS = ("mqtt", "traccar", "watch")
 # A watch-protocol ID: the IMEI, or the shorter registration code some watches send (e.g. 10 digits).
 WATCH_ID = re.compile(r"[0-9A-Za-z]{6,20}")
+# A band id (serial) must be one plain topic level: `+ # /` would let it reach other bands' topics,
+# `:` separates user and hash in Mosquitto's password file (and keeps every band id apart from the
+# platform's own MQTT client ids, `gateway.broker.acl.platform_client_id`).
+FORBIDDEN_IN_BAND_ID = frozenset("+#/:\x00")
+
+
+def is_valid_band_id(band_id: str) -> bool:
+    return 0 < len(band_id) <= 64 and not (set(band_id) & FORBIDDEN_IN_BAND_ID) and band_id.isprintable()
 
 
 def luhn_check_digit(payload: str) -> int:

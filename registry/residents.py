@@ -114,7 +114,7 @@ async def deactivate_resident(
 ) -> Resident:
     """The resident leaves the programme: inactive, and a band still bound to them is unbound.
 
-    Their data stays until erased (`registry.gdpr.erase_resident`); the band goes back to stock.
+    Their data stays until erased (`alarm_center.gdpr.erase_resident`); the band goes back to stock.
     """
     from registry.bands import unbind_band  # bands imports residents
 

@@ -49,13 +49,13 @@ from core.clock import FakeClock
 from core.db.engine import make_engine, make_session_factory
 from gateway.broker.acl import TopicRules
 from gateway.broker.credential_store import CredentialStore
-from gateway.dead_letter import DeadLetterEntry, keep_dead_letters
 from gateway.topics import TopicScheme
 from registry import service
 from registry.bands import register_band_without_credentials
+from registry.traffic.dead_letters import DeadLetterEntry, keep_dead_letters
+from simulator.lab.staff import Login, StaffMember, create_staff, log_in
 from tests.support.alarms import take_in
 from tests.support.routes import app_routes
-from tests.support.staff import Login, StaffMember, create_staff, log_in
 
 Role = Literal["operator", "supervisor", "technician", "administrator"]
 ROLES: tuple[Role, ...] = ("operator", "supervisor", "technician", "administrator")

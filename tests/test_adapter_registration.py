@@ -16,7 +16,7 @@ from core.clock import FakeClock
 from registry import service
 from registry.errors import Duplicate, RegistryError
 from registry.identifiers import check_device_id
-from tests.support.staff import create_staff, log_in
+from simulator.lab.staff import create_staff, log_in
 
 
 def test_device_identity_rules() -> None:

@@ -17,20 +17,18 @@ from alarm_center.alarms.model import Alarm
 from core.mqtt.client import AsyncMqttClient
 from core.mqtt.endpoint import parse_mqtt_url
 from registry.model import Band
+from simulator.lab.processes import REPO, opaska_env, wait_healthy
 from tests.conftest import TEST_MQTT_URL
 from tests.data import traccar_json as tj
 from tests.data import traccar_watch_frames as frames
 from tests.support.adapters import WatchClient
 from tests.support.gateway import eventually
 from tests.support.processes import (
-    REPO,
     last_line,
-    opaska_env,
     opaska_process,
     opaska_run_to_exit,
     platform_process_setup,
     run_opaska_command,
-    wait_healthy,
 )
 from tests.support.require import free_port
 

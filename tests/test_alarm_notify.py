@@ -23,11 +23,11 @@ from console.alarm_notify import get_clock
 from console.app import create_app
 from console.context import ConsoleContext
 from core.clock import FakeClock
-from gateway.model import BandMessage
 from registry import service
 from registry.model import Band, Contact
+from registry.traffic.messages import BandMessage
+from simulator.lab.staff import create_staff, log_in
 from tests.support.seed import SeededBand, seed_resident_with_band
-from tests.support.staff import create_staff, log_in
 
 pytestmark = pytest.mark.asyncio
 

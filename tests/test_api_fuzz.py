@@ -20,10 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import FakeClock
-from tests.support.processes import opaska_env, opaska_process, wait_healthy
+from simulator.lab.processes import opaska_env, wait_healthy
+from simulator.lab.staff import create_staff, log_in
+from tests.support.processes import opaska_process
 from tests.support.require import free_port
 from tests.support.seed import seed_resident_with_band
-from tests.support.staff import create_staff, log_in
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e, pytest.mark.timeout(600)]
 

@@ -31,8 +31,8 @@ from console.app import create_app
 from console.bounds import MAX_ID
 from console.context import ConsoleContext
 from core.db.engine import make_engine, make_session_factory
+from simulator.lab.staff import log_in
 from tests.support.routes import app_routes
-from tests.support.staff import log_in
 from tests.test_access_matrix import ACCESS, BASE, TWILIO_TOKEN, Centre, Side, centre
 
 __all__ = ["centre"]  # the access matrix's centre (its objects, staff and hooks), used by name

@@ -5,8 +5,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import FakeClock
-from gateway.downlink_model import BandDownlink
 from registry.model import Band
+from registry.traffic.downlinks import BandDownlink
 from tests.support.processes import run_opaska_command
 from tests.support.seed import seed_resident_with_band
 

@@ -26,9 +26,9 @@ from core.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from gateway.broker.acl import TopicRules
 from gateway.broker.credential_store import CredentialStore
 from gateway.broker.embedded import EmbeddedBroker
-from gateway.model import BandMessage
 from gateway.topics import TopicScheme
 from registry import municipalities, residents
+from registry.traffic.messages import BandMessage
 from simulator.band import RepeatPolicy, VirtualBand
 from tests.support.gateway import running_gateway
 from tests.support.mosquitto import MosquittoProcess

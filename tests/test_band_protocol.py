@@ -21,13 +21,13 @@ from alarm_center.alarms.model import Alarm, AlarmEvent
 from core.clock import FakeClock
 from core.mqtt.client import AsyncMqttClient
 from core.settings import AlarmSettings, BandSettings
-from gateway import downlink
-from gateway.dead_letter import recent_dead_letters
-from gateway.downlink_model import BandDownlink
 from gateway.judge import ALL_REASONS
-from gateway.model import BandMessage
 from gateway.runner import Gateway
 from registry.model import Band, StaffRole, StaffUser
+from registry.traffic import downlinks as downlink
+from registry.traffic.dead_letters import recent_dead_letters
+from registry.traffic.downlinks import BandDownlink
+from registry.traffic.messages import BandMessage
 from tests.support.gateway import GatewayHarness, eventually
 from tests.support.require import need_program
 from tests.support.seed import SeededBand, seed_resident_with_band

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from bench.common import RESULTS
-from tests.support.processes import REPO
+from simulator.lab.processes import REPO
 from tests.support.require import need_program
 
 # Its own brokers and databases (or none): the same on every stack.

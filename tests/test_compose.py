@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.processes import REPO
+from simulator.lab.processes import REPO
 from tests.support.require import need_program
 
 

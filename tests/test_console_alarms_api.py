@@ -30,12 +30,12 @@ from console.app import create_app
 from console.context import ConsoleContext
 from console.key_safe import set_key_safe_code
 from core.clock import FakeClock
-from gateway.dead_letter import DeadLetterEntry, keep_dead_letters
-from gateway.model import BandMessage
 from registry.model import Band, Resident
+from registry.traffic.dead_letters import DeadLetterEntry, keep_dead_letters
+from registry.traffic.messages import BandMessage
+from simulator.lab.staff import Login, StaffMember, create_staff, log_in
 from tests.support.require import free_port
 from tests.support.seed import SeededBand, seed_resident_with_band
-from tests.support.staff import Login, StaffMember, create_staff, log_in
 
 pytestmark = pytest.mark.asyncio
 

@@ -19,8 +19,8 @@ from console.context import ConsoleContext
 from core.clock import FakeClock
 from core.settings import ConsoleSettings
 from registry.model import StaffSession, StaffUser
+from simulator.lab.staff import StaffMember, create_staff, log_in
 from tests.support.seed import seed_resident_with_band
-from tests.support.staff import StaffMember, create_staff, log_in
 
 pytestmark = pytest.mark.asyncio
 

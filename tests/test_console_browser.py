@@ -26,12 +26,13 @@ from core.mqtt.endpoint import parse_mqtt_url
 from gateway.liveness import CANARY_PREFIX, record_state
 from gateway.topics import TopicScheme
 from simulator.band import RepeatPolicy, VirtualBand
+from simulator.lab.processes import REPO, wait_healthy
+from simulator.lab.staff import StaffMember, create_staff
 from tests.conftest import TEST_MQTT_URL
 from tests.support.alarms import press
-from tests.support.processes import REPO, opaska_process, platform_process_setup, wait_healthy
+from tests.support.processes import opaska_process, platform_process_setup
 from tests.support.require import need
 from tests.support.seed import SeededBand, seed_resident_with_band
-from tests.support.staff import StaffMember, create_staff
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e, pytest.mark.timeout(240)]
 

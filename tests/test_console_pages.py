@@ -14,8 +14,8 @@ from alarm_center.live import AlarmFeed
 from console.app import create_app
 from console.context import ConsoleContext
 from core.clock import FakeClock
+from simulator.lab.staff import create_staff, log_in
 from tests.support.seed import seed_resident_with_band
-from tests.support.staff import create_staff, log_in
 
 pytestmark = pytest.mark.asyncio
 

@@ -35,8 +35,8 @@ from registry.model import (
     ResidentDataAccess,
     StaffUser,
 )
+from simulator.lab.staff import StaffMember, create_staff, log_in
 from tests.support.seed import SeededBand, seed_resident_with_band
-from tests.support.staff import StaffMember, create_staff, log_in
 
 pytestmark = pytest.mark.asyncio
 

@@ -31,10 +31,10 @@ from gateway.topics import TopicScheme
 from registry import contacts, residents
 from registry.model import Band, BandTestResult, Contact, Municipality, Resident, ResidentDataAccess
 from simulator.band import RepeatPolicy, VirtualBand
+from simulator.lab.staff import StaffMember, create_staff
 from tests.conftest import TEST_MQTT_URL
 from tests.support.processes import platform_process_setup
 from tests.support.seed import seed_resident_with_band
-from tests.support.staff import StaffMember, create_staff
 from tests.test_console_browser import SCREENSHOTS, Platform, browser, no_script_errors
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e, pytest.mark.timeout(240)]

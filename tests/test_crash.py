@@ -27,13 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.alarms.model import Alarm
 from core.clock import FakeClock
 from core.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
-from gateway.model import BandMessage
 from gateway.test_hooks import HOLD_BEFORE_COMMIT
 from gateway.topics import TopicScheme
+from registry.traffic.messages import BandMessage
 from simulator.band import RepeatPolicy, VirtualBand
+from simulator.lab.processes import opaska_env, wait_healthy
 from tests.support.gateway import eventually
 from tests.support.mosquitto import MosquittoProcess
-from tests.support.processes import opaska_env, opaska_process, wait_healthy
+from tests.support.processes import opaska_process
 from tests.support.require import free_port
 from tests.support.seed import SeededBand, seed_resident_with_band
 

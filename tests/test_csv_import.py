@@ -16,7 +16,8 @@ from core.clock import FakeClock
 from registry import municipalities
 from registry.csv_import import ImportReport, import_csv
 from registry.model import Band, BandStatus, Contact, Resident
-from tests.support.processes import REPO, run_opaska_command
+from simulator.lab.processes import REPO
+from tests.support.processes import run_opaska_command
 
 pytestmark = pytest.mark.asyncio
 

@@ -11,8 +11,8 @@ from alarm_center.live import AlarmFeed
 from console.app import create_app
 from console.context import ConsoleContext
 from core.clock import FakeClock
-from gateway.dead_letter import DeadLetter, DeadLetterEntry, keep_dead_letters
-from tests.support.staff import create_staff, log_in
+from registry.traffic.dead_letters import DeadLetter, DeadLetterEntry, keep_dead_letters
+from simulator.lab.staff import create_staff, log_in
 
 pytestmark = pytest.mark.asyncio
 

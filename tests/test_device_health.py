@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import FakeClock
 from core.settings import BandSettings
-from gateway.dead_letter import DeadLetter
 from registry import bands, residents
 from registry.health import Problem, device_health, health_csv
 from registry.model import Band
+from registry.traffic.dead_letters import DeadLetter
 from tests.support.processes import run_opaska_command
 from tests.support.seed import seed_resident_with_band
 

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from core.mqtt.client import AsyncMqttClient, IncomingMessage
-from gateway import downlink
 from gateway.downlink import DownlinkSender
-from gateway.downlink_model import BandDownlink
 from registry.model import Band
+from registry.traffic import downlinks as downlink
+from registry.traffic.downlinks import BandDownlink
 from tests.support.gateway import GatewayHarness, eventually
 from tests.support.seed import seed_resident_with_band
 

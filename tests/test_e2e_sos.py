@@ -20,10 +20,11 @@ from core.clock import FakeClock
 from core.mqtt.endpoint import MqttEndpoint
 from gateway.topics import TopicScheme
 from simulator.band import RepeatPolicy, VirtualBand
+from simulator.lab.processes import wait_healthy
+from simulator.lab.staff import create_staff, log_in
 from tests.conftest import TEST_MQTT_URL
-from tests.support.processes import opaska_process, platform_process_setup, wait_healthy
+from tests.support.processes import opaska_process, platform_process_setup
 from tests.support.seed import seed_resident_with_band
-from tests.support.staff import create_staff, log_in
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e]
 

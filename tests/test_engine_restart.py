@@ -32,11 +32,12 @@ from alarm_center.escalation.model import Escalation
 from alarm_center.escalation.policy import load_policies
 from alarm_center.notify.model import Notification, NotificationStatus
 from core.clock import FakeClock
-from gateway.model import BandMessage
 from registry import service
 from registry.model import Band, BandStatus
+from registry.traffic.messages import BandMessage
 from simulator.fake_twilio.server import FakeTwilio
-from tests.support.processes import opaska_env, opaska_process
+from simulator.lab.processes import opaska_env
+from tests.support.processes import opaska_process
 from tests.support.seed import SeededBand, seed_resident_with_band
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e]

@@ -31,10 +31,10 @@ from alarm_center.notify.service import Answer, apply_provider_status, record_re
 from core.clock import FakeClock
 from core.db.engine import make_engine, make_session_factory
 from core.settings import PROJECT_ROOT
-from gateway.model import BandMessage
 from registry import service
 from registry.duty import add_shift
 from registry.model import Band, BandStatus, Contact, Municipality, StaffRole, StaffUser
+from registry.traffic.messages import BandMessage
 from tests.support.seed import SeededBand, seed_resident_with_band
 
 pytestmark = pytest.mark.asyncio

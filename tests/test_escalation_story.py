@@ -38,13 +38,13 @@ from console.context import ConsoleContext, TwilioHooks
 from core.clock import FakeClock
 from core.db.service_state import ServiceState
 from core.settings import PROJECT_ROOT
-from gateway.model import BandMessage
 from registry import service as registry
 from registry.model import Band
+from registry.traffic.messages import BandMessage
 from simulator.fake_twilio import FakeTwilio
+from simulator.lab.staff import StaffMember, create_staff, log_in
 from tests.support.require import free_port
 from tests.support.seed import SeededBand, seed_resident_with_band
-from tests.support.staff import StaffMember, create_staff, log_in
 
 pytestmark = [
     pytest.mark.asyncio,

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.model import Alarm, AlarmEvent
-from gateway.model import BandMessage
 from gateway.service import AlarmStored
 from registry.model import Band
+from registry.traffic.messages import BandMessage
 from simulator.band import VirtualBand
 from tests.support.gateway import GatewayHarness, eventually
 from tests.support.seed import seed_resident_with_band

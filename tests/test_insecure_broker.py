@@ -17,8 +17,9 @@ import pytest
 
 from core.mqtt.anonymous_probe import admits_anonymous
 from core.mqtt.endpoint import MqttEndpoint
+from simulator.lab.processes import opaska_env, wait_healthy
 from tests.support.mosquitto import MosquittoProcess
-from tests.support.processes import last_line, opaska_env, opaska_process, opaska_run_to_exit, wait_healthy
+from tests.support.processes import last_line, opaska_process, opaska_run_to_exit
 from tests.support.require import free_port, need_program
 
 

@@ -20,10 +20,10 @@ from gateway.judge import AlarmMessage
 from gateway.service import AlarmStored, BandMessageService
 from registry import installation_test
 from registry.model import BandTestResult
+from simulator.lab.staff import create_staff
 from tests.support.gateway import GatewayHarness, running_gateway
 from tests.support.processes import run_opaska_command
 from tests.support.seed import SeededBand, seed_resident_with_band
-from tests.support.staff import create_staff
 
 pytestmark = pytest.mark.asyncio
 

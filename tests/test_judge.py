@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.judge import AlarmMessage, Rejection, StatusMessage, TelemetryMessage, judge
-from gateway.topics import TopicScheme, is_valid_band_id
+from gateway.topics import TopicScheme
+from registry.identifiers import is_valid_band_id
 
 TOPICS = TopicScheme("opaska/v1")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import FakeClock
 from core.settings import BandSettings
-from gateway.liveness import count_bands_online
 from registry.model import Band, BandStatus
+from registry.presence import count_bands_online
 
 pytestmark = pytest.mark.asyncio
 

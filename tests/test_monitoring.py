@@ -27,11 +27,11 @@ from console.context import ConsoleContext
 from core.clock import FakeClock
 from core.settings import BandSettings
 from registry.model import Band
+from simulator.lab.processes import REPO
+from simulator.lab.staff import create_staff
 from tests.support.care import alarm_story
-from tests.support.processes import REPO
 from tests.support.require import need_program
 from tests.support.seed import seed_resident_with_band
-from tests.support.staff import create_staff
 
 CONFIG = REPO / "config"
 DASHBOARD = CONFIG / "grafana" / "opaska.json"

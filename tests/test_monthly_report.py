@@ -36,11 +36,11 @@ from core.clock import FakeClock
 from registry import service
 from registry.bands import unbind_band
 from registry.model import Band, Municipality
+from simulator.lab.staff import StaffMember, create_staff, log_in
 from tests.support.care import alarm_story
 from tests.support.processes import run_opaska_command
 from tests.support.require import need_program
 from tests.support.seed import SeededBand, seed_resident_with_band
-from tests.support.staff import StaffMember, create_staff, log_in
 
 # The report is made on 5 November 2026.
 MADE_AT = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)

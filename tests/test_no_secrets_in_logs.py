@@ -25,11 +25,12 @@ from gateway.topics import TopicScheme
 from registry.model import Resident
 from simulator.band import RepeatPolicy, VirtualBand
 from simulator.fake_twilio import FakeTwilio
+from simulator.lab.processes import opaska_env, wait_healthy
+from simulator.lab.staff import PASSWORD, create_staff, log_in
 from tests.conftest import TEST_MQTT_URL
-from tests.support.processes import opaska_env, opaska_process, wait_healthy
+from tests.support.processes import opaska_process
 from tests.support.require import free_port
 from tests.support.seed import seed_resident_with_band
-from tests.support.staff import PASSWORD, create_staff, log_in
 
 pytestmark = [
     pytest.mark.asyncio,

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from alarm_center.notify.service import Answer, parse_reply
 from gateway.judge import AlarmMessage, Rejection, StatusMessage, TelemetryMessage, judge
 from gateway.payloads import ALARM_KINDS, TELEMETRY_MODELS
-from gateway.topics import TopicScheme, is_valid_band_id
+from gateway.topics import TopicScheme
+from registry.identifiers import is_valid_band_id
 
 # No database, no broker: the same on every stack.
 pytestmark = pytest.mark.stack_independent

@@ -13,12 +13,12 @@ from alarm_center.alarms.intake import raise_or_merge
 from alarm_center.alarms.model import Alarm, AlarmKind
 from core.clock import FakeClock
 from gateway.broker.credential_store import CredentialStore, band_secret_hashes
-from gateway.model import BandMessage
 from registry import bands, contacts, municipalities, residents
 from registry.credentials import verify_band_secret
 from registry.errors import Conflict, Duplicate, NotFound, RegistryError
 from registry.identifiers import normalise_imei
 from registry.model import Band, BandEventType, BandStatus
+from registry.traffic.messages import BandMessage
 
 pytestmark = pytest.mark.asyncio
 

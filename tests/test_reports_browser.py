@@ -22,11 +22,12 @@ from alarm_center.alarms.lifecycle import Outcome
 from alarm_center.alarms.model import AlarmKind
 from alarm_center.quality import sla
 from core.clock import FakeClock
+from simulator.lab.processes import REPO, opaska_env
+from simulator.lab.staff import StaffMember, create_staff
 from tests.support.care import alarm_story
-from tests.support.processes import REPO, opaska_env, opaska_process
+from tests.support.processes import opaska_process
 from tests.support.require import free_port, need
 from tests.support.seed import seed_resident_with_band
-from tests.support.staff import StaffMember, create_staff
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]

@@ -17,9 +17,9 @@ from alarm_center.alarms.intake import raise_or_merge
 from alarm_center.alarms.model import Alarm, AlarmEvent, AlarmKind
 from alarm_center.notify.model import Notification
 from core.clock import FakeClock
-from gateway.model import BandMessage
 from registry import bands, contacts, municipalities, residents
 from registry.model import Band, BandStatus, BandTestResult, Contact, Resident
+from registry.traffic.messages import BandMessage
 from tests.support.processes import run_opaska_command
 
 pytestmark = pytest.mark.asyncio

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.model import Alarm
-from gateway.model import BandMessage
 from registry.model import Band
+from registry.traffic.messages import BandMessage
 from simulator.band import RepeatPolicy
 from simulator.fleet import BandCredentials, Fleet
 from simulator.mqtt311 import LinkError, open_link

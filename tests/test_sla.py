@@ -22,9 +22,9 @@ from alarm_center.quality import sla
 from console.app import create_app
 from console.context import ConsoleContext
 from core.clock import FakeClock
+from simulator.lab.staff import StaffMember, create_staff, log_in
 from tests.support.care import alarm_story
 from tests.support.seed import SeededBand, seed_resident_with_band
-from tests.support.staff import StaffMember, create_staff, log_in
 
 # Monday 23 November 2026, 13:00 in Warsaw: today and this week begin at the same midnight.
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

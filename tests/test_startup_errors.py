@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import last_line, opaska_env, opaska_run_to_exit
+from simulator.lab.processes import opaska_env
+from tests.support.processes import last_line, opaska_run_to_exit
 from tests.support.require import free_port
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.model import Alarm, AlarmStatus
 from core.clock import FakeClock
-from gateway.model import BandMessage
+from registry.traffic.messages import BandMessage
 from tests.support.seed import seed_resident_with_band
 
 pytestmark = pytest.mark.asyncio

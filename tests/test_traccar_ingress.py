@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.alarms.model import Alarm
 from core.mqtt.client import AsyncMqttClient
 from gateway.ingress.traccar import Mapped, Refused, decode_json, map_traccar
-from gateway.model import BandMessage
 from gateway.runner import Gateway
 from registry.model import Band
+from registry.traffic.messages import BandMessage
 from tests.data import traccar_json as tj
 from tests.support.adapters import AdapterBand, ingress_count, register_adapter_band, running_traccar_ingress
 from tests.support.gateway import GatewayHarness, eventually

@@ -13,13 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.model import Alarm
 from core.settings import BandSettings
-from gateway import downlink
 from gateway.ingress.watch_decoder import Decoded, decode, status_bits
 from gateway.ingress.watch_frames import Body, Frame, FrameError, WatchFramer, build_frame, parse_frame
 from gateway.judge import TelemetryMessage, judge
-from gateway.model import BandMessage
 from gateway.topics import TopicScheme
 from registry.model import Band
+from registry.traffic import downlinks as downlink
+from registry.traffic.messages import BandMessage
 from tests.data import traccar_watch_frames as frames
 from tests.support.adapters import (
     AdapterBand,

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alarm_center.alarms.lifecycle import LIFE, Actor, Move, MoveRefused, alarm_class, apply_move
 from alarm_center.alarms.model import Alarm
 from core.clock import Clock
-from gateway import downlink
-from gateway.model import BandMessage
+from registry.traffic import downlinks as downlink
+from registry.traffic.messages import BandMessage
 
 # The old name of the refusal, kept for callers written before the lifecycle: the same exception.
 ClaimRefused = MoveRefused

@@ -23,8 +23,8 @@ from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmKind
 from alarm_center.quality import sla
 from core.clock import Clock
 from core.settings import BandSettings
-from gateway.liveness import count_bands_online
 from registry.model import Band, BandStatus
+from registry.presence import count_bands_online
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from alarm_center import gdpr
 from console.auth.current import StaffPrincipal, Supervisor, require_role
 from console.bounds import DbId
 from console.deps import ClockDep, SessionDep
 from console.routes.registry_common import PolishRoute, field_error, registry_errors, visible_resident
-from registry import csv_import, gdpr
+from registry import csv_import
 from registry.model import Municipality
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gateway.topics import TopicScheme, is_valid_band_id
+from gateway.topics import TopicScheme
+from registry.identifiers import is_valid_band_id
 
 
 class PrincipalKind(StrEnum):
@@ -42,7 +43,7 @@ def band_client_id(serial: str) -> str:
 def platform_client_id(prefix: str, part: str) -> str:
     """The client id of one of the platform's own connections (`opaska:gateway`, `opaska:traccar`).
 
-    The `:` is what no band serial may hold (`gateway.topics.FORBIDDEN_IN_BAND_ID`): on Mosquitto's
+    The `:` is what no band serial may hold (`registry.identifiers.FORBIDDEN_IN_BAND_ID`): on Mosquitto's
     band listener a band's client id is its serial (`use_username_as_clientid`), so a band
     registered as `opaska-gateway` would otherwise take over the gateway's persistent session.
     Whoever knows these ids still cannot use them: every broker admits them only with the service

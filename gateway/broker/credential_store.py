@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.broker.acl import Principal, PrincipalKind
-from gateway.topics import is_valid_band_id
 from registry.credentials import verify_band_secret
+from registry.identifiers import is_valid_band_id
 from registry.model import Band, BandStatus
 
 log = logging.getLogger(__name__)

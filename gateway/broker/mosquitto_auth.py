@@ -29,8 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.mqtt.endpoint import parse_mqtt_url
 from core.settings import Settings
 from gateway.broker.credential_store import band_secret_hashes
-from gateway.topics import TopicScheme, is_valid_band_id
+from gateway.topics import TopicScheme
 from registry.credentials import hash_band_secret, verify_band_secret
+from registry.identifiers import is_valid_band_id
 
 log = logging.getLogger(__name__)
 

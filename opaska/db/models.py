@@ -5,11 +5,11 @@ from alarm_center.escalation.model import Escalation
 from alarm_center.notify.model import Notification
 from core.db.base import Base
 from core.db.service_state import ServiceState
-from gateway.dead_letter import DeadLetter
-from gateway.downlink_model import BandDownlink
-from gateway.model import BandMessage
 from registry.duty import Shift
 from registry.model import Band, Contact, Municipality, Resident, StaffMunicipality, StaffUser
+from registry.traffic.dead_letters import DeadLetter
+from registry.traffic.downlinks import BandDownlink
+from registry.traffic.messages import BandMessage
 
 __all__ = [
     "Alarm",

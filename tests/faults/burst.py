@@ -28,14 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.model import Alarm
 from core.clock import Clock
-from gateway.model import BandMessage
 from gateway.topics import TopicScheme
 from registry.model import Band
+from registry.traffic.messages import BandMessage
 from simulator.band import RepeatPolicy
 from simulator.fleet import AlarmOutcome, Fleet, FleetBand
+from simulator.lab.processes import REPO, opaska_env, wait_healthy
 from simulator.provision import provision_fleet
 from tests.support.mosquitto import MosquittoProcess
-from tests.support.processes import REPO, opaska_env, opaska_process, wait_healthy
+from tests.support.processes import opaska_process
 from tests.support.require import free_port
 
 # OPASKA_FAULT_BANDS: the burst's size (1,000 in CI; fewer while developing on a busy machine).

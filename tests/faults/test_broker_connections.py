@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import opaska_process, platform_process_setup, wait_healthy
+from simulator.lab.processes import wait_healthy
+from tests.support.processes import opaska_process, platform_process_setup
 from tests.support.require import free_port
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.faults]

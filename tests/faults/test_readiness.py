@@ -22,8 +22,9 @@ from core import health
 from core.clock import FakeClock
 from core.db.service_state import ServiceState
 from core.settings import Settings
+from simulator.lab.processes import opaska_env, wait_healthy
 from tests.support.alarms import press
-from tests.support.processes import opaska_env, opaska_process, wait_healthy
+from tests.support.processes import opaska_process
 from tests.support.require import free_port
 from tests.support.seed import seed_resident_with_band
 

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.alarms.intake import raise_or_merge
 from alarm_center.alarms.model import AlarmKind
 from alarm_center.escalation.policy import PolicyBook
-from gateway.model import BandMessage
 from registry.model import Band
+from registry.traffic.messages import BandMessage
 from tests.support.seed import SeededBand
 
 

@@ -11,22 +11,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from tests.support.require import free_port
-
-REPO = Path(__file__).resolve().parent.parent.parent
-
-
-def opaska_env(**overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPASKA_")}
-    env.update(overrides)
-    return env
+from simulator.lab.ports import free_port
+from simulator.lab.processes import REPO, opaska_env
 
 
 @dataclass(frozen=True)
@@ -97,19 +87,6 @@ def opaska_process(args: list[str], env: dict[str, str], log_path: Path) -> Iter
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-
-
-async def wait_healthy(base_url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError(f"opaska exited with {process.returncode}:\n{log_path.read_text()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(f"{base_url}/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"opaska not ready within {timeout} s:\n{log_path.read_text()}")
 
 
 async def run_opaska_command(database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

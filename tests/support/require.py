@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 
 import pytest
+
+from simulator.lab.ports import find_program, free_port
+
+__all__ = ["REQUIRE_ALL", "free_port", "need", "need_program"]
 
 REQUIRE_ALL = os.environ.get("OPASKA_REQUIRE_ALL") == "1"
 
@@ -20,13 +22,7 @@ def need(available: bool, reason: str) -> None:
 
 
 def need_program(name: str) -> str:
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    path = find_program(name)
     need(path is not None, f"{name} is not installed")
     assert path is not None
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

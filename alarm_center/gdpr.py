@@ -24,7 +24,6 @@ from sqlalchemy.orm import DeclarativeBase
 from alarm_center.alarms.model import Alarm, AlarmEvent
 from alarm_center.notify.model import Notification
 from core.clock import Clock
-from gateway.model import BandMessage
 from registry.bands import unbind_band
 from registry.model import (
     Band,
@@ -36,6 +35,7 @@ from registry.model import (
     ResidentDataAccess,
 )
 from registry.residents import get_resident
+from registry.traffic.messages import BandMessage
 
 ERASED_FIRST_NAME = "Usunięty"
 ERASED_LAST_NAME = "mieszkaniec"

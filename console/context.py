@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.live import AlarmFeed
 from core.clock import Clock, SystemClock
 from core.mqtt.endpoint import parse_mqtt_url
-from core.settings import ConsoleSettings, Settings
+from core.settings import BandSettings, ConsoleSettings, Settings
 from gateway.broker.acl import TopicRules
 from gateway.broker.credential_store import CredentialStore
 from gateway.topics import TopicScheme
@@ -66,3 +66,5 @@ class ConsoleContext:
     settings: ConsoleSettings = field(default_factory=ConsoleSettings)
     # Encrypts key-safe codes at rest; None: key-safe codes can be neither read nor stored (503).
     data_key: Fernet | None = field(default=None, repr=False)
+    # [bands]: installation-test length, device-health thresholds, the offline window of the reports.
+    bands: BandSettings = field(default_factory=BandSettings)

@@ -1,4 +1,4 @@
-"""Dependencies every console route shares: the database session and the clock."""
+"""Dependencies every console route shares: the database session, the clock, the settings handed in."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from console.context import ConsoleContext
 from core.clock import Clock
+from core.settings import BandSettings
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -29,3 +30,11 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 def context_of(request: Request) -> ConsoleContext:
     context: ConsoleContext = request.app.state.context
     return context
+
+
+def get_band_settings(request: Request) -> BandSettings:
+    """[bands] (test mode length, health thresholds, the offline window), as the shell handed them in."""
+    return context_of(request).bands
+
+
+BandSettingsDep = Annotated[BandSettings, Depends(get_band_settings)]

@@ -265,6 +265,7 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
             mqtt_hooks=MqttHooks.from_settings(settings, sessions),
             twilio_hooks=TwilioHooks.from_settings(settings, clock),
             settings=settings.console,
+            bands=settings.bands,
             # One machine, no key configured: make one in var/ (the demo, a small centre).
             data_key=load_data_key(settings.console, create=True),
         )
@@ -392,6 +393,7 @@ async def run_console(settings: Settings) -> None:
             mqtt_hooks=MqttHooks.from_settings(settings, sessions),
             twilio_hooks=TwilioHooks.from_settings(settings),
             settings=settings.console,
+            bands=settings.bands,
             data_key=load_data_key(settings.console, create=False),
         )
         server = _console_server(settings, context)

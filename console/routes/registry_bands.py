@@ -10,14 +10,14 @@ to anyone is shared stock any band reader may take. Every change is recorded in 
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console.auth.current import BandReader, Technician
 from console.bounds import DbId
-from console.deps import ClockDep, SessionDep
+from console.deps import BandSettingsDep, ClockDep, SessionDep
 from console.routes.registry_common import (
     BandEventView,
     BandTestView,
@@ -29,7 +29,6 @@ from console.routes.registry_common import (
     band_view,
     band_view_of,
     field_error,
-    get_band_settings,
     may_see_band,
     registry_errors,
     scope_ids,
@@ -42,7 +41,6 @@ from registry import bands, health, installation_test
 from registry.model import Band, BandEvent, Resident
 
 router = APIRouter(tags=["registry"], route_class=PolishRoute)
-BandSettingsDep = Annotated[BandSettings, Depends(get_band_settings)]
 # A secret travels in the answer once: no cache may keep it.
 NO_STORE = {"Cache-Control": "no-store"}
 

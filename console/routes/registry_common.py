@@ -6,7 +6,6 @@ define one).
 """
 
 import contextlib
-import functools
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -21,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from console.api.scope import not_yours
 from console.auth.current import StaffPrincipal
 from core.clock import Clock
-from core.settings import BandSettings, SettingsError, load_settings
 from registry.errors import Conflict, Duplicate, NotFound, RegistryError
 from registry.installation_test import in_test_mode
 from registry.model import Band, BandEvent, BandTestResult, Resident, StaffUser
@@ -182,24 +180,6 @@ async def visible_band(session: AsyncSession, user: StaffPrincipal, band_id: int
     if not may_see_band(user, municipality_id):
         raise not_yours(f"band {band_id}")
     return band, municipality_id
-
-
-# ---- settings ------------------------------------------------------------------------------------------
-
-
-@functools.cache
-def _configured_band_settings() -> BandSettings:
-    try:
-        return load_settings().bands
-    except SettingsError:
-        # The process that serves us has already started on these settings; a console run alone
-        # with a broken file still answers, on the defaults.
-        return BandSettings()
-
-
-def get_band_settings() -> BandSettings:
-    """[bands] settings (test mode length, health thresholds); tests override this dependency."""
-    return _configured_band_settings()
 
 
 # ---- views ----------------------------------------------------------------------------------------------

@@ -6,11 +6,10 @@ __future__ import annotations`: FastAPI resolves the Annotated dependencies at i
 """
 
 import asyncio
-import functools
 import re
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -20,31 +19,13 @@ from alarm_center.reports.labels import Lang
 from alarm_center.reports.monthly import ReportError, find_municipality, monthly_report, parse_month
 from console.api.scope import not_yours
 from console.auth.current import Supervisor
-from console.deps import ClockDep, SessionDep
+from console.deps import BandSettingsDep, ClockDep, SessionDep
 from console.pages import _page, _to_login, _viewer, refusal_page
 from console.routes.registry_common import Text
-from core.settings import BandSettings, SettingsError, load_settings
 from registry.model import Municipality, StaffRole
 
 router = APIRouter(tags=["reports"])
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
-
-
-@functools.cache
-def _configured_band_settings() -> BandSettings:
-    try:
-        return load_settings().bands
-    except SettingsError:
-        # The process serving us started on these settings already; on a broken file, the defaults.
-        return BandSettings()
-
-
-def get_report_band_settings() -> BandSettings:
-    """[bands] thresholds, so the report's band states match the device-health list; tests override."""
-    return _configured_band_settings()
-
-
-BandSettingsDep = Annotated[BandSettings, Depends(get_report_band_settings)]
 
 
 class MunicipalityOut(BaseModel):

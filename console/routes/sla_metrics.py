@@ -13,7 +13,6 @@ from fastapi import APIRouter, FastAPI
 
 from alarm_center.quality import metrics as care_metrics
 from console.context import ConsoleContext
-from console.routes.reports import get_report_band_settings
 from core.clock import Clock
 
 
@@ -22,7 +21,7 @@ async def _refresh_care_metrics(app: FastAPI) -> AsyncIterator[None]:
     context: ConsoleContext = app.state.context
     clock: Clock = app.state.clock
     task = asyncio.create_task(
-        care_metrics.keep_fresh(context.session_factory, clock, bands=get_report_band_settings()),
+        care_metrics.keep_fresh(context.session_factory, clock, bands=context.bands),
         name="care-metrics",
     )
     try:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.intake import IntakeRace
+from alarm_center.escalation.policy import PolicySource
 from core import health
 from core.clock import Clock
 from core.mqtt.client import AsyncMqttClient, IncomingMessage, MqttError
@@ -99,13 +100,16 @@ class Gateway:
         on_alarm_stored: Callable[[AlarmStored], None] | None = None,
         canary_every_s: float = 5.0,
         canary_deaf_after_s: float = 20.0,
+        policies: PolicySource | None = None,
     ) -> None:
         self._topics = topics
         self._sessions = session_factory
         self._clock = clock
         self._client_id = client_id
         self._bands = bands or BandSettings()
-        self._service = BandMessageService(session_factory, test_pass_latency_ms=self._bands.test_pass_latency_ms)
+        self._service = BandMessageService(
+            session_factory, test_pass_latency_ms=self._bands.test_pass_latency_ms, policies=policies
+        )
         self._alarm_settings = alarms or AlarmSettings()
         self._on_alarm_stored = on_alarm_stored
         self._pausers: set[str] = set()

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.alarms.intake import raise_or_merge
 from alarm_center.alarms.model import AlarmKind
 from alarm_center.alarms.resident_cancel import CancelOutcome, cancel_fall_by_resident
+from alarm_center.escalation.policy import PolicySource
 from gateway import repository
 from gateway.judge import AlarmMessage, Reason, Rejection, TelemetryMessage
 from gateway.presence import PresenceBatch
@@ -61,9 +62,17 @@ def _message_row(band: Band, message: AlarmMessage | TelemetryMessage, received_
 
 
 class BandMessageService:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], *, test_pass_latency_ms: int = 5000) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        test_pass_latency_ms: int = 5000,
+        policies: PolicySource | None = None,
+    ) -> None:
         self._sessions = session_factory
         self._test_pass_latency_ms = test_pass_latency_ms
+        # The escalation policies new alarms take (re-read when the file changes); None: the shipped ones.
+        self._policies = policies
 
     async def store_alarm(self, message: AlarmMessage, *, received_at: datetime) -> AlarmStored | Rejection:
         """Store the message and raise or merge its alarm, in one transaction."""
@@ -91,6 +100,7 @@ class BandMessageService:
                 band_message_id=stored_id,
                 received_at=received_at,
                 is_test=is_test,
+                policies=self._policies.current() if self._policies is not None else None,
             )
             if is_test and result.created:
                 await record_test_result(

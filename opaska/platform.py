@@ -15,6 +15,7 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from alarm_center.engine import run_engine
+from alarm_center.escalation.policy import PolicySource
 from alarm_center.live import AlarmFeed, LiveWake
 from console.app import create_app
 from console.context import ConsoleContext, MqttHooks, TwilioHooks
@@ -86,6 +87,7 @@ def _gateway(
         on_alarm_stored=(lambda _stored: on_stored()) if on_stored else None,
         canary_every_s=settings.mqtt.canary_every_s,
         canary_deaf_after_s=settings.mqtt.canary_deaf_after_s,
+        policies=PolicySource(settings.escalation.policies_path),
     )
 
 

@@ -11,7 +11,7 @@ from alarm_center.alarms import repository
 from alarm_center.alarms.metrics import ALARMS_RAISED
 from alarm_center.alarms.model import PRIORITY_BY_KIND, AlarmKind, AlarmStatus
 from alarm_center.escalation import service as escalation
-from alarm_center.escalation.policy import PolicyBook, active_policies
+from alarm_center.escalation.policy import PolicyBook, shipped_policies
 from core.db.after_commit import after_commit
 from registry.model import Band
 
@@ -71,7 +71,7 @@ async def raise_or_merge(
         )
         await escalation.start(
             session,
-            policies=policies or active_policies(),
+            policies=policies or shipped_policies(),
             alarm_id=alarm_id,
             kind=kind.value,
             municipality_id=resident_municipality_id,

@@ -16,7 +16,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alarm_center.alarms.model import AlarmKind
-from core.settings import EscalationSettings, SettingsError, load_settings
+from core.settings import EscalationSettings
 
 log = logging.getLogger(__name__)
 
@@ -226,14 +226,11 @@ class PolicySource:
 
 
 @lru_cache(maxsize=1)
-def _configured_source() -> PolicySource:
-    try:
-        settings = load_settings().escalation
-    except SettingsError:
-        settings = EscalationSettings()
-    return PolicySource(settings.policies_path)
+def _shipped_source() -> PolicySource:
+    return PolicySource(EscalationSettings().policies_path)
 
 
-def active_policies() -> PolicyBook:
-    """The policies new alarms are raised with, from the file named by `[escalation] policies_file`."""
-    return _configured_source().current()
+def shipped_policies() -> PolicyBook:
+    """The policies shipped in config/escalation.toml. The shell hands every process the file its
+    settings name (a `PolicySource`); this is for code run without one (tests, tools)."""
+    return _shipped_source().current()

@@ -6,11 +6,12 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from core.mqtt.client import IncomingMessage
+from gateway.judge import AlarmMessage
 from gateway.metrics import QUEUE_DEPTH
 
 log = logging.getLogger(__name__)
@@ -86,3 +87,10 @@ class BoundedQueue:
         if self._full and len(self._items) <= self._limit // 2:
             self._full = False
             self._on_drained()
+
+
+def with_origin(message: AlarmMessage, origin: Origin) -> AlarmMessage:
+    """The alarm with its adapter's doubts flagged and its source kept beside the payload."""
+    payload = {**message.payload, "source": origin.source} if origin.source else message.payload
+    problems = [*message.problems, *origin.problems]
+    return replace(message, payload=payload, problems=problems, malformed=message.malformed or bool(origin.problems))

@@ -11,27 +11,24 @@ coalesced: one row update per band per second, however many heartbeats).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from alarm_center.alarms.intake import IntakeRace
 from alarm_center.escalation.policy import PolicySource
 from core import health
 from core.clock import Clock
 from core.mqtt.client import AsyncMqttClient, IncomingMessage, MqttError
 from core.mqtt.endpoint import MqttEndpoint
-from core.mqtt.reconnect import Backoff, stay_connected
+from core.mqtt.reconnect import stay_connected
 from core.settings import AlarmSettings, BandSettings
+from gateway.alarm_commit import log_stored, store_until_committed
 from gateway.canary import Canary, canary_topic
 from gateway.downlink import DownlinkSender
 from gateway.judge import (
@@ -44,43 +41,21 @@ from gateway.judge import (
     minimal_alarm,
 )
 from gateway.liveness import keep_alive
-from gateway.metrics import BAND_MESSAGES, COMMIT_SECONDS, DB_RETRIES, REDELIVERED
-from gateway.payloads import ALARM_KINDS, PRIORITY_KINDS, STATUS_KIND, TELEMETRY_MODELS
-from gateway.presence import PresenceBatch
-from gateway.queues import BoundedQueue, Origin, Received
+from gateway.metrics import COMMIT_SECONDS, REDELIVERED
+from gateway.outcomes import Outcomes
+from gateway.payloads import ALARM_KINDS, PRIORITY_KINDS, STATUS_KIND
+from gateway.queues import BoundedQueue, Origin, Received, with_origin
 from gateway.reject_log import RejectLog
-from gateway.service import AlarmStored, BandMessageService, ReportsStored, unknown_band
+from gateway.report_lane import ReportLane
+from gateway.service import AlarmStored, BandMessageService
 from gateway.test_hooks import hold_before_commit_if_asked
 from gateway.topics import TopicScheme
 from registry.traffic import downlinks as downlink
-from registry.traffic.dead_letters import DeadLetterEntry
 
 log = logging.getLogger(__name__)
 
 ALARM_QUEUE_LIMIT = 10_000
 TELEMETRY_QUEUE_LIMIT = 20_000
-PRESENCE_FLUSH_S = 1.0
-FAILURES_BEFORE_MINIMAL_PAYLOAD = 3
-# Reports judged between two turns of the event loop when a batch is flushed (a turn costs ~20 µs).
-YIELD_EVERY = 20
-
-
-def _kind_label(kind: str | None) -> str:
-    # Only known kinds become label values: a hostile topic must not create unbounded series.
-    return kind if kind in PRIORITY_KINDS or kind in TELEMETRY_MODELS or kind == STATUS_KIND else "other"
-
-
-@dataclass(frozen=True)
-class _Judged:
-    item: Received
-    verdict: AlarmMessage | TelemetryMessage | StatusMessage | Rejection
-
-
-def _with_origin(message: AlarmMessage, origin: Origin) -> AlarmMessage:
-    """The alarm with its adapter's doubts flagged and its source kept beside the payload."""
-    payload = {**message.payload, "source": origin.source} if origin.source else message.payload
-    problems = [*message.problems, *origin.problems]
-    return replace(message, payload=payload, problems=problems, malformed=message.malformed or bool(origin.problems))
 
 
 class Gateway:
@@ -155,15 +130,22 @@ class Gateway:
             "telemetry", TELEMETRY_QUEUE_LIMIT, lambda: self._pause("telemetry"), lambda: self._resume("telemetry")
         )
         self._downlink = DownlinkSender(session_factory, self._client, topics, clock)
-        self._dead_letters: list[DeadLetterEntry] = []
-        self._reject_log = RejectLog(self._bands.reject_log_every_s)
         self._connected_since: datetime | None = None
-        self._reports_healthy_since: datetime | None = clock.now()
-        # Bands an ingress adapter heard from without a report to show for it (a bare keepalive).
-        self._heard: list[tuple[str, datetime]] = []
         # Every message received ends in exactly one of: accepted, duplicate, rejected.
         self.received = 0
-        self.tally: Counter[str] = Counter()
+        self._outcomes = Outcomes(RejectLog(self._bands.reject_log_every_s))
+        self._reports = ReportLane(
+            queue=self._telemetry,
+            service=self._service,
+            topics=topics,
+            clock=clock,
+            bands=self._bands,
+            outcomes=self._outcomes,
+        )
+
+    @property
+    def tally(self) -> Counter[str]:
+        return self._outcomes.tally
 
     async def connect(self) -> None:
         """First connection; raises MqttError with a clear message if the broker is unreachable."""
@@ -189,7 +171,7 @@ class Gateway:
                 )
             )
             watch(tasks.create_task(self._alarm_worker(), name="gateway-alarms"))
-            watch(tasks.create_task(self._report_worker(), name="gateway-reports"))
+            watch(tasks.create_task(self._reports.run(), name="gateway-reports"))
             watch(tasks.create_task(self._downlink.run(), name="gateway-downlink"))
             watch(
                 tasks.create_task(
@@ -228,12 +210,13 @@ class Gateway:
 
     def _current_connection_start(self) -> datetime | None:
         """Since when band presence is being heard AND written; None while either is not."""
-        if not self._client.is_connected or self._connected_since is None or self._reports_healthy_since is None:
+        healthy_since = self._reports.healthy_since
+        if not self._client.is_connected or self._connected_since is None or healthy_since is None:
             return None
         if self._canaries["main"].deaf_since is not None:
             # Connected but deaf hears no band either: no band may be judged offline meanwhile.
             return None
-        return max(self._connected_since, self._reports_healthy_since)
+        return max(self._connected_since, healthy_since)
 
     async def _subscribe(self, session_present: bool) -> None:
         # Subscribe even when the session survived: it costs nothing and heals a lost subscription.
@@ -335,7 +318,7 @@ class Gateway:
 
     def heard(self, band: str) -> None:
         """The band is alive (e.g. a watch's bare keepalive): presence only, nothing to judge."""
-        self._heard.append((band, self._clock.now()))
+        self._reports.heard(band)
 
     def _done(self, item: Received, outcome: AlarmStored | Rejection) -> None:
         """Acknowledge an alarm to whoever sent it, after its commit (or refusal)."""
@@ -346,29 +329,6 @@ class Gateway:
                 item.origin.on_done(outcome)
             except Exception:
                 log.exception("%s adapter: acknowledging an alarm failed", item.origin.adapter)
-
-    # --- outcomes -------------------------------------------------------------------------
-
-    def _accepted(self, kind: str, *, duplicate: bool = False) -> None:
-        result = "duplicate" if duplicate else "accepted"
-        self.tally[result] += 1
-        BAND_MESSAGES.labels(_kind_label(kind), result).inc()
-
-    def _rejected(self, rejection: Rejection, item: Received) -> None:
-        self.tally["rejected"] += 1
-        BAND_MESSAGES.labels(_kind_label(rejection.kind), f"rejected_{rejection.reason}").inc()
-        self._reject_log.rejected(rejection)
-        self._dead_letters.append(
-            DeadLetterEntry(
-                received_at=item.received_at,
-                topic=item.message.topic,
-                payload=item.message.payload,
-                reason=rejection.reason,
-                detail=rejection.detail,
-                band=rejection.band,
-                kind=rejection.kind,
-            )
-        )
 
     # --- alarms ---------------------------------------------------------------------------
 
@@ -399,38 +359,20 @@ class Gateway:
         if isinstance(verdict, StatusMessage):  # a status topic never lands in this queue
             raise AssertionError(f"unexpected message in the alarm queue: {item.message.topic!r}")
         if isinstance(verdict, AlarmMessage) and item.origin is not None:
-            verdict = _with_origin(verdict, item.origin)
+            verdict = with_origin(verdict, item.origin)
         outcome: AlarmStored | Rejection
         if isinstance(verdict, Rejection):
             outcome = verdict
         else:
             await hold_before_commit_if_asked(item.message.topic)
-            outcome = await self._store_until_committed(verdict, item)
+            outcome = await store_until_committed(self._store, verdict, item)
         self._done(item, outcome)
         if isinstance(outcome, Rejection):
-            self._rejected(outcome, item)
+            self._outcomes.rejected(outcome, item)
             return
         COMMIT_SECONDS.labels("alarm").observe(time.monotonic() - item.monotonic)
-        self._accepted(outcome.kind, duplicate=outcome.duplicate)
-        if isinstance(verdict, AlarmMessage):
-            if verdict.names_other_band is not None:
-                log.warning(
-                    "SECURITY: alarm on band %s's topic names band %r: raised for %s, check the band and the ACL",
-                    verdict.band,
-                    verdict.names_other_band,
-                    verdict.band,
-                )
-            if verdict.malformed or verdict.clock_suspect:
-                log.warning(
-                    "alarm from band %s accepted despite: %s",
-                    verdict.band,
-                    "; ".join(verdict.problems) or "band clock not believable",
-                )
-        if outcome.created:
-            # Ids and kinds only: personal data stays in the database.
-            log.info("alarm %d raised: %s from band %s", outcome.alarm_id, outcome.kind, outcome.band)
-        elif outcome.cancel is not None:
-            log.info("fall cancel from band %s: %s (alarm %s)", outcome.band, outcome.cancel, outcome.alarm_id)
+        self._outcomes.accepted(outcome.kind, duplicate=outcome.duplicate)
+        log_stored(verdict, outcome)
         if item.origin is None:
             await self._send_alarm_received(outcome)
         if self._on_alarm_stored is not None and not outcome.duplicate:
@@ -446,57 +388,6 @@ class Gateway:
             needs_verification=self._alarm_settings.cancel_needs_verification,
         )
 
-    async def _store_until_committed(
-        self, message: AlarmMessage | TelemetryMessage, item: Received
-    ) -> AlarmStored | Rejection:
-        """An accepted alarm is retried until it commits: it is never dropped for a database fault.
-
-        If the database keeps refusing it (or storing it fails in any other way), something in the
-        message itself may be what it refuses: an alarm is then stored bare (kind, band, time of
-        receipt and a derived id), a fall cancel is refused (the fall stays open: the safe side).
-        """
-        backoff = Backoff(first_s=0.2, max_s=5.0)
-        failures = 0
-        while True:
-            try:
-                return await self._store(message, item)
-            except IntakeRace:
-                await asyncio.sleep(0)
-                continue
-            except Exception as exc:
-                failures += 1
-                is_database = isinstance(exc, DBAPIError | OSError)
-                if is_database:
-                    DB_RETRIES.inc()
-                else:
-                    log.exception("storing %s from band %s failed", message.kind, message.band)
-                if failures >= FAILURES_BEFORE_MINIMAL_PAYLOAD or not is_database:
-                    if isinstance(message, TelemetryMessage):
-                        if not is_database or isinstance(exc, DataError | IntegrityError):
-                            return Rejection(
-                                Reason.INVALID, f"not storable: {type(exc).__name__}", message.band, message.kind
-                            )
-                    elif not message.payload.get("unstorable"):
-                        # The payload is not logged (it may hold the resident's location): its size
-                        # and hash identify it, the band's repeats carry it.
-                        log.error(
-                            "alarm from band %s: storing it without its payload (%d bytes, sha256 %s)",
-                            message.band,
-                            len(item.message.payload),
-                            hashlib.sha256(item.message.payload).hexdigest()[:16],
-                        )
-                        message = minimal_alarm(message.band, message.kind, item.message.payload, item.received_at)
-                        continue
-                delay = backoff.next_delay()
-                log.error(
-                    "cannot commit %s from band %s (%s); retrying in %.1f s",
-                    message.kind,
-                    message.band,
-                    type(exc).__name__,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-
     async def _send_alarm_received(self, stored: AlarmStored) -> None:
         payload = downlink.alarm_received(msg_id=stored.message_id, alarm_id=stored.alarm_id, at=self._clock.now())
         try:
@@ -506,90 +397,3 @@ class Gateway:
             )
         except Exception as exc:
             log.warning("alarm_received to band %s not sent (%s); the band will repeat", stored.band, exc)
-
-    # --- telemetry ------------------------------------------------------------------------
-
-    async def _report_worker(self) -> None:
-        while True:
-            await asyncio.sleep(PRESENCE_FLUSH_S)
-            items = self._telemetry.take_all()
-            if items or self._dead_letters or self._heard:
-                try:
-                    await self._flush_reports(items)
-                except Exception:
-                    # Reports are acked already; losing one batch to a bug beats stopping them all.
-                    log.exception("report worker: a batch of %d reports failed; carrying on", len(items))
-
-    def _judge_report(self, item: Received) -> AlarmMessage | TelemetryMessage | StatusMessage | Rejection:
-        try:
-            return judge(self._topics, item.message.topic, item.message.payload, item.received_at)
-        except Exception:
-            log.exception("judging a message on %s failed", item.message.topic[:200])
-            return Rejection(Reason.MALFORMED, "could not be judged")
-
-    async def _flush_reports(self, items: list[Received]) -> None:
-        batch = PresenceBatch()
-        heard, self._heard = self._heard, []
-        for band, at in heard:
-            batch.heard(band, at)
-        judged: list[_Judged] = []
-        for index, item in enumerate(items, start=1):
-            if index % YIELD_EVERY == 0:
-                # Judging a second's heartbeats takes a while (about 200 ms for 1,700 on a loaded
-                # 2-core machine): let the alarm worker run in between, so no SOS waits behind them.
-                await asyncio.sleep(0)
-            verdict = self._judge_report(item)
-            if isinstance(verdict, Rejection):
-                self._rejected(verdict, item)
-                if verdict.band_was_heard:
-                    batch.heard(verdict.band or "", item.received_at)
-                continue
-            if isinstance(verdict, TelemetryMessage):
-                batch.add(verdict, item.received_at)
-            elif isinstance(verdict, StatusMessage):
-                batch.status(verdict, item.received_at)
-            else:  # an sos/fall topic never lands in this queue
-                raise AssertionError(f"unexpected alarm in the telemetry queue: {item.message.topic!r}")
-            judged.append(_Judged(item, verdict))
-        dead_letters, self._dead_letters = self._dead_letters, []
-        stored = await self._store_reports_until_committed(batch, dead_letters)
-        # Counted per batch, not per message: a labelled metric's lookup costs more than the count.
-        outcomes: Counter[tuple[str, str]] = Counter()
-        telemetry_seconds = COMMIT_SECONDS.labels("telemetry")
-        now = time.monotonic()
-        for entry in judged:
-            verdict = entry.verdict
-            assert isinstance(verdict, TelemetryMessage | StatusMessage)
-            kind = verdict.kind if isinstance(verdict, TelemetryMessage) else STATUS_KIND
-            if verdict.band in stored.unknown_bands:
-                self._rejected(unknown_band(verdict.band, kind), entry.item)
-            else:
-                duplicate = (
-                    isinstance(verdict, TelemetryMessage) and (verdict.band, verdict.message_id) in stored.duplicates
-                )
-                outcomes[_kind_label(kind), "duplicate" if duplicate else "accepted"] += 1
-                telemetry_seconds.observe(now - entry.item.monotonic)
-        for (kind_label, result), count in outcomes.items():
-            self.tally[result] += count
-            BAND_MESSAGES.labels(kind_label, result).inc(count)
-
-    async def _store_reports_until_committed(
-        self, batch: PresenceBatch, dead_letters: list[DeadLetterEntry]
-    ) -> ReportsStored:
-        backoff = Backoff(first_s=0.5, max_s=10.0)
-        while True:
-            try:
-                stored = await self._service.store_reports(
-                    batch, dead_letters, dead_letter_keep=self._bands.dead_letter_keep
-                )
-                if self._reports_healthy_since is None:
-                    # Presence is being written again: supervision's offline clock restarts here.
-                    self._reports_healthy_since = self._clock.now()
-                return stored
-            except (DBAPIError, OSError) as exc:
-                # Until presence is written again, what the database says about bands is stale.
-                self._reports_healthy_since = None
-                DB_RETRIES.inc()
-                delay = backoff.next_delay()
-                log.error("cannot write band reports (%s); retrying in %.1f s", type(exc).__name__, delay)
-                await asyncio.sleep(delay)

@@ -28,7 +28,6 @@ from console.auth.current import StaffPrincipal, principal_for_token
 from console.band_rejects import router as band_rejects_router
 from console.body_limit import BodyLimit
 from console.context import ConsoleContext
-from console.mqtt_hooks import router as mqtt_hooks_router
 from console.pages import router as pages_router
 from console.relative_status import router as relative_status_router
 from console.routes import feature_routers
@@ -143,7 +142,6 @@ def create_app(context: ConsoleContext, *, clock: Clock | None = None, health: H
     app.include_router(relative_status_router)
     for router in feature_routers():
         app.include_router(router)
-    app.include_router(mqtt_hooks_router)
     app.include_router(band_rejects_router)
     app.include_router(twilio_webhooks_router)
     app.include_router(login_router)

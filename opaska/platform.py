@@ -17,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from alarm_center.engine import run_engine
 from alarm_center.escalation.policy import PolicySource
 from alarm_center.live import AlarmFeed, LiveWake
-from console.app import create_app
-from console.context import ConsoleContext, MqttHooks, TwilioHooks
+from console.context import ConsoleContext, TwilioHooks
 from console.data_key import load_data_key
 from core import health
 from core.clock import Clock, SystemClock
@@ -31,12 +30,14 @@ from core.startup import StartupError, check_listen_port
 from gateway.broker.acl import TopicRules, platform_client_id
 from gateway.broker.credential_store import CredentialStore
 from gateway.broker.embedded import BrokerStartError, EmbeddedBroker
+from gateway.broker.emqx_hooks import EmqxHooks
 from gateway.broker.mosquitto_auth import keep_mosquitto_auth_in_step
 from gateway.ingress.directory import DeviceDirectory
 from gateway.ingress.traccar_client import TraccarIngress
 from gateway.ingress.watch_server import WatchServer
 from gateway.runner import Gateway
 from gateway.topics import TopicScheme
+from opaska.console_app import console_app
 from opaska.startup import open_database
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,11 @@ def _check_console_port(settings: Settings) -> None:
 
 def _console_server(settings: Settings, context: ConsoleContext) -> uvicorn.Server:
     config = uvicorn.Config(
-        create_app(context, health=health.PROCESS),
+        console_app(
+            context,
+            emqx_hooks=EmqxHooks.from_settings(settings, context.session_factory),
+            health=health.PROCESS,
+        ),
         host=settings.console.host,
         port=settings.console.port,
         log_config=None,
@@ -264,7 +269,6 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
         context = ConsoleContext(
             sessions,
             AlarmFeed(sessions, wake),
-            mqtt_hooks=MqttHooks.from_settings(settings, sessions),
             twilio_hooks=TwilioHooks.from_settings(settings, clock),
             settings=settings.console,
             bands=settings.bands,
@@ -392,7 +396,6 @@ async def run_console(settings: Settings) -> None:
         context = ConsoleContext(
             sessions,
             AlarmFeed(sessions),
-            mqtt_hooks=MqttHooks.from_settings(settings, sessions),
             twilio_hooks=TwilioHooks.from_settings(settings),
             settings=settings.console,
             bands=settings.bands,

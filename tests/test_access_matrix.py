@@ -41,15 +41,16 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 
 from alarm_center.alarms.model import AlarmKind
 from alarm_center.live import AlarmFeed
-from console.app import create_app
 from console.auth.sessions import COOKIE, CSRF_HEADER
-from console.context import ConsoleContext, MqttHooks, TwilioHooks
+from console.context import ConsoleContext, TwilioHooks
 from console.key_safe import set_key_safe_code
 from core.clock import FakeClock
 from core.db.engine import make_engine, make_session_factory
 from gateway.broker.acl import TopicRules
 from gateway.broker.credential_store import CredentialStore
+from gateway.broker.emqx_hooks import EmqxHooks
 from gateway.topics import TopicScheme
+from opaska.console_app import console_app
 from registry import service
 from registry.bands import register_band_without_credentials
 from registry.traffic.dead_letters import DeadLetterEntry, keep_dead_letters
@@ -319,7 +320,7 @@ def served_routes(app: FastAPI) -> set[tuple[str, str]]:
 
 def test_every_route_is_in_the_access_table() -> None:
     sessions = make_session_factory(make_engine("sqlite+aiosqlite://"))
-    app = create_app(ConsoleContext(sessions, AlarmFeed(sessions), run_feed=False))
+    app = console_app(ConsoleContext(sessions, AlarmFeed(sessions), run_feed=False), emqx_hooks=None)
     served = served_routes(app)
     unlisted = sorted(served - ACCESS.keys())
     gone = sorted(ACCESS.keys() - served)
@@ -434,10 +435,10 @@ async def centre(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -
         AlarmFeed(sessions),
         run_feed=False,
         data_key=DATA_KEY,
-        mqtt_hooks=MqttHooks(MQTT_HOOK_TOKEN, credentials, TopicRules(TopicScheme("matrix/opaska/v1"))),
         twilio_hooks=TwilioHooks(TWILIO_TOKEN, BASE, clock),
     )
-    app = create_app(context, clock=clock)
+    hooks = EmqxHooks(MQTT_HOOK_TOKEN, credentials, TopicRules(TopicScheme("matrix/opaska/v1")))
+    app = console_app(context, emqx_hooks=hooks, clock=clock)
     own = await _seed_side(sessions, clock, own_municipality, "")
     other = await _seed_side(sessions, clock, other_municipality, MARK)
     # Five minutes on: the open alarms are past both answer-time targets, so the supervisor's

@@ -13,13 +13,14 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.live import AlarmFeed
-from console.app import create_app
-from console.context import ConsoleContext, MqttHooks
+from console.context import ConsoleContext
 from core.clock import FakeClock
 from core.settings import MqttSettings, Settings
 from gateway.broker.acl import TopicRules, band_client_id
 from gateway.broker.credential_store import CredentialStore
+from gateway.broker.emqx_hooks import EmqxHooks
 from gateway.topics import TopicScheme
+from opaska.console_app import console_app
 from registry.bands import revoke_credentials
 from registry.model import Band, BandStatus
 from tests.support.seed import SeededBand, seed_resident_with_band
@@ -64,8 +65,8 @@ class Hooks:
         return str(response.json()["result"])
 
 
-def _app(sessions: async_sessionmaker[AsyncSession], hooks: MqttHooks | None) -> httpx.AsyncClient:
-    app = create_app(ConsoleContext(sessions, AlarmFeed(sessions), run_feed=False, mqtt_hooks=hooks))
+def _app(sessions: async_sessionmaker[AsyncSession], hooks: EmqxHooks | None) -> httpx.AsyncClient:
+    app = console_app(ConsoleContext(sessions, AlarmFeed(sessions), run_feed=False), emqx_hooks=hooks)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console")
 
 
@@ -75,7 +76,7 @@ async def hooks(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) ->
     b = await seed_resident_with_band(sessions, clock, first_name="Barbara")
     topics = TopicScheme(ROOT)
     credentials = CredentialStore(sessions, service_username=SERVICE, service_password=SERVICE_PASSWORD)
-    async with _app(sessions, MqttHooks(TOKEN, credentials, TopicRules(topics))) as http:
+    async with _app(sessions, EmqxHooks(TOKEN, credentials, TopicRules(topics))) as http:
         yield Hooks(http, a, b, topics)
 
 
@@ -117,7 +118,7 @@ async def test_a_retired_band_is_denied(
         await session.execute(update(Band).where(Band.serial == hooks.a.serial).values(status=BandStatus.RETIRED))
     # A fresh store: the cache of the fixture's store would keep the hash for its refresh interval.
     credentials = CredentialStore(sessions, service_username=SERVICE, service_password=SERVICE_PASSWORD)
-    async with _app(sessions, MqttHooks(TOKEN, credentials, TopicRules(hooks.topics))) as http:
+    async with _app(sessions, EmqxHooks(TOKEN, credentials, TopicRules(hooks.topics))) as http:
         fresh = Hooks(http, hooks.a, hooks.b, hooks.topics)
         assert await fresh.authenticate(hooks.a.serial, hooks.a.secret) == "deny"
         assert await fresh.authenticate(hooks.b.serial, hooks.b.secret) == "allow"
@@ -128,7 +129,7 @@ async def test_a_band_revoked_while_connected_loses_its_rights(
 ) -> None:
     """EMQX keeps a connection made before the revocation; the hook it asks per publish says no."""
     credentials = CredentialStore(sessions, service_username=SERVICE, service_password=SERVICE_PASSWORD)
-    async with _app(sessions, MqttHooks(TOKEN, credentials, TopicRules(hooks.topics))) as http:
+    async with _app(sessions, EmqxHooks(TOKEN, credentials, TopicRules(hooks.topics))) as http:
         live = Hooks(http, hooks.a, hooks.b, hooks.topics)
         sos = hooks.topics.uplink(hooks.a.serial, "sos")
         assert await live.authorize(hooks.a.serial, "publish", sos) == "allow"
@@ -195,14 +196,14 @@ async def test_hooks_are_404_when_no_token_is_configured(sessions: async_session
         response = await http.post(path, json={"username": "x", "password": "y"}, headers=AUTH)
     assert response.status_code == 404
     settings = Settings(mqtt=MqttSettings(hook_token=""))
-    assert MqttHooks.from_settings(settings, sessions) is None
+    assert EmqxHooks.from_settings(settings, sessions) is None
 
 
 async def test_hooks_from_settings_take_the_service_password_from_the_url(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     settings = Settings(mqtt=MqttSettings(hook_token=TOKEN, url="mqtt://opaska-service:p%40ss@emqx:1883"))
-    made = MqttHooks.from_settings(settings, sessions)
+    made = EmqxHooks.from_settings(settings, sessions)
     assert made is not None
     async with _app(sessions, made) as http:
         response = await http.post(

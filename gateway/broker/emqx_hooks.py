@@ -1,4 +1,5 @@
-"""EMQX's HTTP authentication and authorisation hooks (EMQX 5 `http` authenticator and source).
+"""EMQX's HTTP authentication and authorisation hooks (EMQX 5 `http` authenticator and source),
+mounted on the console's HTTP server by the shell (`opaska.console_app`).
 
 EMQX posts the client's credentials and client id at connect and the topic at every publish and subscribe
 (cached by EMQX); we answer from the registry's credential cache and the one topic rule in
@@ -7,14 +8,19 @@ exact EMQX configuration is in docs/brokers.md.
 """
 
 import hmac
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Literal, Self
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, status
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from console.context import ConsoleContext, MqttHooks
-from gateway.broker.acl import Principal, PrincipalKind, may_use_client_id
+from core.mqtt.endpoint import parse_mqtt_url
+from core.settings import Settings
+from gateway.broker.acl import Principal, PrincipalKind, TopicRules, may_use_client_id
+from gateway.broker.credential_store import CredentialStore
+from gateway.topics import TopicScheme
 
 HOOK_DECISIONS = Counter(
     "opaska_mqtt_hook_decisions_total", "Answers of the EMQX auth hooks, by hook and result", ["hook", "result"]
@@ -23,9 +29,34 @@ HOOK_DECISIONS = Counter(
 router = APIRouter(prefix="/mqtt/emqx", tags=["mqtt broker hooks"])
 
 
-def _hooks(request: Request, authorization: Annotated[str | None, Header()] = None) -> MqttHooks:
-    context: ConsoleContext = request.app.state.context
-    hooks = context.mqtt_hooks
+@dataclass(frozen=True)
+class EmqxHooks:
+    """EMQX's HTTP authentication and authorisation hooks: who may connect, and where."""
+
+    token: str
+    credentials: CredentialStore
+    rules: TopicRules
+
+    @classmethod
+    def from_settings(cls, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Self | None:
+        """None (hooks answer 404) unless OPASKA_MQTT_HOOK_TOKEN is set."""
+        mqtt = settings.mqtt
+        if not mqtt.hook_token:
+            return None
+        # The service account logs in to EMQX with the user and password of OPASKA_MQTT_URL.
+        password = (parse_mqtt_url(mqtt.url).password if mqtt.url else None) or ""
+        credentials = CredentialStore(sessions, service_username=mqtt.service_username, service_password=password)
+        return cls(mqtt.hook_token, credentials, TopicRules(TopicScheme(mqtt.topic_root)))
+
+
+def mount_emqx_hooks(app: FastAPI, hooks: EmqxHooks | None) -> None:
+    """Serve the hooks on `app`; with None (no OPASKA_MQTT_HOOK_TOKEN) they answer 404."""
+    app.state.emqx_hooks = hooks
+    app.include_router(router)
+
+
+def _hooks(request: Request, authorization: Annotated[str | None, Header()] = None) -> EmqxHooks:
+    hooks: EmqxHooks | None = getattr(request.app.state, "emqx_hooks", None)
     if hooks is None or not hooks.token:
         # Not configured: as if the endpoint did not exist.
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
@@ -35,7 +66,7 @@ def _hooks(request: Request, authorization: Annotated[str | None, Header()] = No
     return hooks
 
 
-HooksDep = Annotated[MqttHooks, Depends(_hooks)]
+HooksDep = Annotated[EmqxHooks, Depends(_hooks)]
 
 
 class AuthenticateRequest(BaseModel):

@@ -584,9 +584,9 @@ async def test_the_api_is_documented(centre: Centre) -> None:
 
 
 async def test_the_live_feed_closes_when_the_login_ends(centre: Centre, monkeypatch: pytest.MonkeyPatch) -> None:
-    import console.app
+    import console.live_socket
 
-    monkeypatch.setattr(console.app, "LIVE_SESSION_CHECK_S", 0.1)
+    monkeypatch.setattr(console.live_socket, "LIVE_SESSION_CHECK_S", 0.1)
     async with served(centre) as address:
         login = await _login_at(address, centre.staff["operator"])
         async with websockets.connect(f"ws://{address}/ws/live", additional_headers=login.cookie_header) as ws:

@@ -1,18 +1,12 @@
 """A fake Twilio server for tests and local demos; see `server.FakeTwilio`."""
 
+from simulator.fake_twilio.config import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, DEFAULT_NUMBER, AutoPlay
+from simulator.fake_twilio.errors import CallbackRefused, TwilioError
+from simulator.fake_twilio.faults import Fault
 from simulator.fake_twilio.phone import Phone, ReceivedSms, RingingCall
 from simulator.fake_twilio.records import CallbackResult, FakeCall, FakeMessage, RecordedRequest
-from simulator.fake_twilio.server import (
-    DEFAULT_ACCOUNT_SID,
-    DEFAULT_AUTH_TOKEN,
-    DEFAULT_NUMBER,
-    AutoPlay,
-    CallbackRefused,
-    FakeTwilio,
-    Fault,
-    TwilioError,
-    gather_action,
-)
+from simulator.fake_twilio.server import FakeTwilio
+from simulator.fake_twilio.voice import gather_action
 
 __all__ = [
     "DEFAULT_ACCOUNT_SID",

@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import signal
 
-from simulator.fake_twilio.server import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, DEFAULT_NUMBER, AutoPlay, FakeTwilio
+from simulator.fake_twilio.config import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, DEFAULT_NUMBER, AutoPlay
+from simulator.fake_twilio.server import FakeTwilio
 
 
 def _pairs(values: list[str]) -> dict[str, str]:

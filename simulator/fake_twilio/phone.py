@@ -9,13 +9,35 @@ await call.press("1")
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from simulator.fake_twilio.records import CallbackResult, FakeCall, FakeMessage
 
-if TYPE_CHECKING:
-    from simulator.fake_twilio.server import FakeTwilio
+
+class PhoneLine(Protocol):
+    """What a phone needs of the fake Twilio (`FakeTwilio` is one): what reached it, and its part to act."""
+
+    def sent_to(self, number: str) -> list[FakeMessage]: ...
+
+    def calls_to(self, number: str) -> list[FakeCall]: ...
+
+    async def wait_for(self, predicate: Callable[[], bool], *, timeout: float = 2.0) -> None: ...
+
+    async def message_status(
+        self, sid: str, status: str, *, error_code: int | None = None
+    ) -> CallbackResult | None: ...
+
+    async def reply_sms(
+        self, *, from_: str, body: str, to: str | None = None, sign_with: str | None = None
+    ) -> CallbackResult: ...
+
+    async def call_status(self, sid: str, status: str) -> CallbackResult | None: ...
+
+    async def answer_call(self, sid: str) -> str: ...
+
+    async def press(self, sid: str, digits: str, *, sign_with: str | None = None) -> CallbackResult: ...
 
 
 @dataclass
@@ -68,7 +90,7 @@ class RingingCall:
 
 @dataclass
 class Phone:
-    fake: FakeTwilio
+    fake: PhoneLine
     number: str
     _seen: set[str] = field(default_factory=set)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.utils import format_datetime
@@ -55,6 +56,11 @@ def is_e164(number: str) -> bool:
 
 def is_sender(value: str) -> bool:
     return is_e164(value) or bool(_ALPHANUMERIC_SENDER.match(value))
+
+
+def form_value(form: Mapping[str, list[str]], name: str) -> str:
+    """The last value of `name` in a POSTed form ("" when absent): a repeated field counts once, as its last."""
+    return form.get(name, [""])[-1]
 
 
 def rfc2822(moment: datetime | None) -> str | None:
@@ -226,3 +232,10 @@ class CallbackResult:
     signature: str | None
     status: int
     text: str
+
+
+def move_to(record: FakeMessage | FakeCall, status: str, moment: datetime) -> None:
+    """Move a message or call to `status` at `moment`, keeping the statuses it went through."""
+    record.status = status
+    record.statuses.append(status)
+    record.date_updated = moment

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmEvent
 from core.db.dialect import insert_for
+from registry.model import StaffUser
 
 _OPEN_WHERE = text("status IN ('raised', 'claimed')")
 
@@ -60,18 +61,22 @@ async def add_event(
     to_status: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AlarmEvent:
-    event = AlarmEvent(
-        alarm_id=alarm_id,
-        at=at,
-        type=type,
-        actor_type=actor_type,
-        actor_id=actor_id,
-        from_status=from_status,
-        to_status=to_status,
-        detail=detail or {},
+    """Append one alarm event, through the one writer (`add_events`)."""
+    [event] = await add_events(
+        session,
+        [
+            {
+                "alarm_id": alarm_id,
+                "at": at,
+                "type": type,
+                "actor_type": actor_type,
+                "actor_id": actor_id,
+                "from_status": from_status,
+                "to_status": to_status,
+                "detail": detail or {},
+            }
+        ],
     )
-    session.add(event)
-    await session.flush()
     return event
 
 
@@ -85,6 +90,37 @@ async def open_alarms(session: AsyncSession) -> Sequence[Alarm]:
         .scalars()
         .all()
     )
+
+
+async def get_alarm(session: AsyncSession, alarm_id: int) -> Alarm | None:
+    return await session.get(Alarm, alarm_id)
+
+
+async def events_of(session: AsyncSession, alarm_id: int) -> Sequence[AlarmEvent]:
+    """The alarm's timeline, oldest first."""
+    query = select(AlarmEvent).where(AlarmEvent.alarm_id == alarm_id).order_by(AlarmEvent.id)
+    return (await session.execute(query)).scalars().all()
+
+
+async def escalated_to_supervisor_by_staff(session: AsyncSession, alarm_ids: Collection[int]) -> set[int]:
+    """Those of the alarms an operator escalated by hand to the supervisor."""
+    if not alarm_ids:
+        return set()
+    rows = await session.execute(
+        select(AlarmEvent.alarm_id, AlarmEvent.detail).where(
+            AlarmEvent.alarm_id.in_(alarm_ids), AlarmEvent.type == "escalated", AlarmEvent.actor_type == "staff"
+        )
+    )
+    return {alarm_id for alarm_id, detail in rows if "supervisor" in (detail or {}).get("targets", [])}
+
+
+async def claimer_name(session: AsyncSession, alarm_id: int) -> str | None:
+    """The full name of the operator who has the alarm, if anyone has it."""
+    return (
+        await session.execute(
+            select(StaffUser.full_name).join(Alarm, Alarm.claimed_by == StaffUser.id).where(Alarm.id == alarm_id)
+        )
+    ).scalar_one_or_none()
 
 
 async def latest_event_id(session: AsyncSession) -> int:
@@ -105,10 +141,17 @@ async def insert_alarms_if_none_open(session: AsyncSession, rows: Sequence[dict[
     return {band_id: alarm_id for band_id, alarm_id in await session.execute(statement)}
 
 
-async def add_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many alarm events at once (keys as in `add_event`)."""
-    if rows:
-        await session.execute(insert(AlarmEvent), list(rows))
+async def add_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> list[AlarmEvent]:
+    """Append alarm events (keys as in `add_event`), flushed so each has its id.
+
+    The one writer of alarm_event: the timeline and the live feed read every event alike, whoever
+    recorded it, only while all of them are stored the same way.
+    """
+    events = [AlarmEvent(**row) for row in rows]
+    if events:
+        session.add_all(events)
+        await session.flush()
+    return events
 
 
 async def move_alarm_if_status(

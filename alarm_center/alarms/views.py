@@ -39,7 +39,7 @@ class AlarmView(BaseModel):
     resident: ResidentSummary | None
 
 
-async def _pairs(session: AsyncSession, query: Executable) -> dict[int, str]:
+async def names_by_id(session: AsyncSession, query: Executable) -> dict[int, str]:
     """{id: name} from a two-column query."""
     return {int(key): str(value) for key, value in await session.execute(query)}
 
@@ -51,15 +51,15 @@ async def alarm_views(session: AsyncSession, alarms: Sequence[Alarm]) -> list[Al
     band_ids = {a.band_id for a in alarms}
     resident_ids = {a.resident_id for a in alarms if a.resident_id is not None}
     municipality_ids = {a.municipality_id for a in alarms if a.municipality_id is not None}
-    serials = await _pairs(session, select(Band.id, Band.serial).where(Band.id.in_(band_ids)))
+    serials = await names_by_id(session, select(Band.id, Band.serial).where(Band.id.in_(band_ids)))
     residents = {
         r.id: r for r in (await session.execute(select(Resident).where(Resident.id.in_(resident_ids)))).scalars()
     }
-    municipalities = await _pairs(
+    municipalities = await names_by_id(
         session, select(Municipality.id, Municipality.name).where(Municipality.id.in_(municipality_ids))
     )
     claimers = {a.claimed_by for a in alarms if a.claimed_by is not None}
-    names = await _pairs(session, select(StaffUser.id, StaffUser.full_name).where(StaffUser.id.in_(claimers)))
+    names = await names_by_id(session, select(StaffUser.id, StaffUser.full_name).where(StaffUser.id.in_(claimers)))
     views = []
     for alarm in alarms:
         resident = residents.get(alarm.resident_id) if alarm.resident_id is not None else None

@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alarm_center.alarms.lifecycle import LIFE, alarm_class
 from alarm_center.alarms.model import Alarm, AlarmEvent
+from alarm_center.alarms.moves import LIFE, alarm_class
 from registry.model import Municipality, StaffUser
 
 LOCAL = ZoneInfo("Europe/Warsaw")

@@ -10,7 +10,8 @@ from console.auth.current import KeySafeKeeper
 from console.bounds import DbId
 from console.deps import SessionDep, context_of
 from console.key_safe import MAX_CODE_LENGTH, KeySafeCodeRejected, KeySafeUnavailable, set_key_safe_code
-from registry.model import Resident
+from registry.errors import NotFound
+from registry.residents import get_resident
 
 router = APIRouter(tags=["residents"])
 
@@ -32,9 +33,10 @@ async def store_key_safe_code(
 ) -> None:
     """Store (or with `code: null` remove) the resident's key-safe code, encrypted at rest."""
     async with session.begin():
-        resident = await session.get(Resident, resident_id)
-        if resident is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"resident {resident_id} does not exist")
+        try:
+            resident = await get_resident(session, resident_id=resident_id)
+        except NotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"resident {resident_id} does not exist") from None
         if not user.sees(resident.municipality_id):
             raise not_yours(f"resident {resident_id}")
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alarm_center.alarms import repository
 from alarm_center.alarms.model import Alarm
 from console.auth.current import StaffPrincipal
 
@@ -19,7 +20,7 @@ def not_yours(what: str) -> HTTPException:
 
 async def visible_alarm(session: AsyncSession, user: StaffPrincipal, alarm_id: int) -> Alarm:
     """The alarm, if it exists (404) and the user may see it (403)."""
-    alarm = await session.get(Alarm, alarm_id)
+    alarm = await repository.get_alarm(session, alarm_id)
     if alarm is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"alarm {alarm_id} does not exist")
     if not user.sees(alarm.municipality_id):

@@ -4,12 +4,10 @@ from datetime import datetime, timedelta
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms import repository
-from alarm_center.alarms.lifecycle import LIFE, alarm_class
-from alarm_center.alarms.model import AlarmEvent, AlarmStatus
+from alarm_center.alarms.model import AlarmStatus
+from alarm_center.alarms.moves import LIFE, alarm_class
 from alarm_center.alarms.views import AlarmView, alarm_views
 from alarm_center.quality import sla
 from alarm_center.supervision.platform_status import PlatformProblem, platform_problems
@@ -66,18 +64,6 @@ class Overview(BaseModel):
     answer_times: AnswerTimes
 
 
-async def escalated_by_staff(session: AsyncSession, alarm_ids: list[int]) -> set[int]:
-    """Those of the alarms an operator escalated by hand to the supervisor."""
-    if not alarm_ids:
-        return set()
-    rows = await session.execute(
-        select(AlarmEvent.alarm_id, AlarmEvent.detail).where(
-            AlarmEvent.alarm_id.in_(alarm_ids), AlarmEvent.type == "escalated", AlarmEvent.actor_type == "staff"
-        )
-    )
-    return {alarm_id for alarm_id, detail in rows if "supervisor" in (detail or {}).get("targets", [])}
-
-
 @router.get("/api/supervisor/overview")
 async def overview(user: Supervisor, session: SessionDep, clock: ClockDep) -> Overview:
     """Open and overdue alarms, operators online (seen in the last 2 minutes), and today's
@@ -85,7 +71,7 @@ async def overview(user: Supervisor, session: SessionDep, clock: ClockDep) -> Ov
     now = clock.now()
     alarms = [a for a in await repository.open_alarms(session) if user.sees(a.municipality_id)]
     views = {view.id: view for view in await alarm_views(session, alarms)}
-    handed_up = await escalated_by_staff(session, [a.id for a in alarms])
+    handed_up = await repository.escalated_to_supervisor_by_staff(session, [a.id for a in alarms])
     open_alarms = []
     for alarm in alarms:
         age = (now - alarm.raised_at).total_seconds()

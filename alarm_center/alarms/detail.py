@@ -1,0 +1,272 @@
+"""One alarm in full, as the alarm page shows it: resident card, band status, contacts with every
+notification sent to each, and the event timeline. Reads only; the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from alarm_center.alarms import repository
+from alarm_center.alarms.model import Alarm, AlarmEvent
+from alarm_center.alarms.moves import RESOLVE_OUTCOMES, alarm_class
+from alarm_center.alarms.views import AlarmView, alarm_views, names_by_id
+from alarm_center.notify.model import Notification
+from registry.contacts import list_contacts
+from registry.model import Band, Contact, Resident, StaffUser
+
+# The residents' time zone: a resident's age turns over on their local birthday.
+LOCAL = ZoneInfo("Europe/Warsaw")
+
+
+class ResidentCard(BaseModel):
+    id: int
+    first_name: str
+    last_name: str
+    age: int | None
+    address: str
+    phone: str | None
+    # How to get in (who has a key, the entry phone); the key-safe code itself: GET .../key-safe.
+    access_notes: str
+    language: str
+    has_medical_notes: bool
+    has_key_safe_code: bool
+
+
+class Location(BaseModel):
+    lat: float
+    lon: float
+    accuracy_m: float | None = None
+    source: str | None = None
+    at: str | None = None
+    # A link only: nothing is fetched from the map (the console works offline).
+    map_url: str
+
+
+class BandStatusView(BaseModel):
+    serial: str
+    model: str
+    battery_pct: int | None
+    charging: bool | None
+    worn: bool | None
+    online: bool | None
+    online_changed_at: datetime | None
+    last_seen_at: datetime | None
+    last_heartbeat_at: datetime | None
+    signal: int | None
+    last_location: Location | None
+
+
+class NotificationView(BaseModel):
+    id: int
+    channel: str
+    status: str
+    template: str
+    to_phone: str
+    attempts: int
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactView(BaseModel):
+    id: int
+    name: str
+    relation: str
+    phone: str
+    priority: int
+    language: str
+    has_key: bool
+    # Every SMS and call sent to this contact for this alarm, oldest first.
+    notifications: list[NotificationView]
+
+
+class TimelineEntry(BaseModel):
+    id: int
+    at: datetime
+    type: str
+    actor_type: str
+    actor_id: int | None
+    actor_name: str | None
+    from_status: str | None
+    to_status: str | None
+    detail: dict[str, Any]
+
+
+class AlarmDetail(BaseModel):
+    alarm: AlarmView
+    municipality_id: int | None
+    claimed_by_name: str | None
+    overdue_at: datetime | None
+    closed_at: datetime | None
+    outcome: str | None
+    note: str
+    # Outcome codes an operator may choose when resolving this alarm.
+    outcomes: list[str]
+    resident: ResidentCard | None
+    band: BandStatusView
+    contacts: list[ContactView]
+    # Notifications to nobody on the contact list (the supervisor, the on-call responder).
+    other_notifications: list[NotificationView]
+    timeline: list[TimelineEntry]
+
+
+def age_on(birth: date | None, today: date) -> int | None:
+    if birth is None:
+        return None
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def map_url(lat: float, lon: float) -> str:
+    return f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=17/{lat:.6f}/{lon:.6f}"
+
+
+def _location(raw: dict[str, Any] | None) -> Location | None:
+    if not raw:
+        return None
+    try:
+        lat, lon = float(raw["lat"]), float(raw["lon"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    accuracy = raw.get("accuracy_m")
+    return Location(
+        lat=lat,
+        lon=lon,
+        accuracy_m=float(accuracy) if isinstance(accuracy, int | float) else None,
+        source=str(raw["source"]) if raw.get("source") is not None else None,
+        at=str(raw["at"]) if raw.get("at") is not None else None,
+        map_url=map_url(lat, lon),
+    )
+
+
+def _notification_view(row: Notification) -> NotificationView:
+    return NotificationView(
+        id=row.id,
+        channel=row.channel,
+        status=row.status,
+        template=row.template,
+        to_phone=row.to_phone,
+        attempts=row.attempts,
+        error=row.error,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _resident_card(resident: Resident, today: date) -> ResidentCard:
+    return ResidentCard(
+        id=resident.id,
+        first_name=resident.first_name,
+        last_name=resident.last_name,
+        age=age_on(resident.birth_date, today),
+        address=resident.address,
+        phone=resident.phone,
+        access_notes=resident.access_notes,
+        language=resident.language,
+        has_medical_notes=bool(resident.medical_notes.strip()),
+        has_key_safe_code=resident.key_safe_code_encrypted is not None,
+    )
+
+
+def _band_status(band: Band) -> BandStatusView:
+    return BandStatusView(
+        serial=band.serial,
+        model=band.model,
+        battery_pct=band.battery_pct,
+        charging=band.charging,
+        worn=band.worn,
+        online=band.online,
+        online_changed_at=band.online_changed_at,
+        last_seen_at=band.last_seen_at,
+        last_heartbeat_at=band.last_checkin_at,
+        signal=band.signal,
+        last_location=_location(band.last_location),
+    )
+
+
+async def _names(
+    session: AsyncSession, ids: set[int], key: InstrumentedAttribute[int], name: InstrumentedAttribute[str]
+) -> dict[int, str]:
+    """{id: name} of those ids; no query for none."""
+    return await names_by_id(session, select(key, name).where(key.in_(ids))) if ids else {}
+
+
+async def _notifications_of(session: AsyncSession, alarm_id: int) -> Sequence[Notification]:
+    query = select(Notification).where(Notification.alarm_id == alarm_id).order_by(Notification.id)
+    return (await session.execute(query)).scalars().all()
+
+
+def _actors(events: Sequence[AlarmEvent], actor_type: str) -> set[int]:
+    return {e.actor_id for e in events if e.actor_type == actor_type and e.actor_id is not None}
+
+
+def _timeline_entry(event: AlarmEvent, staff_names: dict[int, str], contact_names: dict[int, str]) -> TimelineEntry:
+    named = event.actor_id is not None and event.actor_type in ("staff", "contact")
+    names = staff_names if event.actor_type == "staff" else contact_names
+    return TimelineEntry(
+        id=event.id,
+        at=event.at,
+        type=event.type,
+        actor_type=event.actor_type,
+        actor_id=event.actor_id,
+        actor_name=names.get(event.actor_id) if named and event.actor_id is not None else None,
+        from_status=event.from_status,
+        to_status=event.to_status,
+        detail=event.detail,
+    )
+
+
+async def alarm_detail(session: AsyncSession, alarm: Alarm, *, now: datetime) -> AlarmDetail:
+    """The alarm page's view of `alarm` (no medical notes: those are read, audited, on their own)."""
+    [view] = await alarm_views(session, [alarm])
+    band = await session.get(Band, alarm.band_id)
+    assert band is not None  # a foreign key
+    resident = await session.get(Resident, alarm.resident_id) if alarm.resident_id is not None else None
+    contacts = await list_contacts(session, resident_id=resident.id) if resident is not None else []
+    notifications = await _notifications_of(session, alarm.id)
+    events = await repository.events_of(session, alarm.id)
+    claimer = {alarm.claimed_by} if alarm.claimed_by is not None else set()
+    staff_names = await _names(session, _actors(events, "staff") | claimer, StaffUser.id, StaffUser.full_name)
+    contact_names = {c.id: c.name for c in contacts} | await _names(
+        session, _actors(events, "contact") - {c.id for c in contacts}, Contact.id, Contact.name
+    )
+    by_contact: dict[int, list[NotificationView]] = {}
+    others: list[NotificationView] = []
+    for row in notifications:
+        if row.contact_id is not None and row.contact_id in contact_names:
+            by_contact.setdefault(row.contact_id, []).append(_notification_view(row))
+        else:
+            others.append(_notification_view(row))
+    return AlarmDetail(
+        alarm=view,
+        municipality_id=alarm.municipality_id,
+        claimed_by_name=staff_names.get(alarm.claimed_by) if alarm.claimed_by is not None else None,
+        overdue_at=alarm.overdue_at,
+        closed_at=alarm.closed_at,
+        outcome=alarm.outcome,
+        note=alarm.note,
+        outcomes=sorted(RESOLVE_OUTCOMES[alarm_class(alarm.kind)]),
+        resident=_resident_card(resident, now.astimezone(LOCAL).date()) if resident is not None else None,
+        band=_band_status(band),
+        contacts=[
+            ContactView(
+                id=c.id,
+                name=c.name,
+                relation=c.relation,
+                phone=c.phone,
+                priority=c.priority,
+                language=c.language,
+                has_key=c.has_key,
+                notifications=by_contact.get(c.id, []),
+            )
+            for c in contacts
+        ],
+        other_notifications=others,
+        timeline=[_timeline_entry(e, staff_names, contact_names) for e in events],
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -46,6 +46,8 @@ PROBLEM_PL = {
 
 @dataclass(frozen=True)
 class BandHealth:
+    """One band's health: the view the console's API returns as it is."""
+
     band_id: int
     serial: str
     imei: str | None
@@ -58,7 +60,10 @@ class BandHealth:
     battery_pct: int | None
     online: bool | None
     rejects_24h: int
-    problems: list[Problem] = field(default_factory=list)
+    # Codes (offline, not_worn, battery_low, never_connected, many_rejects) and the same in Polish
+    # (`PROBLEM_PL`): the console shows the Polish and styles each tag by its code.
+    problems: list[Problem]
+    problems_pl: list[str]
 
 
 async def _rejects_since(session: AsyncSession, since: datetime) -> dict[str, int]:
@@ -134,6 +139,7 @@ async def device_health(
                 online=band.online,
                 rejects_24h=band_rejects,
                 problems=problems,
+                problems_pl=[PROBLEM_PL[problem] for problem in problems],
             )
         )
     found.sort(key=lambda row: (-len(row.problems), row.serial))

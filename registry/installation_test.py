@@ -15,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
-from registry.bands import get_band, record_event
+from registry.band_events import record_event
+from registry.band_lifecycle import check_not_retired, get_band
 from registry.errors import Conflict
-from registry.model import Band, BandEventType, BandStatus, BandTestResult
+from registry.model import Band, BandEventType, BandTestResult
 
 
 def in_test_mode(band: Band, at: datetime) -> bool:
@@ -29,8 +30,7 @@ async def start_test_mode(
 ) -> Band:
     """Test mode from now for `minutes` (started again, the time starts again)."""
     band = await get_band(session, band_id=band_id)
-    if band.status == BandStatus.RETIRED:
-        raise Conflict(field="band_id", message=f"opaska {band.serial} jest wycofana z użytku")
+    check_not_retired(band)
     if band.secret_hash is None:
         raise Conflict(
             field="band_id", message=f"opaska {band.serial} nie ma danych logowania: najpierw wydaj je (reissue)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,3 +37,10 @@ async def get_by_code(session: AsyncSession, *, code: str, field: str = "municip
 
 async def list_municipalities(session: AsyncSession) -> list[Municipality]:
     return list((await session.execute(select(Municipality).order_by(Municipality.code))).scalars())
+
+
+async def municipality_names(session: AsyncSession, municipality_ids: Collection[int]) -> dict[int, str]:
+    rows = await session.execute(
+        select(Municipality.id, Municipality.name).where(Municipality.id.in_(list(municipality_ids)))
+    )
+    return {municipality_id: name for municipality_id, name in rows}

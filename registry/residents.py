@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
 from registry import validation
+from registry.band_lifecycle import unbind_band
 from registry.errors import NotFound, RegistryError
 from registry.model import Band, BandStatus, Municipality, Resident, ResidentDataAccess
 
@@ -116,8 +117,6 @@ async def deactivate_resident(
 
     Their data stays until erased (`alarm_center.gdpr.erase_resident`); the band goes back to stock.
     """
-    from registry.bands import unbind_band  # bands imports residents
-
     resident = await get_resident(session, resident_id=resident_id)
     resident.active = False
     bound = (

@@ -2,7 +2,8 @@
 
 Each takes the caller's session and never commits: the request, command or job owns the
 transaction. The operations live in one module per idea: `municipalities`, `residents`,
-`contacts`, `bands`, `installation_test`, `health`, `csv_import`, `gdpr`.
+`contacts`, `bands` (registration and credentials), `band_lifecycle`, `band_events`,
+`band_directory`, `installation_test`, `health`, `csv_import`, `gdpr`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console.auth.current import BandReader, Technician
@@ -28,7 +27,6 @@ from console.routes.registry_common import (
     band_test_view,
     band_view,
     band_view_of,
-    field_error,
     may_see_band,
     registry_errors,
     scope_ids,
@@ -37,8 +35,8 @@ from console.routes.registry_common import (
 )
 from core.clock import Clock
 from core.settings import BandSettings
-from registry import bands, health, installation_test
-from registry.model import Band, BandEvent, Resident
+from registry import band_directory, band_events, band_lifecycle, bands, health, installation_test
+from registry.model import Band
 
 router = APIRouter(tags=["registry"], route_class=PolishRoute)
 # A secret travels in the answer once: no cache may keep it.
@@ -126,28 +124,6 @@ class BandTestState(BaseModel):
 # ---- reading ------------------------------------------------------------------------------------------
 
 
-async def _municipalities_of(session: AsyncSession, found: list[Band]) -> dict[int, int | None]:
-    """Each band's municipality (see `band_municipality`), with two queries for the lot."""
-    resident_of: dict[int, int | None] = {band.id: band.resident_id for band in found}
-    unbound = [band.id for band in found if band.resident_id is None]
-    if unbound:
-        rows = await session.execute(
-            select(BandEvent.band_id, BandEvent.resident_id)
-            .where(BandEvent.band_id.in_(unbound), BandEvent.resident_id.is_not(None))
-            .order_by(BandEvent.id)
-        )
-        for band_id, resident_id in rows:
-            resident_of[band_id] = resident_id  # the last one wins
-    resident_ids = {r for r in resident_of.values() if r is not None}
-    municipality_of = {
-        resident_id: municipality_id
-        for resident_id, municipality_id in await session.execute(
-            select(Resident.id, Resident.municipality_id).where(Resident.id.in_(resident_ids))
-        )
-    }
-    return {band_id: municipality_of.get(r) if r is not None else None for band_id, r in resident_of.items()}
-
-
 @router.get("/api/registry/bands")
 async def list_bands(
     user: BandReader,
@@ -161,36 +137,20 @@ async def list_bands(
     municipality (then no stock), a status, and a part of the serial or IMEI."""
     if municipality_id is not None:
         scope_ids(user, municipality_id)
-    query = select(Band).order_by(Band.serial)
-    if status_ is not None:
-        query = query.where(Band.status == status_)
-    needle = q.strip().casefold()
-    found = [
-        band
-        for band in (await session.execute(query)).scalars()
-        if not needle or needle in band.serial.casefold() or needle in (band.imei or "")
-    ]
-    where = await _municipalities_of(session, found)
-    names = {
-        resident_id: f"{first} {last}"
-        for resident_id, first, last in await session.execute(
-            select(Resident.id, Resident.first_name, Resident.last_name).where(
-                Resident.id.in_({band.resident_id for band in found if band.resident_id is not None})
-            )
-        )
-    }
+    found = await band_directory.search_bands(session, status=status_, text=q)
     now = clock.now()
     return [
-        band_view_of(band, where[band.id], names.get(band.resident_id) if band.resident_id else None, now)
-        for band in found
-        if may_see_band(user, where[band.id]) and (municipality_id is None or where[band.id] == municipality_id)
+        band_view_of(listed.band, listed.municipality_id, listed.resident_name, now)
+        for listed in found
+        if may_see_band(user, listed.municipality_id)
+        and (municipality_id is None or listed.municipality_id == municipality_id)
     ]
 
 
 async def _detail(session: AsyncSession, clock: Clock, band: Band, municipality_id: int | None) -> BandDetail:
     return BandDetail(
         band=await band_view(session, clock, band, municipality_id),
-        history=await band_event_views(session, await bands.band_history(session, band_id=band.id)),
+        history=await band_event_views(session, await band_events.band_history(session, band_id=band.id)),
         tests=[band_test_view(r) for r in await installation_test.band_test_results(session, band_id=band.id)],
     )
 
@@ -233,7 +193,9 @@ async def bind_band(
         band, _ = await visible_band(session, user, band_id)
         resident = await visible_resident(session, user, body.resident_id)
         with registry_errors():
-            band = await bands.bind_band(session, clock, band_id=band.id, resident_id=resident.id, staff_id=user.id)
+            band = await band_lifecycle.bind_band(
+                session, clock, band_id=band.id, resident_id=resident.id, staff_id=user.id
+            )
         return await _detail(session, clock, band, resident.municipality_id)
 
 
@@ -243,7 +205,7 @@ async def unbind_band(band_id: DbId, user: Technician, session: SessionDep, cloc
     async with session.begin():
         band, municipality_id = await visible_band(session, user, band_id)
         with registry_errors():
-            band = await bands.unbind_band(session, clock, band_id=band.id, staff_id=user.id)
+            band = await band_lifecycle.unbind_band(session, clock, band_id=band.id, staff_id=user.id)
         return await _detail(session, clock, band, municipality_id)
 
 
@@ -255,17 +217,13 @@ async def swap_band(
     same resident; both keep their history. Returns the new band."""
     async with session.begin():
         old, municipality_id = await visible_band(session, user, band_id)
-        if body.new_band_id is not None:
-            new_id = body.new_band_id
-        else:
-            assert body.new_serial is not None
-            with registry_errors():
-                new_id = (await bands.find_band(session, serial_or_imei=body.new_serial)).id
-        if await session.get(Band, new_id) is None:
-            raise field_error(status.HTTP_404_NOT_FOUND, "new_band_id", f"nie ma opaski o id {new_id}")
-        new, _ = await visible_band(session, user, new_id)
         with registry_errors():
-            swap = await bands.swap_band(
+            replacement = await band_lifecycle.replacement_band(
+                session, band_id=body.new_band_id, serial_or_imei=body.new_serial
+            )
+        new, _ = await visible_band(session, user, replacement.id)
+        with registry_errors():
+            swap = await band_lifecycle.swap_band(
                 session, clock, old_band_id=old.id, new_band_id=new.id, staff_id=user.id, note=body.note
             )
         return await _detail(session, clock, swap.new, municipality_id)
@@ -279,7 +237,9 @@ async def decommission_band(
     async with session.begin():
         band, municipality_id = await visible_band(session, user, band_id)
         with registry_errors():
-            band = await bands.decommission_band(session, clock, band_id=band.id, staff_id=user.id, note=body.note)
+            band = await band_lifecycle.decommission_band(
+                session, clock, band_id=band.id, staff_id=user.id, note=body.note
+            )
         return await _detail(session, clock, band, municipality_id)
 
 
@@ -375,24 +335,6 @@ async def band_tests(
 # ---- device health ------------------------------------------------------------------------------------------
 
 
-class HealthRow(BaseModel):
-    band_id: int
-    serial: str
-    imei: str | None
-    model: str
-    status: str
-    municipality_code: str | None
-    resident_id: int | None
-    resident_name: str | None
-    last_seen_at: datetime | None
-    battery_pct: int | None
-    online: bool | None
-    rejects_24h: int
-    # Codes (offline, not_worn, battery_low, never_connected, many_rejects) and the same in Polish.
-    problems: list[str]
-    problems_pl: list[str]
-
-
 async def _health(
     session: AsyncSession,
     user: BandReader,
@@ -418,29 +360,10 @@ async def device_health(
     settings: BandSettingsDep,
     municipality_id: DbId | None = None,
     include_all: AllQuery = False,
-) -> list[HealthRow]:
+) -> list[health.BandHealth]:
     """Bands that need a technician (offline, not worn, battery low, never connected, many rejected
     messages), worst first, with last seen and battery."""
-    rows = await _health(session, user, clock, settings, municipality_id, include_all)
-    return [
-        HealthRow(
-            band_id=row.band_id,
-            serial=row.serial,
-            imei=row.imei,
-            model=row.model,
-            status=row.status,
-            municipality_code=row.municipality_code,
-            resident_id=row.resident_id,
-            resident_name=row.resident_name,
-            last_seen_at=row.last_seen_at,
-            battery_pct=row.battery_pct,
-            online=row.online,
-            rejects_24h=row.rejects_24h,
-            problems=[p.value for p in row.problems],
-            problems_pl=[health.PROBLEM_PL[p] for p in row.problems],
-        )
-        for row in rows
-    ]
+    return await _health(session, user, clock, settings, municipality_id, include_all)
 
 
 @router.get(

@@ -14,15 +14,15 @@ from fastapi import HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console.api.scope import not_yours
 from console.auth.current import StaffPrincipal
 from core.clock import Clock
+from registry import band_directory
 from registry.errors import Conflict, Duplicate, NotFound, RegistryError
 from registry.installation_test import in_test_mode
-from registry.model import Band, BandEvent, BandTestResult, Resident, StaffUser
+from registry.model import Band, BandEvent, BandTestResult, Resident
 
 
 def _no_nul(value: str) -> str:
@@ -148,24 +148,6 @@ async def visible_resident(session: AsyncSession, user: StaffPrincipal, resident
     return resident
 
 
-async def band_municipality(session: AsyncSession, band: Band) -> int | None:
-    """Where a band belongs: its resident's municipality; unbound, the municipality of the last
-    resident who wore it. A band never given to anyone is shared stock (None)."""
-    resident_id = band.resident_id
-    if resident_id is None:
-        resident_id = (
-            await session.execute(
-                select(BandEvent.resident_id)
-                .where(BandEvent.band_id == band.id, BandEvent.resident_id.is_not(None))
-                .order_by(BandEvent.id.desc())
-                .limit(1)
-            )
-        ).scalar_one_or_none()
-    if resident_id is None:
-        return None
-    return (await session.execute(select(Resident.municipality_id).where(Resident.id == resident_id))).scalar_one()
-
-
 def may_see_band(user: StaffPrincipal, municipality_id: int | None) -> bool:
     # Stock never given to anyone holds nobody's data: every band reader may take it for a visit.
     return municipality_id is None or user.sees(municipality_id)
@@ -176,7 +158,7 @@ async def visible_band(session: AsyncSession, user: StaffPrincipal, band_id: int
     band = await session.get(Band, band_id)
     if band is None:
         raise not_found(f"nie ma opaski o id {band_id}")
-    municipality_id = await band_municipality(session, band)
+    municipality_id = await band_directory.band_municipality(session, band)
     if not may_see_band(user, municipality_id):
         raise not_yours(f"band {band_id}")
     return band, municipality_id
@@ -214,11 +196,7 @@ class BandView(BaseModel):
 
 
 async def band_view(session: AsyncSession, clock: Clock, band: Band, municipality_id: int | None) -> BandView:
-    name: str | None = None
-    if band.resident_id is not None:
-        resident = await session.get(Resident, band.resident_id)
-        name = f"{resident.first_name} {resident.last_name}" if resident is not None else None
-    return band_view_of(band, municipality_id, name, clock.now())
+    return band_view_of(band, municipality_id, await band_directory.wearer_name(session, band), clock.now())
 
 
 def band_view_of(band: Band, municipality_id: int | None, resident_name: str | None, now: datetime) -> BandView:
@@ -266,16 +244,8 @@ class BandEventView(BaseModel):
 async def band_event_views(session: AsyncSession, events: list[BandEvent]) -> list[BandEventView]:
     band_ids = {e.band_id for e in events} | {e.other_band_id for e in events if e.other_band_id is not None}
     staff_ids = {e.staff_id for e in events if e.staff_id is not None}
-    serials = {
-        band_id: serial
-        for band_id, serial in await session.execute(select(Band.id, Band.serial).where(Band.id.in_(band_ids)))
-    }
-    names = {
-        staff_id: name
-        for staff_id, name in await session.execute(
-            select(StaffUser.id, StaffUser.full_name).where(StaffUser.id.in_(staff_ids))
-        )
-    }
+    serials = await band_directory.band_serials(session, band_ids)
+    names = await band_directory.staff_names(session, staff_ids)
     return [
         BandEventView(
             id=e.id,

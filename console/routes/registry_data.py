@@ -10,15 +10,13 @@ administrators only, confirmed by typing the resident's id again.
 import json
 import logging
 import sqlite3
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alarm_center import gdpr
 from console.auth.current import StaffPrincipal, Supervisor, require_role
@@ -26,51 +24,15 @@ from console.bounds import DbId
 from console.deps import ClockDep, SessionDep
 from console.routes.registry_common import PolishRoute, field_error, registry_errors, visible_resident
 from registry import csv_import
-from registry.model import Municipality
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["registry"], route_class=PolishRoute)
 Administrator = Annotated[StaffPrincipal, Depends(require_role())]
+# The import report as JSON for the 422 answer, which FastAPI does not serialise for us.
+IMPORT_REPORT = TypeAdapter(csv_import.ImportReport)
 
 
 # ---- CSV import -------------------------------------------------------------------------------------------
-
-
-class ImportProblem(BaseModel):
-    # As a spreadsheet numbers rows: the header is row 1 (0: the file as a whole).
-    row: int
-    column: str
-    message: str
-
-
-class ImportReportView(BaseModel):
-    dry_run: bool
-    # How the file was read: "UTF-8", "UTF-8 (z BOM)" or "Windows-1250"; ";" or ",".
-    encoding: str
-    separator: str
-    rows: int
-    ok: bool
-    # True only when everything was written (never in a dry run).
-    written: bool
-    residents: int
-    contacts: int
-    bands: int
-    problems: list[ImportProblem]
-
-
-def _report_view(report: csv_import.ImportReport, *, dry_run: bool) -> ImportReportView:
-    return ImportReportView(
-        dry_run=dry_run,
-        encoding=report.encoding,
-        separator=report.separator,
-        rows=report.rows,
-        ok=report.ok,
-        written=report.written,
-        residents=report.residents,
-        contacts=report.contacts,
-        bands=report.bands,
-        problems=[ImportProblem(row=p.row, column=p.column, message=p.message) for p in report.problems],
-    )
 
 
 async def _uploaded(request: Request) -> bytes:
@@ -82,31 +44,6 @@ async def _uploaded(request: Request) -> bytes:
             raise field_error(status.HTTP_422_UNPROCESSABLE_CONTENT, "file", "brak pliku CSV w polu 'file'")
         return await upload.read(csv_import.MAX_BYTES + 1)
     return await request.body()
-
-
-async def _out_of_scope(
-    session: AsyncSession, user: StaffPrincipal, data: bytes, today: date
-) -> list[csv_import.Problem]:
-    """Rows naming a municipality the user is not assigned to (an administrator: none)."""
-    if user.municipality_ids is None:
-        return []
-    _, rows = csv_import.parse(data, today=today)
-    if not rows:
-        return []
-    known: dict[str, int] = {}
-    for municipality_id, code, name in await session.execute(
-        select(Municipality.id, Municipality.code, Municipality.name)
-    ):
-        known[code.lower()] = municipality_id
-        known[name.lower()] = municipality_id
-    problems = []
-    for row in rows:
-        named = known.get(row.municipality.lower())
-        if named is not None and not user.sees(named):
-            problems.append(
-                csv_import.Problem(row.row, "gmina", f"gmina {row.municipality!r} nie jest przypisana do Ciebie")
-            )
-    return problems
 
 
 @router.post(
@@ -130,7 +67,7 @@ async def import_residents(
     session: SessionDep,
     clock: ClockDep,
     dry_run: Annotated[bool, Query(description="only check the file and report")] = True,
-) -> ImportReportView:
+) -> csv_import.ImportReport:
     """Import residents, their contacts and bands from a MOPS spreadsheet saved as CSV (UTF-8 or
     Windows-1250, `;` or `,`; columns in docs/registry-import.md), sent as a multipart `file` or as
     the raw body. `dry_run=true` (the default) reports every problem by row and column; with
@@ -143,23 +80,19 @@ async def import_residents(
             "plik zawiera bajty zerowe: to nie jest plik CSV (zapisz arkusz jako CSV UTF-8 albo CSV Windows-1250)",
         )
     async with session.begin():
-        scope_problems = await _out_of_scope(session, user, data, clock.now().date())
         with registry_errors():
             report = await csv_import.import_csv(
-                session, clock, data=data, dry_run=dry_run or bool(scope_problems), staff_id=user.id
+                session, clock, data=data, dry_run=dry_run, staff_id=user.id, municipality_ids=user.municipality_ids
             )
-        if scope_problems:
-            report.problems = sorted([*report.problems, *scope_problems], key=lambda p: (p.row, p.column))
-    view = _report_view(report, dry_run=dry_run)
     if not dry_run and not report.written:
         detail = [
-            {"loc": ["file", f"wiersz {p.row}", p.column], "msg": p.message, "type": "csv"} for p in view.problems
+            {"loc": ["file", f"wiersz {p.row}", p.column], "msg": p.message, "type": "csv"} for p in report.problems
         ]
         return JSONResponse(  # type: ignore[return-value]  # the 422 carries the report beside the detail
-            {"detail": detail, "report": view.model_dump(mode="json")},
+            {"detail": detail, "report": IMPORT_REPORT.dump_python(report, mode="json")},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
-    return view
+    return report
 
 
 # ---- RODO: export and erase ----------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console.api.scope import not_yours
@@ -31,9 +30,9 @@ from console.routes.registry_common import (
     scope_ids,
     visible_resident,
 )
-from registry import contacts, municipalities, residents
-from registry.bands import resident_band_history
-from registry.model import Band, Contact, Municipality, Resident, StaffRole
+from registry import band_directory, contacts, municipalities, residents
+from registry.band_events import resident_band_history
+from registry.model import Contact, Resident, StaffRole
 
 router = APIRouter(tags=["registry"], route_class=PolishRoute)
 Administrator = Annotated[StaffPrincipal, Depends(require_role())]
@@ -146,22 +145,6 @@ class ResidentUpdate(BaseModel):
     language: Annotated[Text, Field(max_length=8)] | None = None
 
 
-async def _municipality_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
-    rows = await session.execute(select(Municipality.id, Municipality.name).where(Municipality.id.in_(ids)))
-    return {municipality_id: name for municipality_id, name in rows}
-
-
-async def _worn(session: AsyncSession, resident_ids: set[int]) -> dict[int, list[str]]:
-    worn: dict[int, list[str]] = {}
-    rows = await session.execute(
-        select(Band.resident_id, Band.serial).where(Band.resident_id.in_(resident_ids)).order_by(Band.serial)
-    )
-    for resident_id, serial in rows:
-        if resident_id is not None:
-            worn.setdefault(resident_id, []).append(serial)
-    return worn
-
-
 def _resident_view(resident: Resident, municipality: str, bands: list[str]) -> ResidentView:
     return ResidentView(
         id=resident.id,
@@ -181,8 +164,8 @@ def _resident_view(resident: Resident, municipality: str, bands: list[str]) -> R
 
 
 async def _views(session: AsyncSession, found: list[Resident]) -> list[ResidentView]:
-    names = await _municipality_names(session, {r.municipality_id for r in found})
-    worn = await _worn(session, {r.id for r in found})
+    names = await municipalities.municipality_names(session, {r.municipality_id for r in found})
+    worn = await band_directory.worn_serials(session, {r.id for r in found})
     return [_resident_view(r, names.get(r.municipality_id, ""), worn.get(r.id, [])) for r in found]
 
 
@@ -224,9 +207,7 @@ def _contact_view(contact: Contact) -> ContactView:
 
 async def _detail(session: AsyncSession, user: StaffPrincipal, resident: Resident, now: datetime) -> ResidentDetail:
     [view] = await _views(session, [resident])
-    worn = list(
-        (await session.execute(select(Band).where(Band.resident_id == resident.id).order_by(Band.serial))).scalars()
-    )
+    worn = await band_directory.bands_worn_by(session, resident_id=resident.id)
     name = f"{resident.first_name} {resident.last_name}"
     return ResidentDetail(
         resident=view,

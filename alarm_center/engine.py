@@ -10,6 +10,7 @@ from alarm_center.escalation.auditor import EscalationAuditor
 from alarm_center.escalation.worker import run_escalation
 from alarm_center.notify.notifier import Notifier, OfflineNotifier
 from alarm_center.notify.outbox import OutboxPolicy, OutboxSender
+from alarm_center.notify.status_link import StatusLinks
 from alarm_center.notify.twilio_notifier import TwilioNotifier
 from alarm_center.supervision.loop import run_supervision
 from core import health
@@ -53,10 +54,11 @@ async def run_engine(
 ) -> None:
     """The engine's workers, each watched by /readyz; `audit` adds the escalation auditor (a
     process with a console runs it there instead)."""
+    links = StatusLinks.from_settings(settings)
     sender = OutboxSender(session_factory, make_notifier(settings), clock, outbox_policy(settings))
     watch = health.PROCESS.watch
     async with asyncio.TaskGroup() as tasks:
-        watch(tasks.create_task(run_escalation(settings, session_factory, clock), name="escalation"))
+        watch(tasks.create_task(run_escalation(settings, session_factory, clock, links=links), name="escalation"))
         watch(tasks.create_task(sender.run(), name="outbox"))
         watch(tasks.create_task(run_supervision(settings, session_factory, clock), name="supervision"))
         if audit:

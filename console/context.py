@@ -8,6 +8,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.live import AlarmFeed
+from alarm_center.notify.status_link import StatusLinks
 from core.clock import Clock, SystemClock
 from core.settings import BandSettings, ConsoleSettings, Settings
 
@@ -43,3 +44,5 @@ class ConsoleContext:
     data_key: Fernet | None = field(default=None, repr=False)
     # [bands]: installation-test length, device-health thresholds, the offline window of the reports.
     bands: BandSettings = field(default_factory=BandSettings)
+    # Relatives' status links (in an operator's SMS, and the /s/ page); None: links are off.
+    status_links: StatusLinks | None = None

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alarm_center.notify.status_link import StatusLinks
 from console.context import ConsoleContext
 from core.clock import Clock
 from core.settings import BandSettings
@@ -38,3 +39,11 @@ def get_band_settings(request: Request) -> BandSettings:
 
 
 BandSettingsDep = Annotated[BandSettings, Depends(get_band_settings)]
+
+
+def get_status_links(request: Request) -> StatusLinks | None:
+    """The relatives' status links the shell handed in; None: links are off."""
+    return context_of(request).status_links
+
+
+StatusLinksDep = Annotated[StatusLinks | None, Depends(get_status_links)]

@@ -9,15 +9,13 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alarm_center.alarms.model import Alarm, AlarmEvent, AlarmStatus
-from alarm_center.notify.service import RESPONSE_EVENT
-from alarm_center.notify.status_link import LinkExpired, LinkInvalid, status_links
+from alarm_center.alarms.model import Alarm, AlarmStatus
+from alarm_center.notify import repository
+from alarm_center.notify.status_link import LinkExpired, LinkInvalid
 from alarm_center.notify.templates import contact_language, local_time
-from console.deps import ClockDep, SessionDep
-from registry.model import Municipality, Resident
+from console.deps import ClockDep, SessionDep, StatusLinksDep
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
@@ -88,8 +86,8 @@ async def relative_status(
     request: Request,
     session: SessionDep,
     clock: ClockDep,
+    links: StatusLinksDep,
 ) -> HTMLResponse:
-    links = status_links()
     if links is None:
         return _message(request, "pl", "invalid", 404)
     try:
@@ -109,14 +107,7 @@ async def relative_status(
 
 async def _page(session: AsyncSession, alarm_id: int, language: str) -> StatusPage | None:
     texts = TEXTS[language]
-    row = (
-        await session.execute(
-            select(Alarm, Resident.first_name, Municipality.timezone)
-            .outerjoin(Resident, Resident.id == Alarm.resident_id)
-            .outerjoin(Municipality, Municipality.id == Alarm.municipality_id)
-            .where(Alarm.id == alarm_id)
-        )
-    ).first()
+    row = await repository.alarm_with_place(session, alarm_id)
     if row is None:
         return None
     alarm: Alarm = row[0]
@@ -135,25 +126,11 @@ async def _page(session: AsyncSession, alarm_id: int, language: str) -> StatusPa
         lines.append(str(texts["cancelled"]).format(time=local_time(alarm.closed_at or alarm.raised_at, timezone)))
     else:
         lines.append(str(texts["claimed" if alarm.status == AlarmStatus.CLAIMED else "raised"]))
-        if await _someone_going(session, alarm_id):
+        if await repository.someone_going(session, alarm_id=alarm_id):
             lines.append(str(texts["going"]))
     return StatusPage(
         language, row.first_name or "", heading, lines, alarm.status in (AlarmStatus.RAISED, AlarmStatus.CLAIMED)
     )
-
-
-async def _someone_going(session: AsyncSession, alarm_id: int) -> bool:
-    """Does anyone's latest answer say "going" (a "going" taken back by a "cannot" does not count)?"""
-    answers = await session.execute(
-        select(AlarmEvent.actor_id, AlarmEvent.detail)
-        .where(AlarmEvent.alarm_id == alarm_id, AlarmEvent.type == RESPONSE_EVENT)
-        .order_by(AlarmEvent.id)
-    )
-    latest: dict[tuple[int | None, str], str] = {}
-    for actor_id, detail in answers:
-        if isinstance(detail, dict):
-            latest[(actor_id, str(detail.get("responder_phone", "")))] = str(detail.get("answer"))
-    return "going" in latest.values()
 
 
 def _message(request: Request, language: str, key: str, status_code: int) -> HTMLResponse:

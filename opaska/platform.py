@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from alarm_center.engine import run_engine
 from alarm_center.escalation.policy import PolicySource
 from alarm_center.live import AlarmFeed, LiveWake
+from alarm_center.notify.status_link import StatusLinks
 from console.context import ConsoleContext, TwilioHooks
 from console.data_key import load_data_key
 from core import health
@@ -119,6 +120,7 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
             twilio_hooks=TwilioHooks.from_settings(settings, clock),
             settings=settings.console,
             bands=settings.bands,
+            status_links=StatusLinks.from_settings(settings),
             # One machine, no key configured: make one in var/ (the demo, a small centre).
             data_key=load_data_key(settings.console, create=True),
         )
@@ -246,6 +248,7 @@ async def run_console(settings: Settings) -> None:
             twilio_hooks=TwilioHooks.from_settings(settings),
             settings=settings.console,
             bands=settings.bands,
+            status_links=StatusLinks.from_settings(settings),
             data_key=load_data_key(settings.console, create=False),
         )
         server = _console_server(settings, context)

@@ -19,7 +19,6 @@ from alarm_center.alarms.lifecycle import Actor, Move, Outcome, apply_move
 from alarm_center.alarms.model import AlarmKind
 from alarm_center.escalation.policy import load_policies
 from alarm_center.live import AlarmFeed
-from alarm_center.notify import status_link
 from alarm_center.notify.service import Answer, record_response
 from alarm_center.notify.status_link import StatusLinks
 from alarm_center.notify.templates import alert_text
@@ -28,7 +27,8 @@ from console.relative_status import router
 from core.clock import FakeClock
 from core.settings import PROJECT_ROOT
 from registry import service as registry
-from registry.model import Contact, StaffRole, StaffUser
+from registry.model import Contact
+from simulator.lab.staff import create_staff
 from tests.support.alarms import press
 from tests.support.seed import SeededBand, seed_resident_with_band
 
@@ -41,16 +41,12 @@ TOKEN = re.compile(r"https://alarm\.opaska\.example/s/(\S+)")
 
 @pytest_asyncio.fixture
 async def page(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
-    status_link.configure(LINKS)
     app = FastAPI()
-    app.state.context = ConsoleContext(sessions, AlarmFeed(sessions), run_feed=False)
+    app.state.context = ConsoleContext(sessions, AlarmFeed(sessions), run_feed=False, status_links=LINKS)
     app.state.clock = clock
     app.include_router(router)
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console") as client:
-            yield client
-    finally:
-        status_link.use_settings()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console") as client:
+        yield client
 
 
 async def sos(sessions: async_sessionmaker[AsyncSession], clock: FakeClock, seeded: SeededBand) -> int:
@@ -59,7 +55,7 @@ async def sos(sessions: async_sessionmaker[AsyncSession], clock: FakeClock, seed
 
 async def sms_link(sessions: async_sessionmaker[AsyncSession], alarm_id: int, contact_id: int) -> str:
     async with sessions() as session:
-        _, body = await alert_text(session, alarm_id=alarm_id, channel="sms", contact_id=contact_id)
+        _, body = await alert_text(session, alarm_id=alarm_id, channel="sms", contact_id=contact_id, links=LINKS)
     match = TOKEN.search(body)
     assert match is not None, body
     return f"/s/{match.group(1)}"
@@ -74,12 +70,7 @@ async def test_a_relative_follows_the_alarm_from_the_link_in_the_sms(
         contact_id = (
             await session.execute(select(Contact.id).where(Contact.resident_id == seeded.resident_id))
         ).scalar_one()
-        staff = StaffUser(
-            username="s-op", full_name="Op", role=StaffRole.OPERATOR, password_hash="-", created_at=clock.now()
-        )
-        session.add(staff)
-        await session.flush()
-        staff_id = staff.id
+    staff_id = (await create_staff(sessions, clock, full_name="Op", municipality_ids=[seeded.municipality_id])).id
     link = await sms_link(sessions, alarm_id, contact_id)
 
     shown = await page.get(link)
@@ -152,7 +143,6 @@ async def test_an_english_contact_reads_it_in_english_and_no_secret_means_no_lin
     shown = await page.get(await sms_link(sessions, alarm_id, contact_id))
     assert "The alarm centre has received the alarm" in shown.text
 
-    status_link.configure(None)
     async with sessions() as session:
-        _, body = await alert_text(session, alarm_id=alarm_id, channel="sms", contact_id=contact_id)
+        _, body = await alert_text(session, alarm_id=alarm_id, channel="sms", contact_id=contact_id, links=None)
     assert "/s/" not in body

@@ -28,8 +28,9 @@ from alarm_center.notify import repository
 from alarm_center.notify.model import Notification, NotificationStatus
 from alarm_center.notify.notifier import OfflineNotifier, OutcomeUnknown, OutgoingMessage, mask_phone
 from alarm_center.notify.outbox import OutboxPolicy, OutboxSender
-from alarm_center.notify.service import parse_reply, queue_all_clear
-from alarm_center.notify.templates import alarm_code, alert_text
+from alarm_center.notify.queue import queue_alert, queue_all_clear, queue_notification
+from alarm_center.notify.service import parse_reply
+from alarm_center.notify.templates import alarm_code
 from alarm_center.notify.twilio_notifier import TwilioNotifier
 from console.app import create_app
 from console.context import ConsoleContext, TwilioHooks
@@ -112,18 +113,8 @@ class Centre:
         contact_id = await self.contact_id(to) if to in (RELATIVE, SECOND) else None
         now = self.clock.now()
         async with self.sessions() as session, session.begin():
-            template, body = await alert_text(session, alarm_id=alarm_id, channel=channel, contact_id=contact_id)
-            return await repository.add(
-                session,
-                alarm_id=alarm_id,
-                contact_id=contact_id,
-                channel=channel,
-                to_phone=to,
-                template=template,
-                body=body,
-                next_attempt_at=None,
-                created_at=now,
-                updated_at=now,
+            return await queue_alert(
+                session, alarm_id=alarm_id, channel=channel, to_phone=to, links=None, at=now, contact_id=contact_id
             )
 
     async def row(self, notification_id: int) -> Notification:
@@ -615,7 +606,7 @@ async def test_the_offline_notifier_records_without_network(
     await seed_resident_with_band(sessions, clock)
     now = clock.now()
     async with sessions() as session, session.begin():
-        notification_id = await repository.add(
+        notification_id = await queue_notification(
             session,
             alarm_id=None,
             contact_id=None,
@@ -623,9 +614,7 @@ async def test_the_offline_notifier_records_without_network(
             to_phone=RELATIVE,
             template="sms_alert",
             body="test",
-            next_attempt_at=None,
-            created_at=now,
-            updated_at=now,
+            at=now,
         )
     sender = OutboxSender(sessions, OfflineNotifier(), clock)
     assert await sender.send_due() == 1

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alarm_center.alarms.model import Alarm, AlarmEvent, AlarmStatus
 from alarm_center.escalation.model import Escalation
 from alarm_center.notify.model import Notification, NotificationStatus
-from alarm_center.notify.repository import ALERT_TEMPLATES
+from alarm_center.notify.repository import ALERT_TEMPLATES, RESPONSE_EVENT
 from registry.model import Contact, Municipality, Resident
 
 CLOSED = (AlarmStatus.RESOLVED.value, AlarmStatus.CANCELLED.value)
@@ -23,7 +23,6 @@ DUE_STATES = ("active", "paused", ARRIVAL, ARRIVAL_END)
 # What an escalation writes to reach a person; "going" cancels those not yet sent, a close too.
 # Never cancelled by a close: the all-clear itself, and our answers to relatives' replies.
 KEPT_ON_CLOSE = ("all_clear",)
-RESPONSE_EVENT = "contact_response"
 
 
 def close_pending() -> Any:
@@ -131,13 +130,6 @@ async def last_staff_action(session: AsyncSession, *, alarm_id: int) -> datetime
             select(func.max(AlarmEvent.at)).where(AlarmEvent.alarm_id == alarm_id, AlarmEvent.actor_type == "staff")
         )
     ).scalar_one_or_none()
-
-
-async def add_notification(session: AsyncSession, **values: Any) -> int:
-    notification = Notification(status=NotificationStatus.PENDING.value, attempts=0, **values)
-    session.add(notification)
-    await session.flush()
-    return notification.id
 
 
 async def open_rows_of_closed_alarms(session: AsyncSession, *, limit: int) -> Sequence[Any]:

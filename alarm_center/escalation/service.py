@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alarm_center.escalation import repository
 from alarm_center.escalation.model import Escalation
 from alarm_center.escalation.policy import PolicyBook
-from alarm_center.notify.service import queue_all_clear
+from alarm_center.notify.queue import queue_all_clear
 
 
 async def start(

@@ -15,9 +15,7 @@ the waits after console steps are skipped: straight on to the phone.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -31,8 +29,10 @@ from alarm_center.escalation import metrics, presence, repository, responses
 from alarm_center.escalation.model import Escalation
 from alarm_center.escalation.policy import CONTACTS, ON_DUTY_TARGETS, RESPONDER_PREFIX, PolicyError, load_policies
 from alarm_center.escalation.service import close_out
-from alarm_center.notify.templates import alert_text
+from alarm_center.notify.queue import queue_alert
+from alarm_center.notify.status_link import StatusLinks
 from core.clock import Clock
+from core.poll import poll_forever
 from core.settings import Settings
 from registry.duty import on_duty
 
@@ -64,9 +64,18 @@ class _Stale(Exception):
 
 
 class EscalationWorker:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock, *, batch: int = BATCH) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        links: StatusLinks | None = None,
+        batch: int = BATCH,
+    ) -> None:
         self._sessions = session_factory
         self._clock = clock
+        # The relatives' status links the alert SMS carry; None: links are off.
+        self._links = links
         self._batch = batch
 
     async def due_jobs(self) -> list[Job]:
@@ -100,7 +109,6 @@ class EscalationWorker:
 
     async def run_round(self) -> list[Fired]:
         """Sweep, then fire every due job."""
-        started = time.perf_counter()
         await self.sweep()
         results: list[Fired] = []
         for _ in range(MAX_BATCHES_PER_ROUND):
@@ -109,7 +117,6 @@ class EscalationWorker:
                 results.append(await self.fire(job))
             if len(jobs) < self._batch:
                 break
-        metrics.ROUND_SECONDS.observe(time.perf_counter() - started)
         return results
 
     async def fire(self, job: Job) -> Fired:
@@ -307,19 +314,15 @@ class EscalationWorker:
         to: str,
         contact_id: int | None = None,
     ) -> int:
-        # In the contact's language (a responder's: Polish), with only what a relative needs.
-        _, body = await alert_text(session, alarm_id=row.alarm_id, channel=step["channel"], contact_id=contact_id)
-        return await repository.add_notification(
+        return await queue_alert(
             session,
             alarm_id=row.alarm_id,
-            contact_id=contact_id,
             channel=step["channel"],
             to_phone=to,
+            links=self._links,
+            at=now,
+            contact_id=contact_id,
             template=f"escalation_{step['channel']}",
-            body=body,
-            next_attempt_at=None,
-            created_at=now,
-            updated_at=now,
         )
 
     async def _advance(self, session: AsyncSession, row: Escalation, **values: Any) -> None:
@@ -337,8 +340,14 @@ def _waits_for_the_console(row: Escalation) -> bool:
     return steps[row.step - 1]["channel"] == "console" and any(s["channel"] != "console" for s in steps[row.step :])
 
 
-async def run_escalation(settings: Settings, session_factory: async_sessionmaker[AsyncSession], clock: Clock) -> None:
-    """Fire due escalation steps every `escalation.poll_s`, until cancelled.
+async def run_escalation(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    *,
+    links: StatusLinks | None,
+) -> None:
+    """Fire due escalation steps every `escalation.poll_s`, until cancelled; alert SMS carry `links`.
 
     A failed round (the database away) is logged and tried again next time; nothing is lost, as
     every timer is a row.
@@ -348,13 +357,13 @@ async def run_escalation(settings: Settings, session_factory: async_sessionmaker
     except PolicyError as exc:
         # Running escalations carry their own policy; new alarms get the built-in fallback.
         log.error("%s", exc)
-    worker = EscalationWorker(session_factory, clock)
-    while True:
-        try:
-            await worker.run_round()
-        except Exception:
-            metrics.ROUND_FAILURES.inc()
-            log.exception("escalation round failed; retrying in %.0f s", settings.escalation.poll_s)
-        await clock.sleep(settings.escalation.poll_s)
-        # A FakeClock's sleep returns without yielding when time was moved far ahead.
-        await asyncio.sleep(0)
+    worker = EscalationWorker(session_factory, clock, links=links)
+    await poll_forever(
+        worker.run_round,
+        every_s=settings.escalation.poll_s,
+        clock=clock,
+        round_seconds=metrics.ROUND_SECONDS,
+        failures=metrics.ROUND_FAILURES,
+        log=log,
+        what="escalation round",
+    )

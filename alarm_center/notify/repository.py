@@ -9,20 +9,15 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alarm_center.alarms.model import OPEN_STATUSES, Alarm
+from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmEvent
 from alarm_center.notify.model import Channel, Notification, NotificationStatus, PhoneOptOut, WebhookReceipt
 from core.db.dialect import insert_for
-from registry.model import Contact
+from registry.model import Contact, Municipality, Resident
 
+# Alarm events a relative's messages write.
 OPT_OUT = "contact_opted_out"
 OPT_IN = "contact_opted_in"
-
-
-async def add(session: AsyncSession, **values: Any) -> int:
-    row = Notification(status=NotificationStatus.PENDING.value, attempts=0, **values)
-    session.add(row)
-    await session.flush()
-    return row.id
+RESPONSE_EVENT = "contact_response"
 
 
 async def due(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[Notification]:
@@ -245,3 +240,55 @@ async def told_about(
         query = query.where(Notification.template.in_(templates), Notification.status != NotificationStatus.CANCELLED)
     rows = await session.execute(query.distinct().order_by(Notification.to_phone))
     return [(row.to_phone, row.contact_id) for row in rows]
+
+
+async def answered_contacts(session: AsyncSession, *, alarm_id: int) -> list[tuple[str, int | None]]:
+    """(number, contact) of the alarm's contacts who answered "going" or "cannot"."""
+    rows = await session.execute(
+        select(Contact.phone, Contact.id)
+        .join(AlarmEvent, AlarmEvent.actor_id == Contact.id)
+        .where(AlarmEvent.alarm_id == alarm_id, AlarmEvent.type == RESPONSE_EVENT, AlarmEvent.actor_type == "contact")
+        .distinct()
+        .order_by(Contact.phone)
+    )
+    return [(row.phone, row.id) for row in rows]
+
+
+async def queued_lately(
+    session: AsyncSession, *, alarm_id: int, contact_id: int, channel: str, since: datetime
+) -> bool:
+    """Was a message on this channel queued to the contact about the alarm since then (and not cancelled)?"""
+    query = select(Notification.id).where(
+        Notification.alarm_id == alarm_id,
+        Notification.contact_id == contact_id,
+        Notification.channel == channel,
+        Notification.created_at > since,
+        Notification.status != NotificationStatus.CANCELLED,
+    )
+    return (await session.execute(query.limit(1))).first() is not None
+
+
+async def alarm_with_place(session: AsyncSession, alarm_id: int) -> Any:
+    """(alarm, resident's first name, municipality's timezone) of the alarm; None if there is none."""
+    return (
+        await session.execute(
+            select(Alarm, Resident.first_name, Municipality.timezone)
+            .outerjoin(Resident, Resident.id == Alarm.resident_id)
+            .outerjoin(Municipality, Municipality.id == Alarm.municipality_id)
+            .where(Alarm.id == alarm_id)
+        )
+    ).first()
+
+
+async def someone_going(session: AsyncSession, *, alarm_id: int) -> bool:
+    """Does anyone's latest answer say "going" (a "going" taken back by a "cannot" does not count)?"""
+    answers = await session.execute(
+        select(AlarmEvent.actor_id, AlarmEvent.detail)
+        .where(AlarmEvent.alarm_id == alarm_id, AlarmEvent.type == RESPONSE_EVENT)
+        .order_by(AlarmEvent.id)
+    )
+    latest: dict[tuple[int | None, str], str] = {}
+    for actor_id, detail in answers:
+        if isinstance(detail, dict):
+            latest[(actor_id, str(detail.get("responder_phone", "")))] = str(detail.get("answer"))
+    return "going" in latest.values()

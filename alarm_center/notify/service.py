@@ -1,5 +1,6 @@
-"""What the outbox and Twilio's webhooks do to notifications and alarms. No commits here: the
-caller's transaction (a sender's pass, a webhook request) owns them."""
+"""What the outbox and Twilio's webhooks do to notifications and alarms: statuses, a relative's SMS
+and key presses. What they queue in answer is written by queue.py. No commits here: the caller's
+transaction (a sender's pass, a webhook request) owns them."""
 
 from __future__ import annotations
 
@@ -7,29 +8,21 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms import repository as alarms
-from alarm_center.alarms.model import AlarmEvent
 from alarm_center.escalation.responses import on_call_unanswered, on_contact_response
 from alarm_center.notify import repository
 from alarm_center.notify.metrics import CONTACT_RESPONSES, NOTIFICATIONS
 from alarm_center.notify.model import Channel, Notification, NotificationStatus
 from alarm_center.notify.notifier import mask_phone
-from alarm_center.notify.templates import (
-    alarm_code,
-    alarm_context,
-    alert_text,
-    contact_language,
-    language_of,
-    parse_alarm_code,
-    render,
-)
+from alarm_center.notify.queue import queue_alert, queue_all_clear, queue_reply
+from alarm_center.notify.repository import RESPONSE_EVENT
+from alarm_center.notify.templates import alarm_code, language_of, parse_alarm_code
 from registry.model import Contact
 
 log = logging.getLogger(__name__)
@@ -51,9 +44,6 @@ CALL_STATUS = {
     "failed": S.FAILED,
     "canceled": S.FAILED,
 }
-# "Once": a help text to one number at most this often, so two machines cannot chat forever.
-HELP_ONCE_PER = timedelta(hours=12)
-RESPONSE_EVENT = "contact_response"
 
 
 class Answer(StrEnum):
@@ -160,18 +150,15 @@ async def fallback_to_voice(session: AsyncSession, row: Notification, *, at: dat
         session, to_phone=row.to_phone, templates=("fallback_voice",), since=row.created_at, alarm_id=row.alarm_id
     ):
         return None
-    _, body = await alert_text(session, alarm_id=row.alarm_id, channel=Channel.VOICE, contact_id=row.contact_id)
-    new_id = await repository.add(
+    new_id = await queue_alert(
         session,
         alarm_id=row.alarm_id,
-        contact_id=row.contact_id,
         channel=Channel.VOICE.value,
         to_phone=row.to_phone,
+        links=None,  # a call carries no link
+        at=at,
+        contact_id=row.contact_id,
         template="fallback_voice",
-        body=body,
-        next_attempt_at=None,
-        created_at=at,
-        updated_at=at,
     )
     NOTIFICATIONS.labels(Channel.SMS.value, "fallback").inc()
     phone = mask_phone(row.to_phone)
@@ -210,38 +197,6 @@ async def record_response(
     await on_contact_response(session, alarm_id=alarm_id, contact_id=contact_id, answer=answer.value, at=at)
     CONTACT_RESPONSES.labels(via, answer.value).inc()
     return event.id
-
-
-async def queue_reply(
-    session: AsyncSession,
-    *,
-    to_phone: str,
-    template: str,
-    language: str | None,
-    at: datetime,
-    alarm_id: int | None = None,
-    contact_id: int | None = None,
-    once: bool = False,
-    **context: Any,
-) -> int | None:
-    """An SMS answer to a relative, through the outbox like every other message. With `once`, not if
-    the same kind of answer went to that number lately (a help text is sent once, not to every reply)."""
-    if once and await repository.exists_since(
-        session, to_phone=to_phone, templates=(template,), since=at - HELP_ONCE_PER
-    ):
-        return None
-    return await repository.add(
-        session,
-        alarm_id=alarm_id,
-        contact_id=contact_id,
-        channel=Channel.SMS.value,
-        to_phone=to_phone,
-        template=template,
-        body=render(template, language, **context),
-        next_attempt_at=None,
-        created_at=at,
-        updated_at=at,
-    )
 
 
 @dataclass(frozen=True)
@@ -386,49 +341,3 @@ async def gather_response(
         provider_sid=call_sid,
     )
     return answer, row
-
-
-async def queue_all_clear(session: AsyncSession, *, alarm_id: int, at: datetime, doing: str = "") -> list[int]:
-    """An all-clear SMS to every number already told about the alarm (an alert sent or delivered, a
-    call answered), once per number: for when the alarm is closed. Its ids; does not commit."""
-    context = await alarm_context(session, alarm_id=alarm_id)
-    if context is None:
-        return []
-    if doing:
-        context["doing"] = doing
-    told = await repository.told_about(session, alarm_id=alarm_id)
-    # A relative who answered was told, whether or not the call's "completed" has come in yet.
-    told += await _answered(session, alarm_id=alarm_id)
-    done = {phone for phone, _ in await repository.told_about(session, alarm_id=alarm_id, templates=("all_clear",))}
-    queued: list[int] = []
-    for to_phone, contact_id in told:
-        if to_phone in done:
-            continue
-        done.add(to_phone)
-        queued.append(
-            await repository.add(
-                session,
-                alarm_id=alarm_id,
-                contact_id=contact_id,
-                channel=Channel.SMS.value,
-                to_phone=to_phone,
-                template="all_clear",
-                body=render("all_clear", await contact_language(session, contact_id), **context),
-                next_attempt_at=None,
-                created_at=at,
-                updated_at=at,
-            )
-        )
-    return queued
-
-
-async def _answered(session: AsyncSession, *, alarm_id: int) -> list[tuple[str, int | None]]:
-    """(number, contact) of the alarm's contacts who answered "going" or "cannot"."""
-    rows = await session.execute(
-        select(Contact.phone, Contact.id)
-        .join(AlarmEvent, AlarmEvent.actor_id == Contact.id)
-        .where(AlarmEvent.alarm_id == alarm_id, AlarmEvent.type == RESPONSE_EVENT, AlarmEvent.actor_type == "contact")
-        .distinct()
-        .order_by(Contact.phone)
-    )
-    return [(row.phone, row.id) for row in rows]

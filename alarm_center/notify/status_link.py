@@ -4,7 +4,8 @@ where the alarm stands (taken in, an operator on it, someone going, closed).
 The token names the alarm and the contact and when it expires, signed with HMAC-SHA256 under
 `[notify] status_link_secret`; it is unguessable and cannot be altered to show another alarm. The
 page shows only what the SMS itself says, plus the alarm's state: never an address or a surname.
-With no secret or no public URL configured, no link is sent.
+With no secret or no public URL configured, no link is sent. The entry point builds the links once
+from the settings (`StatusLinks.from_settings`) and hands them to the engine and the console.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
-from core.settings import SettingsError, load_settings
+from core.settings import Settings
 
 PATH = "/s/"
 _SIGNATURE_BYTES = 16  # 128 bits: plenty against guessing, and short enough for an SMS
@@ -41,6 +41,15 @@ class StatusLinks:
     secret: bytes
     base_url: str
     valid_for: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StatusLinks | None:
+        """The links `[notify] status_link_secret` and the public URL give; None (no link) without either."""
+        secret = settings.notify.status_link_secret.get_secret_value()
+        base_url = settings.twilio.public_url
+        if not secret or not base_url:
+            return None
+        return cls(secret.encode(), base_url.rstrip("/"), timedelta(hours=settings.notify.status_link_hours))
 
     def url(self, *, alarm_id: int, contact_id: int | None, raised_at: datetime) -> str:
         """The link for one contact about one alarm, working until `valid_for` after it was raised."""
@@ -75,36 +84,3 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-_override: list[StatusLinks | None] = []
-
-
-def configure(links: StatusLinks | None) -> None:
-    """Use these links (or none) instead of the settings' (tests, demos)."""
-    _override[:] = [links]
-
-
-def use_settings() -> None:
-    """Back to the links the settings give (undoes `configure`)."""
-    _override.clear()
-
-
-def status_links() -> StatusLinks | None:
-    """The links of this process: as configured, else from the settings; None when off."""
-    if _override:
-        return _override[0]
-    return _from_settings()
-
-
-@lru_cache(maxsize=1)
-def _from_settings() -> StatusLinks | None:
-    try:
-        settings = load_settings()
-    except SettingsError:
-        return None
-    secret = settings.notify.status_link_secret.get_secret_value()
-    base_url = settings.twilio.public_url
-    if not secret or not base_url:
-        return None
-    return StatusLinks(secret.encode(), base_url.rstrip("/"), timedelta(hours=settings.notify.status_link_hours))

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.model import Alarm
-from alarm_center.notify.status_link import status_links
+from alarm_center.notify.status_link import StatusLinks
 from core.settings import PROJECT_ROOT
 from registry.model import Contact, Municipality, Resident
 
@@ -114,17 +114,23 @@ async def contact_language(session: AsyncSession, contact_id: int | None) -> str
 
 
 async def alert_text(
-    session: AsyncSession, *, alarm_id: int, channel: str, contact_id: int | None = None, doing: str = ""
+    session: AsyncSession,
+    *,
+    alarm_id: int,
+    channel: str,
+    links: StatusLinks | None,
+    contact_id: int | None = None,
+    doing: str = "",
 ) -> tuple[str, str]:
     """(template name, text) of the alert for this alarm on `channel` ("sms" or "voice"), in the
-    contact's language: what an escalation step writes into its notification row."""
+    contact's language: what an escalation step writes into its notification row. An SMS carries
+    the contact's status link when `links` is given (None: links are off)."""
     name = "voice_alert" if channel == "voice" else "sms_alert"
     context = await alarm_context(session, alarm_id=alarm_id)
     if context is None:
         context = {"first_name": "", "kind": "", "time": "", "code": alarm_code(alarm_id), "doing": "", "link": ""}
     if doing:
         context["doing"] = doing
-    links = status_links()
     if name == "sms_alert" and links is not None and "raised_at" in context:
         context["link"] = links.url(alarm_id=alarm_id, contact_id=contact_id, raised_at=context["raised_at"])
     return name, render(name, await contact_language(session, contact_id), **context)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.supervision import metrics, repository
 from alarm_center.supervision.rules import RULES, Change, Judgement, Rule
 from core.clock import Clock
+from core.poll import poll_forever
 from core.settings import BandSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -45,12 +44,10 @@ class Supervisor:
 
     async def run_pass(self) -> list[Change]:
         """Judge every band once; returns the alarms raised and cleared."""
-        started = time.perf_counter()
         judgement = await self._judgement()
         changes: list[Change] = []
         for rule in RULES:
             changes.extend(await self._run_rule(rule, judgement))
-        metrics.PASS_SECONDS.observe(time.perf_counter() - started)
         return changes
 
     async def _judgement(self) -> Judgement:
@@ -106,13 +103,12 @@ async def run_supervision(settings: Settings, session_factory: async_sessionmake
     database on each pass.
     """
     supervisor = Supervisor(settings.bands, session_factory, clock)
-    while True:
-        try:
-            await supervisor.run_pass()
-        except Exception:
-            metrics.PASS_FAILURES.inc()
-            log.exception("supervision pass failed; retrying in %.0f s", settings.bands.supervision_every_s)
-        await clock.sleep(settings.bands.supervision_every_s)
-        # A FakeClock's sleep returns without yielding when time was moved far ahead; let other
-        # tasks run between passes either way.
-        await asyncio.sleep(0)
+    await poll_forever(
+        supervisor.run_pass,
+        every_s=settings.bands.supervision_every_s,
+        clock=clock,
+        round_seconds=metrics.PASS_SECONDS,
+        failures=metrics.PASS_FAILURES,
+        log=log,
+        what="supervision pass",
+    )

@@ -7,7 +7,7 @@ message grows with the number of connected bands. For each band count N:
 - a throwaway SQLite database is migrated with the project's Alembic migrations, and N bands (each
   with its own resident and secret) are registered in one transaction with `registry.service`;
 - an `EmbeddedBroker` with the project's `CredentialStore` and topic ACL plugins runs in a child
-  process of its own (spawned), so that the clients' CPU does not count against it;
+  process of its own (spawned, bench/amqtt_broker.py), so that the clients' CPU does not count against it;
 - N band clients (`AsyncMqttClient`, MQTT 3.1.1 as on the embedded broker, all in one asyncio loop)
   connect with their own credentials and subscribe at QoS 1 to their downlink; one service-account
   client (clean start off, as the gateway) subscribes at QoS 1 to `{root}/bands/+/up/#`;
@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
-import multiprocessing
 import os
 import platform
 import secrets
@@ -43,25 +41,19 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from bench.amqtt_broker import ROOT, SERVICE_USERNAME, BrokerProcess
 from core.clock import SystemClock
 from core.db.engine import make_engine, make_session_factory
 from core.mqtt.client import AsyncMqttClient, IncomingMessage
 from core.mqtt.endpoint import MqttEndpoint
-from gateway.broker.acl import TopicRules
-from gateway.broker.credential_store import CredentialStore
-from gateway.broker.embedded import EmbeddedBroker
 from gateway.topics import TopicScheme
 from opaska.db.migrate import upgrade_to_head
 from registry.service import create_municipality, create_resident, register_band
-from simulator.lab.ports import free_port
 
 RESULTS = Path(__file__).parent / "results" / "amqtt_cap.json"
-ROOT = "opaska/v1"
-SERVICE_USERNAME = "opaska-bench"
 CONNECT_CONCURRENCY = 50
 DRAIN_TIMEOUT = 30.0
 
@@ -87,73 +79,6 @@ class Setup:
     bands: int
     register_seconds: float
     connect_seconds: float
-
-
-# -- the broker, in a child process -----------------------------------------------------------
-
-
-def _broker_child(db_url: str, port: int, service_password: str, control: Connection) -> None:
-    logging.basicConfig(level=logging.WARNING)
-    asyncio.run(_run_broker(db_url, port, service_password, control))
-
-
-async def _run_broker(db_url: str, port: int, service_password: str, control: Connection) -> None:
-    engine = make_engine(db_url)
-    credentials = CredentialStore(
-        make_session_factory(engine), service_username=SERVICE_USERNAME, service_password=service_password
-    )
-    broker = EmbeddedBroker("127.0.0.1", port, credentials=credentials, rules=TopicRules(TopicScheme(ROOT)))
-    await broker.start()
-    loop = asyncio.get_running_loop()
-    commands: asyncio.Queue[str] = asyncio.Queue()
-    loop.add_reader(control.fileno(), lambda: commands.put_nowait(control.recv()))
-    control.send("ready")
-    try:
-        while (command := await commands.get()) != "stop":
-            if command == "cpu":
-                control.send(time.process_time())
-    finally:
-        loop.remove_reader(control.fileno())
-        await broker.stop()
-        await engine.dispose()
-        control.send("stopped")
-
-
-class BrokerProcess:
-    def __init__(self, db_url: str, service_password: str) -> None:
-        self.port = free_port()
-        context = multiprocessing.get_context("spawn")
-        self._control, child_end = context.Pipe()
-        self._process = context.Process(
-            target=_broker_child, args=(db_url, self.port, service_password, child_end), daemon=True
-        )
-        self._process.start()
-        child_end.close()
-
-    async def _ask(self, command: str, timeout: float = 30.0) -> Any:
-        def ask() -> Any:
-            if command:
-                self._control.send(command)
-            if not self._control.poll(timeout):
-                raise TimeoutError(f"the broker process did not answer {command or 'start'!r} in {timeout:.0f} s")
-            return self._control.recv()
-
-        return await asyncio.get_running_loop().run_in_executor(None, ask)
-
-    async def started(self) -> None:
-        if await self._ask("") != "ready":
-            raise RuntimeError("the broker process did not start")
-
-    async def cpu_seconds(self) -> float:
-        return float(await self._ask("cpu"))
-
-    async def stop(self) -> None:
-        with contextlib.suppress(TimeoutError, EOFError, OSError):
-            await self._ask("stop")
-        await asyncio.get_running_loop().run_in_executor(None, self._process.join, 10)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
 
 
 # -- the database -----------------------------------------------------------------------------

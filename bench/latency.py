@@ -32,6 +32,7 @@ import json
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -152,142 +153,167 @@ def _row(phase: str, result: dict[str, Any], **extra: Any) -> dict[str, Any]:
     }
 
 
-async def main(args: argparse.Namespace) -> dict[str, Any]:
-    factor = scale(args.quick)
-    big = int((10_000 if args.broker == "mosquitto" else 1_000) * factor)
-    busy = max(20, int(1_000 * factor))
-    # The same heartbeat rate, 1,000 bands every 0.6 s, with the bands there are.
-    busy_interval = 0.6 * busy / 1_000
-    probes_per_phase = 5 if args.quick else max(10, int(100 * min(1.0, factor)))
-    settle_s = 1.0 if args.quick else max(2.0, 5 * factor)
-    # Four SOS a second: far more than a centre ever sees, few enough not to measure the alarm
-    # path's throughput instead of its latency (B3: 40-140 alarms/s, one at a time, on this machine).
-    every_s = 0.05 if args.quick else 0.25
-    # The embedded broker carries about 700 msg/s at best (bench/amqtt_cap.py): no flood, no storm there.
-    phases = ["idle", "fleet", "busy", "storm"] if args.broker == "mosquitto" else ["idle", "fleet"]
-    database = args.database
-    if database == "postgresql" and not await postgres_available():
-        print("PostgreSQL not reachable: B2 on SQLite")
-        database = "sqlite"
-    total = big + probes_per_phase * len(phases)
+@dataclass(frozen=True)
+class _Plan:
+    """How big each phase is, from --quick, --broker and BENCH_SCALE."""
+
+    big: int
+    busy: int
+    busy_interval: float
+    probes_per_phase: int
+    settle_s: float
+    every_s: float
+    phases: list[str]
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> _Plan:
+        factor = scale(args.quick)
+        busy = max(20, int(1_000 * factor))
+        return cls(
+            big=int((10_000 if args.broker == "mosquitto" else 1_000) * factor),
+            busy=busy,
+            # The same heartbeat rate, 1,000 bands every 0.6 s, with the bands there are.
+            busy_interval=0.6 * busy / 1_000,
+            probes_per_phase=5 if args.quick else max(10, int(100 * min(1.0, factor))),
+            settle_s=1.0 if args.quick else max(2.0, 5 * factor),
+            # Four SOS a second: far more than a centre ever sees, few enough not to measure the alarm
+            # path's throughput instead of its latency (B3: 40-140 alarms/s, one at a time, on this machine).
+            every_s=0.05 if args.quick else 0.25,
+            # The embedded broker carries about 700 msg/s at best (bench/amqtt_cap.py): no flood, no storm there.
+            phases=["idle", "fleet", "busy", "storm"] if args.broker == "mosquitto" else ["idle", "fleet"],
+        )
+
+
+@dataclass
+class _Probes:
+    """The probe bands, a set per phase, and the console that sees their alarms arrive."""
+
+    fleet: Fleet
+    console: Console
+    reader: asyncio.Task[None]
+    sets: dict[str, list[BandCredentials]]
+    every_s: float
+
+    async def measure(self, phase: str) -> dict[str, Any]:
+        return await _probe(self.fleet, self.console, self.sets[phase], self.every_s)
+
+    async def stop(self) -> None:
+        await self.fleet.stop()
+        self.reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self.reader
+
+
+async def _start_probes(platform: BenchPlatform, plan: _Plan, broker: str) -> _Probes:
+    cookie = await _staff_login(platform)
+    console = Console()
+    ready = asyncio.Event()
+    ws_url = f"ws://127.0.0.1:{platform.console_port}/ws/live"
+    reader = asyncio.create_task(console.run(ws_url, cookie, ready))
+    await asyncio.wait_for(ready.wait(), 30)
+    n, big = plan.probes_per_phase, plan.big
+    sets = {phase: platform.credentials[big + i * n : big + (i + 1) * n] for i, phase in enumerate(plan.phases)}
+    probe_fleet = Fleet(
+        [c for chunk in sets.values() for c in chunk],
+        host="127.0.0.1",
+        port=platform.band_port,
+        topics=TopicScheme(ROOT),
+        heartbeats=False,
+        repeat=RepeatPolicy(5, 60),
+        reconnect_first_s=0.2,
+        # amqtt drops connections when hundreds knock at once (bench/amqtt_cap.py connects 50 at a time).
+        connect_concurrency=100 if broker == "mosquitto" else 20,
+    )
+    # amqtt closes a few connections when many knock at once: probe with those that got in.
+    await probe_fleet.start(tolerate_failures=True)
+    return _Probes(probe_fleet, console, reader, sets, plan.every_s)
+
+
+async def _storm_row(platform: BenchPlatform, probes: _Probes, plan: _Plan, interval: float) -> dict[str, Any]:
+    """Restart the broker under the big fleet, probe as soon as the probes are back."""
+    assert platform.mosquitto is not None
+    probes_before = probes.fleet.connected
+    storm_started = time.perf_counter()
+    await asyncio.to_thread(platform.mosquitto.stop)
+    await asyncio.to_thread(platform.mosquitto.start)
+    restart_s = time.perf_counter() - storm_started
+    while probes.fleet.connected < probes_before:  # noqa: ASYNC110 - sampling
+        await asyncio.sleep(0.05)
+    result = await probes.measure("storm")
+    storm_s = time.perf_counter() - storm_started
+    storm_sys = await platform.sys_connected()
+    return _row(
+        "reconnect storm",
+        result,
+        heartbeat_rate=round(plan.big / interval, 1),
+        connected_bands=plan.big + len(probes.fleet.bands),
+        broker_says_connected=storm_sys,
+        broker_restart_s=round(restart_s, 2),
+        probes_done_after_s=round(storm_s, 1),
+    )
+
+
+async def _big_fleet_rows(
+    platform: BenchPlatform, probes: _Probes, plan: _Plan, args: argparse.Namespace, rss_idle: float
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The big fleet connected (and, on Mosquitto, the broker restarted under it): rows and memory."""
     rows: list[dict[str, Any]] = []
-    memory: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="opaska-b2-") as tmp:
-        started = time.perf_counter()
-        platform = await start_platform(broker=args.broker, database=database, bands=total, workdir=Path(tmp))
-        print(f"platform up with {total} bands provisioned in {time.perf_counter() - started:.1f} s", flush=True)
-        try:
-            cookie = await _staff_login(platform)
-            console = Console()
-            ready = asyncio.Event()
-            ws_url = f"ws://127.0.0.1:{platform.console_port}/ws/live"
-            reader = asyncio.create_task(console.run(ws_url, cookie, ready))
-            await asyncio.wait_for(ready.wait(), 30)
-            probe_sets = {
-                phase: platform.credentials[big + i * probes_per_phase : big + (i + 1) * probes_per_phase]
-                for i, phase in enumerate(phases)
-            }
-            probe_fleet = Fleet(
-                [c for chunk in probe_sets.values() for c in chunk],
-                host="127.0.0.1",
-                port=platform.band_port,
-                topics=TopicScheme(ROOT),
-                heartbeats=False,
-                repeat=RepeatPolicy(5, 60),
-                reconnect_first_s=0.2,
-                # amqtt drops connections when hundreds knock at once (bench/amqtt_cap.py connects 50 at a time).
-                connect_concurrency=100 if args.broker == "mosquitto" else 20,
-            )
-            # amqtt closes a few connections when many knock at once: probe with those that got in.
-            await probe_fleet.start(tolerate_failures=True)
-            rss_idle = platform.opaska_rss_mib()
+    big = plan.big
+    fleet, ready_info = await FleetProcess.start(
+        port=platform.band_port,
+        secrets=platform.secrets_path,
+        bands=big,
+        interval=args.interval,
+        concurrency=100 if args.broker == "mosquitto" else 20,
+    )
+    print(f"{big} bands connected in {ready_info['connect_s']} s", flush=True)
+    await asyncio.sleep(plan.settle_s)
+    sys_connected = await platform.sys_connected()
+    result = await probes.measure("fleet")
+    memory = {
+        "bands_connected": big,
+        "broker_sys_clients_connected": sys_connected,
+        "opaska_rss_idle_mib": round(rss_idle, 1),
+        "opaska_rss_mib": round(platform.opaska_rss_mib(), 1),
+        "broker_rss_mib": round(platform.broker_rss_mib(), 1),
+        "target_mib": 1024,
+    }
+    rows.append(
+        _row(
+            f"{big:,} bands",
+            result,
+            heartbeat_rate=round(big / args.interval, 1),
+            connected_bands=big + len(probes.fleet.bands),
+            broker_says_connected=sys_connected,
+        )
+    )
+    print(rows[-1], memory, flush=True)
+    if "storm" in plan.phases:
+        rows.append(await _storm_row(platform, probes, plan, args.interval))
+        print(rows[-1], flush=True)
+    fleet_report = await fleet.finish()
+    print(f"fleet: {fleet_report}", flush=True)
+    return rows, memory
 
-            result = await _probe(probe_fleet, console, probe_sets["idle"], every_s)
-            rows.append(_row("idle", result, heartbeat_rate=0, connected_bands=len(probe_fleet.bands)))
-            print(rows[-1], flush=True)
 
-            fleet, ready_info = await FleetProcess.start(
-                port=platform.band_port,
-                secrets=platform.secrets_path,
-                bands=big,
-                interval=args.interval,
-                concurrency=100 if args.broker == "mosquitto" else 20,
-            )
-            print(f"{big} bands connected in {ready_info['connect_s']} s", flush=True)
-            await asyncio.sleep(settle_s)
-            sys_connected = await platform.sys_connected()
-            result = await _probe(probe_fleet, console, probe_sets["fleet"], every_s)
-            memory = {
-                "bands_connected": big,
-                "broker_sys_clients_connected": sys_connected,
-                "opaska_rss_idle_mib": round(rss_idle, 1),
-                "opaska_rss_mib": round(platform.opaska_rss_mib(), 1),
-                "broker_rss_mib": round(platform.broker_rss_mib(), 1),
-                "target_mib": 1024,
-            }
-            rows.append(
-                _row(
-                    f"{big:,} bands",
-                    result,
-                    heartbeat_rate=round(big / args.interval, 1),
-                    connected_bands=big + len(probe_fleet.bands),
-                    broker_says_connected=sys_connected,
-                )
-            )
-            print(rows[-1], memory, flush=True)
-            if "storm" in phases:
-                assert platform.mosquitto is not None
-                probes_before = probe_fleet.connected
-                storm_started = time.perf_counter()
-                await asyncio.to_thread(platform.mosquitto.stop)
-                await asyncio.to_thread(platform.mosquitto.start)
-                restart_s = time.perf_counter() - storm_started
-                while probe_fleet.connected < probes_before:  # noqa: ASYNC110 - sampling
-                    await asyncio.sleep(0.05)
-                result = await _probe(probe_fleet, console, probe_sets["storm"], every_s)
-                storm_s = time.perf_counter() - storm_started
-                storm_sys = await platform.sys_connected()
-                rows.append(
-                    _row(
-                        "reconnect storm",
-                        result,
-                        heartbeat_rate=round(big / args.interval, 1),
-                        connected_bands=big + len(probe_fleet.bands),
-                        broker_says_connected=storm_sys,
-                        broker_restart_s=round(restart_s, 2),
-                        probes_done_after_s=round(storm_s, 1),
-                    )
-                )
-                print(rows[-1], flush=True)
-            fleet_report = await fleet.finish()
-            print(f"fleet: {fleet_report}", flush=True)
+async def _busy_row(platform: BenchPlatform, probes: _Probes, plan: _Plan) -> dict[str, Any]:
+    busy_fleet, _ = await FleetProcess.start(
+        port=platform.band_port, secrets=platform.secrets_path, bands=plan.busy, interval=plan.busy_interval
+    )
+    await asyncio.sleep(plan.settle_s)
+    result = await probes.measure("busy")
+    busy_report = await busy_fleet.finish()
+    return _row(
+        "heartbeat flood",
+        result,
+        heartbeat_rate=busy_report.get("rate"),
+        connected_bands=plan.busy + len(probes.fleet.bands),
+    )
 
-            if "busy" in phases:
-                busy_fleet, _ = await FleetProcess.start(
-                    port=platform.band_port, secrets=platform.secrets_path, bands=busy, interval=busy_interval
-                )
-                await asyncio.sleep(settle_s)
-                result = await _probe(probe_fleet, console, probe_sets["busy"], every_s)
-                busy_report = await busy_fleet.finish()
-                rows.append(
-                    _row(
-                        "heartbeat flood",
-                        result,
-                        heartbeat_rate=busy_report.get("rate"),
-                        connected_bands=busy + len(probe_fleet.bands),
-                    )
-                )
-                print(rows[-1], flush=True)
-            await probe_fleet.stop()
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
-            db_settings = await platform.database.settings()
-            broker = platform.broker_record()
-        finally:
-            await platform.close()
+
+def _print_report(rows: list[dict[str, Any]], memory: dict[str, Any], broker: str, database: str) -> None:
     print_table(
-        f"B2 alarm latency: SOS published -> console WebSocket ({broker['broker']}, {database})",
+        f"B2 alarm latency: SOS published -> console WebSocket ({broker}, {database})",
         rows,
         [
             "phase",
@@ -308,13 +334,44 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         f"{memory.get('broker_sys_clients_connected')} clients): opaska run {memory.get('opaska_rss_mib')} MiB "
         f"(idle {memory.get('opaska_rss_idle_mib')}), broker {memory.get('broker_rss_mib')} MiB; target < 1024 MiB"
     )
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    plan = _Plan.from_args(args)
+    database = args.database
+    if database == "postgresql" and not await postgres_available():
+        print("PostgreSQL not reachable: B2 on SQLite")
+        database = "sqlite"
+    total = plan.big + plan.probes_per_phase * len(plan.phases)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="opaska-b2-") as tmp:
+        started = time.perf_counter()
+        platform = await start_platform(broker=args.broker, database=database, bands=total, workdir=Path(tmp))
+        print(f"platform up with {total} bands provisioned in {time.perf_counter() - started:.1f} s", flush=True)
+        try:
+            probes = await _start_probes(platform, plan, args.broker)
+            rss_idle = platform.opaska_rss_mib()
+            result = await probes.measure("idle")
+            rows.append(_row("idle", result, heartbeat_rate=0, connected_bands=len(probes.fleet.bands)))
+            print(rows[-1], flush=True)
+            fleet_rows, memory = await _big_fleet_rows(platform, probes, plan, args, rss_idle)
+            rows += fleet_rows
+            if "busy" in plan.phases:
+                rows.append(await _busy_row(platform, probes, plan))
+                print(rows[-1], flush=True)
+            await probes.stop()
+            db_settings = await platform.database.settings()
+            broker = platform.broker_record()
+        finally:
+            await platform.close()
+    _print_report(rows, memory, broker["broker"], database)
     result_doc = {
         "benchmark": "B2 alarm latency and memory",
         "database": database,
         "database_settings": db_settings,
         **broker,
         "heartbeat_interval_s": args.interval,
-        "probe_every_s": every_s,
+        "probe_every_s": plan.every_s,
         "rows": rows,
         "memory": memory,
     }

@@ -13,7 +13,7 @@ from alarm_center.alarms.model import AlarmKind
 from alarm_center.escalation.policy import load_policies
 from core.clock import FakeClock
 from core.settings import PROJECT_ROOT
-from registry.model import StaffRole, StaffUser
+from simulator.lab.staff import create_staff
 from tests.support.alarms import take_in
 from tests.support.seed import SeededBand, seed_resident_with_band
 
@@ -39,13 +39,7 @@ async def test_an_alarm_claimed_before_the_worker_runs_is_counted_at_once(
     sessions: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:
     seeded = await seed_resident_with_band(sessions, clock)
-    async with sessions() as session, session.begin():
-        staff = StaffUser(
-            username="m-op", full_name="Op", role=StaffRole.OPERATOR, password_hash="-", created_at=clock.now()
-        )
-        session.add(staff)
-        await session.flush()
-        staff_id = staff.id
+    staff_id = (await create_staff(sessions, clock, full_name="Op", municipality_ids=[seeded.municipality_id])).id
     before_raised, before_fast, before_slow = raised("fall"), claims("fall", 20), claims("fall", 10)
 
     async with sessions() as session, session.begin():

@@ -18,16 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.claim import claim_alarm
 from alarm_center.alarms.model import Alarm, AlarmEvent
-from core.clock import FakeClock
 from core.mqtt.client import AsyncMqttClient
 from core.settings import AlarmSettings, BandSettings
 from gateway.judge import ALL_REASONS
 from gateway.runner import Gateway
-from registry.model import Band, StaffRole, StaffUser
+from registry.model import Band
 from registry.traffic import downlinks as downlink
 from registry.traffic.dead_letters import recent_dead_letters
 from registry.traffic.downlinks import BandDownlink
 from registry.traffic.messages import BandMessage
+from simulator.lab.staff import create_staff
 from tests.support.gateway import GatewayHarness, eventually
 from tests.support.require import need_program
 from tests.support.seed import SeededBand, seed_resident_with_band
@@ -130,21 +130,6 @@ async def test_band_last_will_marks_it_offline(harness: GatewayHarness) -> None:
         await eventually(lambda: online_is(False), timeout=15)
 
 
-async def _staff(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -> int:
-    async with sessions() as session, session.begin():
-        user = StaffUser(
-            username=f"op-{uuid.uuid4().hex[:6]}",
-            full_name="Operator",
-            role=StaffRole.OPERATOR,
-            password_hash="-",
-            active=True,
-            created_at=clock.now(),
-        )
-        session.add(user)
-        await session.flush()
-        return user.id
-
-
 async def _alarm(sessions: async_sessionmaker[AsyncSession], alarm_id: int) -> Alarm:
     async with sessions() as session:
         return (await session.execute(select(Alarm).where(Alarm.id == alarm_id))).scalar_one()
@@ -193,7 +178,7 @@ async def test_fall_cancel_awaits_an_operators_call_when_the_centre_wants_it(har
 async def test_claimed_fall_is_not_cancelled_and_the_band_hears_help_is_coming(harness: GatewayHarness) -> None:
     sessions, clock = harness.sessions, harness.clock
     seeded = await seed_resident_with_band(sessions, clock)
-    staff_id = await _staff(sessions, clock)
+    staff_id = (await create_staff(sessions, clock, municipality_ids=[seeded.municipality_id])).id
     async with harness.gateway():
         band = harness.band(seeded.serial, seeded.secret)
         await band.start()

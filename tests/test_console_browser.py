@@ -10,14 +10,13 @@ and the alarm view are saved as screenshots in test-artifacts/screenshots/.
 from __future__ import annotations
 
 import contextlib
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.model import AlarmKind
@@ -26,25 +25,17 @@ from core.mqtt.endpoint import parse_mqtt_url
 from gateway.liveness import CANARY_PREFIX, record_state
 from gateway.topics import TopicScheme
 from simulator.band import RepeatPolicy, VirtualBand
-from simulator.lab.processes import REPO, wait_healthy
+from simulator.lab.processes import wait_healthy
 from simulator.lab.staff import StaffMember, create_staff
 from tests.conftest import TEST_MQTT_URL
 from tests.support.alarms import press
+from tests.support.browser import RECONNECTING, SCREENSHOTS, browser, new_page, no_script_errors
 from tests.support.processes import opaska_process, platform_process_setup
-from tests.support.require import need
 from tests.support.seed import SeededBand, seed_resident_with_band
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e, pytest.mark.timeout(240)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+__all__ = ["browser"]  # the Chromium fixture, from tests/support/browser.py
 
 
 @dataclass
@@ -102,32 +93,8 @@ async def platform(
         platform.stop()
 
 
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Browser]:
-    need(
-        shutil.which(CHROMIUM) is not None, f"{CHROMIUM} is missing (sudo make system-deps installs Debian's chromium)"
-    )
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@contextlib.contextmanager
-def no_script_errors(page: Page) -> Iterator[list[str]]:
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-    page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error" else None)
-    yield errors
-    # The console's own reconnect attempts while the server is down are expected, nothing else.
-    unexpected = [e for e in errors if "ERR_CONNECTION_REFUSED" not in e and "WebSocket" not in e]
-    assert unexpected == []
-
-
 async def log_in(browser: Browser, platform: Platform, who: StaffMember) -> Page:
-    page = await (await browser.new_context(viewport={"width": 1400, "height": 900}, locale="pl-PL")).new_page()
+    page = await new_page(browser)
     await page.goto(platform.base + "/")
     await expect(page).to_have_url(platform.base + "/login?next=/")
     await page.fill("#username", who.username)
@@ -147,7 +114,7 @@ async def test_an_operator_takes_an_sos_from_the_queue_to_resolved(
 ) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = await log_in(browser, platform, platform.operator)
-    with no_script_errors(page):
+    with no_script_errors(page, expected=RECONNECTING):
         await expect(page.locator("#empty")).to_be_visible()
         await expect(page.locator("#sound")).to_contain_text("Dźwięk wyłączony")
         await page.click("#sound")  # the start of a shift: one click lets the page play the alarm sound
@@ -223,7 +190,7 @@ async def test_an_operator_takes_an_sos_from_the_queue_to_resolved(
 
     # The supervisor sees the fall still open, both operators on shift, and today's answer times.
     overview = await log_in(browser, platform, platform.supervisor)
-    with no_script_errors(overview):
+    with no_script_errors(overview, expected=RECONNECTING):
         await overview.click("text=Koordynator")
         await expect(overview.locator("#open-count")).to_have_text("1")
         await expect(overview.locator(f'#open-alarms tr[data-alarm-id="{fall_id}"]')).to_be_visible()

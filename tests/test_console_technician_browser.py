@@ -33,12 +33,13 @@ from registry.model import Band, BandTestResult, Contact, Municipality, Resident
 from simulator.band import RepeatPolicy, VirtualBand
 from simulator.lab.staff import StaffMember, create_staff
 from tests.conftest import TEST_MQTT_URL
+from tests.support.browser import RECONNECTING, SCREENSHOTS, browser, new_page, no_script_errors
 from tests.support.processes import platform_process_setup
 from tests.support.seed import seed_resident_with_band
-from tests.test_console_browser import SCREENSHOTS, Platform, browser, no_script_errors
+from tests.test_console_browser import Platform
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e, pytest.mark.timeout(240)]
-__all__ = ["browser"]  # the Chromium fixture, shared with the operator's browser test
+__all__ = ["browser"]  # the Chromium fixture, from tests/support/browser.py
 
 SERIAL = "OP-2026-000777"
 # A page waits on the console, the broker and the database running beside the suite on a busy CI
@@ -106,7 +107,7 @@ async def visit(
 
 
 async def log_in(browser: Browser, platform: Platform, who: StaffMember, start: str) -> Page:
-    page = await (await browser.new_context(viewport={"width": 1400, "height": 900}, locale="pl-PL")).new_page()
+    page = await new_page(browser)
     await page.goto(platform.base + start)
     await expect(page).to_have_url(re.compile(r"/login\?next="))
     await page.fill("#username", who.username)
@@ -123,7 +124,7 @@ async def test_a_technician_registers_a_band_and_runs_its_installation_test(
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     platform = visit.platform
     page = await log_in(browser, platform, visit.technician, "/registry")
-    with no_script_errors(page):
+    with no_script_errors(page, expected=RECONNECTING):
         row = page.locator(f'#residents tr[data-resident-id="{visit.resident_id}"]')
         await expect(row).to_contain_text("Wróbel Stefania")
         await expect(row).to_contain_text("brak")  # no band yet
@@ -263,12 +264,8 @@ async def test_a_technician_registers_a_band_and_runs_its_installation_test(
 @contextlib.contextmanager
 def only_refusals(page: Page, *statuses: int) -> Iterator[None]:
     """No script error on the page; the browser's log of these refusals (shown to the user) is expected."""
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    yield
-    expected = tuple(f"status of {status} " for status in statuses)
-    assert [e for e in errors if not any(text in e for text in expected)] == []
+    with no_script_errors(page, expected=[f"status of {status} " for status in statuses]):
+        yield
 
 
 CSV_HEADER = "gmina;imie;nazwisko;data_urodzenia;telefon;kontakt1_imie_nazwisko;kontakt1_telefon;kontakt1_klucz"

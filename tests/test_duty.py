@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.clock import FakeClock
 from registry import service
 from registry.duty import DutyError, DutyRole, Shift, add_shift, on_duty
-from registry.model import StaffRole, StaffUser
+from simulator.lab.staff import create_staff
 from tests.support.processes import run_opaska_command
 
 pytestmark = pytest.mark.asyncio
@@ -116,17 +116,11 @@ async def test_overlapping_shifts_the_one_who_took_over_last_first(
 
 
 async def test_a_shift_may_name_the_staff_user(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -> None:
-    async with sessions() as session, session.begin():
-        staff = StaffUser(
-            username=f"sup-{uuid.uuid4().hex[:6]}",
-            full_name="Anna Nowak",
-            role=StaffRole.SUPERVISOR,
-            password_hash="-",
-            created_at=clock.now(),
-        )
-        session.add(staff)
-        await session.flush()
-        staff_id = staff.id
+    municipality_id = await _municipality(sessions, clock)
+    supervisor = await create_staff(
+        sessions, clock, role="supervisor", full_name="Anna Nowak", municipality_ids=[municipality_id]
+    )
+    staff_id = supervisor.id
     await _shift(sessions, clock, staff_id=staff_id)
     async with sessions() as session:
         [shift] = await on_duty(session, DutyRole.SUPERVISOR, NIGHT_START)

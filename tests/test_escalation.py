@@ -33,8 +33,9 @@ from core.db.engine import make_engine, make_session_factory
 from core.settings import PROJECT_ROOT
 from registry import service
 from registry.duty import add_shift
-from registry.model import Band, BandStatus, Contact, Municipality, StaffRole, StaffUser
+from registry.model import Band, BandStatus, Contact, Municipality
 from registry.traffic.messages import BandMessage
+from simulator.lab.staff import create_staff
 from tests.support.seed import SeededBand, seed_resident_with_band
 
 pytestmark = pytest.mark.asyncio
@@ -151,17 +152,8 @@ async def centre(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -
         await service.add_contact(
             session, clock, resident_id=seeded.resident_id, name="Jan Kowalski", phone="602 345 678", priority=2
         )
-        staff = StaffUser(
-            username=f"op-{uuid.uuid4().hex[:6]}",
-            full_name="Ola Operator",
-            role=StaffRole.OPERATOR,
-            password_hash="-",
-            created_at=clock.now(),
-        )
-        session.add(staff)
-        await session.flush()
-        staff_id = staff.id
-    return Centre(sessions, clock, seeded, staff_id, EscalationWorker(sessions, clock))
+    operator = await create_staff(sessions, clock, full_name="Ola Operator", municipality_ids=[seeded.municipality_id])
+    return Centre(sessions, clock, seeded, operator.id, EscalationWorker(sessions, clock))
 
 
 async def test_an_sos_claimed_at_30_s_reaches_nobody_by_phone(centre: Centre) -> None:

@@ -40,7 +40,8 @@ from alarm_center.alarms.resident_cancel import CancelOutcome, cancel_fall_by_re
 from alarm_center.alarms.technical import TechnicalClear, clear_technical
 from core.clock import FakeClock
 from core.settings import load_settings
-from registry.model import Band, BandStatus, StaffRole, StaffUser
+from registry.model import Band, BandStatus
+from simulator.lab.staff import create_staff
 from tests.support.seed import SeededBand, seed_resident_with_band
 
 pytestmark = pytest.mark.asyncio
@@ -141,19 +142,8 @@ class Desk:
 @pytest_asyncio.fixture
 async def desk(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -> Desk:
     seeded = await seed_resident_with_band(sessions, clock)
-    async with sessions() as session, session.begin():
-        user = StaffUser(
-            username=f"op-{uuid.uuid4().hex[:6]}",
-            full_name="Operator",
-            role=StaffRole.OPERATOR,
-            password_hash="-",
-            active=True,
-            created_at=clock.now(),
-        )
-        session.add(user)
-        await session.flush()
-        staff_id = user.id
-    return Desk(sessions, clock, seeded, staff_id)
+    operator = await create_staff(sessions, clock, full_name="Operator", municipality_ids=[seeded.municipality_id])
+    return Desk(sessions, clock, seeded, operator.id)
 
 
 ALLOWED = sorted(TRANSITIONS, key=str)
@@ -300,18 +290,10 @@ async def test_inputs_a_move_does_not_take_are_refused(desk: Desk) -> None:
 
 async def test_two_operators_claiming_at_once_exactly_one_wins(desk: Desk) -> None:
     other_staff = desk.staff_id
-    async with desk.sessions() as session, session.begin():
-        second = StaffUser(
-            username=f"op-{uuid.uuid4().hex[:6]}",
-            full_name="Second",
-            role=StaffRole.OPERATOR,
-            password_hash="-",
-            active=True,
-            created_at=desk.clock.now(),
-        )
-        session.add(second)
-        await session.flush()
-        second_staff = second.id
+    second = await create_staff(
+        desk.sessions, desk.clock, full_name="Second", municipality_ids=[desk.seeded.municipality_id]
+    )
+    second_staff = second.id
     for _ in range(3):
         alarm_id = await desk.alarm(AlarmKind.SOS)
 

@@ -6,52 +6,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import subprocess
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.lifecycle import Outcome
 from alarm_center.alarms.model import AlarmKind
 from alarm_center.quality import sla
 from core.clock import FakeClock
-from simulator.lab.processes import REPO, opaska_env
+from simulator.lab.processes import opaska_env
 from simulator.lab.staff import StaffMember, create_staff
+from tests.support.browser import SCREENSHOTS, browser, no_script_errors
 from tests.support.care import alarm_story
 from tests.support.processes import opaska_process
-from tests.support.require import free_port, need
+from tests.support.require import free_port
 from tests.support.seed import seed_resident_with_band
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Browser]:
-    need(shutil.which(CHROMIUM) is not None, f"{CHROMIUM} is missing (sudo make system-deps installs it)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@contextlib.contextmanager
-def no_script_errors(page: Page) -> Iterator[list[str]]:
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-    page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error" else None)
-    yield errors
-    assert errors == []
+__all__ = ["browser"]  # the Chromium fixture, from tests/support/browser.py
 
 
 async def _wait_up(base: str, process: subprocess.Popen[bytes], log_path: Path) -> None:

@@ -222,47 +222,43 @@ def _hours(seconds: float) -> float:
     return round(seconds / 3600, 2)
 
 
-async def monthly_report(
-    session: AsyncSession,
-    *,
-    municipality_code: str,
-    month: Month,
-    now: datetime,
-    settings: BandSettings | None = None,
-) -> MonthlyReport:
-    """The report; ReportError for a municipality that does not exist. A month with nothing in it
-    (or in the future) gives a report of zeros."""
-    municipality = await find_municipality(session, municipality_code)
-    start, end = month.bounds
-    alarms = (
-        (
-            await session.execute(
-                select(Alarm)
-                .where(Alarm.municipality_id == municipality.id, Alarm.raised_at >= start, Alarm.raised_at < end)
-                .order_by(Alarm.raised_at, Alarm.id)
-            )
-        )
-        .scalars()
-        .all()
+async def _alarms_raised(session: AsyncSession, municipality_id: int, start: datetime, end: datetime) -> list[Alarm]:
+    """The municipality's alarms raised in [start, end), test alarms included, oldest first."""
+    rows = await session.execute(
+        select(Alarm)
+        .where(Alarm.municipality_id == municipality_id, Alarm.raised_at >= start, Alarm.raised_at < end)
+        .order_by(Alarm.raised_at, Alarm.id)
     )
-    real = [a for a in alarms if not a.is_test]
+    return list(rows.scalars().all())
+
+
+def _alarms_by_kind(real: list[Alarm]) -> dict[str, int]:
     by_kind = Counter(a.kind for a in real)
     alarms_by_kind = {kind: by_kind.get(kind, 0) for kind in (*kinds_of(LIFE), *kinds_of(TECH))}
     for kind, count in by_kind.items():  # a kind this code does not know is still counted
         alarms_by_kind.setdefault(kind, count)
+    return alarms_by_kind
+
+
+def _outcomes(real: list[Alarm], kinds: list[str]) -> dict[str, dict[str, int]]:
     outcomes: dict[str, dict[str, int]] = {}
-    for kind in alarms_by_kind:
+    for kind in kinds:
         possible = TECH_OUTCOMES if alarm_class(kind) == TECH else LIFE_OUTCOMES
         outcomes[kind] = dict.fromkeys(possible, 0)
     for alarm in real:
         outcome = alarm.outcome if alarm.status in (AlarmStatus.RESOLVED, AlarmStatus.CANCELLED) else OPEN
         outcomes[alarm.kind][outcome or OPEN] = outcomes[alarm.kind].get(outcome or OPEN, 0) + 1
+    return outcomes
 
-    timings = await sla.load_timings(session, since=start, until=end, municipality_ids=[municipality.id])
+
+async def _answer_times(
+    session: AsyncSession, municipality_id: int, start: datetime, end: datetime, now: datetime, real: list[Alarm]
+) -> AnswerTimes:
+    timings = await sla.load_timings(session, since=start, until=end, municipality_ids=[municipality_id])
     # An alarm still unclaimed is judged as it stands when the report is made.
     figures = sla.summarise(timings, now=now)
     claims = [s for s in (t.claim_s for t in timings) if s is not None]
-    answer = AnswerTimes(
+    return AnswerTimes(
         alarms=figures.alarms,
         claimed=figures.claimed,
         targets=[
@@ -278,6 +274,8 @@ async def monthly_report(
         overdue=sum(1 for a in real if alarm_class(a.kind) == LIFE and a.overdue_at is not None),
     )
 
+
+def _technical_lines(real: list[Alarm]) -> list[TechnicalLine]:
     technical = []
     for kind in kinds_of(TECH):
         found = [a for a in real if a.kind == kind]
@@ -294,13 +292,19 @@ async def monthly_report(
                 max_hours=_hours(max(durations)) if durations else None,
             )
         )
+    return technical
 
+
+async def _notifications(
+    session: AsyncSession, municipality_id: int, start: datetime, end: datetime
+) -> dict[str, dict[str, int]]:
+    """channel -> status -> count of the notifications written in [start, end) for real alarms."""
     notifications = {c.value: dict.fromkeys((s.value for s in NotificationStatus), 0) for c in Channel}
     rows = await session.execute(
         select(Notification.channel, Notification.status, func.count())
         .join(Alarm, Alarm.id == Notification.alarm_id)
         .where(
-            Alarm.municipality_id == municipality.id,
+            Alarm.municipality_id == municipality_id,
             Alarm.is_test.is_(False),
             Notification.created_at >= start,
             Notification.created_at < end,
@@ -309,11 +313,35 @@ async def monthly_report(
     )
     for channel, status, count in rows:
         notifications.setdefault(channel, {})[status] = count
+    return notifications
 
+
+def _day_lines(real: list[Alarm], month: Month) -> list[DayLine]:
     per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
     for alarm in real:
         per_day[alarm.raised_at.astimezone(sla.LOCAL).date()][0 if alarm_class(alarm.kind) == LIFE else 1] += 1
+    return [DayLine(day, *per_day.get(day, [0, 0])) for day in month.days()]
 
+
+async def monthly_report(
+    session: AsyncSession,
+    *,
+    municipality_code: str,
+    month: Month,
+    now: datetime,
+    settings: BandSettings | None = None,
+) -> MonthlyReport:
+    """The report; ReportError for a municipality that does not exist. A month with nothing in it
+    (or in the future) gives a report of zeros."""
+    municipality = await find_municipality(session, municipality_code)
+    start, end = month.bounds
+    alarms = await _alarms_raised(session, municipality.id, start, end)
+    real = [a for a in alarms if not a.is_test]
+    alarms_by_kind = _alarms_by_kind(real)
+    outcomes = _outcomes(real, list(alarms_by_kind))
+    answer = await _answer_times(session, municipality.id, start, end, now, real)
+    technical = _technical_lines(real)
+    notifications = await _notifications(session, municipality.id, start, end)
     participants_at_end, participants_during = await _participants(session, municipality.id, start, min(end, now))
     bands_total, bands_by_state = await _bands(session, municipality.id, now, settings or BandSettings())
     return MonthlyReport(
@@ -335,5 +363,5 @@ async def monthly_report(
         technical=technical,
         notifications=notifications,
         notifications_total=sum(sum(by_status.values()) for by_status in notifications.values()),
-        days=[DayLine(day, *per_day.get(day, [0, 0])) for day in month.days()],
+        days=_day_lines(real, month),
     )

@@ -189,8 +189,7 @@ def _share(share: float | None, lang: Lang) -> str:
     return "–" if share is None else f"{percent(share, lang)} %"
 
 
-def report_pdf(report: MonthlyReport, lang: Lang = Lang.PL) -> bytes:
-    pdf = _Report(report, lang)
+def _title_block(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
     pdf.add_page()
     pdf.set_font(FONT, "B", 17)
     pdf.cell(0, 9, t(lang, "title"), new_x="LMARGIN", new_y="NEXT")
@@ -220,7 +219,8 @@ def report_pdf(report: MonthlyReport, lang: Lang = Lang.PL) -> bytes:
     )
     pdf.set_text_color(0)
 
-    a = report.answer
+
+def _summary_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
     yes_no = {True: t(lang, "yes"), False: t(lang, "no"), None: "–"}
     pdf.heading(t(lang, "summary"))
     summary = [
@@ -231,7 +231,7 @@ def report_pdf(report: MonthlyReport, lang: Lang = Lang.PL) -> bytes:
         [t(lang, "alarms_test"), str(report.test_alarms)],
         [t(lang, "notifications_total"), str(report.notifications_total)],
     ]
-    for target in a.targets:
+    for target in report.answer.targets:
         summary.append(
             [
                 f"{t(lang, 'within', s=target.target_s)} "
@@ -244,6 +244,8 @@ def report_pdf(report: MonthlyReport, lang: Lang = Lang.PL) -> bytes:
     pdf.ln(4)
     pdf.chart(_daily_chart(report, lang), 55)
 
+
+def _outcome_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
     pdf.heading(t(lang, "alarms_outcome"))
     life_kinds = [k for k in report.outcomes if alarm_class(k) == LIFE]
     life_kinds.sort(key=lambda k: (k != "sos", k))
@@ -269,6 +271,9 @@ def report_pdf(report: MonthlyReport, lang: Lang = Lang.PL) -> bytes:
         pdf.set_font(FONT, "", 9)
         pdf.cell(0, 6, t(lang, "no_alarms"), new_x="LMARGIN", new_y="NEXT")
 
+
+def _answer_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
+    a = report.answer
     pdf.heading(t(lang, "answer"))
     answer_rows = [
         [t(lang, "answer_alarms"), str(a.alarms)],
@@ -284,6 +289,8 @@ def report_pdf(report: MonthlyReport, lang: Lang = Lang.PL) -> bytes:
     pdf.ln(2)
     pdf.chart(_answer_chart(report, lang), 55)
 
+
+def _technical_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
     pdf.heading(t(lang, "technical"))
     lines = report.technical
     technical_rows = [
@@ -301,6 +308,8 @@ def report_pdf(report: MonthlyReport, lang: Lang = Lang.PL) -> bytes:
         [60, *([120 / len(lines)] * len(lines))],
     )
 
+
+def _notification_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
     pdf.heading(t(lang, "notifications"))
     statuses = list(dict.fromkeys(s for by in report.notifications.values() for s in by))
     channels = list(report.notifications)
@@ -317,14 +326,32 @@ def report_pdf(report: MonthlyReport, lang: Lang = Lang.PL) -> bytes:
         [80, *([100 / len(channels)] * len(channels))],
     )
 
+
+def _band_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
     pdf.heading(t(lang, "bands_state"))
     pdf.table(
         [t(lang, "state"), t(lang, "count")],
         [[label(BAND_STATES, lang, state), str(count)] for state, count in report.bands_by_state.items()],
         [110, 70],
     )
+
+
+def _sources_note(pdf: _Report, lang: Lang) -> None:
     pdf.ln(3)
     pdf.set_font(FONT, "", 8)
     pdf.set_text_color(90)
     pdf.multi_cell(0, 4, t(lang, "sources"))
+
+
+def report_pdf(report: MonthlyReport, lang: Lang = Lang.PL) -> bytes:
+    """The report as an A4 PDF: title, then one section per part of the report, sources last."""
+    pdf = _Report(report, lang)
+    _title_block(pdf, report, lang)
+    _summary_section(pdf, report, lang)
+    _outcome_section(pdf, report, lang)
+    _answer_section(pdf, report, lang)
+    _technical_section(pdf, report, lang)
+    _notification_section(pdf, report, lang)
+    _band_section(pdf, report, lang)
+    _sources_note(pdf, lang)
     return bytes(pdf.output())

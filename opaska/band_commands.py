@@ -6,10 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import SystemClock
-from core.db.engine import make_session_factory
 from core.settings import Settings
 from core.startup import StartupError
-from opaska.startup import open_database
+from opaska.registry_cli import reading, transaction
 from registry.model import Band
 from registry.traffic import downlinks as downlink
 from registry.traffic.dead_letters import recent_dead_letters
@@ -26,43 +25,31 @@ async def configure(settings: Settings, serial: str, *, heartbeat_interval_s: in
     """Set the band's own heartbeat interval (or go back to the default) and send it its config."""
     if heartbeat_interval_s is not None and not 10 <= heartbeat_interval_s <= 86400:
         raise StartupError("--heartbeat-interval: between 10 and 86400 seconds")
-    engine = await open_database(settings, migrate=False)
-    try:
-        async with make_session_factory(engine)() as session, session.begin():
-            band = await _band(session, serial)
-            band.heartbeat_interval_s = heartbeat_interval_s
-            await downlink.push_config(session, SystemClock(), band=band, defaults=settings.bands)
-        interval = heartbeat_interval_s or settings.bands.heartbeat_interval_s
-        print(f"{serial}: config queued (heartbeat every {interval} s); the gateway sends it, retained")
-        return 0
-    finally:
-        await engine.dispose()
+    async with transaction(settings) as session:
+        band = await _band(session, serial)
+        band.heartbeat_interval_s = heartbeat_interval_s
+        await downlink.push_config(session, SystemClock(), band=band, defaults=settings.bands)
+    interval = heartbeat_interval_s or settings.bands.heartbeat_interval_s
+    print(f"{serial}: config queued (heartbeat every {interval} s); the gateway sends it, retained")
+    return 0
 
 
 async def locate(settings: Settings, serial: str) -> int:
-    engine = await open_database(settings, migrate=False)
-    try:
-        async with make_session_factory(engine)() as session, session.begin():
-            request_id = await downlink.request_location(session, SystemClock(), band=await _band(session, serial))
-        print(f"{serial}: locate request {request_id} queued; the answer updates the band's last location")
-        return 0
-    finally:
-        await engine.dispose()
+    async with transaction(settings) as session:
+        request_id = await downlink.request_location(session, SystemClock(), band=await _band(session, serial))
+    print(f"{serial}: locate request {request_id} queued; the answer updates the band's last location")
+    return 0
 
 
 async def rejects(settings: Settings, serial: str | None, *, limit: int) -> int:
     """The newest rejected messages (of one band, or of all), newest first."""
-    engine = await open_database(settings, migrate=False)
-    try:
-        async with make_session_factory(engine)() as session:
-            letters = await recent_dead_letters(session, band=serial, limit=limit)
-        for letter in letters:
-            print(
-                f"{letter.received_at:%Y-%m-%d %H:%M:%S} {letter.band_serial or '-'} {letter.kind or '-'} "
-                f"{letter.reason}: {letter.detail} | {letter.payload[:120]!r}"
-            )
-        if not letters:
-            print("no rejected messages")
-        return 0
-    finally:
-        await engine.dispose()
+    async with reading(settings) as session:
+        letters = await recent_dead_letters(session, band=serial, limit=limit)
+    for letter in letters:
+        print(
+            f"{letter.received_at:%Y-%m-%d %H:%M:%S} {letter.band_serial or '-'} {letter.kind or '-'} "
+            f"{letter.reason}: {letter.detail} | {letter.payload[:120]!r}"
+        )
+    if not letters:
+        print("no rejected messages")
+    return 0

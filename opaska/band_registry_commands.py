@@ -8,7 +8,7 @@ from pathlib import Path
 
 from core.clock import SystemClock
 from core.settings import Settings
-from opaska.registry_cli import BAD_INPUT, refuse, staff_id, transaction
+from opaska.registry_cli import BAD_INPUT, refuse, refusing_bad_input, staff_id, transaction
 from registry import bands, installation_test, municipalities
 from registry.errors import RegistryError
 from registry.health import PROBLEM_PL, device_health, health_csv
@@ -23,6 +23,7 @@ def _print_credentials(serial: str, secret: str) -> None:
     print(f"({_ONCE_NOTE})")
 
 
+@refusing_bad_input
 async def register(
     settings: Settings,
     *,
@@ -35,158 +36,128 @@ async def register(
     by: str | None,
     adapter: str = "mqtt",
     device_id: str | None = None,
-) -> int:
-    try:
-        async with transaction(settings) as session:
-            registered = await bands.register_band(
-                session,
-                SystemClock(),
-                serial=serial,
-                imei=imei,
-                model=model,
-                firmware=firmware,
-                sim_phone=sim_phone,
-                resident_id=resident_id,
-                staff_id=await staff_id(session, by),
-                adapter=adapter,
-                device_id=device_id,
-            )
-            band = registered.band
-            bound = f", bound to resident {resident_id}" if resident_id is not None else ", in stock"
-            print(f"band {band.serial} registered (id {band.id}{', IMEI ' + band.imei if band.imei else ''}){bound}")
-            if registered.secret:
-                _print_credentials(band.serial, registered.secret)
-            else:
-                print(f"reaches opaska through {band.adapter} as device {band.device_id} (no MQTT credentials)")
-    except RegistryError as exc:
-        return refuse(exc)
-    return 0
-
-
-async def bind(settings: Settings, *, serial: str, resident_id: int, by: str | None) -> int:
-    try:
-        async with transaction(settings) as session:
-            band = await bands.find_band(session, serial_or_imei=serial)
-            await bands.bind_band(
-                session, SystemClock(), band_id=band.id, resident_id=resident_id, staff_id=await staff_id(session, by)
-            )
-            print(f"band {band.serial} bound to resident {resident_id}")
-    except RegistryError as exc:
-        return refuse(exc)
-    return 0
-
-
-async def swap(settings: Settings, *, old: str, new: str, note: str, by: str | None) -> int:
-    try:
-        async with transaction(settings) as session:
-            old_band = await bands.find_band(session, serial_or_imei=old)
-            new_band = await bands.find_band(session, serial_or_imei=new)
-            resident_id = old_band.resident_id
-            await bands.swap_band(
-                session,
-                SystemClock(),
-                old_band_id=old_band.id,
-                new_band_id=new_band.id,
-                note=note,
-                staff_id=await staff_id(session, by),
-            )
-            print(f"band {old_band.serial} retired; band {new_band.serial} now bound to resident {resident_id}")
-    except RegistryError as exc:
-        return refuse(exc)
-    return 0
-
-
-async def decommission(settings: Settings, *, serial: str, note: str, by: str | None) -> int:
-    try:
-        async with transaction(settings) as session:
-            band = await bands.find_band(session, serial_or_imei=serial)
-            await bands.decommission_band(
-                session, SystemClock(), band_id=band.id, note=note, staff_id=await staff_id(session, by)
-            )
-            print(f"band {band.serial} decommissioned: retired, credentials revoked, history kept")
-    except RegistryError as exc:
-        return refuse(exc)
-    return 0
-
-
-async def reissue(settings: Settings, *, serial: str, by: str | None) -> int:
-    try:
-        async with transaction(settings) as session:
-            band = await bands.find_band(session, serial_or_imei=serial)
-            registered = await bands.reissue_credentials(
-                session, SystemClock(), band_id=band.id, staff_id=await staff_id(session, by)
-            )
-            print(f"band {band.serial}: new credentials; the old ones no longer work")
+) -> None:
+    async with transaction(settings) as session:
+        registered = await bands.register_band(
+            session,
+            SystemClock(),
+            serial=serial,
+            imei=imei,
+            model=model,
+            firmware=firmware,
+            sim_phone=sim_phone,
+            resident_id=resident_id,
+            staff_id=await staff_id(session, by),
+            adapter=adapter,
+            device_id=device_id,
+        )
+        band = registered.band
+        bound = f", bound to resident {resident_id}" if resident_id is not None else ", in stock"
+        print(f"band {band.serial} registered (id {band.id}{', IMEI ' + band.imei if band.imei else ''}){bound}")
+        if registered.secret:
             _print_credentials(band.serial, registered.secret)
-    except RegistryError as exc:
-        return refuse(exc)
-    return 0
+        else:
+            print(f"reaches opaska through {band.adapter} as device {band.device_id} (no MQTT credentials)")
 
 
-async def revoke(settings: Settings, *, serial: str, by: str | None) -> int:
-    try:
-        async with transaction(settings) as session:
-            band = await bands.find_band(session, serial_or_imei=serial)
-            await bands.revoke_credentials(
-                session, SystemClock(), band_id=band.id, staff_id=await staff_id(session, by)
-            )
-            print(
-                f"band {band.serial}: credentials revoked; brokers refuse it within seconds "
-                "(opaska band reissue gives it new ones)"
-            )
-    except RegistryError as exc:
-        return refuse(exc)
-    return 0
+@refusing_bad_input
+async def bind(settings: Settings, *, serial: str, resident_id: int, by: str | None) -> None:
+    async with transaction(settings) as session:
+        band = await bands.find_band(session, serial_or_imei=serial)
+        await bands.bind_band(
+            session, SystemClock(), band_id=band.id, resident_id=resident_id, staff_id=await staff_id(session, by)
+        )
+        print(f"band {band.serial} bound to resident {resident_id}")
 
 
-async def test_start(settings: Settings, *, serial: str, minutes: int | None, by: str | None) -> int:
+@refusing_bad_input
+async def swap(settings: Settings, *, old: str, new: str, note: str, by: str | None) -> None:
+    async with transaction(settings) as session:
+        old_band = await bands.find_band(session, serial_or_imei=old)
+        new_band = await bands.find_band(session, serial_or_imei=new)
+        resident_id = old_band.resident_id
+        await bands.swap_band(
+            session,
+            SystemClock(),
+            old_band_id=old_band.id,
+            new_band_id=new_band.id,
+            note=note,
+            staff_id=await staff_id(session, by),
+        )
+        print(f"band {old_band.serial} retired; band {new_band.serial} now bound to resident {resident_id}")
+
+
+@refusing_bad_input
+async def decommission(settings: Settings, *, serial: str, note: str, by: str | None) -> None:
+    async with transaction(settings) as session:
+        band = await bands.find_band(session, serial_or_imei=serial)
+        await bands.decommission_band(
+            session, SystemClock(), band_id=band.id, note=note, staff_id=await staff_id(session, by)
+        )
+        print(f"band {band.serial} decommissioned: retired, credentials revoked, history kept")
+
+
+@refusing_bad_input
+async def reissue(settings: Settings, *, serial: str, by: str | None) -> None:
+    async with transaction(settings) as session:
+        band = await bands.find_band(session, serial_or_imei=serial)
+        registered = await bands.reissue_credentials(
+            session, SystemClock(), band_id=band.id, staff_id=await staff_id(session, by)
+        )
+        print(f"band {band.serial}: new credentials; the old ones no longer work")
+        _print_credentials(band.serial, registered.secret)
+
+
+@refusing_bad_input
+async def revoke(settings: Settings, *, serial: str, by: str | None) -> None:
+    async with transaction(settings) as session:
+        band = await bands.find_band(session, serial_or_imei=serial)
+        await bands.revoke_credentials(session, SystemClock(), band_id=band.id, staff_id=await staff_id(session, by))
+        print(
+            f"band {band.serial}: credentials revoked; brokers refuse it within seconds "
+            "(opaska band reissue gives it new ones)"
+        )
+
+
+@refusing_bad_input
+async def test_start(settings: Settings, *, serial: str, minutes: int | None, by: str | None) -> None:
     minutes = minutes or settings.bands.test_mode_minutes
-    try:
-        async with transaction(settings) as session:
-            band = await bands.find_band(session, serial_or_imei=serial)
-            await installation_test.start_test_mode(
-                session, SystemClock(), band_id=band.id, minutes=minutes, staff_id=await staff_id(session, by)
-            )
-            until = band.test_mode_until
-            assert until is not None
-            print(
-                f"band {band.serial}: test mode until {until:%Y-%m-%d %H:%M:%S} UTC; its SOS and falls are test "
-                "alarms (console only, marked TEST). Press SOS now, then: opaska band tests " + band.serial
-            )
-    except RegistryError as exc:
-        return refuse(exc)
-    return 0
+    async with transaction(settings) as session:
+        band = await bands.find_band(session, serial_or_imei=serial)
+        await installation_test.start_test_mode(
+            session, SystemClock(), band_id=band.id, minutes=minutes, staff_id=await staff_id(session, by)
+        )
+        until = band.test_mode_until
+        assert until is not None
+        print(
+            f"band {band.serial}: test mode until {until:%Y-%m-%d %H:%M:%S} UTC; its SOS and falls are test "
+            "alarms (console only, marked TEST). Press SOS now, then: opaska band tests " + band.serial
+        )
 
 
-async def test_stop(settings: Settings, *, serial: str, by: str | None) -> int:
-    try:
-        async with transaction(settings) as session:
-            band = await bands.find_band(session, serial_or_imei=serial)
-            await installation_test.stop_test_mode(
-                session, SystemClock(), band_id=band.id, staff_id=await staff_id(session, by)
-            )
-            print(f"band {band.serial}: test mode off; its alarms are real again")
-    except RegistryError as exc:
-        return refuse(exc)
-    return 0
+@refusing_bad_input
+async def test_stop(settings: Settings, *, serial: str, by: str | None) -> None:
+    async with transaction(settings) as session:
+        band = await bands.find_band(session, serial_or_imei=serial)
+        await installation_test.stop_test_mode(
+            session, SystemClock(), band_id=band.id, staff_id=await staff_id(session, by)
+        )
+        print(f"band {band.serial}: test mode off; its alarms are real again")
 
 
-async def tests(settings: Settings, *, serial: str, limit: int) -> int:
+@refusing_bad_input
+async def tests(settings: Settings, *, serial: str, limit: int) -> None:
     """The band's installation test results, newest first."""
-    try:
-        async with transaction(settings) as session:
-            band = await bands.find_band(session, serial_or_imei=serial)
-            results = await installation_test.band_test_results(session, band_id=band.id, limit=limit)
-            for result in results:
-                verdict = "PASS" if result.passed else "FAIL"
-                latency = f"{result.latency_ms} ms" if result.latency_ms is not None else "latency unknown"
-                note = f" - {result.note}" if result.note else ""
-                print(f"{result.received_at:%Y-%m-%d %H:%M:%S} {result.kind:<5} {verdict} {latency}{note}")
-            if not results:
-                print("no test results")
-    except RegistryError as exc:
-        return refuse(exc)
-    return 0
+    async with transaction(settings) as session:
+        band = await bands.find_band(session, serial_or_imei=serial)
+        results = await installation_test.band_test_results(session, band_id=band.id, limit=limit)
+        for result in results:
+            verdict = "PASS" if result.passed else "FAIL"
+            latency = f"{result.latency_ms} ms" if result.latency_ms is not None else "latency unknown"
+            note = f" - {result.note}" if result.note else ""
+            print(f"{result.received_at:%Y-%m-%d %H:%M:%S} {result.kind:<5} {verdict} {latency}{note}")
+        if not results:
+            print("no test results")
 
 
 async def health(settings: Settings, *, municipality: str | None, csv_path: str | None, include_all: bool) -> int:

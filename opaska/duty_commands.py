@@ -9,10 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import SystemClock
-from core.db.engine import make_session_factory
 from core.settings import Settings
 from core.startup import StartupError
-from opaska.startup import open_database
+from opaska.registry_cli import reading, transaction
 from registry import duty
 from registry.model import Municipality
 
@@ -48,48 +47,40 @@ async def add(
     staff_id: int | None,
 ) -> int:
     starts_at, ends_at = parse_time("--from", starts), parse_time("--to", ends)
-    engine = await open_database(settings, migrate=False)
-    try:
-        async with make_session_factory(engine)() as session, session.begin():
-            municipality_id = await _municipality_id(session, municipality) if municipality else None
-            try:
-                shift = await duty.add_shift(
-                    session,
-                    role=role,
-                    name=name,
-                    phone=phone,
-                    starts_at=starts_at,
-                    ends_at=ends_at,
-                    created_at=SystemClock().now(),
-                    staff_id=staff_id,
-                    municipality_id=municipality_id,
-                )
-            except duty.DutyError as exc:
-                raise StartupError(str(exc)) from None
-            print(f"shift {shift.id}: {_line(shift, municipality)}")
-        return 0
-    finally:
-        await engine.dispose()
+    async with transaction(settings) as session:
+        municipality_id = await _municipality_id(session, municipality) if municipality else None
+        try:
+            shift = await duty.add_shift(
+                session,
+                role=role,
+                name=name,
+                phone=phone,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                created_at=SystemClock().now(),
+                staff_id=staff_id,
+                municipality_id=municipality_id,
+            )
+        except duty.DutyError as exc:
+            raise StartupError(str(exc)) from None
+        print(f"shift {shift.id}: {_line(shift, municipality)}")
+    return 0
 
 
 async def list_shifts(settings: Settings, *, at: str | None) -> int:
     """At a time: who is on duty then. Without: every shift not yet over."""
     moment = parse_time("--at", at) if at else None
-    engine = await open_database(settings, migrate=False)
-    try:
-        async with make_session_factory(engine)() as session:
-            if moment is None:
-                shifts = await duty.upcoming(session, SystemClock().now())
-            else:
-                shifts = await duty.shifts_at(session, moment)
-            codes = {key: code for key, code in await session.execute(select(Municipality.id, Municipality.code))}
-        for shift in shifts:
-            print(_line(shift, codes.get(shift.municipality_id) if shift.municipality_id else None))
-        if not shifts:
-            print("nobody on duty then" if moment else "no shifts ahead")
-        return 0
-    finally:
-        await engine.dispose()
+    async with reading(settings) as session:
+        if moment is None:
+            shifts = await duty.upcoming(session, SystemClock().now())
+        else:
+            shifts = await duty.shifts_at(session, moment)
+        codes = {key: code for key, code in await session.execute(select(Municipality.id, Municipality.code))}
+    for shift in shifts:
+        print(_line(shift, codes.get(shift.municipality_id) if shift.municipality_id else None))
+    if not shifts:
+        print("nobody on duty then" if moment else "no shifts ahead")
+    return 0
 
 
 def _line(shift: duty.Shift, municipality_code: str | None) -> str:

@@ -17,7 +17,7 @@ from alarm_center import gdpr
 from core.clock import SystemClock
 from core.db.engine import make_session_factory
 from core.settings import Settings
-from opaska.registry_cli import BAD_INPUT, refuse, transaction
+from opaska.registry_cli import BAD_INPUT, refuse, refusing_bad_input, transaction
 from opaska.startup import open_database
 from registry import bands, contacts, municipalities, residents
 from registry.errors import RegistryError
@@ -38,6 +38,7 @@ def _line(resident: Resident) -> str:
     return f"{resident.id:>6}  {resident.last_name} {resident.first_name}, {resident.address or '-'}{state}"
 
 
+@refusing_bad_input
 async def add(
     settings: Settings,
     *,
@@ -50,76 +51,63 @@ async def add(
     language: str,
     access_notes: str,
     medical_notes: str,
-) -> int:
-    try:
-        async with transaction(settings) as session:
-            found = await municipalities.get_by_code(session, code=municipality)
-            resident = await residents.create_resident(
-                session,
-                SystemClock(),
-                municipality_id=found.id,
-                first_name=first_name,
-                last_name=last_name,
-                address=address,
-                birth_date=_date(birth_date),
-                phone=phone,
-                language=language,
-                access_notes=access_notes,
-                medical_notes=medical_notes,
-            )
-            print(f"resident {resident.id}: {resident.first_name} {resident.last_name} ({found.code})")
-    except RegistryError as exc:
-        return refuse(exc)
-    return 0
+) -> None:
+    async with transaction(settings) as session:
+        found = await municipalities.get_by_code(session, code=municipality)
+        resident = await residents.create_resident(
+            session,
+            SystemClock(),
+            municipality_id=found.id,
+            first_name=first_name,
+            last_name=last_name,
+            address=address,
+            birth_date=_date(birth_date),
+            phone=phone,
+            language=language,
+            access_notes=access_notes,
+            medical_notes=medical_notes,
+        )
+        print(f"resident {resident.id}: {resident.first_name} {resident.last_name} ({found.code})")
 
 
-async def list_residents(settings: Settings, *, municipality: str | None, include_inactive: bool) -> int:
-    try:
-        async with transaction(settings) as session:
-            municipality_id = (
-                (await municipalities.get_by_code(session, code=municipality)).id if municipality else None
-            )
-            found = await residents.list_residents(
-                session, municipality_id=municipality_id, include_inactive=include_inactive
-            )
-            for resident in found:
-                print(_line(resident))
-            if not found:
-                print("no residents")
-    except RegistryError as exc:
-        return refuse(exc)
-    return 0
+@refusing_bad_input
+async def list_residents(settings: Settings, *, municipality: str | None, include_inactive: bool) -> None:
+    async with transaction(settings) as session:
+        municipality_id = (await municipalities.get_by_code(session, code=municipality)).id if municipality else None
+        found = await residents.list_residents(
+            session, municipality_id=municipality_id, include_inactive=include_inactive
+        )
+        for resident in found:
+            print(_line(resident))
+        if not found:
+            print("no residents")
 
 
-async def show(settings: Settings, *, resident_id: int) -> int:
+@refusing_bad_input
+async def show(settings: Settings, *, resident_id: int) -> None:
     """The resident's card: contacts in calling order, bands, band history. No medical notes
     (they are read, audited, in the console only)."""
-    try:
-        async with transaction(settings) as session:
-            resident = await residents.get_resident(session, resident_id=resident_id)
-            print(_line(resident))
-            born = resident.birth_date.isoformat() if resident.birth_date else "-"
-            print(f"        born {born}, phone {resident.phone or '-'}, language {resident.language}")
-            for contact in await contacts.list_contacts(session, resident_id=resident_id):
-                key = ", has a key" if contact.has_key else ""
-                print(
-                    f"  contact {contact.id}: {contact.priority}. {contact.name} ({contact.relation or '-'}) "
-                    f"{contact.phone} [{contact.language}]{key}"
-                )
-            worn = (
-                await session.execute(
-                    select(Band).where(Band.resident_id == resident_id, Band.status == BandStatus.ACTIVE)
-                )
-            ).scalars()
-            for band in worn:
-                print(f"  band {band.serial} ({band.model or '-'}), last seen {band.last_seen_at or 'never'}")
-            for event in await bands.resident_band_history(session, resident_id=resident_id):
-                print(f"  {event.at:%Y-%m-%d %H:%M} band id {event.band_id}: {event.type} {event.note}".rstrip())
-    except RegistryError as exc:
-        return refuse(exc)
-    return 0
+    async with transaction(settings) as session:
+        resident = await residents.get_resident(session, resident_id=resident_id)
+        print(_line(resident))
+        born = resident.birth_date.isoformat() if resident.birth_date else "-"
+        print(f"        born {born}, phone {resident.phone or '-'}, language {resident.language}")
+        for contact in await contacts.list_contacts(session, resident_id=resident_id):
+            key = ", has a key" if contact.has_key else ""
+            print(
+                f"  contact {contact.id}: {contact.priority}. {contact.name} ({contact.relation or '-'}) "
+                f"{contact.phone} [{contact.language}]{key}"
+            )
+        worn = (
+            await session.execute(select(Band).where(Band.resident_id == resident_id, Band.status == BandStatus.ACTIVE))
+        ).scalars()
+        for band in worn:
+            print(f"  band {band.serial} ({band.model or '-'}), last seen {band.last_seen_at or 'never'}")
+        for event in await bands.resident_band_history(session, resident_id=resident_id):
+            print(f"  {event.at:%Y-%m-%d %H:%M} band id {event.band_id}: {event.type} {event.note}".rstrip())
 
 
+@refusing_bad_input
 async def add_contact(
     settings: Settings,
     *,
@@ -130,50 +118,40 @@ async def add_contact(
     priority: int | None,
     language: str,
     has_key: bool,
-) -> int:
-    try:
-        async with transaction(settings) as session:
-            contact = await contacts.add_contact(
-                session,
-                SystemClock(),
-                resident_id=resident_id,
-                name=name,
-                phone=phone,
-                relation=relation,
-                priority=priority,
-                language=language,
-                has_key=has_key,
-            )
-            print(f"contact {contact.id}: {contact.priority}. {contact.name} {contact.phone}")
-    except RegistryError as exc:
-        return refuse(exc)
-    return 0
+) -> None:
+    async with transaction(settings) as session:
+        contact = await contacts.add_contact(
+            session,
+            SystemClock(),
+            resident_id=resident_id,
+            name=name,
+            phone=phone,
+            relation=relation,
+            priority=priority,
+            language=language,
+            has_key=has_key,
+        )
+        print(f"contact {contact.id}: {contact.priority}. {contact.name} {contact.phone}")
 
 
-async def list_contacts(settings: Settings, *, resident_id: int) -> int:
-    try:
-        async with transaction(settings) as session:
-            await residents.get_resident(session, resident_id=resident_id)
-            found = await contacts.list_contacts(session, resident_id=resident_id)
-            for contact in found:
-                key = ", has a key" if contact.has_key else ""
-                relation = contact.relation or "-"
-                print(f"{contact.id:>6}  {contact.priority}. {contact.name} ({relation}) {contact.phone}{key}")
-            if not found:
-                print("no contacts")
-    except RegistryError as exc:
-        return refuse(exc)
-    return 0
+@refusing_bad_input
+async def list_contacts(settings: Settings, *, resident_id: int) -> None:
+    async with transaction(settings) as session:
+        await residents.get_resident(session, resident_id=resident_id)
+        found = await contacts.list_contacts(session, resident_id=resident_id)
+        for contact in found:
+            key = ", has a key" if contact.has_key else ""
+            relation = contact.relation or "-"
+            print(f"{contact.id:>6}  {contact.priority}. {contact.name} ({relation}) {contact.phone}{key}")
+        if not found:
+            print("no contacts")
 
 
-async def remove_contact(settings: Settings, *, contact_id: int) -> int:
-    try:
-        async with transaction(settings) as session:
-            await contacts.remove_contact(session, contact_id=contact_id)
-            print(f"contact {contact_id} removed")
-    except RegistryError as exc:
-        return refuse(exc)
-    return 0
+@refusing_bad_input
+async def remove_contact(settings: Settings, *, contact_id: int) -> None:
+    async with transaction(settings) as session:
+        await contacts.remove_contact(session, contact_id=contact_id)
+        print(f"contact {contact_id} removed")
 
 
 async def export(settings: Settings, *, resident_id: int, output: str | None) -> int:
@@ -234,14 +212,11 @@ async def erase(settings: Settings, *, resident_id: int, confirmed: bool) -> int
     return 0
 
 
-async def add_municipality(settings: Settings, *, code: str, name: str) -> int:
-    try:
-        async with transaction(settings) as session:
-            municipality = await municipalities.create_municipality(session, SystemClock(), code=code, name=name)
-            print(f"municipality {municipality.code}: {municipality.name}")
-    except RegistryError as exc:
-        return refuse(exc)
-    return 0
+@refusing_bad_input
+async def add_municipality(settings: Settings, *, code: str, name: str) -> None:
+    async with transaction(settings) as session:
+        municipality = await municipalities.create_municipality(session, SystemClock(), code=code, name=name)
+        print(f"municipality {municipality.code}: {municipality.name}")
 
 
 async def list_municipalities(settings: Settings) -> int:

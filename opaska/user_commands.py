@@ -15,6 +15,7 @@ from core.clock import SystemClock
 from core.db.engine import make_session_factory
 from core.settings import Settings
 from core.startup import StartupError
+from opaska.registry_cli import reading, transaction
 from opaska.startup import open_database
 from registry import staff
 from registry.staff_passwords import PasswordRejected, check_new_password, hash_password
@@ -49,43 +50,35 @@ async def create(
 ) -> int:
     password = read_new_password(from_stdin=password_stdin)
     password_hash = await asyncio.to_thread(hash_password, password)
-    engine = await open_database(settings, migrate=False)
-    try:
-        async with make_session_factory(engine)() as session, session.begin():
-            try:
-                ids = await staff.municipality_ids_by_code(session, list(municipalities)) if municipalities else []
-                member = await staff.create_staff(
-                    session,
-                    SystemClock(),
-                    username=username,
-                    full_name=name,
-                    role=role,
-                    password_hash=password_hash,
-                    municipality_ids=ids,
-                )
-            except staff.StaffError as exc:
-                raise StartupError(str(exc)) from None
-            where = ", ".join(municipalities) if municipalities else "all municipalities"
-            print(f"staff {member.id}: {member.username} ({member.role}, {member.full_name}), {where}")
-        return 0
-    finally:
-        await engine.dispose()
+    async with transaction(settings) as session:
+        try:
+            ids = await staff.municipality_ids_by_code(session, list(municipalities)) if municipalities else []
+            member = await staff.create_staff(
+                session,
+                SystemClock(),
+                username=username,
+                full_name=name,
+                role=role,
+                password_hash=password_hash,
+                municipality_ids=ids,
+            )
+        except staff.StaffError as exc:
+            raise StartupError(str(exc)) from None
+        where = ", ".join(municipalities) if municipalities else "all municipalities"
+        print(f"staff {member.id}: {member.username} ({member.role}, {member.full_name}), {where}")
+    return 0
 
 
 async def list_users(settings: Settings) -> int:
-    engine = await open_database(settings, migrate=False)
-    try:
-        async with make_session_factory(engine)() as session:
-            accounts = await staff.all_accounts(session)
-        for member, codes in accounts:
-            where = "all municipalities" if member.role == "administrator" else ", ".join(codes) or "no municipality"
-            state = "" if member.active else " [inactive]"
-            print(f"{member.id:>4} {member.username:<20} {member.role:<14} {member.full_name} ({where}){state}")
-        if not accounts:
-            print("no staff accounts yet: opaska user create USERNAME --role administrator --name NAME")
-        return 0
-    finally:
-        await engine.dispose()
+    async with reading(settings) as session:
+        accounts = await staff.all_accounts(session)
+    for member, codes in accounts:
+        where = "all municipalities" if member.role == "administrator" else ", ".join(codes) or "no municipality"
+        state = "" if member.active else " [inactive]"
+        print(f"{member.id:>4} {member.username:<20} {member.role:<14} {member.full_name} ({where}){state}")
+    if not accounts:
+        print("no staff accounts yet: opaska user create USERNAME --role administrator --name NAME")
+    return 0
 
 
 async def change_password(settings: Settings, *, username: str, password_stdin: bool) -> int:

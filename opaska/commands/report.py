@@ -1,0 +1,24 @@
+"""`opaska report` (opaska/report_commands.py): a municipality's monthly report."""
+
+from __future__ import annotations
+
+from opaska.commands.table import Command, arg
+
+FORMATS = ("csv", "pdf", "json")
+
+COMMAND = Command(
+    "report",
+    help="a municipality's monthly report (CSV, PDF or JSON; no personal data)",
+    description="The monthly report of one municipality: participants, bands, alarms by kind and outcome, "
+    "answer times against the 60 s / 180 s targets, technical alarms, notifications. "
+    "CSV and JSON go to standard output unless --out is given; a PDF goes to "
+    "report-CODE-YYYY-MM.pdf unless --out is given.",
+    run="opaska.report_commands:run",
+    args=(
+        arg("--municipality", required=True, metavar="CODE", help="the municipality's code"),
+        arg("--month", required=True, metavar="YYYY-MM", help="a calendar month, e.g. 2026-11"),
+        arg("--format", choices=FORMATS, default="csv"),
+        arg("--lang", choices=("pl", "en"), default="pl"),
+        arg("--out", metavar="FILE", help="write to this file"),
+    ),
+)

@@ -1,0 +1,83 @@
+"""The shape of a command in the table, and the parser built from the table."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.settings import Settings
+
+Runner = Callable[..., Coroutine[Any, Any, int | None]]
+
+# Namespace attributes the parser sets for itself: never handed to a command's function.
+_RUNNER = "_runner"
+_COMMAND = "_command"
+_SUBCOMMAND = "_subcommand"
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One `add_argument` call: the argument's names and argparse's options. Each `dest` is the
+    keyword its command's function takes, so the parsed arguments are handed over as they are."""
+
+    names: tuple[str, ...]
+    options: dict[str, Any]
+
+
+def arg(*names: str, **options: Any) -> Arg:
+    return Arg(names, options)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command: `run` names its function as "module:function", called as
+    `function(settings, **arguments)` and returning the exit status (None: 0)."""
+
+    name: str
+    help: str
+    run: str
+    description: str | None = None
+    args: Sequence[Arg] = ()
+
+
+@dataclass(frozen=True)
+class Group:
+    """A command with subcommands, e.g. `opaska band …`."""
+
+    name: str
+    help: str
+    commands: Sequence[Command]
+    description: str | None = None
+
+
+def build_parser(table: Sequence[Command | Group], **parser_options: Any) -> argparse.ArgumentParser:
+    """The argparse parser of every command in `table`, in its order."""
+    parser = argparse.ArgumentParser(**parser_options)
+    commands = parser.add_subparsers(dest=_COMMAND, required=True, metavar="COMMAND")
+    for entry in table:
+        if isinstance(entry, Command):
+            _add_command(commands, entry)
+            continue
+        group = commands.add_parser(entry.name, help=entry.help, description=entry.description)
+        subcommands = group.add_subparsers(dest=_SUBCOMMAND, required=True, metavar=f"{entry.name.upper()}_COMMAND")
+        for command in entry.commands:
+            _add_command(subcommands, command)
+    return parser
+
+
+def _add_command(commands: Any, command: Command) -> None:
+    parser = commands.add_parser(command.name, help=command.help, description=command.description)
+    for argument in command.args:
+        parser.add_argument(*argument.names, **argument.options)
+    parser.set_defaults(**{_RUNNER: command.run})
+
+
+def invocation(settings: Settings, args: argparse.Namespace) -> Coroutine[Any, Any, int | None]:
+    """The parsed command's function called with its arguments (importing its module now)."""
+    arguments = {name: value for name, value in vars(args).items() if not name.startswith("_")}
+    module, function = getattr(args, _RUNNER).split(":")
+    runner: Runner = getattr(importlib.import_module(module), function)
+    return runner(settings, **arguments)

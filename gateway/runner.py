@@ -88,30 +88,26 @@ class Gateway:
         self._alarm_settings = alarms or AlarmSettings()
         self._on_alarm_stored = on_alarm_stored
         self._pausers: set[str] = set()
-        self._client = AsyncMqttClient(
-            endpoint,
-            client_id=client_id,
-            protocol="5" if protocol == "5" else "3.1.1",
+
+        def connection(suffix: str, on_message: Callable[[IncomingMessage], None]) -> AsyncMqttClient:
             # A persistent session: what arrives while we are away waits for us at the broker.
-            clean_start=False,
-            session_expiry_s=session_expiry_s,
-            keepalive_s=keepalive_s,
-            manual_ack=True,
-            on_message=self._receive,
-        )
+            # Acked by hand: an alarm only after its commit.
+            return AsyncMqttClient(
+                endpoint,
+                client_id=client_id + suffix,
+                protocol="5" if protocol == "5" else "3.1.1",
+                clean_start=False,
+                session_expiry_s=session_expiry_s,
+                keepalive_s=keepalive_s,
+                manual_ack=True,
+                on_message=on_message,
+            )
+
+        self._client = connection("", self._receive)
         # The priority lane: alarms come on a connection (and a persistent session) of their own,
         # so an SOS is never queued behind heartbeats in the broker or in the socket, nor held
         # when the telemetry queue is full and its connection stops reading.
-        self._alarm_client = AsyncMqttClient(
-            endpoint,
-            client_id=f"{client_id}-alarms",
-            protocol="5" if protocol == "5" else "3.1.1",
-            clean_start=False,
-            session_expiry_s=session_expiry_s,
-            keepalive_s=keepalive_s,
-            manual_ack=True,
-            on_message=self._receive_alarm,
-        )
+        self._alarm_client = connection("-alarms", self._receive_alarm)
         self._canaries = {
             lane: Canary(
                 client,

@@ -18,6 +18,7 @@ from alarm_center.alarms.model import Alarm, AlarmEvent
 from alarm_center.alarms.moves import RESOLVE_OUTCOMES, alarm_class
 from alarm_center.alarms.views import AlarmView, alarm_views, names_by_id
 from alarm_center.notify.model import Notification
+from registry.contact_view import ContactView
 from registry.contacts import list_contacts
 from registry.model import Band, Contact, Resident, StaffUser
 
@@ -75,14 +76,7 @@ class NotificationView(BaseModel):
     updated_at: datetime
 
 
-class ContactView(BaseModel):
-    id: int
-    name: str
-    relation: str
-    phone: str
-    priority: int
-    language: str
-    has_key: bool
+class AlarmContactView(ContactView):
     # Every SMS and call sent to this contact for this alarm, oldest first.
     notifications: list[NotificationView]
 
@@ -111,7 +105,7 @@ class AlarmDetail(BaseModel):
     outcomes: list[str]
     resident: ResidentCard | None
     band: BandStatusView
-    contacts: list[ContactView]
+    contacts: list[AlarmContactView]
     # Notifications to nobody on the contact list (the supervisor, the on-call responder).
     other_notifications: list[NotificationView]
     timeline: list[TimelineEntry]
@@ -255,17 +249,7 @@ async def alarm_detail(session: AsyncSession, alarm: Alarm, *, now: datetime) ->
         resident=_resident_card(resident, now.astimezone(LOCAL).date()) if resident is not None else None,
         band=_band_status(band),
         contacts=[
-            ContactView(
-                id=c.id,
-                name=c.name,
-                relation=c.relation,
-                phone=c.phone,
-                priority=c.priority,
-                language=c.language,
-                has_key=c.has_key,
-                notifications=by_contact.get(c.id, []),
-            )
-            for c in contacts
+            AlarmContactView(**ContactView.of(c).model_dump(), notifications=by_contact.get(c.id, [])) for c in contacts
         ],
         other_notifications=others,
         timeline=[_timeline_entry(e, staff_names, contact_names) for e in events],

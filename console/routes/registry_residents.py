@@ -32,6 +32,7 @@ from console.routes.registry_common import (
 )
 from registry import band_directory, contacts, municipalities, residents
 from registry.band_events import resident_band_history
+from registry.contact_view import ContactView
 from registry.model import Contact, Resident, StaffRole
 
 router = APIRouter(tags=["registry"], route_class=PolishRoute)
@@ -92,16 +93,6 @@ class ResidentView(BaseModel):
     created_at: datetime
     # Serials of the bands the resident wears now.
     bands: list[str]
-
-
-class ContactView(BaseModel):
-    id: int
-    name: str
-    relation: str
-    phone: str
-    priority: int
-    language: str
-    has_key: bool
 
 
 class ResidentDetail(BaseModel):
@@ -193,18 +184,6 @@ async def list_residents(
     return await _views(session, found)
 
 
-def _contact_view(contact: Contact) -> ContactView:
-    return ContactView(
-        id=contact.id,
-        name=contact.name,
-        relation=contact.relation,
-        phone=contact.phone,
-        priority=contact.priority,
-        language=contact.language,
-        has_key=contact.has_key,
-    )
-
-
 async def _detail(session: AsyncSession, user: StaffPrincipal, resident: Resident, now: datetime) -> ResidentDetail:
     [view] = await _views(session, [resident])
     worn = await band_directory.bands_worn_by(session, resident_id=resident.id)
@@ -213,7 +192,7 @@ async def _detail(session: AsyncSession, user: StaffPrincipal, resident: Residen
         resident=view,
         has_medical_notes=bool(resident.medical_notes) if user.role in MANAGERS else None,
         has_key_safe_code=resident.key_safe_code_encrypted is not None,
-        contacts=[_contact_view(c) for c in await contacts.list_contacts(session, resident_id=resident.id)],
+        contacts=[ContactView.of(c) for c in await contacts.list_contacts(session, resident_id=resident.id)],
         bands=[band_view_of(band, resident.municipality_id, name, now) for band in worn],
         band_history=await band_event_views(session, await resident_band_history(session, resident_id=resident.id)),
     )
@@ -332,7 +311,7 @@ async def add_contact(
         resident = await visible_resident(session, user, resident_id)
         with registry_errors():
             await contacts.add_contact(session, clock, resident_id=resident.id, **body.model_dump())
-        return [_contact_view(c) for c in await contacts.list_contacts(session, resident_id=resident.id)]
+        return [ContactView.of(c) for c in await contacts.list_contacts(session, resident_id=resident.id)]
 
 
 @router.patch("/api/registry/contacts/{contact_id}")
@@ -351,7 +330,7 @@ async def update_contact(contact_id: DbId, body: ContactUpdate, user: Supervisor
         contact = await _visible_contact(session, user, contact_id)
         with registry_errors():
             contact = await contacts.update_contact(session, contact_id=contact.id, **changes)
-        return _contact_view(contact)
+        return ContactView.of(contact)
 
 
 @router.delete("/api/registry/contacts/{contact_id}")
@@ -362,7 +341,7 @@ async def remove_contact(contact_id: DbId, user: Supervisor, session: SessionDep
         resident_id = contact.resident_id
         with registry_errors():
             await contacts.remove_contact(session, contact_id=contact.id)
-        return [_contact_view(c) for c in await contacts.list_contacts(session, resident_id=resident_id)]
+        return [ContactView.of(c) for c in await contacts.list_contacts(session, resident_id=resident_id)]
 
 
 @router.put("/api/registry/residents/{resident_id}/contacts/order")
@@ -374,4 +353,4 @@ async def reorder_contacts(
         resident = await visible_resident(session, user, resident_id)
         with registry_errors():
             ordered = await contacts.reorder_contacts(session, resident_id=resident.id, contact_ids=body.contact_ids)
-        return [_contact_view(c) for c in ordered]
+        return [ContactView.of(c) for c in ordered]

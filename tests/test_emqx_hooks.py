@@ -16,7 +16,7 @@ from alarm_center.live import AlarmFeed
 from console.context import ConsoleContext
 from core.clock import FakeClock
 from core.settings import MqttSettings, Settings
-from gateway.broker.acl import TopicRules, band_client_id
+from gateway.broker.acl import TopicRules, band_client_id, platform_client_id
 from gateway.broker.credential_store import CredentialStore
 from gateway.broker.emqx_hooks import EmqxHooks
 from gateway.topics import TopicScheme
@@ -99,7 +99,9 @@ async def test_authentication_binds_the_client_id(hooks: Hooks) -> None:
     assert await hooks.authenticate(a.serial, a.secret, band_client_id(a.serial)) == "allow"
     for clientid in (
         band_client_id(b.serial),  # another band's
-        "opaska-gateway",  # the gateway's
+        "opaska-gateway",  # the gateway's before issue 16
+        platform_client_id("opaska", "gateway"),  # the gateway's
+        platform_client_id("opaska", "gateway") + "-alarms",  # its alarm lane
         a.serial,
         f"{band_client_id(a.serial)}x",
         band_client_id(a.serial).upper(),
@@ -107,6 +109,10 @@ async def test_authentication_binds_the_client_id(hooks: Hooks) -> None:
     ):
         assert await hooks.authenticate(a.serial, a.secret, clientid) == "deny", clientid
     assert await hooks.authenticate(SERVICE, SERVICE_PASSWORD, "opaska-gateway") == "allow"
+    assert await hooks.authenticate(SERVICE, SERVICE_PASSWORD, platform_client_id("opaska", "gateway")) == "allow"
+    # Nobody else gets the platform's ids: anonymous, or the service account's name with a wrong password.
+    for username, password in (("", ""), (SERVICE, "not-the-password")):
+        assert await hooks.authenticate(username, password, platform_client_id("opaska", "gateway")) == "deny"
     for clientid in (band_client_id(a.serial), "band-", ""):
         assert await hooks.authenticate(SERVICE, SERVICE_PASSWORD, clientid) == "deny", clientid
 

@@ -82,9 +82,12 @@ def test_compose_shares_the_mosquitto_auth_files_between_opaska_and_mosquitto() 
     shared = _volume(mosquitto, "mosquitto-auth")
     script = mosquitto["command"][-1]
     assert f"{shared}/passwords" in script
+    assert f"{shared}/service-passwords" in script
     assert "kill -HUP" in script
     config = (REPO / "config" / "mosquitto.conf").read_text()
     assert "password_file /mosquitto/auth/passwords" in config
+    # The platform listener admits the service account alone: no band can log in there.
+    assert "password_file /mosquitto/auth/service-passwords" in config
     assert "acl_file /mosquitto/auth/acl" in config
     assert "/mosquitto/auth/$f" in script.replace("$$", "$")
     assert mosquitto["depends_on"]["mosquitto-files"]["condition"] == "service_completed_successfully"

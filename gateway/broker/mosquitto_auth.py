@@ -36,6 +36,8 @@ from registry.identifiers import is_valid_band_id
 log = logging.getLogger(__name__)
 
 PASSWORD_FILE = "passwords"  # noqa: S105 - a file name, not a password
+# The platform listener's (1884): the service account alone, so no band can log in there at all.
+SERVICE_PASSWORD_FILE = "service-passwords"  # noqa: S105 - a file name, not a password
 ACL_FILE = "acl"
 # The password file holds hashes of secrets: readable by its owner only. The ACL file holds
 # nothing secret, but no one else needs it either.
@@ -183,6 +185,10 @@ class MosquittoAuthFiles:
         return self.directory / PASSWORD_FILE
 
     @property
+    def service_password_path(self) -> Path:
+        return self.directory / SERVICE_PASSWORD_FILE
+
+    @property
     def acl_path(self) -> Path:
         return self.directory / ACL_FILE
 
@@ -211,6 +217,10 @@ class MosquittoAuthFiles:
         self.directory.mkdir(parents=True, exist_ok=True)
         # The ACL first: it never depends on the bands, so it is in place before any new password.
         changed = write_if_changed(self.acl_path, acl, mode=ACL_FILE_MODE)
+        service_only = render_password_file(
+            service_username=self.service_username, service_hash=self._service_hash, band_hashes={}
+        )
+        changed = write_if_changed(self.service_password_path, service_only, mode=PASSWORD_FILE_MODE) or changed
         changed = write_if_changed(self.password_path, passwords, mode=PASSWORD_FILE_MODE) or changed
         reloaded = False
         if changed:

@@ -57,5 +57,6 @@ async def mosquitto_files(settings: Settings, *, directory: str, pid_file: str |
         await engine.dispose()
     state = "written" if result.changed else "unchanged"
     reload = ", Mosquitto signalled" if result.reloaded else ""
-    print(f"{files.password_path} and {files.acl_path} {state} ({result.bands} bands){reload}")
+    paths = f"{files.password_path}, {files.service_password_path} and {files.acl_path}"
+    print(f"{paths} {state} ({result.bands} bands){reload}")
     return 0

@@ -35,7 +35,9 @@ from simulator.lab.processes import REPO
 
 PROJECT_CONFIG = REPO / "config" / "mosquitto.conf"
 SERVICE_USERNAME = "opaska-service"
-_REPLACED = ("persistence_location ", "log_dest ", "password_file ", "acl_file ", "pid_file ")
+_REPLACED = ("persistence_location ", "log_dest ", "pid_file ")
+# Where the shipped config expects the generated auth files (docker-compose's volume).
+SHIPPED_AUTH_DIR = "/mosquitto/auth/"
 BAND_LISTENER, SERVICE_LISTENER = "1883", "1884"  # the shipped config's
 
 
@@ -44,7 +46,7 @@ def _split_listeners(lines: list[str]) -> tuple[list[str], dict[str, list[str]]]
 
     A listener's options are the lines right after its `listener` line, up to the first blank
     line: that is how config/mosquitto.conf is laid out (`use_username_as_clientid` applies to the
-    listener it follows, even with per_listener_settings false).
+    listener it follows).
     """
     kept: list[str] = []
     options: dict[str, list[str]] = {}
@@ -66,37 +68,41 @@ def project_config_for(
     data_dir: Path,
     extra: str = "",
     *,
-    password_file: Path | None = None,
-    acl_file: Path | None = None,
+    auth_dir: Path,
+    acl: bool = True,
 ) -> str:
-    """The shipped config with our own listeners and paths; without an auth file, without its line.
+    """The shipped config with our own listeners and paths; with acl=False, without any `acl_file`.
 
     `port` takes the place of the shipped band listener (1883) and `service_port` of the platform's
-    (1884), each with the options the shipped config gives it (for 1883:
-    `use_username_as_clientid true`), so the tests check the shipped listeners. They come after
-    every kept line, which with per_listener_settings false are global.
+    (1884), each with the options the shipped config gives it (for 1883: `use_username_as_clientid
+    true` and the password file of every band; for 1884: the service account's alone), the auth
+    files read from `auth_dir` instead of the shipped /mosquitto/auth/, so the tests check the
+    shipped listeners and their authentication.
     """
     kept, listeners = _split_listeners(
         [line for line in PROJECT_CONFIG.read_text().splitlines() if not line.startswith(_REPLACED)]
     )
     if set(listeners) != {BAND_LISTENER, SERVICE_LISTENER}:
         raise ValueError(f"{PROJECT_CONFIG}: expected listeners 1883 and 1884, found {sorted(listeners)}")
+
+    def options(port: str) -> list[str]:
+        lines = [line.replace(SHIPPED_AUTH_DIR, f"{auth_dir}/") for line in listeners[port]]
+        return [line for line in lines if acl or not line.startswith("acl_file ")]
+
     # `user root`: Mosquitto started as root drops privileges and could not read files in our temp dir.
     return "\n".join(
         [
             *kept,
             f"listener {port} 127.0.0.1",
-            *listeners[BAND_LISTENER],
+            *options(BAND_LISTENER),
             f"listener {service_port} 127.0.0.1",
-            *listeners[SERVICE_LISTENER],
+            *options(SERVICE_LISTENER),
             f"persistence_location {data_dir}/",
             "user root",
             f"log_dest file {data_dir}/mosquitto.log",
             # Logging only: "Reloading config." (information) is how reload() knows a SIGHUP was handled.
             "log_type information",
             f"pid_file {data_dir}/mosquitto.pid",
-            *([f"password_file {password_file}"] if password_file else []),
-            *([f"acl_file {acl_file}"] if acl_file else []),
             extra,
             "",
         ]
@@ -139,8 +145,8 @@ class MosquittoProcess:
                 self.service_port,
                 workdir,
                 extra_config,
-                password_file=self.auth.password_path,
-                acl_file=self.auth.acl_path if acl else None,
+                auth_dir=self.auth.directory,
+                acl=acl,
             )
         )
         self.process: subprocess.Popen[bytes] | None = None

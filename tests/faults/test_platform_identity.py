@@ -128,7 +128,7 @@ async def test_strangers_with_the_platform_client_ids_silence_no_alarm(
                         (broker.service.username, "not-the-password"),
                         (band.serial, band.secret),  # a real band, but not its own client id
                     ):
-                        if kind == "mosquitto" and username == band.serial:
+                        if kind == "mosquitto" and username == band.serial and door == broker.bands:
                             continue  # below
                         attempts += 1
                         assert await refused(door, client_id, clean=clean, username=username, password=password), (
@@ -137,8 +137,8 @@ async def test_strangers_with_the_platform_client_ids_silence_no_alarm(
                 if kind == "mosquitto" and door == broker.bands:
                     # Mosquitto's ACL cannot see client ids: on the band listener the client id is
                     # replaced by the username, so a band giving the gateway's id connects as itself
-                    # (harmless, as the SOS below proves). The platform listener must never be
-                    # reachable by bands (config/mosquitto.conf, docs/brokers.md).
+                    # (harmless, as the SOS below proves). On the platform listener a band cannot
+                    # log in at all (its own password file holds the service account alone).
                     intruder = AsyncMqttClient(
                         door, client_id=client_id, username=band.serial, password=band.secret, protocol="3.1.1"
                     )

@@ -1,7 +1,7 @@
 // One alarm: the resident card, the band, the contacts with every SMS and call sent to them, the
 // timeline, and the operator's actions. Reloaded whenever the live feed says this alarm changed.
 "use strict";
-const { KINDS, STATUSES, OUTCOMES, NOTIFICATION_STATUSES, CHANNELS, api, el, show, clock, dateTime, duration,
+const { KINDS, STATUSES, OUTCOMES, CHANNELS, api, el, show, clock, dateTime, duration,
   secondsSince, residentName, Live } = Opaska;
 const ALARM_ID = Number(document.getElementById("alarm").dataset.alarmId);
 const ROLE = document.body.dataset.role;
@@ -53,13 +53,6 @@ function dl(target, pairs) {
   node.replaceChildren(...pairs.flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, value ?? "–")]));
 }
 
-function notificationList(list) {
-  if (!list.length) return el("span", { className: "muted" }, "—");
-  return el("ul", { className: "notifications" }, ...list.map((n) => el("li", { className: `n-${n.status}` },
-    `${CHANNELS[n.channel] || n.channel} ${clock(n.created_at)}: ${NOTIFICATION_STATUSES[n.status] || n.status}`,
-    n.error ? el("span", { className: "muted small" }, ` (${n.error})`) : null)));
-}
-
 function render() {
   const a = detail.alarm;
   const open = a.status === "raised" || a.status === "claimed";
@@ -97,31 +90,9 @@ function render() {
   document.getElementById("show-medical").hidden = !HANDLES_ALARMS || !r || !r.has_medical_notes;
   document.getElementById("show-key-safe").hidden = !HANDLES_ALARMS || !r || !r.has_key_safe_code;
 
-  const b = detail.band;
-  const location = b.last_location
-    ? el("a", { href: b.last_location.map_url, target: "_blank", rel: "noopener noreferrer" },
-      `${b.last_location.lat.toFixed(5)}, ${b.last_location.lon.toFixed(5)}${b.last_location.accuracy_m ? ` (±${Math.round(b.last_location.accuracy_m)} m)` : ""}`)
-    : null;
-  dl("band", [
-    ["Numer", b.serial], ["Bateria", b.battery_pct !== null ? `${b.battery_pct}%${b.charging ? " (ładuje się)" : ""}` : null],
-    ["Ostatni sygnał", b.last_heartbeat_at ? dateTime(b.last_heartbeat_at) : null],
-    ["Ostatnio widziana", b.last_seen_at ? dateTime(b.last_seen_at) : null],
-    ["Noszona", b.worn === null ? null : b.worn ? "tak" : "NIE"],
-    ["Łączność", b.online === null ? null : b.online ? "online" : "OFFLINE"],
-    ["Położenie", location],
-  ]);
+  AlarmBand.render(detail);
 
-  document.querySelector("#contacts tbody").replaceChildren(...detail.contacts.map((c) => el("tr", { dataset: { contactId: c.id } },
-    el("td", {}, String(c.priority)), el("td", {}, c.name, c.relation ? el("div", { className: "muted small" }, c.relation) : null),
-    el("td", {}, c.phone), el("td", {}, c.has_key ? "ma klucz" : "—"), el("td", {}, notificationList(c.notifications)),
-    el("td", { className: "contact-actions" }, ...(HANDLES_ALARMS && open ? [
-      el("button", { type: "button", className: "quiet", onclick: () => notify(c, "sms") }, "SMS"),
-      el("button", { type: "button", className: "quiet", onclick: () => notify(c, "voice") }, "Zadzwoń"),
-    ] : [])),
-  )));
-  const others = detail.other_notifications;
-  document.getElementById("other-notifications").replaceChildren(...(others.length
-    ? [el("h4", {}, "Inne powiadomienia (koordynator, dyżurni)"), notificationList(others)] : []));
+  AlarmContacts.render(detail, { canAct: HANDLES_ALARMS && open, onNotify: notify });
 
   const select = document.getElementById("outcome");
   const chosen = select.value;

@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from alarm_center.alarms import repository
+from alarm_center.alarms import repository, timeline_text
 from alarm_center.alarms.model import Alarm, AlarmEvent
 from alarm_center.alarms.moves import RESOLVE_OUTCOMES, alarm_class
 from alarm_center.alarms.views import AlarmView, alarm_views, names_by_id
 from alarm_center.notify.model import Notification
+from alarm_center.reports.labels import Lang
 from registry.contact_view import ContactView
 from registry.contacts import list_contacts
 from registry.model import Band, Contact, Resident, StaffUser
@@ -91,6 +92,8 @@ class TimelineEntry(BaseModel):
     from_status: str | None
     to_status: str | None
     detail: dict[str, Any]
+    # What happened, in words (alarm_center/alarms/timeline_text.py): the one wording of the audit trail.
+    text: str
 
 
 class AlarmDetail(BaseModel):
@@ -200,23 +203,39 @@ def _actors(events: Sequence[AlarmEvent], actor_type: str) -> set[int]:
     return {e.actor_id for e in events if e.actor_type == actor_type and e.actor_id is not None}
 
 
-def _timeline_entry(event: AlarmEvent, staff_names: dict[int, str], contact_names: dict[int, str]) -> TimelineEntry:
+def _contacts_named(events: Sequence[AlarmEvent]) -> set[int]:
+    """Contacts an event names in its detail (a relative called, a relative going)."""
+    return {e.detail["contact_id"] for e in events if isinstance(e.detail.get("contact_id"), int)}
+
+
+def _timeline_entry(
+    event: AlarmEvent, staff_names: dict[int, str], contact_names: dict[int, str], lang: Lang
+) -> TimelineEntry:
     named = event.actor_id is not None and event.actor_type in ("staff", "contact")
     names = staff_names if event.actor_type == "staff" else contact_names
+    actor_name = names.get(event.actor_id) if named and event.actor_id is not None else None
+    words = timeline_text.Event(
+        type=event.type,
+        detail=event.detail,
+        actor_type=event.actor_type,
+        actor_name=actor_name,
+        contact_names=contact_names,
+    )
     return TimelineEntry(
         id=event.id,
         at=event.at,
         type=event.type,
         actor_type=event.actor_type,
         actor_id=event.actor_id,
-        actor_name=names.get(event.actor_id) if named and event.actor_id is not None else None,
+        actor_name=actor_name,
         from_status=event.from_status,
         to_status=event.to_status,
         detail=event.detail,
+        text=timeline_text.describe(words, lang),
     )
 
 
-async def alarm_detail(session: AsyncSession, alarm: Alarm, *, now: datetime) -> AlarmDetail:
+async def alarm_detail(session: AsyncSession, alarm: Alarm, *, now: datetime, lang: Lang = Lang.PL) -> AlarmDetail:
     """The alarm page's view of `alarm` (no medical notes: those are read, audited, on their own)."""
     [view] = await alarm_views(session, [alarm])
     band = await session.get(Band, alarm.band_id)
@@ -227,9 +246,8 @@ async def alarm_detail(session: AsyncSession, alarm: Alarm, *, now: datetime) ->
     events = await repository.events_of(session, alarm.id)
     claimer = {alarm.claimed_by} if alarm.claimed_by is not None else set()
     staff_names = await _names(session, _actors(events, "staff") | claimer, StaffUser.id, StaffUser.full_name)
-    contact_names = {c.id: c.name for c in contacts} | await _names(
-        session, _actors(events, "contact") - {c.id for c in contacts}, Contact.id, Contact.name
-    )
+    others_named = (_actors(events, "contact") | _contacts_named(events)) - {c.id for c in contacts}
+    contact_names = {c.id: c.name for c in contacts} | await _names(session, others_named, Contact.id, Contact.name)
     by_contact: dict[int, list[NotificationView]] = {}
     others: list[NotificationView] = []
     for row in notifications:
@@ -252,5 +270,5 @@ async def alarm_detail(session: AsyncSession, alarm: Alarm, *, now: datetime) ->
             AlarmContactView(**ContactView.of(c).model_dump(), notifications=by_contact.get(c.id, [])) for c in contacts
         ],
         other_notifications=others,
-        timeline=[_timeline_entry(e, staff_names, contact_names) for e in events],
+        timeline=[_timeline_entry(e, staff_names, contact_names, lang) for e in events],
     )

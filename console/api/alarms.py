@@ -18,6 +18,7 @@ from alarm_center.alarms.lifecycle import Actor, Move, MoveRefused, MoveResult, 
 from alarm_center.alarms.model import AlarmStatus
 from alarm_center.alarms.readings import KeySafeCode, MedicalNotes, open_key_safe_code, open_medical_notes
 from alarm_center.alarms.views import AlarmView, alarm_views
+from alarm_center.reports.labels import Lang
 from console.api.scope import visible_alarm
 from console.auth.current import AlarmHandler, AnyStaff, StaffPrincipal
 from console.bounds import DbId
@@ -48,12 +49,15 @@ async def list_open_alarms(user: AnyStaff, session: SessionDep) -> list[AlarmVie
 
 
 @router.get("/api/alarms/{alarm_id}")
-async def get_alarm(alarm_id: DbId, user: AnyStaff, session: SessionDep, clock: ClockDep) -> AlarmDetail:
+async def get_alarm(
+    alarm_id: DbId, user: AnyStaff, session: SessionDep, clock: ClockDep, lang: Lang = Lang.PL
+) -> AlarmDetail:
     """One alarm in full: resident card (no medical notes: GET .../medical), band status, the
-    contacts in escalation order with every notification sent to each, and the event timeline."""
+    contacts in escalation order with every notification sent to each, and the event timeline
+    (each entry's `text` in `lang`: pl or en)."""
     async with session.begin():
         alarm = await visible_alarm(session, user, alarm_id)
-        return await alarm_detail(session, alarm, now=clock.now())
+        return await alarm_detail(session, alarm, now=clock.now(), lang=lang)
 
 
 NO_STORE = {"Cache-Control": "no-store"}

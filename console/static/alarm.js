@@ -1,52 +1,13 @@
 // One alarm: the resident card, the band, the contacts with every SMS and call sent to them, the
 // timeline, and the operator's actions. Reloaded whenever the live feed says this alarm changed.
 "use strict";
-const { KINDS, STATUSES, OUTCOMES, CHANNELS, api, el, show, clock, dateTime, duration,
+const { KINDS, STATUSES, OUTCOMES, api, el, show, clock, dateTime, duration,
   secondsSince, residentName, Live } = Opaska;
 const ALARM_ID = Number(document.getElementById("alarm").dataset.alarmId);
 const ROLE = document.body.dataset.role;
 const USER_ID = Number(document.body.dataset.userId);
 const HANDLES_ALARMS = ROLE === "operator" || ROLE === "supervisor" || ROLE === "administrator";
 let detail = null;
-
-const ANSWERS = { going: "jedzie", cannot: "nie może" };
-const CALL_OUTCOMES = {
-  answered: "odebrał(a)", no_answer: "nie odbiera", busy: "zajęte", voicemail: "poczta głosowa", wrong_number: "błędny numer",
-};
-const ESCALATION_REASONS = {
-  relative_going: "bliski potwierdził, że jedzie",
-  arrival_not_confirmed: "brak potwierdzenia dotarcia bliskiego",
-  claimed_no_progress: "brak postępu — alarm wrócił do kolejki",
-};
-const TARGETS = { operators: "operatorzy", supervisor: "koordynator", contacts: "bliscy" };
-
-function describe(entry) {
-  const d = entry.detail || {};
-  const who = entry.actor_name ? ` — ${entry.actor_name}` : "";
-  switch (entry.type) {
-    case "raised": return `Zgłoszenie z opaski${who}`;
-    case "repeat": return "Ponowne naciśnięcie przycisku";
-    case "claimed": return `Przyjęty${who}`;
-    case "released": return `Oddany do kolejki${who}${d.reason ? ` (${ESCALATION_REASONS[d.reason] || d.reason})` : ""}`;
-    case "resolved": return `Zamknięty: ${OUTCOMES[d.outcome] || d.outcome || ""}${who}${d.note ? ` — „${d.note}”` : ""}`;
-    case "cancelled": return `Odwołany${who}`;
-    case "note":
-      if (d.action === "resident_call") return `Rozmowa z mieszkańcem: ${CALL_OUTCOMES[d.call_outcome] || d.call_outcome}${who}${d.note ? ` — „${d.note}”` : ""}`;
-      return `Notatka${who}: „${d.note || ""}”`;
-    case "escalated": {
-      if (d.reason) return `Eskalacja: ${ESCALATION_REASONS[d.reason] || d.reason}`;
-      if (d.by_hand) return `Przekazany koordynatorowi${who}${d.note ? ` — „${d.note}”` : ""}`;
-      const targets = (d.targets || []).map((t) => TARGETS[t] || t).join(", ");
-      const channel = d.channel === "console" ? "konsola" : CHANNELS[d.channel] || d.channel;
-      return `Eskalacja, krok ${d.step}: ${targets} (${channel})${d.overdue ? " — alarm po czasie" : ""}`;
-    }
-    case "contact_response": return `Odpowiedź bliskiego: ${ANSWERS[d.answer] || d.answer} (${d.via === "voice" ? "klawisz" : "SMS"})${who}`;
-    case "medical_notes_opened": return `Otwarto informacje medyczne${who}`;
-    case "key_safe_code_opened": return `Otwarto kod sejfu na klucz${who}`;
-    case "manual_notification": return `Powiadomienie wysłane ręcznie${who}`;
-    default: return `${entry.type}${who}`;
-  }
-}
 
 function dl(target, pairs) {
   const node = document.getElementById(target);
@@ -101,7 +62,7 @@ function render() {
   select.value = chosen;
 
   document.getElementById("timeline").replaceChildren(...[...detail.timeline].reverse().map((entry) =>
-    el("li", { className: `t-${entry.type}` }, el("time", { dateTime: entry.at }, clock(entry.at)), " ", describe(entry))));
+    el("li", { className: `t-${entry.type}` }, el("time", { dateTime: entry.at }, clock(entry.at)), " ", entry.text)));
 }
 
 async function load() {

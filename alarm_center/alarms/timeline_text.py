@@ -1,0 +1,281 @@
+"""What each alarm event says on the alarm's timeline, in Polish and English.
+
+The timeline is the alarm's audit trail: each line must name the action exactly (a manual SMS to
+a relative is not "passed to the supervisor"), who did it, and to whom. Every event type the
+platform writes has its own wording here; an unknown type is shown as its raw name rather than
+dressed up as something it is not (tests/test_timeline_text.py covers every type).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from alarm_center.reports.labels import OUTCOMES, Lang
+
+
+@dataclass(frozen=True)
+class Event:
+    """One alarm event as the timeline needs it."""
+
+    type: str
+    detail: Mapping[str, Any]
+    actor_type: str = "system"
+    actor_name: str | None = None
+    # Names of the resident's contacts by id, for "SMS do Ewy Kowalskiej".
+    contact_names: Mapping[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Words:
+    pl: str
+    en: str
+
+    def __call__(self, lang: Lang) -> str:
+        return self.pl if lang == Lang.PL else self.en
+
+
+CHANNELS = {"sms": Words("SMS", "SMS"), "voice": Words("połączenie", "call"), "console": Words("konsola", "console")}
+TARGETS = {
+    "operators": Words("operatorzy", "operators"),
+    "supervisor": Words("koordynator", "supervisor"),
+    "contacts": Words("bliscy", "relatives"),
+    "on_duty:supervisor": Words("koordynator dyżurny", "supervisor on duty"),
+    "on_duty:responder": Words("opiekun dyżurny", "responder on duty"),
+}
+ANSWERS = {"going": Words("jedzie (TAK)", "going (YES)"), "cannot": Words("nie może (NIE)", "cannot (NO)")}
+VIA = {"sms": Words("SMS", "SMS"), "voice": Words("klawisz w rozmowie", "keypad")}
+CALL_OUTCOMES = {
+    "answered": Words("odebrał(a), rozmawialiśmy", "answered, we talked"),
+    "no_answer": Words("nie odbiera", "no answer"),
+    "busy": Words("zajęte", "busy"),
+    "voicemail": Words("poczta głosowa", "voicemail"),
+    "wrong_number": Words("błędny numer", "wrong number"),
+}
+NOT_CANCELLED = {
+    "claimed": Words("alarm był już przyjęty", "the alarm was already claimed"),
+    "too late": Words("za późno po upadku", "too late after the fall"),
+    "operator verifies": Words("operator potwierdza telefonicznie", "the operator verifies by phone"),
+}
+SKIP_REASONS = {"no_console": Words("nikt nie był przy konsoli", "no operator console was connected")}
+
+
+def _word(table: Mapping[str, Words], key: Any, lang: Lang) -> str:
+    words = table.get(str(key))
+    return words(lang) if words else str(key)
+
+
+def _by(event: Event, lang: Lang) -> str:
+    """ " — Anna Nowak" for a person's act; nothing for the system's or the band's."""
+    if not event.actor_name:
+        return ""
+    return f" — {event.actor_name}"
+
+
+def _quoted(note: Any) -> str:
+    return f" — „{note}”" if note else ""
+
+
+def _contact(event: Event, lang: Lang) -> str:
+    contact_id = event.detail.get("contact_id")
+    if isinstance(contact_id, int) and contact_id in event.contact_names:
+        return event.contact_names[contact_id]
+    if contact_id is None:
+        return Words("nikt z bliskich", "no relative")(lang)
+    return Words(f"kontakt nr {contact_id} (usunięty)", f"contact {contact_id} (removed)")(lang)
+
+
+def _targets(event: Event, lang: Lang) -> str:
+    return ", ".join(_word(TARGETS, t, lang) for t in event.detail.get("targets") or [])
+
+
+def _raised(e: Event, lang: Lang) -> str:
+    reason = e.detail.get("reason")
+    if e.actor_type == "band" or reason is None:
+        return Words("Zgłoszenie z opaski", "Raised by the band")(lang)
+    return Words(
+        f"Alarm techniczny zgłoszony przez system ({reason})", f"Technical alarm raised by the system ({reason})"
+    )(lang)
+
+
+def _released(e: Event, lang: Lang) -> str:
+    if e.detail.get("reason") == "claimed_no_progress":
+        minutes = int(e.detail.get("idle_s", 0)) // 60
+        return Words(
+            f"Wrócił do kolejki: przyjęty, ale bez działań od {minutes} min",
+            f"Back in the queue: claimed, but no action for {minutes} min",
+        )(lang)
+    return Words(f"Oddany do kolejki{_by(e, lang)}", f"Released to the queue{_by(e, lang)}")(lang)
+
+
+def _resolved(e: Event, lang: Lang) -> str:
+    outcome = OUTCOMES[lang].get(str(e.detail.get("outcome")), str(e.detail.get("outcome", "")))
+    return Words(f"Zamknięty: {outcome}", f"Closed: {outcome}")(lang) + _by(e, lang) + _quoted(e.detail.get("note"))
+
+
+def _cleared(e: Event, lang: Lang) -> str:
+    return Words("Zamknięty przez system: przyczyna ustąpiła", "Closed by the system: the cause is gone")(lang)
+
+
+def _cancelled(e: Event, lang: Lang) -> str:
+    seconds = e.detail.get("seconds_after_fall")
+    after = Words(f" ({seconds} s po upadku)", f" ({seconds} s after the fall)")(lang) if seconds is not None else ""
+    return Words("Odwołany przez mieszkańca przyciskiem", "Cancelled by the resident on the band")(lang) + after
+
+
+def _cancel_requested(e: Event, lang: Lang) -> str:
+    why = _word(NOT_CANCELLED, e.detail.get("why_not_cancelled"), lang)
+    return Words(
+        f"Mieszkaniec odwołał na opasce, alarm nadal otwarty: {why}",
+        f"Resident cancelled on the band, alarm left open: {why}",
+    )(lang)
+
+
+def _note(e: Event, lang: Lang) -> str:
+    if e.detail.get("action") == "resident_call":
+        outcome = _word(CALL_OUTCOMES, e.detail.get("call_outcome"), lang)
+        return (
+            Words(f"Rozmowa z mieszkańcem: {outcome}", f"Call with the resident: {outcome}")(lang)
+            + _by(e, lang)
+            + _quoted(e.detail.get("note"))
+        )
+    return Words("Notatka", "Note")(lang) + _by(e, lang) + f": „{e.detail.get('note', '')}”"
+
+
+def _escalated(e: Event, lang: Lang) -> str:
+    d = e.detail
+    reason = d.get("reason")
+    if d.get("by_hand") and d.get("targets") == ["contacts"]:
+        channel = d.get("channel")
+        what = (
+            Words("SMS wysłany ręcznie do", "SMS sent by hand to")
+            if channel == "sms"
+            else Words("Połączenie zlecone ręcznie do", "Call placed by hand to")
+        )
+        return f"{what(lang)} {_contact(e, lang)}{_by(e, lang)}"
+    if d.get("by_hand"):
+        return (
+            Words("Przekazany koordynatorowi", "Passed to the supervisor")(lang) + _by(e, lang) + _quoted(d.get("note"))
+        )
+    if reason == "relative_going":
+        return Words(
+            f"{_contact(e, lang)} jedzie — kolejni bliscy nie są powiadamiani",
+            f"{_contact(e, lang)} is going — no further relatives are notified",
+        )(lang)
+    if reason == "arrival_not_confirmed":
+        return Words(
+            f"Brak potwierdzenia dotarcia: {_contact(e, lang)} — alarm dla operatorów i koordynatora",
+            f"Arrival not confirmed: {_contact(e, lang)} — operators and supervisor alerted",
+        )(lang)
+    if reason == "claimed_no_progress":
+        return Words(
+            "Koordynator powiadomiony: alarm przyjęty bez działań", "Supervisor alerted: claimed without action"
+        )(lang)
+    if reason == "wait_skipped":
+        skipped = int(d.get("skipped_wait_s", 0))
+        why = _word(SKIP_REASONS, d.get("why"), lang)
+        return Words(
+            f"Pominięto oczekiwanie {skipped} s przed krokiem {d.get('next_step', '?')}: {why}",
+            f"Skipped the {skipped} s wait before step {d.get('next_step', '?')}: {why}",
+        )(lang)
+    return _step(e, lang)
+
+
+def _step(e: Event, lang: Lang) -> str:
+    d = e.detail
+    channel = _word(CHANNELS, d.get("channel"), lang)
+    head = Words(f"Eskalacja, krok {d.get('step', '?')}", f"Escalation, step {d.get('step', '?')}")(lang)
+    if d.get("unattended"):
+        head += Words(" (centrum bez operatora)", " (centre unattended)")(lang)
+    parts = [f"{head}: {_targets(e, lang)} ({channel})"]
+    if "contact_number" in d:
+        parts.append(
+            Words(
+                f"kontakt nr {d['contact_number']}: {_contact(e, lang)}",
+                f"contact {d['contact_number']}: {_contact(e, lang)}",
+            )(lang)
+        )
+    if d.get("contacts") in ("none", "none left"):
+        parts.append(
+            Words("brak bliskich do powiadomienia", "no relative to notify")(lang)
+            if d["contacts"] == "none"
+            else Words("wszyscy bliscy już powiadomieni", "every relative already notified")(lang)
+        )
+    for target in ("on_duty:supervisor", "on_duty:responder"):
+        if d.get(target) == "nobody on duty":
+            parts.append(
+                Words(
+                    f"nikt nie ma dyżuru ({_word(TARGETS, target, lang)})",
+                    f"nobody on duty ({_word(TARGETS, target, lang)})",
+                )(lang)
+            )
+    if d.get("overdue"):
+        parts.append(Words("alarm po czasie", "alarm overdue")(lang))
+    if d.get("sound"):
+        parts.append(Words("z dźwiękiem", "with sound")(lang))
+    return " — ".join(parts)
+
+
+def _contact_response(e: Event, lang: Lang) -> str:
+    answer = _word(ANSWERS, e.detail.get("answer"), lang)
+    via = _word(VIA, e.detail.get("via"), lang)
+    who = e.actor_name or e.detail.get("responder_phone") or Words("nieznany numer", "unknown number")(lang)
+    return Words(f"Odpowiedź: {who} — {answer} ({via})", f"Answer: {who} — {answer} ({via})")(lang)
+
+
+def _opted(stop: bool) -> Callable[[Event, Lang], str]:
+    def words(e: Event, lang: Lang) -> str:
+        who = e.actor_name or Words("bliski", "a relative")(lang)
+        if stop:
+            return Words(
+                f"{who} wypisał(a) się z SMS (STOP) — alarmy dostanie telefonem",
+                f"{who} opted out of SMS (STOP) — alerts come as calls",
+            )(lang)
+        return Words(f"{who} znów przyjmuje SMS (START)", f"{who} accepts SMS again (START)")(lang)
+
+    return words
+
+
+def _delivery(e: Event, lang: Lang) -> str:
+    d = e.detail
+    channel = _word(CHANNELS, d.get("channel"), lang)
+    return Words(
+        f"{channel} do {_contact(e, lang)}: {d.get('provider_status', d.get('status', '?'))}",
+        f"{channel} to {_contact(e, lang)}: {d.get('provider_status', d.get('status', '?'))}",
+    )(lang)
+
+
+def _simple(pl: str, en: str, with_actor: bool = True) -> Callable[[Event, Lang], str]:
+    def words(e: Event, lang: Lang) -> str:
+        return Words(pl, en)(lang) + (_by(e, lang) if with_actor else "")
+
+    return words
+
+
+WORDING: dict[str, Callable[[Event, Lang], str]] = {
+    "raised": _raised,
+    "repeat": _simple("Ponowne naciśnięcie przycisku", "The button pressed again", with_actor=False),
+    "claimed": _simple("Przyjęty", "Claimed"),
+    "released": _released,
+    "resolved": _resolved,
+    "cleared": _cleared,
+    "cancelled": _cancelled,
+    "cancel_requested": _cancel_requested,
+    "note": _note,
+    "escalated": _escalated,
+    "contact_response": _contact_response,
+    "contact_opted_out": _opted(stop=True),
+    "contact_opted_in": _opted(stop=False),
+    "medical_notes_opened": _simple("Otwarto informacje medyczne", "Medical notes opened"),
+    "key_safe_code_opened": _simple("Otwarto kod sejfu na klucz", "Key safe code opened"),
+    "delivery": _delivery,
+}
+
+
+def describe(event: Event, lang: Lang = Lang.PL) -> str:
+    """The timeline line for one event (without its time)."""
+    words = WORDING.get(event.type)
+    if words is None:
+        return f"{event.type}{_by(event, lang)}"
+    return words(event, lang)

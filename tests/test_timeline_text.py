@@ -1,0 +1,254 @@
+"""The alarm's timeline says exactly what happened: each event type and variant has its own wording
+in Polish and English, and the API's timeline names the action, the person and the relative.
+
+Table-driven: one row per event the platform writes (every lifecycle move's event type, the band's
+raise and repeat, a relative's answer and opt-out, the audited readings, every escalation variant).
+A new event type without wording fails `test_every_event_type_the_platform_writes_has_wording`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from alarm_center.alarms.moves import MOVES
+from alarm_center.alarms.timeline_text import WORDING, Event, describe
+from alarm_center.notify.repository import OPT_IN, OPT_OUT, RESPONSE_EVENT
+from alarm_center.reports.labels import Lang
+from tests.test_console_alarms_api import Centre, centre
+
+__all__ = ["centre"]  # the fixture, from the alarm API tests
+
+EWA = {7: "Ewa Kowalska"}
+ANNA = "Anna Nowak"
+
+
+def _event(type_: str, detail: dict[str, Any], actor_type: str = "system", actor_name: str | None = None) -> Event:
+    return Event(type=type_, detail=detail, actor_type=actor_type, actor_name=actor_name, contact_names=EWA)
+
+
+# (case, event, Polish, English): the whole line, so a wrong word anywhere fails.
+CASES: list[tuple[str, Event, str, str]] = [
+    ("raised by band", _event("raised", {"band_message_id": 1}, "band"), "Zgłoszenie z opaski", "Raised by the band"),
+    (
+        "raised by the system",
+        _event("raised", {"reason": "no_message"}),
+        "Alarm techniczny zgłoszony przez system (no_message)",
+        "Technical alarm raised by the system (no_message)",
+    ),
+    ("repeat", _event("repeat", {}, "band"), "Ponowne naciśnięcie przycisku", "The button pressed again"),
+    ("claim", _event("claimed", {}, "staff", ANNA), "Przyjęty — Anna Nowak", "Claimed — Anna Nowak"),
+    (
+        "release by hand",
+        _event("released", {"claimed_by": 3}, "staff", ANNA),
+        "Oddany do kolejki — Anna Nowak",
+        "Released to the queue — Anna Nowak",
+    ),
+    (
+        "release: no progress",
+        _event("released", {"reason": "claimed_no_progress", "idle_s": 960}),
+        "Wrócił do kolejki: przyjęty, ale bez działań od 16 min",
+        "Back in the queue: claimed, but no action for 16 min",
+    ),
+    (
+        "resolve",
+        _event("resolved", {"outcome": "ambulance_called", "note": "ZRM w drodze"}, "staff", ANNA),
+        "Zamknięty: Wezwano pogotowie (112) — Anna Nowak — „ZRM w drodze”",
+        "Closed: Emergency services called (112) — Anna Nowak — „ZRM w drodze”",
+    ),
+    (
+        "auto clear",
+        _event("cleared", {"outcome": "auto_cleared"}),
+        "Zamknięty przez system: przyczyna ustąpiła",
+        "Closed by the system: the cause is gone",
+    ),
+    (
+        "cancel by resident",
+        _event("cancelled", {"seconds_after_fall": 12.5}, "band"),
+        "Odwołany przez mieszkańca przyciskiem (12.5 s po upadku)",
+        "Cancelled by the resident on the band (12.5 s after the fall)",
+    ),
+    (
+        "cancel refused",
+        _event("cancel_requested", {"why_not_cancelled": "claimed"}, "band"),
+        "Mieszkaniec odwołał na opasce, alarm nadal otwarty: alarm był już przyjęty",
+        "Resident cancelled on the band, alarm left open: the alarm was already claimed",
+    ),
+    (
+        "note",
+        _event("note", {"note": "Dzwonię."}, "staff", ANNA),
+        "Notatka — Anna Nowak: „Dzwonię.”",
+        "Note — Anna Nowak: „Dzwonię.”",
+    ),
+    (
+        "resident call",
+        _event("note", {"action": "resident_call", "call_outcome": "no_answer", "by_hand": True}, "staff", ANNA),
+        "Rozmowa z mieszkańcem: nie odbiera — Anna Nowak",
+        "Call with the resident: no answer — Anna Nowak",
+    ),
+    (
+        "manual SMS to a relative",
+        _event(
+            "escalated", {"by_hand": True, "channel": "sms", "targets": ["contacts"], "contact_id": 7}, "staff", ANNA
+        ),
+        "SMS wysłany ręcznie do Ewa Kowalska — Anna Nowak",
+        "SMS sent by hand to Ewa Kowalska — Anna Nowak",
+    ),
+    (
+        "manual call to a relative",
+        _event(
+            "escalated", {"by_hand": True, "channel": "voice", "targets": ["contacts"], "contact_id": 7}, "staff", ANNA
+        ),
+        "Połączenie zlecone ręcznie do Ewa Kowalska — Anna Nowak",
+        "Call placed by hand to Ewa Kowalska — Anna Nowak",
+    ),
+    (
+        "passed to the supervisor",
+        _event("escalated", {"by_hand": True, "targets": ["supervisor"], "note": "Nie wiem co dalej"}, "staff", ANNA),
+        "Przekazany koordynatorowi — Anna Nowak — „Nie wiem co dalej”",
+        "Passed to the supervisor — Anna Nowak — „Nie wiem co dalej”",
+    ),
+    (
+        "console step",
+        _event("escalated", {"step": 1, "channel": "console", "targets": ["operators"], "sound": True}),
+        "Eskalacja, krok 1: operatorzy (konsola) — z dźwiękiem",
+        "Escalation, step 1: operators (console) — with sound",
+    ),
+    (
+        "overdue step",
+        _event("escalated", {"step": 2, "channel": "console", "targets": ["supervisor"], "overdue": True}),
+        "Eskalacja, krok 2: koordynator (konsola) — alarm po czasie",
+        "Escalation, step 2: supervisor (console) — alarm overdue",
+    ),
+    (
+        "voice step to a relative",
+        _event(
+            "escalated", {"step": 3, "channel": "voice", "targets": ["contacts"], "contact_id": 7, "contact_number": 1}
+        ),
+        "Eskalacja, krok 3: bliscy (połączenie) — kontakt nr 1: Ewa Kowalska",
+        "Escalation, step 3: relatives (call) — contact 1: Ewa Kowalska",
+    ),
+    (
+        "no relative left",
+        _event("escalated", {"step": 3, "channel": "voice", "targets": ["contacts"], "contacts": "none left"}),
+        "Eskalacja, krok 3: bliscy (połączenie) — wszyscy bliscy już powiadomieni",
+        "Escalation, step 3: relatives (call) — every relative already notified",
+    ),
+    (
+        "nobody on duty",
+        _event(
+            "escalated",
+            {"step": 1, "channel": "sms", "targets": ["on_duty:supervisor"], "on_duty:supervisor": "nobody on duty"},
+        ),
+        "Eskalacja, krok 1: koordynator dyżurny (SMS) — nikt nie ma dyżuru (koordynator dyżurny)",
+        "Escalation, step 1: supervisor on duty (SMS) — nobody on duty (supervisor on duty)",
+    ),
+    (
+        "relative going",
+        _event("escalated", {"reason": "relative_going", "contact_id": 7}),
+        "Ewa Kowalska jedzie — kolejni bliscy nie są powiadamiani",
+        "Ewa Kowalska is going — no further relatives are notified",
+    ),
+    (
+        "arrival not confirmed",
+        _event("escalated", {"reason": "arrival_not_confirmed", "contact_id": 7}),
+        "Brak potwierdzenia dotarcia: Ewa Kowalska — alarm dla operatorów i koordynatora",
+        "Arrival not confirmed: Ewa Kowalska — operators and supervisor alerted",
+    ),
+    (
+        "claimed without progress",
+        _event("escalated", {"reason": "claimed_no_progress", "idle_s": 900}),
+        "Koordynator powiadomiony: alarm przyjęty bez działań",
+        "Supervisor alerted: claimed without action",
+    ),
+    (
+        "relative answers yes",
+        _event(RESPONSE_EVENT, {"answer": "going", "via": "sms"}, "contact", "Ewa Kowalska"),
+        "Odpowiedź: Ewa Kowalska — jedzie (TAK) (SMS)",
+        "Answer: Ewa Kowalska — going (YES) (SMS)",
+    ),
+    (
+        "relative answers no by key",
+        _event(RESPONSE_EVENT, {"answer": "cannot", "via": "voice"}, "contact", "Ewa Kowalska"),
+        "Odpowiedź: Ewa Kowalska — nie może (NIE) (klawisz w rozmowie)",
+        "Answer: Ewa Kowalska — cannot (NO) (keypad)",
+    ),
+    (
+        "opt out",
+        _event(OPT_OUT, {"via": "sms"}, "contact", "Ewa Kowalska"),
+        "Ewa Kowalska wypisał(a) się z SMS (STOP) — alarmy dostanie telefonem",
+        "Ewa Kowalska opted out of SMS (STOP) — alerts come as calls",
+    ),
+    (
+        "opt in",
+        _event(OPT_IN, {"via": "sms"}, "contact", "Ewa Kowalska"),
+        "Ewa Kowalska znów przyjmuje SMS (START)",
+        "Ewa Kowalska accepts SMS again (START)",
+    ),
+    (
+        "medical notes",
+        _event("medical_notes_opened", {}, "staff", ANNA),
+        "Otwarto informacje medyczne — Anna Nowak",
+        "Medical notes opened — Anna Nowak",
+    ),
+    (
+        "key safe",
+        _event("key_safe_code_opened", {}, "staff", ANNA),
+        "Otwarto kod sejfu na klucz — Anna Nowak",
+        "Key safe code opened — Anna Nowak",
+    ),
+]
+
+
+def _platform_event_types() -> set[str]:
+    """Every alarm_event type the platform writes: each lifecycle move's, plus those written directly."""
+    moves = {spec.event_type for spec in MOVES.values()}
+    direct = {"raised", "repeat", RESPONSE_EVENT, OPT_OUT, OPT_IN, "medical_notes_opened", "key_safe_code_opened"}
+    return moves | direct
+
+
+@pytest.mark.parametrize(("case", "event", "polish", "english"), CASES, ids=[c[0] for c in CASES])
+def test_wording(case: str, event: Event, polish: str, english: str) -> None:
+    assert describe(event, Lang.PL) == polish
+    assert describe(event, Lang.EN) == english
+
+
+def test_every_event_type_the_platform_writes_has_wording_and_a_case() -> None:
+    types = _platform_event_types()
+    assert types - set(WORDING) == set()
+    assert types - {event.type for _, event, _, _ in CASES} == set()
+
+
+def test_no_two_cases_read_alike() -> None:
+    """Different actions never share a line: an audit trail that names the wrong act is a defect."""
+    polish = [text for _, _, text, _ in CASES]
+    assert len(set(polish)) == len(polish)
+
+
+def test_an_unknown_type_is_shown_as_it_is() -> None:
+    assert describe(_event("something_new", {}, "staff", ANNA)) == "something_new — Anna Nowak"
+
+
+@pytest.mark.asyncio
+async def test_the_api_timeline_names_a_manual_sms_as_such(centre: Centre) -> None:
+    """The defect seen: a manual SMS to a relative read "Przekazany koordynatorowi"."""
+    alarm = await centre.raise_alarm()
+    operator = await centre.as_("operator")
+    assert (await operator.post(f"/api/alarms/{alarm}/claim")).status_code == 200
+    [contact] = (await operator.get(f"/api/alarms/{alarm}")).json()["contacts"]
+    sent = await operator.post(f"/api/alarms/{alarm}/notify", json={"contact_id": contact["id"], "channel": "sms"})
+    assert sent.status_code == 201, sent.text
+    passed = await operator.post(f"/api/alarms/{alarm}/escalate", json={"note": "proszę o decyzję"})
+    assert passed.status_code in (200, 201), passed.text
+
+    polish = [entry["text"] for entry in (await operator.get(f"/api/alarms/{alarm}")).json()["timeline"]]
+    assert polish == [
+        "Zgłoszenie z opaski",
+        "Przyjęty — Ola Nowicka",
+        f"SMS wysłany ręcznie do {contact['name']} — Ola Nowicka",
+        "Przekazany koordynatorowi — Ola Nowicka — „proszę o decyzję”",
+    ]
+    english = (await operator.get(f"/api/alarms/{alarm}?lang=en")).json()["timeline"]
+    assert english[2]["text"] == f"SMS sent by hand to {contact['name']} — Ola Nowicka"
+    assert (await operator.get(f"/api/alarms/{alarm}?lang=xx")).status_code == 422

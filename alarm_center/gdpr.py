@@ -41,7 +41,24 @@ ERASED_FIRST_NAME = "Usunięty"
 ERASED_LAST_NAME = "mieszkaniec"
 # Event detail keys whose text is ours (codes, not people's words); anything else textual is dropped.
 SAFE_DETAIL_KEYS = frozenset(
-    {"action", "call_outcome", "via", "channel", "targets", "why_not_cancelled", "outcome", "kind", "reason", "status"}
+    {
+        "action",
+        "call_outcome",
+        "via",
+        "channel",
+        "targets",
+        "why_not_cancelled",
+        "outcome",
+        "kind",
+        "reason",
+        "status",
+        # Codes, not personal data: what a relative answered (TAK/NIE) and what Twilio said of a message.
+        "answer",
+        "provider_status",
+        "template",
+        "error_code",
+        "why",
+    }
 )
 
 

@@ -58,6 +58,12 @@ async def notify_contact(
     """Queue an alert SMS or call to one of the resident's contacts, and record who asked for it."""
     async with session.begin():
         alarm = await visible_alarm(session, user, alarm_id)
+        if alarm.is_test:
+            # A technician's installation test: nobody's relative is to be alarmed by it.
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                detail=f"alarm {alarm_id} is an installation test: relatives are not notified about tests",
+            )
         try:
             queued = await notify_by_hand(
                 session,

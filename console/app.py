@@ -13,6 +13,7 @@ from console.alarm_notify import router as alarm_notify_router
 from console.api.alarms import router as alarms_router
 from console.api.residents import router as residents_router
 from console.api.supervisor import router as supervisor_router
+from console.api.unattended import router as unattended_router
 from console.auth.api import router as login_router
 from console.band_rejects import router as band_rejects_router
 from console.body_limit import BodyLimit
@@ -79,6 +80,7 @@ def create_app(context: ConsoleContext, *, clock: Clock | None = None, health: H
         alarms_router,
         alarm_notify_router,
         supervisor_router,
+        unattended_router,
         residents_router,
         health_router,
         live_router,

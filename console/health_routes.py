@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from console.context import ConsoleContext
+from console.notifier_mode import notifier_mode
 from core.health import DatabaseWatch, Health
 
 # Served while the database is unreachable: they need none, and /readyz is what says it is down.
@@ -20,9 +21,11 @@ router = APIRouter()
 
 
 @router.get("/healthz", tags=["health"])
-async def healthz() -> dict[str, str]:
-    """The process is up."""
-    return {"status": "ok"}
+async def healthz(request: Request) -> dict[str, str | bool]:
+    """The process is up; and which notifier the centre runs: `test_mode` true means SMS and calls
+    are recorded, not sent (no Twilio configured)."""
+    mode = notifier_mode(request.app.state.context)
+    return {"status": "ok", "notifier": mode, "test_mode": mode == "outbox"}
 
 
 @router.get("/readyz", tags=["health"])

@@ -12,11 +12,14 @@ from console.auth.current import StaffPrincipal, principal_for_token
 from console.context import ConsoleContext
 from console.presence import ConsolePresence
 from core.clock import Clock
+from registry.model import StaffRole
 
 # How often a live page re-checks its login (and keeps it alive while the page is open).
 LIVE_SESSION_CHECK_S = 60.0
 # WebSocket close codes: 1008 policy violation (not logged in, or the session ended).
 WS_NOT_LOGGED_IN = 1008
+
+ALARM_HANDLING_ROLES = frozenset({StaffRole.OPERATOR, StaffRole.SUPERVISOR, StaffRole.ADMINISTRATOR})
 
 router = APIRouter()
 
@@ -34,11 +37,16 @@ async def live(websocket: WebSocket) -> None:
         await websocket.close(code=WS_NOT_LOGGED_IN)
         return
     await websocket.accept()
-    await console.connected()
+    # Only someone who can claim an alarm makes the centre attended: a technician's page open on
+    # installation tests must not let escalation wait for an operator who is not there.
+    attends = user.role in ALARM_HANDLING_ROLES
+    if attends:
+        await console.connected()
     try:
         await _stream(websocket, user, context, clock)
     finally:
-        await console.disconnected()
+        if attends:
+            await console.disconnected()
 
 
 async def _websocket_user(websocket: WebSocket, context: ConsoleContext, clock: Clock) -> StaffPrincipal | None:

@@ -17,10 +17,26 @@ from console.auth import sessions
 from console.auth.current import StaffPrincipal, principal_for_token
 from console.bounds import DbId
 from console.deps import ClockDep, SessionDep, context_of
+from console.notifier_mode import in_test_mode
 from registry.model import StaffRole
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+
+
+def _map_context(request: Request) -> dict[str, object]:
+    """The map's tile URL and attribution, for base.html's meta tags (map.js reads them)."""
+    settings = context_of(request).settings
+    return {"map_tiles_url": settings.map_tiles_url, "map_attribution": settings.map_attribution}
+
+
+def _test_mode_context(request: Request) -> dict[str, object]:
+    """`test_mode`: SMS and calls are recorded, not sent (no Twilio); base.html's banner says so."""
+    return {"test_mode": in_test_mode(context_of(request))}
+
+
+templates = Jinja2Templates(
+    directory=Path(__file__).resolve().parent / "templates", context_processors=[_map_context, _test_mode_context]
+)
 
 ROLE_NAMES = {
     StaffRole.OPERATOR: "operator",

@@ -163,6 +163,20 @@ class ConsoleSettings(BaseModel):
     # Fernet key (urlsafe base64 of 32 bytes) that encrypts key-safe codes at rest. Empty:
     # `opaska run` keeps one in var/console-data-key; production sets OPASKA_CONSOLE_DATA_KEY.
     data_key: SecretStr = SecretStr("")
+    # The map on the alarm page and the band and resident cards: a tile URL template ({z}, {x},
+    # {y}; {s} for subdomains) fetched by the operator's browser, never by the server. Empty: no
+    # tiles (offline centres, tests); the marker, accuracy circle and coordinates still show.
+    map_tiles_url: str = Field(default="https://tile.openstreetmap.org/{z}/{x}/{y}.png", max_length=500)
+    # Shown on the map as the tile provider asks (OpenStreetMap's licence requires it).
+    map_attribution: str = Field(default="© OpenStreetMap contributors", max_length=300)
+
+    @field_validator("map_tiles_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        value = value.strip()
+        if value and not (value.startswith(("https://", "http://")) and all(p in value for p in ("{z}", "{x}", "{y}"))):
+            raise ValueError("must be empty or an http(s) URL with {z}, {x} and {y}")
+        return value
 
     @field_validator("data_key")
     @classmethod

@@ -31,10 +31,18 @@ class PresenceUpdate:
     checkin_at: datetime | None = None
     online: bool | None = None
     online_at: datetime | None = None
+    # The newest accepted message of this batch and its kind (band.last_message_at/_kind).
+    message_at: datetime | None = None
+    message_kind: str | None = None
 
     def seen(self, at: datetime) -> None:
         if self.last_seen_at is None or at > self.last_seen_at:
             self.last_seen_at = at
+
+    def sent(self, kind: str, at: datetime) -> None:
+        """An accepted message of `kind` at `at`; of equal times the later in the batch wins."""
+        if self.message_at is None or at >= self.message_at:
+            self.message_at, self.message_kind = at, kind
 
     def set_worn(self, worn: bool, at: datetime) -> None:
         if self.worn is None:
@@ -64,6 +72,7 @@ class PresenceBatch:
     def add(self, message: TelemetryMessage, received_at: datetime) -> None:
         update = self._for(message.band)
         update.seen(received_at)
+        update.sent(message.kind, received_at)
         fields = message.fields
         if message.kind == "heartbeat":
             update.battery = fields["battery"]

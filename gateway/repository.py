@@ -50,6 +50,11 @@ def _presence_values(update_: PresenceUpdate) -> dict[str, Any]:
             (or_(Band.last_seen_at.is_(None), Band.last_seen_at < update_.last_seen_at), update_.last_seen_at),
             else_=Band.last_seen_at,
         )
+    if update_.message_at is not None:
+        # Like last_seen_at: an older batch landing late keeps the newer message and its kind.
+        newer = or_(Band.last_message_at.is_(None), Band.last_message_at <= update_.message_at)
+        values["last_message_at"] = case((newer, update_.message_at), else_=Band.last_message_at)
+        values["last_message_kind"] = case((newer, update_.message_kind), else_=Band.last_message_kind)
     for column, value in (
         ("battery_pct", update_.battery),
         ("charging", update_.charging),
@@ -85,8 +90,12 @@ async def record_presence(session: AsyncSession, *, band_id: int, update_: Prese
         await session.execute(update(Band).where(Band.id == band_id).values(**values))
 
 
-async def record_seen(session: AsyncSession, *, band_id: int, seen_at: datetime) -> None:
-    await record_presence(session, band_id=band_id, update_=PresenceUpdate(last_seen_at=seen_at))
+async def record_seen(session: AsyncSession, *, band_id: int, seen_at: datetime, kind: str | None = None) -> None:
+    """The band was heard at `seen_at`; with `kind`, an accepted message of that kind (its last signal)."""
+    update_ = PresenceUpdate(last_seen_at=seen_at)
+    if kind is not None:
+        update_.sent(kind, seen_at)
+    await record_presence(session, band_id=band_id, update_=update_)
 
 
 # -- presence for a whole batch: one executemany per shape of update, not one UPDATE per band ----
@@ -103,6 +112,7 @@ def _presence_shape(update_: PresenceUpdate) -> tuple[str, ...]:
         name
         for name, value in (
             ("seen", update_.last_seen_at),
+            ("message", update_.message_at),
             ("battery", update_.battery),
             ("charging", update_.charging),
             ("signal", update_.signal),
@@ -126,6 +136,8 @@ def _presence_params(band_id: int, update_: PresenceUpdate) -> dict[str, Any]:
     return {
         "b_id": band_id,
         "b_seen": update_.last_seen_at,
+        "b_message_at": update_.message_at,
+        "b_message_kind": update_.message_kind,
         "b_battery": update_.battery,
         "b_charging": update_.charging,
         "b_signal": update_.signal,
@@ -149,6 +161,13 @@ def _presence_statement(shape: tuple[str, ...]) -> Any:
         seen = param("seen", c.last_seen_at)
         values["last_seen_at"] = case(
             (or_(c.last_seen_at.is_(None), c.last_seen_at < seen), seen), else_=c.last_seen_at
+        )
+    if "message" in shape:
+        message_at = param("message_at", c.last_message_at)
+        newer = or_(c.last_message_at.is_(None), c.last_message_at <= message_at)
+        values["last_message_at"] = case((newer, message_at), else_=c.last_message_at)
+        values["last_message_kind"] = case(
+            (newer, param("message_kind", c.last_message_kind)), else_=c.last_message_kind
         )
     for name, column in (
         ("battery", c.battery_pct),

@@ -83,7 +83,7 @@ class BandMessageService:
             stored_id = await repository.insert_band_message_once(session, _message_row(band, message, received_at))
             if stored_id is None:
                 return AlarmStored(message.band, message.message_id, None, False, True, message.kind)
-            await repository.record_seen(session, band_id=band.id, seen_at=received_at)
+            await repository.record_seen(session, band_id=band.id, seen_at=received_at, kind=message.kind)
             municipality_id = None
             if band.resident_id is not None:
                 municipality_id = (
@@ -126,7 +126,7 @@ class BandMessageService:
             stored_id = await repository.insert_band_message_once(session, _message_row(band, message, received_at))
             if stored_id is None:
                 return AlarmStored(message.band, message.message_id, None, False, True, message.kind)
-            await repository.record_seen(session, band_id=band.id, seen_at=received_at)
+            await repository.record_seen(session, band_id=band.id, seen_at=received_at, kind=message.kind)
             result = await cancel_fall_by_resident(
                 session,
                 band=band,

@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,6 +18,7 @@ from core.mqtt.client import MqttError
 from core.mqtt.endpoint import MqttEndpoint
 from core.settings import Settings
 from gateway.topics import TopicScheme
+from opaska.demo_residents import DEMO_RESIDENTS, ensure_demo_residents
 from registry import service, staff
 from registry.credentials import hash_band_secret, new_band_secret
 from registry.model import Band, Municipality
@@ -26,49 +28,14 @@ from simulator.band import RepeatPolicy, VirtualBand
 log = logging.getLogger(__name__)
 
 DEMO_MUNICIPALITY = "demo-0264011"
-DEMO_RESIDENTS = [
-    (
-        "Helena",
-        "Kowalska",
-        "ul. Legnicka 12/4, Wrocław",
-        "Klucz u sąsiadki spod 5",
-        [("Anna Kowalska", "601 234 567", "córka")],
-    ),
-    ("Stanisław", "Nowak", "ul. Kasprowicza 3, Wrocław", "Domofon 17", [("Piotr Nowak", "602 345 678", "syn")]),
-    (
-        "Zofia",
-        "Wiśniewska",
-        "pl. Grunwaldzki 8/2, Wrocław",
-        "Sejf na klucz przy drzwiach",
-        [("Ewa Wiśniewska", "603 456 789", "wnuczka")],
-    ),
-    (
-        "Józef",
-        "Wójcik",
-        "ul. Ślężna 40, Wrocław",
-        "",
-        [("Marek Wójcik", "604 567 890", "syn"), ("Jan Zieliński", "605 678 901", "sąsiad")],
-    ),
-    (
-        "Irena",
-        "Kamińska",
-        "ul. Świdnicka 5/1, Wrocław",
-        "Drzwi od podwórza",
-        [("Łucja Kamińska", "606 789 012", "córka")],
-    ),
-]
-
-# Medical notes of some demo residents (the console shows them only on request, audited).
-DEMO_MEDICAL_NOTES = {
-    "Helena": "Cukrzyca typu 2, insulina rano i wieczorem. Uczulenie na penicylinę.",
-    "Józef": "Po udarze (2024), niedosłuch: mówić głośno i wolno. Rozrusznik serca.",
-}
 
 
 @dataclass(frozen=True)
 class DemoBand:
     serial: str
     secret: str
+    # Where the simulated band says it is (its resident's home); None: a band without GPS.
+    home: tuple[float, float] | None = None
 
 
 # Demo bands' secrets, so `opaska simulate --band DEMO-001` can log in as one. Demo bands only:
@@ -96,46 +63,29 @@ def demo_secret(serial: str, path: Path = DEMO_CREDENTIALS) -> str | None:
 
 
 async def seed_demo(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock, *, logins_path: Path | None = None
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    *,
+    logins_path: Path | None = None,
+    data_key: Fernet | None = None,
 ) -> list[DemoBand]:
-    """Create the demo data once; on every start issue the demo bands fresh secrets."""
+    """Create the demo data once (and complete an older demo's residents); on every start issue
+    the demo bands fresh secrets. Key-safe codes are stored only with the console's `data_key`."""
     bands: list[DemoBand] = []
+    homes = {demo.serial: demo.home for demo in DEMO_RESIDENTS}
     async with sessions() as session, session.begin():
-        existing = (
+        municipality = (
             await session.execute(select(Municipality).where(Municipality.code == DEMO_MUNICIPALITY))
         ).scalar_one_or_none()
-        if existing is None:
+        if municipality is None:
             municipality = await service.create_municipality(session, clock, code=DEMO_MUNICIPALITY, name="Gmina Demo")
-            for number, (first, last, address, access, contacts) in enumerate(DEMO_RESIDENTS, start=1):
-                resident = await service.create_resident(
-                    session,
-                    clock,
-                    municipality_id=municipality.id,
-                    first_name=first,
-                    last_name=last,
-                    address=address,
-                    access_notes=access,
-                    medical_notes=DEMO_MEDICAL_NOTES.get(first, ""),
-                )
-                for priority, (name, phone, relation) in enumerate(contacts, start=1):
-                    await service.add_contact(
-                        session,
-                        clock,
-                        resident_id=resident.id,
-                        name=name,
-                        phone=phone,
-                        priority=priority,
-                        relation=relation,
-                    )
-                await service.register_band(
-                    session, clock, serial=f"DEMO-{number:03d}", model="demo", resident_id=resident.id
-                )
+        await ensure_demo_residents(session, clock, municipality_id=municipality.id, data_key=data_key)
         for band in (
             await session.execute(select(Band).where(Band.serial.like("DEMO-%")).order_by(Band.serial))
         ).scalars():
             secret = new_band_secret()
             band.secret_hash = hash_band_secret(secret)
-            bands.append(DemoBand(band.serial, secret))
+            bands.append(DemoBand(band.serial, secret, homes.get(band.serial)))
     log.info("demo data ready: %d residents with bands in 'Gmina Demo'", len(bands))
     await seed_demo_logins(sessions, clock, logins_path or DEMO_LOGINS)
     return bands
@@ -224,9 +174,16 @@ async def run_demo_bands(
         )
         for b in bands
     ]
+    for band, demo in zip(virtual, bands, strict=True):
+        if demo.home is not None:
+            band.state.lat, band.state.lon = demo.home
     try:
         for band in virtual:
             await band.start()
+        # A GPS band reports where it is on connecting, as a real one does: the map shows it now.
+        for band, demo in zip(virtual, bands, strict=True):
+            if demo.home is not None:
+                await band.report_location("periodic")
     except MqttError as exc:
         log.error("demo bands cannot connect: %s", exc)
         raise

@@ -45,6 +45,16 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+def _say_if_test_mode(settings: Settings) -> None:
+    """One WARNING line at start when SMS and calls are only recorded: nobody must take a demo
+    setup for a centre that reaches relatives."""
+    if settings.notify.mode == "outbox":
+        log.warning(
+            'TEST MODE (tryb próbny): [notify] mode = "outbox": SMS and calls are recorded, NOT sent; '
+            'set [notify] mode = "twilio" and [twilio] to reach relatives'
+        )
+
+
 def _check_console_port(settings: Settings) -> None:
     check_listen_port(settings.console.host, settings.console.port, "OPASKA_CONSOLE_PORT")
 
@@ -141,7 +151,7 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
         if demo:
             from opaska.demo import run_demo_bands, save_demo_credentials, seed_demo
 
-            bands = await seed_demo(sessions, clock)
+            bands = await seed_demo(sessions, clock, data_key=context.data_key)
             save_demo_credentials(bands)
             parts["demo bands"] = run_demo_bands(settings, endpoint, bands)
         log.info(
@@ -151,6 +161,7 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
             endpoint,
             "SQLite" if settings.database.is_sqlite else "PostgreSQL",
         )
+        _say_if_test_mode(settings)
 
         async def stop() -> None:
             server.should_exit = True
@@ -226,6 +237,7 @@ async def run_engine_process(settings: Settings) -> None:
         sessions = make_session_factory(db)
         health.PROCESS.add_check("database", health.database_check(sessions))
         log.info("engine running")
+        _say_if_test_mode(settings)
 
         async def stop() -> None:
             if server is not None:

@@ -120,3 +120,19 @@ async def band_test_results(session: AsyncSession, *, band_id: int, limit: int =
             )
         ).scalars()
     )
+
+
+async def bands_in_test_mode(session: AsyncSession, *, now: datetime) -> list[Band]:
+    """Bands whose test mode has not ended yet (few at any time: the visits in progress)."""
+    return list(
+        (await session.execute(select(Band).where(Band.test_mode_until > now).order_by(Band.test_mode_until))).scalars()
+    )
+
+
+async def results_for_alarms(session: AsyncSession, alarm_ids: list[int]) -> dict[int, BandTestResult]:
+    """The test result of each of these test alarms (one per alarm: the gateway records it when it
+    raises the alarm), by alarm id."""
+    if not alarm_ids:
+        return {}
+    rows = await session.execute(select(BandTestResult).where(BandTestResult.alarm_id.in_(alarm_ids)))
+    return {result.alarm_id: result for result in rows.scalars() if result.alarm_id is not None}

@@ -125,6 +125,10 @@ class Band(Base):
     # {lat, lon, accuracy_m, source, at}: the newest position the band reported.
     last_location: Mapped[dict[str, Any] | None] = mapped_column(Json)
     last_checkin_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The newest message the band sent that was accepted (any kind: heartbeat, SOS, location...),
+    # and its kind: the cards' "Ostatni sygnał". last_seen_at also counts refused messages.
+    last_message_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_message_kind: Mapped[str | None] = mapped_column(String(32))
     # From the band's retained status topic (its MQTT last will says offline).
     online: Mapped[bool | None] = mapped_column(Boolean)
     online_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -220,6 +220,16 @@ ACCESS: dict[tuple[str, str], Rule] = {
         *HANDLERS, scoped=True, cross=True, body=lambda side: {"contact_id": side.contact_id, "channel": "sms"}
     ),
     ("GET", "/api/supervisor/overview"): api(*MANAGERS),
+    # What escalated while no console was connected, for the user's municipalities.
+    ("GET", "/api/escalations/unattended"): api(*HANDLERS),
+    # ---- installation tests: the count for every console; the band's test alarms for band readers;
+    # closing one for anyone who handles alarms, and for a technician a test alarm only (the side's
+    # alarm is a real one: a technician is refused it for the role, an operator gets 409)
+    ("GET", "/api/installation-tests/summary"): api(*ANY),
+    ("GET", "/api/installation-tests/bands/{band_id}/alarms"): api(*BAND_READERS, scoped=True),
+    ("POST", "/api/installation-tests/alarms/{alarm_id}/close"): api(
+        *HANDLERS, scoped=True, body=lambda _: {"outcome": "installation_test_ok"}
+    ),
     ("PUT", "/api/residents/{resident_id}/key-safe"): api(*MANAGERS, scoped=True, body=lambda _: {"code": "4711#"}),
     ("GET", "/api/band-rejects"): api(*BAND_READERS),
     # ---- the registry: bands

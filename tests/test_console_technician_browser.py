@@ -33,7 +33,7 @@ from registry.model import Band, BandTestResult, Contact, Municipality, Resident
 from simulator.band import RepeatPolicy, VirtualBand
 from simulator.lab.staff import StaffMember, create_staff
 from tests.conftest import TEST_MQTT_URL
-from tests.support.browser import RECONNECTING, SCREENSHOTS, browser, new_page, no_script_errors
+from tests.support.browser import RECONNECTING, SCREENSHOTS, browser, confirm_in_page, new_page, no_script_errors
 from tests.support.processes import platform_process_setup
 from tests.support.seed import seed_resident_with_band
 from tests.test_console_browser import Platform
@@ -196,15 +196,16 @@ async def test_a_technician_registers_a_band_and_runs_its_installation_test(
         await page.screenshot(path=str(SCREENSHOTS / "band-test-pass.png"), full_page=True)
 
         # The visit ends: test mode off; new credentials shown once (the old secret is gone), then revoked.
-        page.on("dialog", lambda dialog: dialog.accept())
         await page.click("#test-stop")
         await expect(page.locator("#test-state")).to_contain_text("nie jest w trybie testowym")
         await page.click("#reissue")
+        await confirm_in_page(page, "Wydaj nowe hasło")
         await expect(page.locator("#secret-box")).to_be_visible()
         new_secret = (await page.locator("#secret-value").text_content() or "").strip()
         assert len(new_secret) >= 16
         assert new_secret != secret
         await page.click("#revoke")
+        await confirm_in_page(page, "Unieważnij")
         await expect(page.locator("#secret-box")).to_be_hidden()
         await expect(page.locator("#band")).to_contain_text("unieważnione")
         await expect(page.locator("#test-start")).to_be_disabled()
@@ -278,7 +279,6 @@ async def test_a_supervisor_keeps_the_list_and_an_administrator_erases_a_residen
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     platform = visit.platform
     page = await log_in(browser, platform, visit.supervisor, "/registry")
-    page.on("dialog", lambda dialog: dialog.accept())
     with only_refusals(page, 422):
         # A new resident: a bad phone is refused by name, in Polish; then saved.
         await page.click("#add-resident-toggle")
@@ -315,6 +315,7 @@ async def test_a_supervisor_keeps_the_list_and_an_administrator_erases_a_residen
         await expect(rows.nth(0)).to_contain_text("Jan Ząbek")
         await expect(rows.nth(1)).to_contain_text("Anna Ząbek")
         await rows.nth(1).locator("button", has_text="Usuń").click()
+        await confirm_in_page(page, "Usuń")
         await expect(rows).to_have_count(1)
         # Her details changed: a new address, the phone removed.
         await page.click("#edit-toggle")

@@ -56,7 +56,7 @@ async def test_sos_reaches_operator_websocket(
     with opaska_process(["run"], env, log_path) as process:
         await wait_healthy(base, process, log_path)
         async with httpx.AsyncClient(base_url=base) as http:
-            assert (await http.get("/healthz")).json() == {"status": "ok"}
+            assert (await http.get("/healthz")).json() == {"status": "ok", "notifier": "outbox", "test_mode": True}
             assert (await http.get("/api/alarms")).status_code == 401
             login = await log_in(http, operator)
             assert (await http.get("/api/alarms")).json() == []

@@ -363,7 +363,26 @@ steps = [
             ('targets = ["supervisor"], sound', 'targets = ["contacts"], sound'),
             "policy 'life' step 2: target 'contacts' cannot be reached on the console",
         ),
-        (('channel = "voice"', 'channel = "pigeon"'), "policy 'life' step 3, field channel: Input should be"),
+        (
+            ('channel = "voice", targets = ["contacts"]', 'channel = "pigeon", targets = ["contacts"]'),
+            "policy 'life' step 3, field channel: Input should be",
+        ),
+        (
+            (
+                'channel = "voice", targets = ["on_duty:supervisor"]',
+                'channel = "pigeon", targets = ["on_duty:supervisor"]',
+            ),
+            "policy 'life' unattended step 2, field channel: Input should be",
+        ),
+        (
+            ('channel = "sms", targets = ["on_duty:supervisor"]', 'channel = "sms", targets = ["contacts"]'),
+            "policy 'life': unattended step 1: target 'contacts'; use on_duty:supervisor or on_duty:responder",
+        ),
+        (
+            ('channel = "sms", targets = ["on_duty:supervisor"]', 'channel = "console", targets = ["supervisor"]'),
+            "policy 'life': unattended step 1: channel must be sms or voice",
+        ),
+        (("unattended_wait_s = 60", "unattended_wait_s = -1"), "policy 'life', field unattended_wait_s: Input should"),
         (('fall = "life"', 'fall = "lief"'), "[kinds]: fall names policy 'lief', which is not defined"),
         (("after_s = 120,", "after_s = -5,"), "policy 'life' step 3, field after_s: Input should be greater"),
     ],
@@ -608,3 +627,62 @@ async def test_when_the_console_goes_away_during_the_wait_the_phone_steps_come_a
     assert [step for step, _ in await centre.steps_fired(alarm)] == [1, 2, 3, 3]
     await centre.at(300)
     assert [step for step, _ in await centre.steps_fired(alarm)] == [1, 2, 3, 3]
+
+
+async def _night_supervisor(centre: Centre) -> None:
+    now = centre.clock.now()
+    async with centre.sessions() as session, session.begin():
+        await add_shift(
+            session,
+            role="supervisor",
+            name="Nocny",
+            phone="+48713000001",
+            starts_at=now - timedelta(hours=1),
+            ends_at=now + timedelta(hours=8),
+            created_at=now,
+        )
+
+
+@pytest.mark.parametrize(("gone_at", "relatives_at"), [(100, 176), (150, 180)])
+async def test_when_the_console_goes_away_the_supervisor_is_paged_once_and_relatives_wait_no_longer_than_planned(
+    centre: Centre, gone_at: int, relatives_at: int
+) -> None:
+    await _night_supervisor(centre)
+    alarm = await centre.raise_alarm()
+    await centre.at(0)
+    await centre.at(60)
+    await centre.at(gone_at)
+    centre.console = False  # presence ends 15 s later
+    found_empty = gone_at + 16
+    await centre.at(found_empty)
+    # Paged at once; relatives after the supervisor's minute, but never later than the policy's 180 s.
+    assert await centre.calls(alarm) == [("sms", "+48713000001", "pending"), ("voice", "+48713000001", "pending")]
+    [skipped] = [d for d in await centre.escalated(alarm) if d.get("reason") == "wait_skipped"]
+    assert skipped["why"] == "no_console"
+    assert (skipped["after_step"], skipped["next_step"], skipped["wait_s"]) == (2, 3, 120)
+    assert (skipped["waited_s"], skipped["kept_s"]) == (found_empty - 60, relatives_at - found_empty)
+    await centre.at(found_empty + 1)
+    await centre.at(relatives_at - 1)
+    assert len(await centre.calls(alarm)) == 2
+    await centre.at(relatives_at)
+    assert (await centre.calls(alarm))[2] == ("voice", CONTACT_1, "pending")
+    # Each wait is skipped, and the supervisor paged, once.
+    reasons = [d.get("reason") for d in await centre.escalated(alarm)]
+    assert (reasons.count("wait_skipped"), reasons.count("unattended")) == (1, 2)
+
+
+async def test_a_policy_without_unattended_steps_pages_nobody(centre: Centre, tmp_path: Path) -> None:
+    await _night_supervisor(centre)
+    centre.console = False
+    path = tmp_path / "escalation.toml"
+    text = DEFAULT_POLICIES.read_text()
+    start, end = text.index("unattended_wait_s = 60"), text.index("steps = [", text.index("unattended_wait_s = 60"))
+    path.write_text(text[:start] + text[end:])
+    alarm = await centre.raise_alarm(policies=load_policies(path))
+    await centre.at(0)
+    await centre.at(1)
+    await centre.at(2)
+    assert await centre.calls(alarm) == [("voice", CONTACT_1, "pending")]
+    skipped = [d for d in await centre.escalated(alarm) if d.get("reason") == "wait_skipped"]
+    assert [(d["after_step"], d["wait_s"], d["kept_s"]) for d in skipped] == [(1, 60, 0), (2, 120, 0)]
+    assert not [d for d in await centre.escalated(alarm) if d.get("reason") == "unattended"]

@@ -2,13 +2,16 @@
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from opaska.db.migrate import pending_revisions
 from opaska.db.models import Base
+from simulator.lab.processes import REPO
 
 pytestmark = pytest.mark.asyncio
 
@@ -33,3 +36,11 @@ async def test_partial_unique_index_exists(db_engine: AsyncEngine) -> None:
     index = found["uq_alarm_open_per_band_kind"]
     assert index["unique"]
     assert index["column_names"] == ["band_id", "kind", "is_test"]
+
+
+def test_every_revision_id_fits_alembic_version() -> None:
+    """PostgreSQL's alembic_version.version_num is VARCHAR(32): a longer id fails the migration there
+    (SQLite does not check, so only this catches it under `make test`)."""
+    script = ScriptDirectory.from_config(Config(str(REPO / "alembic.ini")))
+    too_long = [r.revision for r in script.walk_revisions() if len(r.revision) > 32]
+    assert too_long == []

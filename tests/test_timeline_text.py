@@ -15,6 +15,7 @@ import pytest
 from alarm_center.alarms.moves import MOVES
 from alarm_center.alarms.timeline_text import WORDING, Event, describe
 from alarm_center.notify.repository import OPT_IN, OPT_OUT, RESPONSE_EVENT
+from alarm_center.notify.service import DELIVERY_EVENT
 from alarm_center.reports.labels import Lang
 from tests.test_console_alarms_api import Centre, centre
 
@@ -163,6 +164,120 @@ CASES: list[tuple[str, Event, str, str]] = [
         "Supervisor alerted: claimed without action",
     ),
     (
+        "wait skipped: nobody at the console",
+        _event(
+            "escalated",
+            {
+                "reason": "wait_skipped",
+                "why": "no_console",
+                "after_step": 2,
+                "next_step": 3,
+                "wait_s": 120,
+                "kept_s": 59,
+            },
+        ),
+        "Pominięto oczekiwanie po kroku 2 (120 s): nikt nie był przy konsoli — krok 3 wcześniej, "
+        "po 59 s na reakcję koordynatora",
+        "Skipped the wait after step 2 (120 s): no operator console was connected — step 3 comes early, "
+        "after 59 s for the supervisor to act",
+    ),
+    (
+        "unattended: the supervisor on duty paged",
+        _event(
+            "escalated",
+            {
+                "reason": "unattended",
+                "why": "no_console",
+                "channel": "sms",
+                "targets": ["on_duty:supervisor"],
+                "on_duty:supervisor": 4,
+                "names": {"on_duty:supervisor": "Nocna Koordynatorka"},
+            },
+        ),
+        "Centrum bez operatora — SMS do: koordynator dyżurny (Nocna Koordynatorka)",
+        "Centre unattended — SMS to: supervisor on duty (Nocna Koordynatorka)",
+    ),
+    (
+        "unattended: nobody on duty",
+        _event(
+            "escalated",
+            {
+                "reason": "unattended",
+                "channel": "voice",
+                "targets": ["on_duty:supervisor"],
+                "on_duty:supervisor": "nobody on duty",
+            },
+        ),
+        "Centrum bez operatora — połączenie do: koordynator dyżurny — nikt nie ma dyżuru",
+        "Centre unattended — call to: supervisor on duty — nobody on duty",
+    ),
+    (
+        "test alarm closed",
+        _event("resolved", {"outcome": "installation_test_ok", "installation_test": True}, "staff", ANNA),
+        "Zamknięty: Test instalacyjny zakończony — Anna Nowak",
+        "Closed: Installation test completed — Anna Nowak",
+    ),
+    (
+        "SMS delivered",
+        _event(
+            "delivery",
+            {
+                "notification_id": 3,
+                "channel": "sms",
+                "template": "sms_alert",
+                "contact_id": 7,
+                "provider_status": "delivered",
+            },
+        ),
+        "SMS do Ewa Kowalska: doręczony",
+        "SMS to Ewa Kowalska: delivered",
+    ),
+    (
+        "call not answered",
+        _event(
+            "delivery",
+            {
+                "notification_id": 4,
+                "channel": "voice",
+                "template": "voice_alert",
+                "contact_id": 7,
+                "provider_status": "no-answer",
+            },
+        ),
+        "połączenie do Ewa Kowalska: nie odebrał(a)",
+        "call to Ewa Kowalska: not answered",
+    ),
+    (
+        "SMS undelivered, with Twilio's code",
+        _event(
+            "delivery",
+            {
+                "channel": "sms",
+                "template": "sms_alert",
+                "contact_id": 7,
+                "provider_status": "undelivered",
+                "error_code": 30003,
+            },
+        ),
+        "SMS do Ewa Kowalska: niedoręczony [30003]",
+        "SMS to Ewa Kowalska: undelivered [30003]",
+    ),
+    (
+        "test mode: nothing sent",
+        _event(
+            "delivery",
+            {
+                "channel": "voice",
+                "template": "fallback_voice",
+                "contact_id": None,
+                "to_phone": "+48 *** *** 567",
+                "provider_status": "not_sent_test_mode",
+            },
+        ),
+        "połączenie (połączenie zamiast nieudanego SMS) do +48 *** *** 567: nie wysłano – tryb próbny",
+        "call (call instead of a failed SMS) to +48 *** *** 567: not sent – test mode",
+    ),
+    (
         "relative answers yes",
         _event(RESPONSE_EVENT, {"answer": "going", "via": "sms"}, "contact", "Ewa Kowalska"),
         "Odpowiedź: Ewa Kowalska — jedzie (TAK) (SMS)",
@@ -204,7 +319,16 @@ CASES: list[tuple[str, Event, str, str]] = [
 def _platform_event_types() -> set[str]:
     """Every alarm_event type the platform writes: each lifecycle move's, plus those written directly."""
     moves = {spec.event_type for spec in MOVES.values()}
-    direct = {"raised", "repeat", RESPONSE_EVENT, OPT_OUT, OPT_IN, "medical_notes_opened", "key_safe_code_opened"}
+    direct = {
+        "raised",
+        "repeat",
+        RESPONSE_EVENT,
+        OPT_OUT,
+        OPT_IN,
+        "medical_notes_opened",
+        "key_safe_code_opened",
+        DELIVERY_EVENT,
+    }
     return moves | direct
 
 

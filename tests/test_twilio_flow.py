@@ -457,7 +457,7 @@ async def test_a_restarted_sender_reconciles_instead_of_resending(centre: Centre
     claimed = await centre.sender._claim_due()
     assert [message.notification_id for message, _ in claimed] == [sent_before_crash, never_sent]
     dying = TwilioNotifier(centre.fake.client(), from_number=OURS, public_url=PUBLIC)
-    sid = await dying.send(claimed[0][0])
+    sid = (await dying.send(claimed[0][0])).provider_id
 
     # A new engine, the clock moved on; before the deadline nothing is touched.
     restarted = centre.new_sender()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,10 +27,20 @@ class Claimed:
     event_id: int
 
 
-async def claim_alarm(session: AsyncSession, clock: Clock, *, alarm_id: int, staff_id: int) -> Claimed:
+async def claim_alarm(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    alarm_id: int,
+    staff_id: int,
+    detail: Mapping[str, Any] | None = None,
+) -> Claimed:
     """Does not commit. Two operators claiming at once: exactly one wins, the other gets
-    `lifecycle.MoveRefused` ("alarm 12 is already claimed by staff 7")."""
-    moved = await apply_move(session, at=clock.now(), alarm_id=alarm_id, move=Move.CLAIM, actor=Actor.staff(staff_id))
+    `lifecycle.MoveRefused` ("alarm 12 is already claimed by staff 7"). `detail` goes on the
+    audited event (e.g. `{"installation_test": true}`)."""
+    moved = await apply_move(
+        session, at=clock.now(), alarm_id=alarm_id, move=Move.CLAIM, actor=Actor.staff(staff_id), detail=detail
+    )
     # Only a life alarm came from a press the resident waits on; the band shows "help is coming".
     if alarm_class(moved.kind) == LIFE:
         msg_id = (

@@ -15,10 +15,12 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from alarm_center.alarms import repository, timeline_text
 from alarm_center.alarms.model import Alarm, AlarmEvent
-from alarm_center.alarms.moves import RESOLVE_OUTCOMES, alarm_class
+from alarm_center.alarms.moves import alarm_class, resolve_outcomes
 from alarm_center.alarms.views import AlarmView, alarm_views, names_by_id
 from alarm_center.notify.model import Notification
+from alarm_center.notify.repository import RESPONSE_EVENT
 from alarm_center.reports.labels import Lang
+from registry.band_signal import BandLocation, LastSignal, band_location, last_signal
 from registry.contact_view import ContactView
 from registry.contacts import list_contacts
 from registry.model import Band, Contact, Resident, StaffUser
@@ -41,16 +43,6 @@ class ResidentCard(BaseModel):
     has_key_safe_code: bool
 
 
-class Location(BaseModel):
-    lat: float
-    lon: float
-    accuracy_m: float | None = None
-    source: str | None = None
-    at: str | None = None
-    # A link only: nothing is fetched from the map (the console works offline).
-    map_url: str
-
-
 class BandStatusView(BaseModel):
     serial: str
     model: str
@@ -61,8 +53,11 @@ class BandStatusView(BaseModel):
     online_changed_at: datetime | None
     last_seen_at: datetime | None
     last_heartbeat_at: datetime | None
+    # The band's newest accepted message, any kind (heartbeat, SOS, location...): "Ostatni sygnał".
+    last_signal: LastSignal | None = None
     signal: int | None
-    last_location: Location | None
+    # Drawn on the page's map (tiles as configured; without them the marker and coordinates).
+    last_location: BandLocation | None
 
 
 class NotificationView(BaseModel):
@@ -75,11 +70,22 @@ class NotificationView(BaseModel):
     error: str | None
     created_at: datetime
     updated_at: datetime
+    # Twilio's own status (queued, sent, delivered, undelivered, failed; for calls ringing,
+    # in-progress, completed, busy, no-answer, failed), the furthest reached, and when.
+    provider_status: str | None = None
+    provider_status_at: datetime | None = None
+    # Test mode (no Twilio): nothing was sent, whatever `status` says.
+    test_mode: bool = False
 
 
 class AlarmContactView(ContactView):
     # Every SMS and call sent to this contact for this alarm, oldest first.
     notifications: list[NotificationView]
+    # The contact's latest answer about this alarm ("going" / "cannot"; None: none yet), when, and
+    # how ("sms" / "voice"). A "going" taken back by a later "cannot" is "cannot".
+    answer: str | None = None
+    answered_at: datetime | None = None
+    answer_via: str | None = None
 
 
 class TimelineEntry(BaseModel):
@@ -120,28 +126,6 @@ def age_on(birth: date | None, today: date) -> int | None:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
-def map_url(lat: float, lon: float) -> str:
-    return f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=17/{lat:.6f}/{lon:.6f}"
-
-
-def _location(raw: dict[str, Any] | None) -> Location | None:
-    if not raw:
-        return None
-    try:
-        lat, lon = float(raw["lat"]), float(raw["lon"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    accuracy = raw.get("accuracy_m")
-    return Location(
-        lat=lat,
-        lon=lon,
-        accuracy_m=float(accuracy) if isinstance(accuracy, int | float) else None,
-        source=str(raw["source"]) if raw.get("source") is not None else None,
-        at=str(raw["at"]) if raw.get("at") is not None else None,
-        map_url=map_url(lat, lon),
-    )
-
-
 def _notification_view(row: Notification) -> NotificationView:
     return NotificationView(
         id=row.id,
@@ -153,7 +137,23 @@ def _notification_view(row: Notification) -> NotificationView:
         error=row.error,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        provider_status=row.provider_status,
+        provider_status_at=row.provider_status_at,
+        test_mode=row.test_mode,
     )
+
+
+def _answers(events: Sequence[AlarmEvent]) -> dict[int, dict[str, Any]]:
+    """{contact id: answer, answered_at, answer_via} of each contact's latest answer (events oldest first)."""
+    latest: dict[int, dict[str, Any]] = {}
+    for event in events:
+        if event.type == RESPONSE_EVENT and event.actor_type == "contact" and event.actor_id is not None:
+            latest[event.actor_id] = {
+                "answer": event.detail.get("answer"),
+                "answered_at": event.at,
+                "answer_via": event.detail.get("via"),
+            }
+    return latest
 
 
 def _resident_card(resident: Resident, today: date) -> ResidentCard:
@@ -182,8 +182,9 @@ def _band_status(band: Band) -> BandStatusView:
         online_changed_at=band.online_changed_at,
         last_seen_at=band.last_seen_at,
         last_heartbeat_at=band.last_checkin_at,
+        last_signal=last_signal(band),
         signal=band.signal,
-        last_location=_location(band.last_location),
+        last_location=band_location(band.last_location),
     )
 
 
@@ -248,6 +249,7 @@ async def alarm_detail(session: AsyncSession, alarm: Alarm, *, now: datetime, la
     staff_names = await _names(session, _actors(events, "staff") | claimer, StaffUser.id, StaffUser.full_name)
     others_named = (_actors(events, "contact") | _contacts_named(events)) - {c.id for c in contacts}
     contact_names = {c.id: c.name for c in contacts} | await _names(session, others_named, Contact.id, Contact.name)
+    answers = _answers(events)
     by_contact: dict[int, list[NotificationView]] = {}
     others: list[NotificationView] = []
     for row in notifications:
@@ -263,11 +265,14 @@ async def alarm_detail(session: AsyncSession, alarm: Alarm, *, now: datetime, la
         closed_at=alarm.closed_at,
         outcome=alarm.outcome,
         note=alarm.note,
-        outcomes=sorted(RESOLVE_OUTCOMES[alarm_class(alarm.kind)]),
+        outcomes=sorted(resolve_outcomes(alarm_class(alarm.kind), is_test=alarm.is_test)),
         resident=_resident_card(resident, now.astimezone(LOCAL).date()) if resident is not None else None,
         band=_band_status(band),
         contacts=[
-            AlarmContactView(**ContactView.of(c).model_dump(), notifications=by_contact.get(c.id, [])) for c in contacts
+            AlarmContactView(
+                **ContactView.of(c).model_dump(), notifications=by_contact.get(c.id, []), **answers.get(c.id, {})
+            )
+            for c in contacts
         ],
         other_notifications=others,
         timeline=[_timeline_entry(e, staff_names, contact_names, lang) for e in events],

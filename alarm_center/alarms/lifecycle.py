@@ -29,6 +29,7 @@ from alarm_center.alarms.moves import (
     RESOLVE_OUTCOMES,
     RESOLVED,
     TECH,
+    TEST_OUTCOMES,
     TRANSITIONS,
     Actor,
     ActorType,
@@ -43,6 +44,7 @@ from alarm_center.alarms.moves import (
     judge_outcome,
     kinds_of,
     not_allowed,
+    resolve_outcomes,
     target,
 )
 from core.db.after_commit import after_commit
@@ -57,6 +59,7 @@ __all__ = [
     "RESOLVED",
     "RESOLVE_OUTCOMES",
     "TECH",
+    "TEST_OUTCOMES",
     "TRANSITIONS",
     "Actor",
     "ActorType",
@@ -72,6 +75,7 @@ __all__ = [
     "apply_move",
     "apply_move_many",
     "kinds_of",
+    "resolve_outcomes",
     "target",
 ]
 
@@ -119,7 +123,7 @@ async def apply_move(
     for _ in range(_ATTEMPTS):
         row = (
             await session.execute(
-                select(Alarm.status, Alarm.kind, Alarm.band_id, Alarm.claimed_by, Alarm.raised_at).where(
+                select(Alarm.status, Alarm.kind, Alarm.band_id, Alarm.claimed_by, Alarm.raised_at, Alarm.is_test).where(
                     Alarm.id == alarm_id
                 )
             )
@@ -133,7 +137,7 @@ async def apply_move(
         to_status = target(cls, from_status, move)
         if to_status is None:
             raise not_allowed(alarm_id, move, cls, row.kind, from_status, row.claimed_by)
-        chosen = judge_outcome(alarm_id, move, cls, row.kind, outcome, note)
+        chosen = judge_outcome(alarm_id, move, cls, row.kind, outcome, note, is_test=row.is_test)
         values = _row_values(move, to_status, at=at, actor=actor, outcome=chosen, note=note)
         if await repository.move_alarm_if_status(session, alarm_id=alarm_id, from_status=from_status, values=values):
             event = await repository.add_event(
@@ -147,7 +151,8 @@ async def apply_move(
                 to_status=to_status,
                 detail=_detail(detail, chosen, note, row.claimed_by if move == Move.RELEASE else None),
             )
-            if move == Move.CLAIM:
+            # A technician's test press is no answer time: it must not move the operators' figures.
+            if move == Move.CLAIM and not row.is_test:
                 after_commit(
                     session, partial(CLAIM_SECONDS.labels(row.kind).observe, (at - row.raised_at).total_seconds())
                 )

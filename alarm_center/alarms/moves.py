@@ -81,6 +81,9 @@ class Outcome(StrEnum):
     BAND_WORN_AGAIN = "band_worn_again"
     BAND_REPLACED_OR_REPAIRED = "band_replaced_or_repaired"
     RESIDENT_AWAY = "resident_away"  # hospital, holiday: the band is expected to be silent
+    # Installation tests (`Alarm.is_test`), by the technician at the visit or by an operator.
+    INSTALLATION_TEST_OK = "installation_test_ok"
+    INSTALLATION_TEST_FAILED = "installation_test_failed"
 
 
 R, C = AlarmStatus.RAISED, AlarmStatus.CLAIMED
@@ -137,9 +140,18 @@ RESOLVE_OUTCOMES: Mapping[AlarmClass, frozenset[Outcome]] = {
         }
     ),
 }
+# Outcomes of an installation test's alarm only: a real alarm is never closed as a test (it
+# would vanish from nothing, as reports already leave test alarms out, but its record would lie).
+TEST_OUTCOMES = frozenset({Outcome.INSTALLATION_TEST_OK, Outcome.INSTALLATION_TEST_FAILED})
 # A life alarm closed without a note leaves nobody able to tell later what happened; a cancel
-# by the resident speaks for itself.
-NOTE_NOT_NEEDED = frozenset({Outcome.CANCELLED_BY_RESIDENT})
+# by the resident speaks for itself, and so does a test (its result, latency and note are on the
+# band's record).
+NOTE_NOT_NEEDED = frozenset({Outcome.CANCELLED_BY_RESIDENT, *TEST_OUTCOMES})
+
+
+def resolve_outcomes(cls: AlarmClass, *, is_test: bool = False) -> frozenset[Outcome]:
+    """The outcomes an alarm may be closed with: its class's, and for a test alarm the test ones too."""
+    return RESOLVE_OUTCOMES[cls] | TEST_OUTCOMES if is_test else RESOLVE_OUTCOMES[cls]
 
 
 @dataclass(frozen=True)
@@ -228,7 +240,14 @@ class MoveResult:
 
 
 def judge_outcome(
-    alarm_id: int, move: Move, cls: AlarmClass, kind: str, outcome: Outcome | str | None, note: str
+    alarm_id: int,
+    move: Move,
+    cls: AlarmClass,
+    kind: str,
+    outcome: Outcome | str | None,
+    note: str,
+    *,
+    is_test: bool = False,
 ) -> Outcome | None:
     """The outcome the move records, after judging the operator's input for it."""
     spec = MOVES[move]
@@ -244,7 +263,7 @@ def judge_outcome(
         if outcome is not None and outcome != spec.outcome:
             raise invalid(f"an outcome is given only when resolving, not when {spec.verb}", "outcome")
         return spec.outcome
-    allowed = RESOLVE_OUTCOMES[cls]
+    allowed = resolve_outcomes(cls, is_test=is_test)
     choices = ", ".join(sorted(allowed))
     if outcome is None or outcome == "":
         raise invalid(f"resolving needs an outcome code (outcome), one of: {choices}", "outcome")
@@ -253,7 +272,8 @@ def judge_outcome(
     except ValueError:
         chosen = None
     if chosen is None or chosen not in allowed:
-        raise invalid(f"{str(outcome)!r} is not an outcome for a {kind} alarm; one of: {choices}", "outcome")
+        what = f"a test {kind}" if is_test else f"a {kind}"
+        raise invalid(f"{str(outcome)!r} is not an outcome for {what} alarm; one of: {choices}", "outcome")
     if cls == LIFE and not note and chosen not in NOTE_NOT_NEEDED:
         raise invalid(f"resolving a {kind} alarm needs a note (note) saying what was done", "note")
     return chosen

@@ -173,21 +173,44 @@ def _escalated(e: Event, lang: Lang) -> str:
             "Koordynator powiadomiony: alarm przyjęty bez działań", "Supervisor alerted: claimed without action"
         )(lang)
     if reason == "wait_skipped":
-        skipped = int(d.get("skipped_wait_s", 0))
-        why = _word(SKIP_REASONS, d.get("why"), lang)
-        return Words(
-            f"Pominięto oczekiwanie {skipped} s przed krokiem {d.get('next_step', '?')}: {why}",
-            f"Skipped the {skipped} s wait before step {d.get('next_step', '?')}: {why}",
-        )(lang)
+        return _wait_skipped(e, lang)
+    if reason == "unattended":
+        return _unattended_page(e, lang)
     return _step(e, lang)
+
+
+def _wait_skipped(e: Event, lang: Lang) -> str:
+    d = e.detail
+    why = _word(SKIP_REASONS, d.get("why"), lang)
+    wait, kept = int(d.get("wait_s", 0)), int(d.get("kept_s", 0))
+    after, following = d.get("after_step", "?"), d.get("next_step", "?")
+    line = Words(
+        f"Pominięto oczekiwanie po kroku {after} ({wait} s): {why} — krok {following} wcześniej",
+        f"Skipped the wait after step {after} ({wait} s): {why} — step {following} comes early",
+    )(lang)
+    if kept:
+        line += Words(f", po {kept} s na reakcję koordynatora", f", after {kept} s for the supervisor to act")(lang)
+    return line
+
+
+def _unattended_page(e: Event, lang: Lang) -> str:
+    d = e.detail
+    channel = _word(CHANNELS, d.get("channel"), lang)
+    targets = _targets(e, lang)
+    names = d.get("names") or {}
+    who = ", ".join(str(name) for name in names.values()) if isinstance(names, dict) else ""
+    head = Words(f"Centrum bez operatora — {channel} do: {targets}", f"Centre unattended — {channel} to: {targets}")(
+        lang
+    )
+    if any(d.get(t) == "nobody on duty" for t in (d.get("targets") or [])):
+        return head + Words(" — nikt nie ma dyżuru", " — nobody on duty")(lang)
+    return f"{head} ({who})" if who else head
 
 
 def _step(e: Event, lang: Lang) -> str:
     d = e.detail
     channel = _word(CHANNELS, d.get("channel"), lang)
     head = Words(f"Eskalacja, krok {d.get('step', '?')}", f"Escalation, step {d.get('step', '?')}")(lang)
-    if d.get("unattended"):
-        head += Words(" (centrum bez operatora)", " (centre unattended)")(lang)
     parts = [f"{head}: {_targets(e, lang)} ({channel})"]
     if "contact_number" in d:
         parts.append(
@@ -237,13 +260,33 @@ def _opted(stop: bool) -> Callable[[Event, Lang], str]:
     return words
 
 
+# Twilio's end statuses (MessageStatus, CallStatus) and our own for a message that never left.
+DELIVERY = {
+    "delivered": Words("doręczony", "delivered"),
+    "read": Words("przeczytany", "read"),
+    "undelivered": Words("niedoręczony", "undelivered"),
+    "failed": Words("nieudany", "failed"),
+    "canceled": Words("anulowany", "cancelled"),
+    "completed": Words("odebrane, zakończone", "answered, completed"),
+    "busy": Words("zajęte", "busy"),
+    "no-answer": Words("nie odebrał(a)", "not answered"),
+    "not_sent_test_mode": Words("nie wysłano – tryb próbny", "not sent – test mode"),
+}
+TEMPLATE_NAMES = {
+    "fallback_voice": Words("połączenie zamiast nieudanego SMS", "call instead of a failed SMS"),
+    "all_clear": Words("koniec alarmu", "all clear"),
+    "reply_thanks": Words("potwierdzenie odpowiedzi", "reply confirmation"),
+}
+
+
 def _delivery(e: Event, lang: Lang) -> str:
     d = e.detail
     channel = _word(CHANNELS, d.get("channel"), lang)
-    return Words(
-        f"{channel} do {_contact(e, lang)}: {d.get('provider_status', d.get('status', '?'))}",
-        f"{channel} to {_contact(e, lang)}: {d.get('provider_status', d.get('status', '?'))}",
-    )(lang)
+    to = _contact(e, lang) if d.get("contact_id") is not None else str(d.get("to_phone") or "?")
+    status = _word(DELIVERY, d.get("provider_status", "?"), lang)
+    what = f" ({_word(TEMPLATE_NAMES, d['template'], lang)})" if d.get("template") in TEMPLATE_NAMES else ""
+    code = f" [{d['error_code']}]" if d.get("error_code") else ""
+    return Words(f"{channel}{what} do {to}: {status}{code}", f"{channel}{what} to {to}: {status}{code}")(lang)
 
 
 def _simple(pl: str, en: str, with_actor: bool = True) -> Callable[[Event, Lang], str]:

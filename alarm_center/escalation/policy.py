@@ -67,6 +67,12 @@ class Repeat(_Strict):
 class Policy(_Strict):
     steps: list[Step] = Field(min_length=1)
     repeat: Repeat = Repeat()
+    # With no operator console connected, paged once, at the moment the escalation first finds the
+    # console empty with phone steps still ahead: someone on duty learns that nobody is watching
+    # before relatives are called. Then the phone steps wait up to `unattended_wait_s` (never
+    # longer than the policy's own waits) so that person can take the alarm first.
+    unattended: list[Step] = []
+    unattended_wait_s: int = Field(default=60, ge=0, le=3600)
     claimed_no_progress_s: int | None = Field(default=None, ge=30)
     # A relative said "going": that is not "resident safe". Nobody resolved the alarm this long
     # after the answer: operators and supervisor are alerted (and with `arrival_timeout_resumes`
@@ -78,6 +84,21 @@ class Policy(_Strict):
     def _repeat_in_range(self) -> Self:
         if self.repeat.from_step > len(self.steps):
             raise ValueError(f"repeat.from_step {self.repeat.from_step} is past the last step ({len(self.steps)})")
+        return self
+
+    @model_validator(mode="after")
+    def _unattended_by_phone_to_whoever_is_on_duty(self) -> Self:
+        # By phone: nobody is at the console. To the duty roster only: contacts are the phone
+        # steps' to reach, one by one, and a page that fires once has no timer of its own.
+        for number, step in enumerate(self.unattended, 1):
+            where = f"unattended step {number}"
+            if step.channel == "console":
+                raise ValueError(f"{where}: channel must be sms or voice (nobody is at the console)")
+            if step.after_s != 0:
+                raise ValueError(f"{where}: after_s must be 0 (the page goes out when the console is found empty)")
+            for target in step.targets:
+                if target not in ON_DUTY_TARGETS:
+                    raise ValueError(f"{where}: target {target!r}; use on_duty:supervisor or on_duty:responder")
         return self
 
 
@@ -135,14 +156,38 @@ class PolicyBook(_Strict):
     def snapshot_for(self, kind: str, municipality_code: str | None, *, is_test: bool = False) -> dict[str, Any]:
         """The JSON stored on the escalation row: everything the worker needs, nothing it must look up.
 
-        A technician's test alarm keeps only console steps: it never calls a relative.
+        A technician's test alarm (`is_test`) is recorded on the operators' console and nothing
+        more: no sound (nobody should run to a technician's press), no supervisor, no overdue mark,
+        no phone step (no relative, no one on duty is ever called), no repeat and no "no progress"
+        alert. The technician closes it (`alarm_center.alarms.test_alarms`).
         """
         name, policy, source = self.choose(kind, municipality_code)
         data = policy.model_dump(mode="json")
         if is_test:
-            data["steps"] = [step for step in data["steps"] if step["channel"] == "console"]
-            data["repeat"] = Repeat().model_dump(mode="json")
-        used = {t.removeprefix(RESPONDER_PREFIX) for s in policy.steps for t in s.targets if t.startswith("responder:")}
+            steps: list[dict[str, Any]] = []
+            # A dropped step's wait goes to the next step kept, so that one fires when it would have.
+            carried = 0
+            for step in data["steps"]:
+                carried += step["after_s"]
+                if step["channel"] == "console" and OPERATORS in step["targets"]:
+                    quiet = {"after_s": carried, "targets": [OPERATORS], "sound": False, "mark_overdue": False}
+                    steps.append(step | quiet)
+                    carried = 0
+            data |= {
+                "steps": steps,
+                # Nor is anyone paged when no console is connected: a test needs no one watching.
+                "unattended": [],
+                "repeat": Repeat().model_dump(mode="json"),
+                "claimed_no_progress_s": None,
+                "arrival_timeout_resumes": False,
+                "installation_test": True,
+            }
+        used = {
+            t.removeprefix(RESPONDER_PREFIX)
+            for s in data["steps"]
+            for t in s["targets"]
+            if t.startswith(RESPONDER_PREFIX)
+        }
         data["responders"] = {r: self.responders[r].model_dump(mode="json") for r in sorted(used)}
         data["name"], data["source"] = name, source
         return data
@@ -157,8 +202,8 @@ def _describe(exc: ValidationError) -> str:
         if loc[:1] == ["policies"] and len(loc) > 1:
             where.append(f"policy {loc[1]!r}")
             loc = loc[2:]
-            if loc[:1] == ["steps"] and len(loc) > 1 and isinstance(loc[1], int):
-                where.append(f"step {loc[1] + 1}")
+            if loc[:1] in (["steps"], ["unattended"]) and len(loc) > 1 and isinstance(loc[1], int):
+                where.append(f"{'step' if loc[0] == 'steps' else 'unattended step'} {loc[1] + 1}")
                 loc = loc[2:]
         elif loc[:1] == ["responders"] and len(loc) > 1:
             where.append(f"responder {loc[1]!r}")

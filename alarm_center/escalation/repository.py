@@ -23,6 +23,8 @@ DUE_STATES = ("active", "paused", ARRIVAL, ARRIVAL_END)
 # What an escalation writes to reach a person; "going" cancels those not yet sent, a close too.
 # Never cancelled by a close: the all-clear itself, and our answers to relatives' replies.
 KEPT_ON_CLOSE = ("all_clear",)
+# The alarm event every escalation step, skipped wait and page writes (the lifecycle's ESCALATE move).
+ESCALATED = "escalated"
 
 
 def close_pending() -> Any:
@@ -240,3 +242,55 @@ async def waiting(session: AsyncSession, *, now: datetime, limit: int) -> Sequen
         .scalars()
         .all()
     )
+
+
+async def system_escalations(
+    session: AsyncSession, *, alarm_id: int, reason: str
+) -> list[tuple[datetime, dict[str, Any]]]:
+    """(at, detail) of the alarm's escalation events written by the system with this `reason`,
+    oldest first. Filtered here, not in SQL: an alarm has a handful, and JSON paths differ by dialect."""
+    rows = await session.execute(
+        select(AlarmEvent.at, AlarmEvent.detail)
+        .where(AlarmEvent.alarm_id == alarm_id, AlarmEvent.type == ESCALATED, AlarmEvent.actor_type == "system")
+        .order_by(AlarmEvent.id)
+    )
+    return [(row.at, dict(row.detail)) for row in rows if (row.detail or {}).get("reason") == reason]
+
+
+async def alarms_touched_since(
+    session: AsyncSession, *, since: datetime, municipality_ids: frozenset[int] | None, limit: int
+) -> Sequence[Alarm]:
+    """Real (not test) alarms raised since `since` or still open, of these municipalities (None:
+    all), newest first: those that can have escalated since then."""
+    query = select(Alarm).where(or_(Alarm.raised_at >= since, Alarm.status.not_in(CLOSED)), Alarm.is_test.is_(False))
+    if municipality_ids is not None:
+        query = query.where(Alarm.municipality_id.in_(municipality_ids))
+    return (await session.execute(query.order_by(Alarm.raised_at.desc()).limit(limit))).scalars().all()
+
+
+async def escalations_and_answers(session: AsyncSession, *, alarm_ids: Sequence[int], since: datetime) -> Sequence[Any]:
+    """(alarm_id, at, type, actor_id, detail) of the system's escalation events and the relatives'
+    answers to these alarms since `since`, oldest first."""
+    if not alarm_ids:
+        return []
+    return (
+        await session.execute(
+            select(AlarmEvent.alarm_id, AlarmEvent.at, AlarmEvent.type, AlarmEvent.actor_id, AlarmEvent.detail)
+            .where(
+                AlarmEvent.alarm_id.in_(alarm_ids),
+                AlarmEvent.at >= since,
+                or_(
+                    (AlarmEvent.type == ESCALATED) & (AlarmEvent.actor_type == "system"),
+                    AlarmEvent.type == RESPONSE_EVENT,
+                ),
+            )
+            .order_by(AlarmEvent.id)
+        )
+    ).all()
+
+
+async def contact_names(session: AsyncSession, contact_ids: set[int]) -> dict[int, str]:
+    if not contact_ids:
+        return {}
+    rows = await session.execute(select(Contact.id, Contact.name).where(Contact.id.in_(contact_ids)))
+    return {row.id: row.name for row in rows}

@@ -10,7 +10,9 @@ Steps fire only while the alarm is unclaimed. A claimed alarm pauses its escalat
 "no progress" timer if the policy has one); a closed alarm ends it and has the all-clear queued to
 those already told (the sweep, each round). A relative's "going" puts the row on an arrival timer
 (see responses.py); when it runs out the console is alerted. With no operator console connected
-the waits after console steps are skipped: straight on to the phone.
+the waits after console steps are skipped, each recorded on the timeline with its reason; the first
+time, the policy's `unattended` steps page whoever is on duty, who gets `unattended_wait_s` before
+the phone steps go on to relatives (see unattended.py for the events' shapes).
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.lifecycle import Actor, Move, apply_move
 from alarm_center.alarms.model import AlarmStatus
-from alarm_center.escalation import metrics, presence, repository, responses
+from alarm_center.escalation import metrics, presence, repository, responses, unattended
 from alarm_center.escalation.model import Escalation
 from alarm_center.escalation.policy import CONTACTS, ON_DUTY_TARGETS, RESPONDER_PREFIX, PolicyError, load_policies
 from alarm_center.escalation.service import close_out
-from alarm_center.notify.queue import queue_alert
+from alarm_center.notify.queue import queue_alert, queue_notification
 from alarm_center.notify.status_link import StatusLinks
+from alarm_center.notify.templates import unattended_text
 from core.clock import Clock
 from core.poll import poll_forever
 from core.settings import Settings
@@ -84,28 +87,54 @@ class EscalationWorker:
             return [Job(row.id, row.alarm_id, row.version) for row in rows]
 
     async def sweep(self) -> int:
-        """End the escalations of closed alarms, resume those of released ones; how many changed."""
+        """End the escalations of closed alarms, resume those of released ones, hurry those waiting
+        for a console nobody is at; how many changed."""
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
             rows = await repository.open_rows_of_closed_alarms(session, limit=500)
             await close_out(session, alarm_ids=[row.alarm_id for row in rows], at=now)
             resumed = await repository.resume_released(session, now=now)
-            hurried = await self._hurry_without_console(session, now)
+            waiting = await self._waiting_without_console(session, now)
+        hurried = 0
+        for job in waiting:
+            hurried += await self._hurry(job)
         return len(rows) + resumed + hurried
 
-    async def _hurry_without_console(self, session: AsyncSession, now: datetime) -> int:
-        """With no console connected, rows already waiting after a console step for someone to
-        claim are due now (the console went away during the wait); how many."""
+    async def _waiting_without_console(self, session: AsyncSession, now: datetime) -> list[Job]:
+        """With no console connected: rows already waiting after a console step for someone to
+        claim (the console went away during the wait)."""
         rows = await repository.waiting(session, now=now, limit=500)
         candidates = [row for row in rows if _waits_for_the_console(row)]
         if not candidates or await presence.console_present(session, now=now):
+            return []
+        return [Job(row.id, row.alarm_id, row.version) for row in candidates]
+
+    async def _hurry(self, job: Job) -> int:
+        """One row waiting for an empty console: its wait cut short (recorded, the duty page sent
+        the first time), in its own transaction, fenced like a step; 1 if it moved."""
+        try:
+            async with self._sessions() as session, session.begin():
+                row = await repository.lock_if_current(session, escalation_id=job.escalation_id, version=job.version)
+                if row is None or row.next_due_at is None:
+                    raise _Stale
+                now = self._clock.now()
+                if await self._already_cut(session, row):
+                    raise _Stale  # waiting out the time the person paged was given: nothing to do
+                alarm = await repository.alarm_facts(session, row.alarm_id, lock=True)
+                if alarm is None or alarm.status != AlarmStatus.RAISED:
+                    # Claimed or closed meanwhile: the row's own firing handles it, now.
+                    await self._advance(session, row, next_due_at=now)
+                    return 1
+                steps: list[dict[str, Any]] = row.policy["steps"]
+                wait_s = int(steps[row.step]["after_s"])
+                waited = now - (row.next_due_at - timedelta(seconds=wait_s))
+                due = await self._without_console(
+                    session, row, alarm, now, fired=row.step - 1, waited=waited, due=row.next_due_at
+                )
+                await self._advance(session, row, next_due_at=due)
+                return 1
+        except _Stale:
             return 0
-        hurried = 0
-        for row in candidates:
-            hurried += await repository.advance(
-                session, escalation_id=row.id, version=row.version, values={"next_due_at": now}
-            )
-        return hurried
 
     async def run_round(self) -> list[Fired]:
         """Sweep, then fire every due job."""
@@ -169,7 +198,9 @@ class EscalationWorker:
         if row.step + 1 < len(steps):
             due = now + timedelta(seconds=steps[row.step + 1]["after_s"])
             if await self._nobody_at_the_console(session, steps, row.step, now):
-                due = now
+                due = await self._without_console(
+                    session, row, alarm, now, fired=row.step, waited=timedelta(0), due=due
+                )
             await self._advance(session, row, step=row.step + 1, attempt=0, next_due_at=due)
             return Fired.STEP
         repeat = policy["repeat"]
@@ -194,6 +225,108 @@ class EscalationWorker:
         if all(step["channel"] == "console" for step in steps[fired + 1 :]):
             return False
         return not await presence.console_present(session, now=now)
+
+    async def _already_cut(self, session: AsyncSession, row: Escalation) -> bool:
+        """Is the row's wait the one a skipped wait already left it (the person paged's time)?"""
+        skipped = await repository.system_escalations(session, alarm_id=row.alarm_id, reason=unattended.WAIT_SKIPPED)
+        return any(
+            detail.get("next_step") == row.step + 1
+            and isinstance(detail.get("next_due_at"), str)
+            and datetime.fromisoformat(detail["next_due_at"]) == row.next_due_at
+            for _, detail in skipped
+        )
+
+    async def _without_console(
+        self,
+        session: AsyncSession,
+        row: Escalation,
+        alarm: Any,
+        now: datetime,
+        *,
+        fired: int,
+        waited: timedelta,
+        due: datetime,
+    ) -> datetime:
+        """Nobody at the console to claim the alarm during the wait after step `fired` (0-based),
+        which would end at `due`: page whoever is on duty if not done yet, record the skipped wait,
+        and say when the next step comes instead: now, or, before a phone step, once the person
+        paged has had the policy's `unattended_wait_s` (never later than `due`)."""
+        steps: list[dict[str, Any]] = row.policy["steps"]
+        paged = await repository.system_escalations(session, alarm_id=row.alarm_id, reason=unattended.UNATTENDED)
+        if not paged and row.policy.get("unattended"):
+            paged = await self._page_on_duty(session, row, alarm, now)
+        next_step = steps[fired + 1]
+        kept = timedelta(0)
+        reached = [at for at, detail in paged if detail.get("notification_ids")]
+        if reached and next_step["channel"] != "console":
+            give = timedelta(seconds=int(row.policy.get("unattended_wait_s", 0)))
+            kept = max(timedelta(0), min(min(reached) + give, due) - now)
+        detail: dict[str, Any] = {
+            "reason": unattended.WAIT_SKIPPED,
+            "why": unattended.NO_CONSOLE,
+            "after_step": fired + 1,
+            "after_channel": steps[fired]["channel"],
+            "next_step": fired + 2,
+            "next_channel": next_step["channel"],
+            "wait_s": int(next_step["after_s"]),
+            "waited_s": max(0, round(waited.total_seconds())),
+            "kept_s": round(kept.total_seconds()),
+            # When the next step comes instead; also how a later sweep knows this wait was cut already.
+            "next_due_at": (now + kept).isoformat(),
+            "loop": row.loop_count,
+            "policy": row.policy.get("name"),
+        }
+        await apply_move(
+            session, at=now, alarm_id=row.alarm_id, move=Move.ESCALATE, actor=Actor.system(), detail=detail
+        )
+        return now + kept
+
+    async def _page_on_duty(
+        self, session: AsyncSession, row: Escalation, alarm: Any, now: datetime
+    ) -> list[tuple[datetime, dict[str, Any]]]:
+        """The policy's `unattended` steps, fired together, once: each texts or calls whoever the
+        duty roster has on duty, with the "centrum bez operatora" page; each is one timeline event,
+        which also says when nobody was on duty. The events' (at, detail)."""
+        events: list[tuple[datetime, dict[str, Any]]] = []
+        for number, step in enumerate(row.policy["unattended"], 1):
+            channel = step["channel"]
+            detail: dict[str, Any] = {
+                "reason": unattended.UNATTENDED,
+                "why": unattended.NO_CONSOLE,
+                "unattended_step": number,
+                "channel": channel,
+                "targets": step["targets"],
+                "policy": row.policy.get("name"),
+                "names": {},
+            }
+            notifications: list[int] = []
+            for target in step["targets"]:
+                shifts = await on_duty(session, target.removeprefix("on_duty:"), now, alarm.municipality_id)
+                if not shifts:
+                    detail[target] = unattended.NOBODY_ON_DUTY
+                    continue
+                detail[target] = shifts[0].id
+                detail["names"][target] = shifts[0].name
+                notifications.append(
+                    await queue_notification(
+                        session,
+                        alarm_id=row.alarm_id,
+                        contact_id=None,
+                        channel=channel,
+                        to_phone=shifts[0].phone,
+                        # An escalation's alert like any other: cancelled by a close or a relative's
+                        # "going", followed by the all-clear.
+                        template=f"escalation_{channel}",
+                        body=await unattended_text(session, alarm_id=row.alarm_id, channel=channel),
+                        at=now,
+                    )
+                )
+            detail["notification_ids"] = notifications
+            await apply_move(
+                session, at=now, alarm_id=row.alarm_id, move=Move.ESCALATE, actor=Actor.system(), detail=detail
+            )
+            events.append((now, detail))
+        return events
 
     async def _arrival_not_confirmed(self, session: AsyncSession, row: Escalation, alarm: Any, now: datetime) -> Fired:
         """A relative said "going" and nobody has resolved the alarm since: alert the console, and

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, BigId, UtcDateTime
@@ -46,6 +46,14 @@ class Notification(Base):
     deadline: Mapped[datetime | None] = mapped_column(UtcDateTime)
     provider_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     error: Mapped[str | None] = mapped_column(String(500))
+    # The provider's own word for how far the message or call got (Twilio's MessageStatus or
+    # CallStatus: queued, sent, delivered, undelivered, ringing, busy, no-answer…), the furthest one
+    # reached, and when. `status` stays ours, for the outbox; this is what the operator is shown.
+    provider_status: Mapped[str | None] = mapped_column(String(24))
+    provider_status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Handled by the offline notifier (test mode): `sent` for the outbox's logic, though nothing left
+    # the machine. The console says "not sent" for these, never "sent".
+    test_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

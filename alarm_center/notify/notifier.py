@@ -24,6 +24,19 @@ class OutgoingMessage:
     body: str
 
 
+@dataclass(frozen=True)
+class Sent:
+    """What a notifier knows once the provider took a message or call."""
+
+    provider_id: str
+    # The provider's status in its answer to the create ("queued"): Twilio sends no callback for
+    # this first one, so it is only known from here. None when the provider did not say.
+    provider_status: str | None = None
+    # Nothing left the machine (the offline notifier): the row is done for the outbox, but nobody
+    # was told, and the console must say so.
+    test_mode: bool = False
+
+
 class PermanentFailure(Exception):
     """The provider refused it for good (4xx other than 429); retrying would be refused again."""
 
@@ -33,8 +46,9 @@ class OutcomeUnknown(Exception):
 
 
 class Notifier(Protocol):
-    async def send(self, message: OutgoingMessage) -> str:
-        """Deliver it; returns the provider's id for it. Raises to have it retried (see the module)."""
+    async def send(self, message: OutgoingMessage) -> str | Sent:
+        """Deliver it; returns the provider's id for it (or `Sent`, which says more). Raises to have
+        it retried (see the module)."""
         ...
 
     async def find_sent(self, message: OutgoingMessage, *, since: datetime, known: set[str]) -> list[str]:
@@ -63,17 +77,18 @@ def _letters(text: str) -> str:
 
 
 class OfflineNotifier:
-    """For `make run` and centres without Twilio: the outbox row is the record; nothing leaves."""
+    """For `make run` and centres without Twilio (test mode): the outbox row is the record; nothing
+    leaves, and every row it takes is marked as not sent."""
 
-    async def send(self, message: OutgoingMessage) -> str:
+    async def send(self, message: OutgoingMessage) -> Sent:
         log.info(
-            "[offline outbox] %s to %s (notification %d): %s",
+            "[test mode: not sent] %s to %s (notification %d): %s",
             message.channel.upper(),
             mask_phone(message.to_phone),
             message.notification_id,
             message.body[:160],
         )
-        return f"offline-{message.notification_id}"
+        return Sent(f"offline-{message.notification_id}", test_mode=True)
 
     async def find_sent(self, message: OutgoingMessage, *, since: datetime, known: set[str]) -> list[str]:
         # Nothing leaves, so a second "send" after a crash costs one more log line, nothing more.

@@ -37,6 +37,7 @@ from alarm_center.notify.notifier import (
     OutcomeUnknown,
     OutgoingMessage,
     PermanentFailure,
+    Sent,
     mask_phone,
     same_text,
 )
@@ -166,7 +167,7 @@ class OutboxSender:
     async def _send_one(self, message: OutgoingMessage, started: datetime) -> None:
         began = time.perf_counter()
         try:
-            provider_id = await self._notifier.send(message)
+            answer = await self._notifier.send(message)
         except PermanentFailure as exc:
             SEND_SECONDS.labels(message.channel).observe(time.perf_counter() - began)
             # Twilio's text for a refused number quotes the number: log the code only.
@@ -188,21 +189,31 @@ class OutboxSender:
             await self._failed(message.notification_id, str(exc) or type(exc).__name__, final=False)
             return
         SEND_SECONDS.labels(message.channel).observe(time.perf_counter() - began)
-        await self._sent(message, provider_id, result="sent")
+        await self._sent(message, answer if isinstance(answer, Sent) else Sent(answer), result="sent")
 
-    async def _sent(self, message: OutgoingMessage, provider_id: str, *, result: str) -> None:
+    async def _sent(self, message: OutgoingMessage, sent: Sent, *, result: str) -> None:
         try:
             async with self._sessions() as session, session.begin():
+                now = self._clock.now()
                 await repository.mark_sent(
-                    session, notification_id=message.notification_id, provider_id=provider_id, at=self._clock.now()
+                    session,
+                    notification_id=message.notification_id,
+                    provider_id=sent.provider_id,
+                    provider_status=sent.provider_status,
+                    test_mode=sent.test_mode,
+                    at=now,
                 )
                 row = await session.get(Notification, message.notification_id)
                 if row is not None:
-                    await service.all_clear_if_told_after_close(session, row, at=self._clock.now())
+                    if sent.test_mode:
+                        await service.record_not_sent_in_test_mode(session, row, at=now)
+                    await service.all_clear_if_told_after_close(session, row, at=now)
         except IntegrityError:
             # Another row already owns this provider id: two rows, one message. Keep the row
             # sending; reconciliation (which skips known ids) settles it.
-            log.error("notification %d: provider id %s belongs to another row", message.notification_id, provider_id)
+            log.error(
+                "notification %d: provider id %s belongs to another row", message.notification_id, sent.provider_id
+            )
             return
         NOTIFICATIONS.labels(message.channel, result).inc()
 
@@ -246,7 +257,7 @@ class OutboxSender:
             if row.provider_id is not None:
                 # A callback named it (e.g. "queued", which moves no status): that is the proof.
                 await session.rollback()
-                await self._sent(message, row.provider_id, result="reconciled")
+                await self._sent(message, Sent(row.provider_id), result="reconciled")
                 return
             known = await repository.known_provider_ids(
                 session, to_phone=message.to_phone, except_id=message.notification_id
@@ -284,7 +295,7 @@ class OutboxSender:
             await self._still_unknown(message.notification_id, f"{why}; cannot tell which send is this one")
             return
         log.info("notification %d was sent after all (%s); not resent", message.notification_id, found)
-        await self._sent(message, found, result="reconciled")
+        await self._sent(message, Sent(found), result="reconciled")
 
     async def _still_unknown(self, notification_id: int, error: str) -> None:
         now = self._clock.now()

@@ -101,15 +101,37 @@ async def known_provider_ids(session: AsyncSession, *, to_phone: str, except_id:
     return {value for value in rows.scalars() if value}
 
 
-async def mark_sent(session: AsyncSession, *, notification_id: int, provider_id: str, at: datetime) -> bool:
-    """sending → sent with the provider's id; False if a status callback got there first (the id is
-    then filled in if still missing, the newer status kept)."""
+async def mark_sent(
+    session: AsyncSession,
+    *,
+    notification_id: int,
+    provider_id: str,
+    at: datetime,
+    provider_status: str | None = None,
+    test_mode: bool = False,
+) -> bool:
+    """sending → sent with the provider's id (and its first status, or the test-mode mark); False if
+    a status callback got there first (the id is then filled in if still missing, the newer status kept)."""
     result = await session.execute(
         update(Notification)
         .where(Notification.id == notification_id, Notification.status == NotificationStatus.SENDING)
-        .values(status=NotificationStatus.SENT, provider_id=provider_id, deadline=None, error=None, updated_at=at)
+        .values(
+            status=NotificationStatus.SENT,
+            provider_id=provider_id,
+            deadline=None,
+            error=None,
+            updated_at=at,
+            test_mode=test_mode,
+        )
     )
     if int(result.rowcount):  # type: ignore[attr-defined]  # CursorResult on UPDATE
+        if provider_status is not None:
+            # Only if no callback told a status first: that one is newer than the create's answer.
+            await session.execute(
+                update(Notification)
+                .where(Notification.id == notification_id, Notification.provider_status.is_(None))
+                .values(provider_status=provider_status[:24], provider_status_at=at)
+            )
         return True
     await session.execute(
         update(Notification)

@@ -46,6 +46,40 @@ CALL_STATUS = {
 }
 
 
+# Twilio's own statuses, in the order a message or a call goes through them. The row keeps the
+# furthest one reached, for the operator: a late "ringing" must not hide "busy". Ends rank highest.
+SMS_PROGRESS = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "canceled": 4,
+    "partially_delivered": 4,
+    "read": 5,
+}
+CALL_PROGRESS = {
+    "queued": 0,
+    "initiated": 1,
+    "ringing": 2,
+    "in-progress": 3,
+    "completed": 4,
+    "busy": 4,
+    "no-answer": 4,
+    "failed": 4,
+    "canceled": 4,
+}
+PROVIDER_END = 4
+# The alarm event for how a message or call ended (the timeline, and the live feed, which reloads the
+# alarm page); its detail: notification_id, channel, template, contact_id, provider_status, and
+# error_code / to_phone (masked) when there are. provider_status is Twilio's word, or TEST_MODE_NOT_SENT.
+DELIVERY_EVENT = "delivery"
+TEST_MODE_NOT_SENT = "not_sent_test_mode"
+
+
 class Answer(StrEnum):
     GOING = "going"
     CANNOT = "cannot"
@@ -106,6 +140,10 @@ async def apply_provider_status(
     new = table.get(provider_status)
     if row.provider_id is None and provider_id:
         row.provider_id = provider_id  # the callback outran the sender recording the send
+    if _further(row, provider_status):
+        row.provider_status, row.provider_status_at = provider_status, at
+        if _progress(row.channel, provider_status) >= PROVIDER_END:
+            await _delivery_event(session, row, provider_status=provider_status, error_code=error_code, at=at)
     if new is None or RANK[new] <= RANK[S(row.status)] or S(row.status) in FINAL:
         row.updated_at = at
         return row
@@ -123,6 +161,47 @@ async def apply_provider_status(
     if new in (S.NO_ANSWER, S.FAILED):
         await next_contact_if_unanswered(session, row, at=at)
     return row
+
+
+def _progress(channel: str, provider_status: str) -> int:
+    table = CALL_PROGRESS if channel == Channel.VOICE else SMS_PROGRESS
+    return table.get(provider_status, -1)
+
+
+def _further(row: Notification, provider_status: str) -> bool:
+    """Is this provider status news: known, and further than the one recorded? (Of two ends, the
+    first is kept: both rank the same.)"""
+    reached = _progress(row.channel, provider_status)
+    recorded = -1 if row.provider_status is None else _progress(row.channel, row.provider_status)
+    return reached > recorded
+
+
+async def _delivery_event(
+    session: AsyncSession, row: Notification, *, provider_status: str, error_code: str | None, at: datetime
+) -> None:
+    """How a message or call about an alarm ended, on the alarm's timeline."""
+    if row.alarm_id is None:
+        return
+    detail: dict[str, Any] = {
+        "notification_id": row.id,
+        "channel": row.channel,
+        "template": row.template,
+        "contact_id": row.contact_id,
+        "provider_status": provider_status,
+    }
+    if error_code:
+        detail["error_code"] = error_code[:16]
+    if row.contact_id is None:
+        # Not one of the resident's contacts (the one on duty): as far as an operator needs to tell them apart.
+        detail["to_phone"] = mask_phone(row.to_phone)
+    await alarms.add_event(
+        session, alarm_id=row.alarm_id, at=at, type=DELIVERY_EVENT, actor_type="system", detail=detail
+    )
+
+
+async def record_not_sent_in_test_mode(session: AsyncSession, row: Notification, *, at: datetime) -> None:
+    """The offline notifier took the row: nothing left, and the alarm's timeline says so."""
+    await _delivery_event(session, row, provider_status=TEST_MODE_NOT_SENT, error_code=None, at=at)
 
 
 async def next_contact_if_unanswered(session: AsyncSession, row: Notification, *, at: datetime) -> None:

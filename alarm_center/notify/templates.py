@@ -134,3 +134,13 @@ async def alert_text(
     if name == "sms_alert" and links is not None and "raised_at" in context:
         context["link"] = links.url(alarm_id=alarm_id, contact_id=contact_id, raised_at=context["raised_at"])
     return name, render(name, await contact_language(session, contact_id), **context)
+
+
+async def unattended_text(session: AsyncSession, *, alarm_id: int, channel: str, language: str | None = None) -> str:
+    """The page to the person on duty when no operator console is connected ("centrum bez
+    operatora"), on `channel` ("sms" or "voice"): staff, in Polish unless told otherwise."""
+    name = "unattended_voice" if channel == "voice" else "unattended_sms"
+    context = await alarm_context(session, alarm_id=alarm_id)
+    if context is None:
+        context = {"first_name": "", "kind": "", "time": "", "code": alarm_code(alarm_id)}
+    return render(name, language, **context)

@@ -21,7 +21,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient  # type: ignore[
 from twilio.rest import Client  # type: ignore[import-untyped]
 
 from alarm_center.notify.model import Channel
-from alarm_center.notify.notifier import OutcomeUnknown, OutgoingMessage, PermanentFailure, same_text
+from alarm_center.notify.notifier import OutcomeUnknown, OutgoingMessage, PermanentFailure, Sent, same_text
 
 # Call progress we want to hear about: "answered" tells a picked-up call from one still ringing.
 CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
@@ -77,7 +77,7 @@ class TwilioNotifier:
         if isinstance(http, AsyncTwilioHttpClient):
             await http.close()
 
-    async def send(self, message: OutgoingMessage) -> str:
+    async def send(self, message: OutgoingMessage) -> Sent:
         try:
             async with asyncio.timeout(self._timeout):
                 if message.channel == Channel.VOICE:
@@ -97,7 +97,8 @@ class TwilioNotifier:
                         body=message.body,
                         status_callback=status_url(self._public_url, message.notification_id),
                     )
-            return str(created.sid)
+            # The create's own status ("queued"): Twilio calls back only for the changes after it.
+            return Sent(str(created.sid), provider_status=str(created.status) if created.status else None)
         except TwilioRestException as exc:
             status = int(exc.status or 0)
             if status in (429, 503):

@@ -42,6 +42,8 @@ OUTCOMES = {
         "band_worn_again": "Opaska znów noszona",
         "band_replaced_or_repaired": "Opaska wymieniona lub naprawiona",
         "resident_away": "Mieszkaniec poza domem",
+        "installation_test_ok": "Test instalacyjny zakończony",
+        "installation_test_failed": "Test instalacyjny nieudany",
         "open": "Otwarty (w toku)",
     },
     Lang.EN: {
@@ -58,6 +60,8 @@ OUTCOMES = {
         "band_worn_again": "Band worn again",
         "band_replaced_or_repaired": "Band replaced or repaired",
         "resident_away": "Resident away",
+        "installation_test_ok": "Installation test completed",
+        "installation_test_failed": "Installation test failed",
         "open": "Open (in progress)",
     },
 }

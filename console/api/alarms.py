@@ -14,17 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alarm_center.alarms import repository
 from alarm_center.alarms.claim import claim_alarm
 from alarm_center.alarms.detail import AlarmDetail, alarm_detail
-from alarm_center.alarms.lifecycle import Actor, Move, MoveRefused, MoveResult, Refusal, apply_move
-from alarm_center.alarms.model import AlarmStatus
+from alarm_center.alarms.lifecycle import TEST_OUTCOMES, Actor, Move, MoveRefused, MoveResult, Refusal, apply_move
+from alarm_center.alarms.model import Alarm, AlarmStatus
 from alarm_center.alarms.readings import KeySafeCode, MedicalNotes, open_key_safe_code, open_medical_notes
+from alarm_center.alarms.test_alarms import TEST_DETAIL
 from alarm_center.alarms.views import AlarmView, alarm_views
 from alarm_center.reports.labels import Lang
-from console.api.scope import visible_alarm
+from console.api.scope import not_yours, visible_alarm
 from console.auth.current import AlarmHandler, AnyStaff, StaffPrincipal
 from console.bounds import DbId
 from console.deps import ClockDep, SessionDep, context_of
 from console.key_safe import KeySafeUnavailable, read_key_safe_code
 from core.clock import Clock
+from registry.model import StaffRole
 
 router = APIRouter(tags=["alarms"])
 
@@ -172,6 +174,33 @@ async def _move(
     return _result(moved)
 
 
+async def alarm_to_close(session: AsyncSession, user: StaffPrincipal, alarm_id: int) -> Alarm:
+    """The alarm, if this user may claim and close it: operators, supervisors and administrators any
+    alarm of their municipalities; a technician only an installation test's (403 for a real one)."""
+    if user.role != StaffRole.TECHNICIAN:
+        return await visible_alarm(session, user, alarm_id)
+    alarm = await repository.get_alarm(session, alarm_id)
+    if alarm is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"alarm {alarm_id} does not exist")
+    if not alarm.is_test:
+        # Said before the municipality: whatever the municipality, a real alarm is not a technician's.
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"a technician may not do this: alarm {alarm_id} is a real alarm, handled by operators and "
+            "supervisors; a technician claims and closes only installation-test alarms (alarmy testowe)",
+        )
+    if not user.sees(alarm.municipality_id):
+        raise not_yours(f"alarm {alarm_id}")
+    return alarm
+
+
+def technician_outcome(user: StaffPrincipal, outcome: str | None) -> None:
+    """A technician closes a test as a test: 422 for any other outcome."""
+    codes = sorted(TEST_OUTCOMES)
+    if user.role == StaffRole.TECHNICIAN and outcome is not None and outcome not in codes:
+        raise _field_error("outcome", f"a technician closes a test alarm with one of: {', '.join(codes)}")
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "not the user's role or municipality"},
     404: {"description": "no such alarm"},
@@ -180,12 +209,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/api/alarms/{alarm_id}/claim", responses=ERRORS)
-async def claim(alarm_id: DbId, user: AlarmHandler, session: SessionDep, clock: ClockDep) -> ActionResult:
-    """Take the alarm. Of two operators claiming at once, one wins; the other gets 409 naming who has it."""
+async def claim(alarm_id: DbId, user: AnyStaff, session: SessionDep, clock: ClockDep) -> ActionResult:
+    """Take the alarm. Of two operators claiming at once, one wins; the other gets 409 naming who has it.
+    A technician may take only an installation test's alarm (403 for a real one)."""
     async with session.begin():
-        await visible_alarm(session, user, alarm_id)
+        alarm = await alarm_to_close(session, user, alarm_id)
         try:
-            claimed = await claim_alarm(session, clock, alarm_id=alarm_id, staff_id=user.id)
+            claimed = await claim_alarm(
+                session, clock, alarm_id=alarm_id, staff_id=user.id, detail=TEST_DETAIL if alarm.is_test else None
+            )
         except MoveRefused as exc:
             raise await refused(session, exc) from None
     return ActionResult(alarm_id=alarm_id, status=AlarmStatus.CLAIMED, event_id=claimed.event_id)
@@ -251,10 +283,28 @@ class ResolveRequest(BaseModel):
 
 @router.post("/api/alarms/{alarm_id}/resolve", responses=ERRORS)
 async def resolve(
-    alarm_id: DbId, body: ResolveRequest, user: AlarmHandler, session: SessionDep, clock: ClockDep
+    alarm_id: DbId, body: ResolveRequest, user: AnyStaff, session: SessionDep, clock: ClockDep
 ) -> ActionResult:
-    """Close the alarm with an outcome code (and, for a life alarm, a note saying what was done)."""
-    return await _move(session, clock, user, alarm_id, Move.RESOLVE, outcome=body.outcome, note=body.note)
+    """Close the alarm with an outcome code (and, for a life alarm, a note saying what was done).
+    An installation test's alarm also takes installation_test_ok / installation_test_failed (no
+    note needed); a technician may close only such an alarm, with such an outcome (403 otherwise)."""
+    async with session.begin():
+        alarm = await alarm_to_close(session, user, alarm_id)
+        technician_outcome(user, body.outcome)
+        try:
+            moved = await apply_move(
+                session,
+                at=clock.now(),
+                alarm_id=alarm_id,
+                move=Move.RESOLVE,
+                actor=Actor.staff(user.id),
+                outcome=body.outcome,
+                note=body.note,
+                detail=TEST_DETAIL if alarm.is_test else None,
+            )
+        except MoveRefused as exc:
+            raise await refused(session, exc) from None
+    return _result(moved)
 
 
 CallOutcome = Literal["answered", "no_answer", "busy", "wrong_number", "voicemail"]

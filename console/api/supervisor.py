@@ -69,7 +69,8 @@ async def overview(user: Supervisor, session: SessionDep, clock: ClockDep) -> Ov
     """Open and overdue alarms, operators online (seen in the last 2 minutes), and today's
     time-to-claim figures against the 60 s / 180 s targets, for the user's municipalities."""
     now = clock.now()
-    alarms = [a for a in await repository.open_alarms(session) if user.sees(a.municipality_id)]
+    # An installation test's alarm is the technician's: it never reaches the supervisor.
+    alarms = [a for a in await repository.open_alarms(session) if user.sees(a.municipality_id) and not a.is_test]
     views = {view.id: view for view in await alarm_views(session, alarms)}
     handed_up = await repository.escalated_to_supervisor_by_staff(session, [a.id for a in alarms])
     open_alarms = []

@@ -36,6 +36,7 @@ from console.routes.registry_common import (
 from core.clock import Clock
 from core.settings import BandSettings
 from registry import band_directory, band_events, band_lifecycle, bands, health, installation_test
+from registry.band_signal import BandWhereabouts, band_whereabouts
 from registry.model import Band
 
 router = APIRouter(tags=["registry"], route_class=PolishRoute)
@@ -55,6 +56,8 @@ class Credentials(BaseModel):
 
 class BandDetail(BaseModel):
     band: BandView
+    # The band's last signal (time and kind of its newest message) and last known position.
+    whereabouts: BandWhereabouts
     history: list[BandEventView]
     # Installation-test results, newest first.
     tests: list[BandTestView]
@@ -150,6 +153,7 @@ async def list_bands(
 async def _detail(session: AsyncSession, clock: Clock, band: Band, municipality_id: int | None) -> BandDetail:
     return BandDetail(
         band=await band_view(session, clock, band, municipality_id),
+        whereabouts=band_whereabouts(band),
         history=await band_event_views(session, await band_events.band_history(session, band_id=band.id)),
         tests=[band_test_view(r) for r in await installation_test.band_test_results(session, band_id=band.id)],
     )

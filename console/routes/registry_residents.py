@@ -32,6 +32,7 @@ from console.routes.registry_common import (
 )
 from registry import band_directory, contacts, municipalities, residents
 from registry.band_events import resident_band_history
+from registry.band_signal import BandWhereabouts, band_whereabouts
 from registry.contact_view import ContactView
 from registry.model import Contact, Resident, StaffRole
 
@@ -103,6 +104,8 @@ class ResidentDetail(BaseModel):
     has_key_safe_code: bool
     contacts: list[ContactView]
     bands: list[BandView]
+    # Each worn band's last signal (time and kind) and last known position, in the order of `bands`.
+    whereabouts: list[BandWhereabouts] = []
     # Every band event naming the resident (which bands they wore, swaps, tests), oldest first.
     band_history: list[BandEventView]
 
@@ -194,6 +197,7 @@ async def _detail(session: AsyncSession, user: StaffPrincipal, resident: Residen
         has_key_safe_code=resident.key_safe_code_encrypted is not None,
         contacts=[ContactView.of(c) for c in await contacts.list_contacts(session, resident_id=resident.id)],
         bands=[band_view_of(band, resident.municipality_id, name, now) for band in worn],
+        whereabouts=[band_whereabouts(band) for band in worn],
         band_history=await band_event_views(session, await resident_band_history(session, resident_id=resident.id)),
     )
 

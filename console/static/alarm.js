@@ -2,7 +2,7 @@
 // timeline, and the operator's actions. Reloaded whenever the live feed says this alarm changed.
 "use strict";
 const { KINDS, STATUSES, OUTCOMES, api, el, show, clock, dateTime, duration,
-  secondsSince, residentName, Live } = Opaska;
+  secondsSince, residentName, Live, setTitle } = Opaska;
 const ALARM_ID = Number(document.getElementById("alarm").dataset.alarmId);
 const ROLE = document.body.dataset.role;
 const USER_ID = Number(document.body.dataset.userId);
@@ -17,7 +17,7 @@ function dl(target, pairs) {
 function render() {
   const a = detail.alarm;
   const open = a.status === "raised" || a.status === "claimed";
-  document.title = `${KINDS[a.kind] || a.kind}: ${residentName(a)} — opaska`;
+  setTitle(`${KINDS[a.kind] || a.kind}: ${residentName(a)} — opaska`);
   document.getElementById("alarm-title").replaceChildren(el("span", {},
     el("span", { className: `kind ${a.kind}` }, KINDS[a.kind] || a.kind), " ", residentName(a),
     a.is_test ? el("span", { className: "badge test" }, "TEST") : null));
@@ -31,10 +31,13 @@ function render() {
   document.getElementById("alarm").dataset.status = a.status;
 
   const mine = a.claimed_by === USER_ID;
+  // A technician closes their own installation tests (with a test outcome), nothing else.
+  const closes = HANDLES_ALARMS || (ROLE === "technician" && a.is_test);
   document.getElementById("claim").hidden = !HANDLES_ALARMS || a.status !== "raised";
   document.getElementById("release").hidden = !HANDLES_ALARMS || a.status !== "claimed" || !(mine || ROLE !== "operator");
-  document.getElementById("escalate").hidden = !HANDLES_ALARMS || !open;
-  for (const id of ["resident-call", "note-form", "resolve-form"]) {
+  document.getElementById("escalate").hidden = !HANDLES_ALARMS || !open || a.is_test;
+  document.getElementById("close-alarm").hidden = !closes || !open;
+  for (const id of ["resident-call", "note-form"]) {
     for (const control of document.getElementById(id).elements) control.disabled = !HANDLES_ALARMS || (id !== "note-form" && !open);
   }
 
@@ -53,13 +56,7 @@ function render() {
 
   AlarmBand.render(detail);
 
-  AlarmContacts.render(detail, { canAct: HANDLES_ALARMS && open, onNotify: notify });
-
-  const select = document.getElementById("outcome");
-  const chosen = select.value;
-  select.replaceChildren(el("option", { value: "" }, "— wybierz wynik —"),
-    ...detail.outcomes.map((code) => el("option", { value: code }, OUTCOMES[code] || code)));
-  select.value = chosen;
+  AlarmContacts.render(detail, { canAct: HANDLES_ALARMS && open && !a.is_test, onNotify: notify });
 
   document.getElementById("timeline").replaceChildren(...[...detail.timeline].reverse().map((entry) =>
     el("li", { className: `t-${entry.type}` }, el("time", { dateTime: entry.at }, clock(entry.at)), " ", entry.text)));
@@ -103,15 +100,52 @@ async function act(method, url, body, done) {
 
 document.getElementById("claim").addEventListener("click", () => act("POST", `/api/alarms/${ALARM_ID}/claim`, undefined, "Alarm przyjęty.").catch(() => {}));
 document.getElementById("release").addEventListener("click", () => act("POST", `/api/alarms/${ALARM_ID}/release`, {}, "Alarm oddany do kolejki.").catch(() => {}));
-document.getElementById("escalate").addEventListener("click", () => {
-  const note = prompt("Dlaczego przekazujesz alarm koordynatorowi?", "") ?? null;
-  if (note === null) return;
-  act("POST", `/api/alarms/${ALARM_ID}/escalate`, { note }, "Przekazano koordynatorowi.").catch(() => {});
+document.getElementById("escalate").addEventListener("click", async () => {
+  const answer = await OpaskaDialog.ask({
+    title: "Przekaż alarm koordynatorowi",
+    message: "Koordynator dostanie powiadomienie; alarm zostaje u Ciebie.",
+    fields: [{ name: "note", label: "Dlaczego? (krótko, trafi do historii)", type: "textarea" }],
+    confirm: "Przekaż",
+  });
+  if (answer === null) return;
+  act("POST", `/api/alarms/${ALARM_ID}/escalate`, { note: answer.note }, "Przekazano koordynatorowi.").catch(() => {});
 });
+
+// Outcome codes in the order of the console's list (most common first), unknown ones last.
+function byListOrder(codes) {
+  const order = Object.keys(OUTCOMES);
+  const rank = (code) => (order.includes(code) ? order.indexOf(code) : order.length);
+  return [...codes].sort((a, b) => rank(a) - rank(b));
+}
+
+// Closing: an outcome code from the list (required) and what was done, in one dialog.
+async function closeAlarm() {
+  if (!detail || document.getElementById("close-alarm").hidden) return;
+  const answer = await OpaskaDialog.ask({
+    title: "Zamknij alarm",
+    message: `${KINDS[detail.alarm.kind] || detail.alarm.kind}: ${residentName(detail.alarm)}`,
+    fields: [
+      { name: "outcome", label: "Wynik (wymagany)", type: "select", required: true, placeholder: "— wybierz wynik —",
+        requiredMessage: "Wybierz wynik — bez niego alarmu nie można zamknąć.",
+        options: byListOrder(detail.outcomes).map((code) => [code, OUTCOMES[code] || code]) },
+      { name: "note", label: "Co zrobiono (opcjonalnie)", type: "textarea" },
+    ],
+    confirm: "Zamknij alarm",
+  });
+  if (answer === null) return;
+  // A test alarm is closed as the technician's band page closes it (claimed first if nobody has it).
+  const url = detail.alarm.is_test ? `/api/installation-tests/alarms/${ALARM_ID}/close` : `/api/alarms/${ALARM_ID}/resolve`;
+  act("POST", url, { outcome: answer.outcome, note: answer.note }, "Alarm zamknięty.").catch(() => {});
+}
+document.getElementById("close-alarm").addEventListener("click", closeAlarm);
 
 async function notify(contact, channel) {
   const what = channel === "sms" ? "SMS" : "połączenie";
-  if (!confirm(`Wysłać ${what} do: ${contact.name} (${contact.phone})?`)) return;
+  const title = channel === "sms" ? `Wysłać SMS do: ${contact.name}?` : `Zadzwonić do: ${contact.name}?`;
+  const message = channel === "sms"
+    ? `Wiadomość o alarmie pójdzie na numer ${contact.phone}, z prośbą o odpowiedź TAK/NIE.`
+    : `Automatyczne połączenie na numer ${contact.phone} z komunikatem o alarmie i prośbą o klawisz 1 lub 2.`;
+  if (!await OpaskaDialog.confirmed(title, message, { confirm: channel === "sms" ? "Wyślij SMS" : "Zadzwoń" })) return;
   act("POST", `/api/alarms/${ALARM_ID}/notify`, { contact_id: contact.id, channel }, `${what} do ${contact.name} zlecone.`).catch(() => {});
 }
 
@@ -128,23 +162,6 @@ document.getElementById("resident-call").addEventListener("submit", (event) => {
   if (!form.outcome.value) { show("action-error", "Wybierz wynik połączenia."); return; }
   act("POST", `/api/alarms/${ALARM_ID}/resident-calls`, { outcome: form.outcome.value, note: form.note.value }, "Rozmowa zapisana.")
     .then(() => form.reset(), () => {});
-});
-
-document.getElementById("outcome").addEventListener("change", () => show("outcome-error", ""));
-document.getElementById("resolve-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const form = event.target;
-  show("outcome-error", "");
-  show("note-error", "");
-  if (!form.outcome.value) { show("outcome-error", "Wybierz wynik — bez niego alarmu nie można zamknąć."); return; }
-  act("POST", `/api/alarms/${ALARM_ID}/resolve`, { outcome: form.outcome.value, note: form.note.value }, "Alarm zamknięty.")
-    .catch((error) => {
-      for (const item of (error.data && Array.isArray(error.data.detail)) ? error.data.detail : []) {
-        const field = (item.loc || [])[1];
-        if (field === "outcome") show("outcome-error", item.msg);
-        if (field === "note") show("note-error", item.msg);
-      }
-    });
 });
 
 document.getElementById("show-medical").addEventListener("click", async () => {
@@ -164,9 +181,20 @@ document.getElementById("show-key-safe").addEventListener("click", async () => {
   } catch (error) { /* shown */ }
 });
 
+// The keyboard: P claim, N note, Z close, K back to the queue (not while typing in a field).
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+  if (event.target.closest("input, textarea, select, dialog")) return;
+  const key = event.key.toLowerCase();
+  if (key === "p" && !document.getElementById("claim").hidden) document.getElementById("claim").click();
+  else if (key === "n") { event.preventDefault(); document.getElementById("note").focus(); }
+  else if (key === "z") { event.preventDefault(); closeAlarm(); }
+  else if (key === "k") location.href = "/";
+  else return;
+});
+
 let reloadTimer = null;
 new Live({
-  badge: "connection",
   onSnapshot() { load(); },
   onEvent(message) {
     if (message.alarm && message.alarm.id === ALARM_ID) {

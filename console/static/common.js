@@ -7,6 +7,7 @@ const Opaska = (() => {
     sos: "SOS", fall: "Upadek", band_offline: "Opaska bez łączności",
     battery_low: "Słaba bateria", not_worn: "Opaska zdjęta",
   };
+  const LIFE_KINDS = new Set(["sos", "fall"]);
   const STATUSES = { raised: "nowy", claimed: "przyjęty", resolved: "zamknięty", cancelled: "odwołany" };
   const OUTCOMES = {
     false_alarm: "Fałszywy alarm",
@@ -22,6 +23,8 @@ const Opaska = (() => {
     band_worn_again: "Opaska znów noszona",
     band_replaced_or_repaired: "Opaska wymieniona lub naprawiona",
     resident_away: "Mieszkaniec poza domem (szpital, wyjazd)",
+    installation_test_ok: "Test instalacyjny zakończony",
+    installation_test_failed: "Test instalacyjny nieudany",
   };
   const NOTIFICATION_STATUSES = {
     pending: "czeka", sending: "wysyłanie", sent: "wysłane", delivered: "doręczone / odebrane",
@@ -120,39 +123,61 @@ const Opaska = (() => {
   }
 
   // The live feed: a snapshot of open alarms at every (re)connect, then every alarm event as it
-  // commits. A lost connection is retried with a growing pause; the snapshot re-syncs what was missed.
+  // commits. One connection per page, shared by everything on it (the page's own view and the
+  // alarm bar); a lost connection is retried with a growing pause; the snapshot re-syncs what was
+  // missed. The connection badge (#connection) is in every page's header.
+  const live = { listeners: [], retryMs: 500, started: false };
+
+  function liveState(name, text) {
+    document.body.dataset.live = name;
+    const badge = document.getElementById("connection");
+    if (!badge) return;
+    badge.className = `connection ${name}`;
+    badge.textContent = text;
+  }
+
+  function connectLive() {
+    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/live`);
+    ws.onmessage = (message) => {
+      const data = JSON.parse(message.data);
+      if (data.type === "snapshot") {
+        live.retryMs = 500;
+        liveState("live", "na żywo");
+        for (const listener of live.listeners) if (listener.onSnapshot) listener.onSnapshot(data.alarms);
+      } else if (data.type === "alarm_event") {
+        for (const listener of live.listeners) if (listener.onEvent) listener.onEvent(data);
+      }
+    };
+    ws.onclose = () => {
+      liveState("lost", "brak połączenia — ponawiam…");
+      setTimeout(connectLive, live.retryMs);
+      live.retryMs = Math.min(live.retryMs * 2, 5000);
+    };
+  }
+
+  // Listen to the live feed: { onSnapshot(alarms), onEvent(message) }. Listeners added while the
+  // page's scripts run all get the first snapshot; the connection opens once the page has loaded.
+  function onLive(listener) {
+    live.listeners.push(listener);
+    if (live.started) return;
+    live.started = true;
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", connectLive);
+    else setTimeout(connectLive, 0);
+  }
+
   class Live {
-    constructor({ onSnapshot, onEvent, badge }) {
-      this.onSnapshot = onSnapshot;
-      this.onEvent = onEvent;
-      this.badge = badge ? document.getElementById(badge) : null;
-      this.retryMs = 500;
-      this.connect();
-    }
-    state(name, text) {
-      if (!this.badge) return;
-      this.badge.className = `connection ${name}`;
-      this.badge.textContent = text;
-      document.body.dataset.live = name;
-    }
-    connect() {
-      const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/live`);
-      ws.onmessage = (message) => {
-        const data = JSON.parse(message.data);
-        if (data.type === "snapshot") {
-          this.retryMs = 500;
-          this.state("live", "na żywo");
-          this.onSnapshot(data.alarms);
-        } else if (data.type === "alarm_event") {
-          this.onEvent(data);
-        }
-      };
-      ws.onclose = () => {
-        this.state("lost", "brak połączenia — ponawiam…");
-        setTimeout(() => this.connect(), this.retryMs);
-        this.retryMs = Math.min(this.retryMs * 2, 5000);
-      };
-    }
+    constructor({ onSnapshot, onEvent }) { onLive({ onSnapshot, onEvent }); }
+  }
+
+  // The page's own title; the alarm bar puts the count of unclaimed alarms in front of it.
+  const title = { base: document.title, prefix: "" };
+  function setTitle(base) {
+    if (base !== undefined) title.base = base;
+    document.title = `${title.prefix}${title.base}`;
+  }
+  function setTitlePrefix(prefix) {
+    title.prefix = prefix;
+    setTitle();
   }
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -167,6 +192,6 @@ const Opaska = (() => {
 
   return {
     KINDS, STATUSES, OUTCOMES, NOTIFICATION_STATUSES, CHANNELS, ApiError, api, secondsSince, duration, ageClass,
-    clock, dateTime, residentName, el, show, Live,
+    clock, dateTime, residentName, el, show, Live, onLive, setTitle, setTitlePrefix, LIFE_KINDS,
   };
 })();

@@ -1,61 +1,12 @@
 // The alarm queue: open alarms live, most urgent first, then oldest first; ages counting every
-// second and coloured by the answer-time targets; a sound while a life alarm waits unclaimed.
+// second and coloured by the answer-time targets. The sound and the count of unclaimed alarms are
+// the alarm bar's (watch.js), on every page. Installation tests are the technicians': operators see
+// only their count in the bar. The keyboard: arrows or J/K move, Enter opens, P claims and opens.
 "use strict";
-const { KINDS, STATUSES, el, secondsSince, duration, ageClass, residentName, Live } = Opaska;
-const LIFE_KINDS = new Set(["sos", "fall"]);
+const { KINDS, STATUSES, LIFE_KINDS, api, el, secondsSince, duration, ageClass, residentName, Live, setTitle } = Opaska;
+const ROLE = document.body.dataset.role;
 const alarms = new Map();
-let knownIds = null; // ids seen so far; null until the first snapshot (nothing is "new" before it)
-
-// ---- sound: browsers allow it only after a click on the page, so the operator starts each shift
-// with one click; after that a short alert repeats while any life alarm waits unclaimed.
-const sound = { context: null, on: false, timer: null };
-const soundButton = document.getElementById("sound");
-
-function setSound(on) {
-  sound.on = on;
-  soundButton.classList.toggle("off", !on);
-  soundButton.setAttribute("aria-pressed", String(on));
-  soundButton.textContent = on ? "Dźwięk włączony (kliknij, aby wyciszyć)" : "Dźwięk wyłączony — kliknij, aby włączyć";
-}
-
-soundButton.addEventListener("click", async () => {
-  if (!sound.context) sound.context = new AudioContext();
-  await sound.context.resume();
-  setSound(!sound.on);
-  if (sound.on) beep(1);
-  ring();
-});
-
-function beep(times) {
-  if (!sound.on || !sound.context) return;
-  const start = sound.context.currentTime;
-  for (let i = 0; i < times; i++) {
-    const tone = sound.context.createOscillator();
-    const gain = sound.context.createGain();
-    tone.type = "square";
-    tone.frequency.value = i % 2 ? 660 : 880;
-    gain.gain.value = 0.15;
-    tone.connect(gain).connect(sound.context.destination);
-    tone.start(start + i * 0.3);
-    tone.stop(start + i * 0.3 + 0.2);
-  }
-}
-
-function waitingLifeAlarms() {
-  return [...alarms.values()].filter((a) => LIFE_KINDS.has(a.kind) && a.status === "raised");
-}
-
-function ring() {
-  const waiting = waitingLifeAlarms().length > 0;
-  document.body.classList.toggle("alerting", waiting);
-  if (waiting && sound.on && !sound.timer) {
-    beep(3);
-    sound.timer = setInterval(() => beep(3), 4000);
-  } else if ((!waiting || !sound.on) && sound.timer) {
-    clearInterval(sound.timer);
-    sound.timer = null;
-  }
-}
+let selected = null; // the alarm id the keyboard is on
 
 // ---- the tables
 
@@ -64,8 +15,11 @@ function isOpen(alarm) {
 }
 
 function sorted(filter) {
-  return [...alarms.values()].filter((a) => isOpen(a) && filter(a))
-    .sort((a, b) => a.priority - b.priority || a.raised_at.localeCompare(b.raised_at));
+  const tests = ROLE === "technician";
+  return [...alarms.values()].filter((a) => isOpen(a) && a.is_test === tests && filter(a))
+    // Waiting alarms above those someone already has; then the most urgent, then the oldest.
+    .sort((a, b) => (a.status === "raised" ? 0 : 1) - (b.status === "raised" ? 0 : 1)
+      || a.priority - b.priority || a.raised_at.localeCompare(b.raised_at));
 }
 
 function row(alarm, now) {
@@ -81,7 +35,7 @@ function row(alarm, now) {
   const last = LIFE_KINDS.has(alarm.kind)
     ? el("td", { className: alarm.repeat_count ? "repeats" : "" }, alarm.repeat_count ? `×${alarm.repeat_count + 1}` : "–")
     : el("td", {}, alarm.band_serial);
-  const tr = el("tr", { className: `${alarm.status} ${LIFE_KINDS.has(alarm.kind) ? "life" : "technical"}`, dataset: { alarmId: alarm.id } },
+  const tr = el("tr", { className: `${alarm.status} ${LIFE_KINDS.has(alarm.kind) ? "life" : "technical"}${alarm.id === selected ? " selected" : ""}`, dataset: { alarmId: alarm.id }, tabIndex: -1 },
     kind, resident, el("td", {}, alarm.municipality || "–"), ageCell,
     el("td", {}, alarm.claimed_by_name || (claimed ? "operator" : "—")), last,
     el("td", { className: "status" }, STATUSES[alarm.status] || alarm.status));
@@ -101,32 +55,56 @@ function render() {
   document.getElementById("technical-empty").hidden = technical.length > 0;
   document.getElementById("life-count").textContent = life.length ? `(${life.length})` : "";
   document.getElementById("technical-count").textContent = technical.length ? `(${technical.length})` : "";
-  const waiting = waitingLifeAlarms().length;
-  document.title = waiting ? `(${waiting}) ALARM — opaska` : life.length ? `(${life.length}) opaska` : "opaska — kolejka";
-  ring();
+  setTitle(ROLE === "technician" ? "opaska — testy instalacyjne" : "opaska — kolejka");
 }
 
-function noticeNew(alarm) {
-  if (knownIds === null || knownIds.has(alarm.id)) return;
-  knownIds.add(alarm.id);
-  if (LIFE_KINDS.has(alarm.kind) && alarm.status === "raised") beep(3);
+// ---- the keyboard
+
+function visibleIds() {
+  return [...document.querySelectorAll("#queue tbody tr, #technical tbody tr")].map((tr) => Number(tr.dataset.alarmId));
 }
+
+function select(id) {
+  selected = id;
+  render();
+  const tr = document.querySelector(`tr[data-alarm-id="${id}"]`);
+  if (tr) tr.scrollIntoView({ block: "nearest" });
+}
+
+async function claimAndOpen(id) {
+  try {
+    await api("POST", `/api/alarms/${id}/claim`);
+  } catch (error) {
+    // Taken by someone else meanwhile, or not claimable: the alarm page says by whom.
+  }
+  location.href = `/alarms/${id}`;
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+  if (event.target.closest("input, textarea, select, dialog")) return;
+  const ids = visibleIds();
+  if (!ids.length) return;
+  const at = ids.indexOf(selected);
+  const key = event.key;
+  if (key === "ArrowDown" || key === "j") select(ids[at < 0 ? 0 : Math.min(at + 1, ids.length - 1)]);
+  else if (key === "ArrowUp" || key === "k") select(ids[at < 0 ? 0 : Math.max(at - 1, 0)]);
+  else if (key === "Enter" && at >= 0) location.href = `/alarms/${selected}`;
+  else if ((key === "p" || key === "P") && at >= 0 && ROLE !== "technician") claimAndOpen(selected);
+  else return;
+  event.preventDefault();
+});
 
 new Live({
-  badge: "connection",
   onSnapshot(list) {
     alarms.clear();
     for (const alarm of list) alarms.set(alarm.id, alarm);
-    if (knownIds === null) knownIds = new Set(list.map((a) => a.id));
-    else for (const alarm of list) noticeNew(alarm);
     render();
   },
   onEvent(message) {
     if (!message.alarm) return;
     alarms.set(message.alarm.id, message.alarm);
-    noticeNew(message.alarm);
     render();
   },
 });
-setSound(false);
 setInterval(render, 1000);

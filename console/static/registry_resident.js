@@ -32,15 +32,29 @@
     const deactivate = $("deactivate");
     if (deactivate) deactivate.hidden = !r.active;
 
-    $("bands").tBodies[0].replaceChildren(...detail.bands.map((b) => el("tr", {},
+    const where = new Map((detail.whereabouts || []).map((w) => [w.band_id, w]));
+    $("bands").tBodies[0].replaceChildren(...detail.bands.map((b) => el("tr", { dataset: { bandId: b.id } },
       el("td", {}, el("a", { href: `/registry/bands/${b.id}` }, b.serial), b.in_test_mode ? el("span", { className: "badge test" }, "TEST") : null),
       el("td", {}, b.model || "–"), el("td", {}, online(b)), el("td", {}, battery(b.battery_pct, b.charging)),
+      el("td", { className: "last-signal" }, BandSignal.text(where.get(b.id)?.last_signal)),
       el("td", {}, b.last_seen_at ? dateTime(b.last_seen_at) : "–"))));
     $("bands-empty").hidden = detail.bands.length > 0;
     $("bands").hidden = detail.bands.length === 0;
+    renderWhere(detail.bands, where);
 
     renderContacts(detail.contacts);
     history("history", detail.band_history);
+  }
+
+  // The map of the band located most recently (a resident wears one band; during a swap, two).
+  function renderWhere(bands, where) {
+    const located = bands.map((b) => where.get(b.id)).filter((w) => w && w.last_location)
+      .sort((a, b) => new Date(b.last_location.at || 0) - new Date(a.last_location.at || 0));
+    $("resident-where").hidden = bands.length === 0;
+    if (bands.length === 0) return;
+    const newest = located[0];
+    $("resident-map-title").textContent = newest && bands.length > 1 ? `Ostatnie położenie opaski ${newest.serial}` : "Ostatnie położenie opaski";
+    OpaskaMap.show("resident-map", newest ? newest.last_location : null);
   }
 
   function renderContacts(contacts) {
@@ -75,7 +89,7 @@
   }
 
   async function removeContact(contact) {
-    if (!confirm(`Usunąć kontakt ${contact.name}?`)) return;
+    if (!await OpaskaDialog.confirmed(`Usunąć kontakt ${contact.name}?`, "Ta osoba nie będzie już powiadamiana o alarmach.", { confirm: "Usuń", danger: true })) return;
     try {
       detail.contacts = await api("DELETE", `/api/registry/contacts/${contact.id}`);
       renderContacts(detail.contacts);
@@ -161,7 +175,7 @@
     const deactivate = $("deactivate");
     if (deactivate) {
       deactivate.addEventListener("click", async () => {
-        if (!confirm("Zakończyć udział mieszkańca w programie? Jego opaska wróci do magazynu.")) return;
+        if (!await OpaskaDialog.confirmed("Zakończyć udział mieszkańca w programie?", "Jego opaska wróci do magazynu.", { confirm: "Zakończ udział", danger: true })) return;
         try {
           detail = await busy(deactivate, () => api("POST", `/api/registry/residents/${RESIDENT_ID}/deactivate`));
           render();

@@ -57,6 +57,13 @@ class ReceivedSms:
     async def fail(self, status: str = "undelivered", *, error_code: int = 30003) -> CallbackResult | None:
         return await self.phone.fake.message_status(self.message.sid, status, error_code=error_code)
 
+    async def progress(self, *statuses: str, error_code: int = 30003) -> list[CallbackResult | None]:
+        """Twilio's status callbacks for this SMS, one per status in the order given (e.g. "sent",
+        "undelivered"); `error_code` goes with failed and undelivered ones."""
+        return [
+            await self.phone.fake.message_status(self.message.sid, status, error_code=error_code) for status in statuses
+        ]
+
     async def reply(self, body: str, *, sign_with: str | None = None) -> CallbackResult:
         """Answer to the number this SMS came from."""
         return await self.phone.fake.reply_sms(
@@ -76,6 +83,14 @@ class RingingCall:
     async def press(self, digits: str, *, sign_with: str | None = None) -> CallbackResult:
         """Press keys (answering first if need be); the result carries opaska's next TwiML."""
         return await self.phone.fake.press(self.call.sid, digits, sign_with=sign_with)
+
+    async def ring(self) -> CallbackResult | None:
+        """The phone rings and nobody has picked up yet: the initiated and ringing callbacks."""
+        result = None
+        for step in ("initiated", "ringing"):
+            if step not in self.call.statuses:
+                result = await self.phone.fake.call_status(self.call.sid, step)
+        return result
 
     async def end(self, status: str = "completed") -> CallbackResult | None:
         """Hang up (`completed`) or never pick up (`no-answer`, `busy`, `failed`)."""

@@ -11,7 +11,7 @@ import shutil
 from collections.abc import AsyncIterator, Iterator, Sequence
 
 import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from simulator.lab.processes import REPO
 from tests.support.require import need
@@ -58,3 +58,11 @@ def no_script_errors(page: Page, *, expected: Sequence[str] = ()) -> Iterator[li
     page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error" else None)
     yield errors
     assert [e for e in errors if not any(text in e for text in expected)] == []
+
+
+async def confirm_in_page(page: Page, button: str) -> None:
+    """Confirm the console's own dialog (it uses no browser confirm()) by its button's name."""
+    dialog = page.locator("dialog.opaska-dialog")
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_role("button", name=button, exact=True).click()
+    await expect(dialog).to_have_count(0)

@@ -39,6 +39,8 @@ def platform_process_setup(database_url: str, topic_root: str, client_prefix: st
         OPASKA_MQTT_SESSION_EXPIRY_S="60",
         OPASKA_METRICS_GATEWAY_PORT="0",
         OPASKA_METRICS_ENGINE_PORT="0",
+        # No map tiles: a test's browser must never reach the internet (the map draws without them).
+        OPASKA_CONSOLE_MAP_TILES_URL="",
     )
     test_broker = os.environ.get("OPASKA_TEST_MQTT_URL", "")
     if test_broker:

@@ -7,6 +7,7 @@ import logging
 import random
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -19,7 +20,7 @@ from core.mqtt.endpoint import MqttEndpoint
 from core.settings import Settings
 from gateway.topics import TopicScheme
 from opaska.demo_residents import DEMO_RESIDENTS, ensure_demo_residents
-from registry import service, staff
+from registry import duty, service, staff
 from registry.credentials import hash_band_secret, new_band_secret
 from registry.model import Band, Municipality
 from registry.staff_passwords import hash_password
@@ -80,6 +81,7 @@ async def seed_demo(
         if municipality is None:
             municipality = await service.create_municipality(session, clock, code=DEMO_MUNICIPALITY, name="Gmina Demo")
         await ensure_demo_residents(session, clock, municipality_id=municipality.id, data_key=data_key)
+        await _ensure_supervisor_on_duty(session, clock, municipality_id=municipality.id)
         for band in (
             await session.execute(select(Band).where(Band.serial.like("DEMO-%")).order_by(Band.serial))
         ).scalars():
@@ -89,6 +91,28 @@ async def seed_demo(
     log.info("demo data ready: %d residents with bands in 'Gmina Demo'", len(bands))
     await seed_demo_logins(sessions, clock, logins_path or DEMO_LOGINS)
     return bands
+
+
+# The demo's supervisor on duty: with nobody at the console the life policy texts and calls them
+# first ("centrum bez operatora"); in the demo's test mode nothing is sent, the timeline shows it.
+DEMO_DUTY_PHONE = "+48500000900"
+DEMO_DUTY_DAYS = 30
+
+
+async def _ensure_supervisor_on_duty(session: AsyncSession, clock: Clock, *, municipality_id: int) -> None:
+    now = clock.now()
+    if await duty.on_duty(session, duty.DutyRole.SUPERVISOR, now, municipality_id):
+        return
+    await duty.add_shift(
+        session,
+        role=duty.DutyRole.SUPERVISOR,
+        name="Ewa Kierowniczka (dyżur demo)",
+        phone=DEMO_DUTY_PHONE,
+        starts_at=now,
+        ends_at=now + timedelta(days=DEMO_DUTY_DAYS),
+        created_at=now,
+        municipality_id=municipality_id,
+    )
 
 
 # (username, role, full name): one of each role, and a second operator to see a lost claim race.

@@ -143,3 +143,26 @@ async def test_an_operator_on_one_alarm_hears_and_sees_the_next(
         await expect(first.locator("body")).to_have_attribute("data-sound", "quiet")
         assert await _ringing(first) == []
         await first.screenshot(path=str(SCREENSHOTS / "shift-queue-silenced.png"), full_page=True)
+
+        # Back to A from the keyboard, and closed with the dialog: Escape cancels, Enter confirms.
+        await first.goto(f"{platform.base}/alarms/{fall_a}")
+        await expect(first.locator("#alarm-state")).to_contain_text("przyjął: Anna Nowak")
+        dialog = first.locator("dialog.opaska-dialog")
+        await first.keyboard.press("z")
+        await expect(dialog).to_be_visible()
+        await expect(dialog.locator("select")).to_be_focused()
+        await first.keyboard.press("Escape")
+        await expect(dialog).to_have_count(0)
+        await expect(first.locator("#alarm-state")).to_contain_text("przyjęty")
+        await first.keyboard.press("z")
+        await first.keyboard.press("Enter")  # no outcome chosen: the dialog says so and stays
+        await expect(dialog.locator('[data-error-for="outcome"]')).to_contain_text("Wybierz wynik")
+        await dialog.locator("select").select_option("resident_ok_after_call")
+        await first.keyboard.press("Tab")
+        await first.keyboard.type("Upadła przy łóżku, wstała sama; córka zajrzy wieczorem.")
+        await first.keyboard.press("Control+Enter")
+        await expect(dialog).to_have_count(0)
+        await expect(first.locator("#alarm-state")).to_contain_text("zamknięty")
+        await expect(first.locator("#timeline")).to_contain_text(
+            "Zamknięty: Mieszkaniec OK po rozmowie — Anna Nowak — „Upadła przy łóżku"
+        )

@@ -21,7 +21,7 @@ from console.key_safe import read_key_safe_code
 from core.clock import FakeClock
 from opaska.demo import DEMO_MUNICIPALITY, seed_demo
 from opaska.demo_residents import DEMO_RESIDENTS
-from registry import service
+from registry import duty, service
 from registry.contacts import list_contacts
 from registry.model import Band, Municipality, Resident
 from simulator.lab.staff import create_staff, log_in
@@ -90,6 +90,11 @@ async def test_the_demo_seeds_complete_residents_once(
 
     await seed_demo(sessions, clock, logins_path=tmp_path / "logins.txt", data_key=key)  # the next start
     await _assert_complete(sessions, key)  # nothing doubled
+    # A supervisor is on duty, once: with nobody at the console the demo's SOS pages them first.
+    async with sessions() as session:
+        municipality_id = (await _residents(sessions))[0].municipality_id
+        [shift] = await duty.on_duty(session, duty.DutyRole.SUPERVISOR, clock.now(), municipality_id)
+    assert shift.phone == "+48500000900"
 
     # The resident card shows it: data, relatives, the band's position for the map.
     residents = await _residents(sessions)

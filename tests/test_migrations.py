@@ -13,9 +13,8 @@ from opaska.db.migrate import pending_revisions
 from opaska.db.models import Base
 from simulator.lab.processes import REPO
 
-pytestmark = pytest.mark.asyncio
 
-
+@pytest.mark.asyncio
 async def test_migrated_schema_matches_models(db_engine: AsyncEngine) -> None:
     def diff(connection: Connection) -> list[object]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -27,6 +26,7 @@ async def test_migrated_schema_matches_models(db_engine: AsyncEngine) -> None:
     assert await pending_revisions(db_engine) == []
 
 
+@pytest.mark.asyncio
 async def test_partial_unique_index_exists(db_engine: AsyncEngine) -> None:
     def indexes(connection: Connection) -> dict[str, dict[str, object]]:
         return {ix["name"]: dict(ix) for ix in inspect(connection).get_indexes("alarm") if ix["name"]}

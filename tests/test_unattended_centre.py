@@ -227,8 +227,11 @@ async def test_the_console_back_shows_the_panel_until_it_is_dismissed(centre: Ce
         panel = page.locator("#unattended")
         await expect(panel).to_be_visible()
         await expect(panel).to_contain_text("Gdy nikt nie był przy konsoli")
-        await expect(panel).to_contain_text("Centrum bez operatora — SMS do: koordynator dyżurny: Nocna Koordynatorka")
-        await expect(panel).to_contain_text("Pominięto oczekiwanie 2 min po kroku 2 (nikt przy konsoli)")
+        # The same words as the alarm's timeline (alarm_center/alarms/timeline_text.py).
+        await expect(panel).to_contain_text("Centrum bez operatora — SMS do: koordynator dyżurny (Nocna Koordynatorka)")
+        await expect(panel).to_contain_text(
+            "Pominięto oczekiwanie po kroku 2 (120 s): nikt nie był przy konsoli — krok 3 wcześniej"
+        )
         await expect(panel.locator(f'a[href="/alarms/{alarm}"]')).to_have_text("SOS: Helena Kowalska")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SCREENSHOTS / "unattended.png"), full_page=True)

@@ -159,7 +159,7 @@ class PolicyBook(_Strict):
         A technician's test alarm (`is_test`) is recorded on the operators' console and nothing
         more: no sound (nobody should run to a technician's press), no supervisor, no overdue mark,
         no phone step (no relative, no one on duty is ever called), no repeat and no "no progress"
-        alert. The technician closes it (`alarm_center.alarms.test_alarms`).
+        alert. The technician closes it (`alarm_center.alarms.installation_alarms`).
         """
         name, policy, source = self.choose(kind, municipality_code)
         data = policy.model_dump(mode="json")

@@ -275,7 +275,14 @@ async def escalations_and_answers(session: AsyncSession, *, alarm_ids: Sequence[
         return []
     return (
         await session.execute(
-            select(AlarmEvent.alarm_id, AlarmEvent.at, AlarmEvent.type, AlarmEvent.actor_id, AlarmEvent.detail)
+            select(
+                AlarmEvent.alarm_id,
+                AlarmEvent.at,
+                AlarmEvent.type,
+                AlarmEvent.actor_type,
+                AlarmEvent.actor_id,
+                AlarmEvent.detail,
+            )
             .where(
                 AlarmEvent.alarm_id.in_(alarm_ids),
                 AlarmEvent.at >= since,

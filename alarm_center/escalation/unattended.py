@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alarm_center.alarms import timeline_text
 from alarm_center.alarms.views import AlarmView, alarm_views
 from alarm_center.escalation import repository
 from alarm_center.notify.repository import RESPONSE_EVENT
@@ -62,6 +63,8 @@ class UnattendedAction(BaseModel):
     # "contact_response": "going" or "cannot"; "other": the escalation's reason.
     answer: str | None = None
     reason: str | None = None
+    # The same line as on the alarm's timeline (alarm_center/alarms/timeline_text.py): one wording.
+    text: str = ""
 
 
 class UnattendedAlarm(BaseModel):
@@ -110,10 +113,23 @@ async def unattended_report(
                 alarm=views[alarm.id],
                 unattended_since=started[alarm.id],
                 last_at=max(e.at for e in actions[alarm.id]),
-                actions=[_action(e, names) for e in actions[alarm.id]],
+                actions=[_action(e, names).model_copy(update={"text": _text(e, names)}) for e in actions[alarm.id]],
             )
             for alarm in chosen
         ],
+    )
+
+
+def _text(event: Any, contact_names: dict[int, str]) -> str:
+    actor = contact_names.get(event.actor_id) if event.type == RESPONSE_EVENT else None
+    return timeline_text.describe(
+        timeline_text.Event(
+            type=event.type,
+            detail=event.detail or {},
+            actor_type=event.actor_type,
+            actor_name=actor,
+            contact_names=contact_names,
+        )
     )
 
 

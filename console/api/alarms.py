@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alarm_center.alarms import repository
 from alarm_center.alarms.claim import claim_alarm
 from alarm_center.alarms.detail import AlarmDetail, alarm_detail
+from alarm_center.alarms.installation_alarms import TEST_DETAIL
 from alarm_center.alarms.lifecycle import TEST_OUTCOMES, Actor, Move, MoveRefused, MoveResult, Refusal, apply_move
 from alarm_center.alarms.model import Alarm, AlarmStatus
 from alarm_center.alarms.readings import KeySafeCode, MedicalNotes, open_key_safe_code, open_medical_notes
-from alarm_center.alarms.test_alarms import TEST_DETAIL
 from alarm_center.alarms.views import AlarmView, alarm_views
 from alarm_center.reports.labels import Lang
 from console.api.scope import not_yours, visible_alarm

@@ -1,7 +1,7 @@
 """Installation tests in the console: the technician's open test alarms on the band page, closing
 them, and the operators' one number ("testy instalacyjne w toku: N").
 
-A test alarm is the technician's (`alarm_center.alarms.test_alarms`): it makes no sound, reaches
+A test alarm is the technician's (`alarm_center.alarms.installation_alarms`): it makes no sound, reaches
 no supervisor and no relative, and the technician at the visit closes it. Operators see it only
 counted here; they (and supervisors) may close it too.
 """
@@ -13,8 +13,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from alarm_center.alarms.installation_alarms import close_test_alarm, open_test_alarms, tests_in_progress
 from alarm_center.alarms.lifecycle import MoveRefused
-from alarm_center.alarms.test_alarms import close_test_alarm, open_test_alarms, tests_in_progress
 from alarm_center.alarms.views import names_by_id
 from console.api.alarms import ERRORS, ActionResult, alarm_to_close, refused
 from console.auth.current import AnyStaff, BandReader

@@ -5,14 +5,9 @@
 "use strict";
 
 (() => {
-  const { KINDS, STATUSES, CHANNELS, api, el, clock, dateTime, residentName } = Opaska;
+  const { KINDS, STATUSES, api, el, clock, dateTime, residentName } = Opaska;
   const HANDLES_ALARMS = ["operator", "supervisor", "administrator"];
   const SEEN_KEY = `opaska.unattended.seen.${document.body.dataset.userId || "?"}`;
-  const TARGETS = {
-    operators: "operatorzy", supervisor: "koordynator", contacts: "bliscy",
-    "on_duty:supervisor": "koordynator dyżurny", "on_duty:responder": "dyżurny opiekun",
-  };
-  const ANSWERS = { going: "jedzie", cannot: "nie może" };
 
   function seenUpTo() {
     try { return Number(localStorage.getItem(SEEN_KEY)) || 0; } catch (error) { return 0; }
@@ -22,44 +17,10 @@
     try { localStorage.setItem(SEEN_KEY, String(Math.max(time, seenUpTo()))); } catch (error) { /* private mode: shown again next time */ }
   }
 
-  function seconds(s) {
-    if (s === null || s === undefined) return "";
-    return s >= 60 && s % 60 === 0 ? `${s / 60} min` : s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
-  }
-
   // 1 alarm, 2–4 alarmy (but 12–14 alarmów), 5 alarmów.
   function alarms(n) {
     if (n === 1) return "alarm";
     return n % 10 >= 2 && n % 10 <= 4 && (n % 100 < 12 || n % 100 > 14) ? "alarmy" : "alarmów";
-  }
-
-  function targets(list) {
-    return (list || []).map((t) => TARGETS[t] || t).join(", ");
-  }
-
-  function channel(name) {
-    return name === "console" ? "konsola" : CHANNELS[name] || name || "";
-  }
-
-  // One line of what the escalation did; every text is set as text by el().
-  function describe(action) {
-    const to = action.to && action.to.length ? `: ${action.to.join(", ")}` : "";
-    switch (action.what) {
-      case "unattended_page":
-        return action.nobody_on_duty
-          ? `Centrum bez operatora — ${channel(action.channel)} do: ${targets(action.targets)}: nikt nie ma dyżuru`
-          : `Centrum bez operatora — ${channel(action.channel)} do: ${targets(action.targets)}${to}`;
-      case "wait_skipped": {
-        const kept = action.kept_s ? `; czas dla dyżurnego ${seconds(action.kept_s)}` : "";
-        return `Pominięto oczekiwanie ${seconds(action.wait_s)} po kroku ${action.after_step} (nikt przy konsoli)${kept}`;
-      }
-      case "step":
-        return `Krok ${action.step}: ${targets(action.targets)} (${channel(action.channel)})${to}`;
-      case "contact_response":
-        return `Odpowiedź bliskiego${to}: ${ANSWERS[action.answer] || action.answer || ""}`;
-      default:
-        return `Eskalacja: ${action.reason || ""}${action.targets && action.targets.length ? ` (${targets(action.targets)})` : ""}`;
-    }
   }
 
   function item(entry) {
@@ -71,7 +32,7 @@
         el("span", { className: "muted" }, ` · zgłoszony ${dateTime(a.raised_at)} · `),
         el("strong", { className: `unattended-status ${a.status}` }, `teraz: ${status}`)),
       el("ol", { className: "unattended-actions" },
-        ...entry.actions.map((action) => el("li", {}, el("time", { dateTime: action.at }, clock(action.at)), " ", describe(action)))));
+        ...entry.actions.map((action) => el("li", {}, el("time", { dateTime: action.at }, clock(action.at)), " ", action.text))));
   }
 
   function show(node, entries) {

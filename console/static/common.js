@@ -26,10 +26,6 @@ const Opaska = (() => {
     installation_test_ok: "Test instalacyjny zakończony",
     installation_test_failed: "Test instalacyjny nieudany",
   };
-  const NOTIFICATION_STATUSES = {
-    pending: "czeka", sending: "wysyłanie", sent: "wysłane", delivered: "doręczone / odebrane",
-    failed: "nieudane", no_answer: "nie odebrał", cancelled: "anulowane",
-  };
   const CHANNELS = { sms: "SMS", voice: "połączenie" };
 
   class ApiError extends Error {
@@ -191,7 +187,7 @@ const Opaska = (() => {
   });
 
   return {
-    KINDS, STATUSES, OUTCOMES, NOTIFICATION_STATUSES, CHANNELS, ApiError, api, secondsSince, duration, ageClass,
+    KINDS, STATUSES, OUTCOMES, CHANNELS, ApiError, api, secondsSince, duration, ageClass,
     clock, dateTime, residentName, el, show, Live, onLive, setTitle, setTitlePrefix, LIFE_KINDS,
   };
 })();

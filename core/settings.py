@@ -243,6 +243,24 @@ class TwilioSettings(BaseModel):
         return [name for name in ("account_sid", "auth_token", "from_number", "public_url") if not getattr(self, name)]
 
 
+class VoiceSettings(BaseModel):
+    """Telephone calls through Twilio (docs/voice.md): the operator's calls from an alarm, and calls
+    a band or a resident places to the centre's number ([twilio] from_number)."""
+
+    # How long Twilio rings the operator's own phone before the call is given up.
+    operator_ring_s: int = Field(default=30, ge=5, le=120)
+    # How long the far end (band, resident, relative) rings before "nie odbiera".
+    far_ring_s: int = Field(default=40, ge=5, le=120)
+    # The municipality (its code) an alarm from an unknown caller belongs to; empty: no
+    # municipality, so only administrators see it.
+    unknown_caller_municipality: str = ""
+    # Calls are recorded only in these municipalities (codes), and there only for residents whose
+    # card records their consent (RODO). Empty: nothing is ever recorded.
+    record_municipalities: list[str] = []
+    # A recording is deleted this long after the call (and at once when its resident is erased).
+    recording_retention_days: int = Field(default=90, ge=1, le=3650)
+
+
 class MetricsSettings(BaseModel):
     """Prometheus /metrics of `opaska gateway` and `opaska engine` run as their own processes
     (the console serves its own at /metrics, and `opaska run` serves everything there). 0: off."""
@@ -309,6 +327,7 @@ class Settings(BaseSettings):
     console: ConsoleSettings = ConsoleSettings()
     notify: NotifySettings = NotifySettings()
     twilio: TwilioSettings = TwilioSettings()
+    voice: VoiceSettings = VoiceSettings()
     metrics: MetricsSettings = MetricsSettings()
     traccar: TraccarSettings = TraccarSettings()
     watch: WatchSettings = WatchSettings()

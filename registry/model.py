@@ -40,6 +40,8 @@ class Resident(Base):
     # Fernet under the console's data key (console.data_key): a copied database or backup does
     # not open the resident's door. Read only through the console, and every reading is audited.
     key_safe_code_encrypted: Mapped[str | None] = mapped_column(String(255))
+    # When the resident agreed to their calls with the centre being recorded (RODO); None: no consent.
+    call_recording_consent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     language: Mapped[str] = mapped_column(String(8), default="pl")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -225,6 +227,8 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(String(16))
     # argon2; staff log in rarely, so the slow hash costs nothing that matters.
     password_hash: Mapped[str] = mapped_column(String(255))
+    # Where Twilio rings this operator for a call from an alarm: an E.164 number or a "sip:" address.
+    phone: Mapped[str | None] = mapped_column(String(120))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

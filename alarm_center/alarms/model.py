@@ -69,7 +69,8 @@ class Alarm(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id"))
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"))
-    band_id: Mapped[int] = mapped_column(ForeignKey("band.id"))
+    # None only for a voice call from a number no band or resident has (an "unknown number" alarm).
+    band_id: Mapped[int | None] = mapped_column(ForeignKey("band.id"))
     kind: Mapped[str] = mapped_column(String(32))
     priority: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default=AlarmStatus.RAISED)
@@ -87,7 +88,7 @@ class Alarm(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     first_message_id: Mapped[int | None] = mapped_column(ForeignKey("band_message.id"))
 
-    band: Mapped[Band] = relationship(lazy="raise")
+    band: Mapped[Band | None] = relationship(lazy="raise")
     resident: Mapped[Resident | None] = relationship(lazy="raise")
 
 

@@ -77,7 +77,8 @@ async def alarm_views(session: AsyncSession, alarms: Sequence[Alarm]) -> list[Al
                 claimed_by_name=names.get(alarm.claimed_by) if alarm.claimed_by is not None else None,
                 overdue_at=alarm.overdue_at,
                 municipality_id=alarm.municipality_id,
-                band_serial=serials.get(alarm.band_id, "?"),
+                # No band: a voice call from a number nobody in the registry has.
+                band_serial=serials.get(alarm.band_id, "?") if alarm.band_id is not None else "",
                 municipality=municipalities.get(alarm.municipality_id) if alarm.municipality_id else None,
                 resident=ResidentSummary(
                     id=resident.id,

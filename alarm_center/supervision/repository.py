@@ -210,7 +210,8 @@ async def _select_open(
     rows = await session.execute(
         select(
             Alarm.id,
-            Alarm.band_id,
+            # The inner join to Band: never None here (only a voice call's alarm may have no band).
+            Band.id,
             Alarm.kind,
             Alarm.status,
             Band.last_seen_at,

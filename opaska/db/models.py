@@ -3,6 +3,7 @@
 from alarm_center.alarms.model import Alarm, AlarmEvent
 from alarm_center.escalation.model import Escalation
 from alarm_center.notify.model import Notification
+from alarm_center.voice.model import VoiceCall
 from core.db.base import Base
 from core.db.service_state import ServiceState
 from registry.duty import Shift
@@ -28,4 +29,5 @@ __all__ = [
     "Shift",
     "StaffMunicipality",
     "StaffUser",
+    "VoiceCall",
 ]

@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.live import AlarmFeed
 from alarm_center.notify.status_link import StatusLinks
+from alarm_center.voice.telephone import OfflineTelephone, Telephone
 from core.clock import Clock, SystemClock
-from core.settings import BandSettings, ConsoleSettings, Settings
+from core.settings import BandSettings, ConsoleSettings, Settings, VoiceSettings
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,7 @@ class ConsoleContext:
     bands: BandSettings = field(default_factory=BandSettings)
     # Relatives' status links (in an operator's SMS, and the /s/ page); None: links are off.
     status_links: StatusLinks | None = None
+    # Calls from an alarm and answers to calls in: Twilio, or offline (test mode: refused at once).
+    telephone: Telephone = field(default_factory=OfflineTelephone)
+    # [voice]: ring times, recording municipalities and retention, the unknown caller's municipality.
+    voice: VoiceSettings = field(default_factory=VoiceSettings)

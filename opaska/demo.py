@@ -106,7 +106,7 @@ async def _ensure_supervisor_on_duty(session: AsyncSession, clock: Clock, *, mun
     await duty.add_shift(
         session,
         role=duty.DutyRole.SUPERVISOR,
-        name="Ewa Kierowniczka (dyżur demo)",
+        name="Ewa Kierowniczka",
         phone=DEMO_DUTY_PHONE,
         starts_at=now,
         ends_at=now + timedelta(days=DEMO_DUTY_DAYS),

@@ -93,8 +93,8 @@ CASES: list[tuple[str, Event, str, str]] = [
         _event(
             "escalated", {"by_hand": True, "channel": "sms", "targets": ["contacts"], "contact_id": 7}, "staff", ANNA
         ),
-        "SMS wysłany ręcznie do Ewa Kowalska — Anna Nowak",
-        "SMS sent by hand to Ewa Kowalska — Anna Nowak",
+        "SMS zlecony ręcznie do Ewa Kowalska — Anna Nowak",
+        "SMS queued by hand to Ewa Kowalska — Anna Nowak",
     ),
     (
         "manual call to a relative",
@@ -182,6 +182,15 @@ CASES: list[tuple[str, Event, str, str]] = [
         "after 59 s for the supervisor to act",
     ),
     (
+        "an operator back: the policy's wait restored",
+        _event(
+            "escalated",
+            {"reason": "wait_restored", "next_step": 3, "next_due_at": "2026-12-04T07:03:00+00:00"},
+        ),
+        "Operator znów przy konsoli: krok 3 w swoim czasie (08:03:00)",
+        "An operator is back at the console: step 3 at its own time (08:03:00)",
+    ),
+    (
         "unattended: the supervisor on duty paged",
         _event(
             "escalated",
@@ -244,8 +253,8 @@ CASES: list[tuple[str, Event, str, str]] = [
                 "provider_status": "no-answer",
             },
         ),
-        "połączenie do Ewa Kowalska: nie odebrał(a)",
-        "call to Ewa Kowalska: not answered",
+        "Połączenie do Ewa Kowalska: nie odebrał(a)",
+        "Call to Ewa Kowalska: not answered",
     ),
     (
         "SMS undelivered, with Twilio's code",
@@ -274,8 +283,8 @@ CASES: list[tuple[str, Event, str, str]] = [
                 "provider_status": "not_sent_test_mode",
             },
         ),
-        "połączenie (połączenie zamiast nieudanego SMS) do +48 *** *** 567: nie wysłano – tryb próbny",
-        "call (call instead of a failed SMS) to +48 *** *** 567: not sent – test mode",
+        "Połączenie (połączenie zamiast nieudanego SMS) do +48 *** *** 567: nie wysłano – tryb próbny",
+        "Call (call instead of a failed SMS) to +48 *** *** 567: not sent – test mode",
     ),
     (
         "relative answers yes",
@@ -351,7 +360,7 @@ def test_no_two_cases_read_alike() -> None:
 
 
 def test_an_unknown_type_is_shown_as_it_is() -> None:
-    assert describe(_event("something_new", {}, "staff", ANNA)) == "something_new — Anna Nowak"
+    assert describe(_event("something_new", {}, "staff", ANNA)) == "Something_new — Anna Nowak"
 
 
 @pytest.mark.asyncio
@@ -370,9 +379,9 @@ async def test_the_api_timeline_names_a_manual_sms_as_such(centre: Centre) -> No
     assert polish == [
         "Zgłoszenie z opaski",
         "Przyjęty — Ola Nowicka",
-        f"SMS wysłany ręcznie do {contact['name']} — Ola Nowicka",
+        f"SMS zlecony ręcznie do {contact['name']} — Ola Nowicka",
         "Przekazany koordynatorowi — Ola Nowicka — „proszę o decyzję”",
     ]
     english = (await operator.get(f"/api/alarms/{alarm}?lang=en")).json()["timeline"]
-    assert english[2]["text"] == f"SMS sent by hand to {contact['name']} — Ola Nowicka"
+    assert english[2]["text"] == f"SMS queued by hand to {contact['name']} — Ola Nowicka"
     assert (await operator.get(f"/api/alarms/{alarm}?lang=xx")).status_code == 422

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
+from alarm_center.alarms.model import Alarm
 from alarm_center.escalation.unattended import NO_CONSOLE
 from alarm_center.notify.templates import alarm_code
 from registry.duty import add_shift
@@ -113,6 +114,32 @@ async def test_with_no_console_the_supervisor_on_duty_is_paged_first_and_relativ
     await centre.time_passes(30, step=10)
     assert len(await centre.escalations_for(alarm, "wait_skipped")) == 2
     assert len(await centre.escalations_for(alarm, "unattended")) == 2
+
+
+async def test_an_operator_back_at_the_console_puts_the_relatives_call_back_to_its_own_time(
+    centre: Centre,
+) -> None:
+    """The wait before the relatives' step was cut to the supervisor's minute; an operator who comes
+    back meanwhile has the policy's own 180 s to claim before relatives are called."""
+    await supervisor_on_duty(centre)
+    await nobody_at_the_console(centre)
+    alarm = await centre.sos()
+    await centre.time_passes(0)
+    await centre.time_passes(1, step=1)
+    assert [s["kept_s"] for s in await centre.escalations_for(alarm, "wait_skipped")] == [0, 59]
+    async with operator_at_the_console(centre):
+        await centre.time_passes(100, step=10)  # past the supervisor's minute: nobody called yet
+        assert centre.fake.calls_to(RELATIVE_1) == []
+        [restored] = await centre.escalations_for(alarm, "wait_restored")
+        assert restored["next_step"] == 3
+        # 180 s after the raise, by the policy alone, the relatives are called.
+        await centre.time_passes(75, step=5)
+        await centre.fake.phone(RELATIVE_1).expect_call()
+    # Overdue only from the supervisor step's own time (60 s), though it fired at once.
+    async with centre.sessions() as session:
+        row = await session.get(Alarm, alarm)
+        assert row is not None
+        assert row.overdue_at == row.raised_at + timedelta(seconds=60)
 
 
 async def test_with_no_supervisor_on_duty_the_timeline_says_so_and_relatives_are_called_at_once(

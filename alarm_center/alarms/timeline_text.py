@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from alarm_center.reports.labels import OUTCOMES, Lang
+
+# The centre's time zone: times in a line are the operators' local times.
+LOCAL = ZoneInfo("Europe/Warsaw")
 
 
 @dataclass(frozen=True)
@@ -149,7 +154,7 @@ def _escalated(e: Event, lang: Lang) -> str:
     if d.get("by_hand") and d.get("targets") == ["contacts"]:
         channel = d.get("channel")
         what = (
-            Words("SMS wysłany ręcznie do", "SMS sent by hand to")
+            Words("SMS zlecony ręcznie do", "SMS queued by hand to")
             if channel == "sms"
             else Words("Połączenie zlecone ręcznie do", "Call placed by hand to")
         )
@@ -176,6 +181,8 @@ def _escalated(e: Event, lang: Lang) -> str:
         return _wait_skipped(e, lang)
     if reason == "unattended":
         return _unattended_page(e, lang)
+    if reason == "wait_restored":
+        return _wait_restored(e, lang)
     return _step(e, lang)
 
 
@@ -191,6 +198,21 @@ def _wait_skipped(e: Event, lang: Lang) -> str:
     if kept:
         line += Words(f", po {kept} s na reakcję koordynatora", f", after {kept} s for the supervisor to act")(lang)
     return line
+
+
+def _wait_restored(e: Event, lang: Lang) -> str:
+    following = e.detail.get("next_step", "?")
+    due = e.detail.get("next_due_at")
+    when = ""
+    if isinstance(due, str):
+        try:
+            when = f" ({datetime.fromisoformat(due).astimezone(LOCAL):%H:%M:%S})"
+        except ValueError:
+            when = ""
+    return Words(
+        f"Operator znów przy konsoli: krok {following} w swoim czasie{when}",
+        f"An operator is back at the console: step {following} at its own time{when}",
+    )(lang)
 
 
 def _unattended_page(e: Event, lang: Lang) -> str:
@@ -317,8 +339,7 @@ WORDING: dict[str, Callable[[Event, Lang], str]] = {
 
 
 def describe(event: Event, lang: Lang = Lang.PL) -> str:
-    """The timeline line for one event (without its time)."""
+    """The timeline line for one event (without its time), starting with a capital letter."""
     words = WORDING.get(event.type)
-    if words is None:
-        return f"{event.type}{_by(event, lang)}"
-    return words(event, lang)
+    line = f"{event.type}{_by(event, lang)}" if words is None else words(event, lang)
+    return line[:1].upper() + line[1:]

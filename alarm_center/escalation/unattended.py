@@ -29,6 +29,8 @@ from alarm_center.escalation import repository
 from alarm_center.notify.repository import RESPONSE_EVENT
 
 WAIT_SKIPPED = "wait_skipped"
+# Someone came back to the console during a cut wait: the next step is put back to its own time.
+WAIT_RESTORED = "wait_restored"
 UNATTENDED = "unattended"
 NO_CONSOLE = "no_console"
 NOBODY_ON_DUTY = "nobody on duty"

@@ -188,6 +188,8 @@ class EscalationWorker:
             # next_due_at kept: the alarm's close is still to be handled (see repository.close_pending).
             await self._advance(session, row, state="done", next_due_at=now)
             return Fired.ENDED
+        if await self._back_to_the_policy_wait(session, row, now):
+            return Fired.RESCHEDULED
         step = steps[row.step]
         more_contacts = await self._fire_step(session, row, alarm, step, now)
         after_commit.append(("step", (alarm.kind, str(row.step + 1), step["channel"])))
@@ -228,13 +230,48 @@ class EscalationWorker:
 
     async def _already_cut(self, session: AsyncSession, row: Escalation) -> bool:
         """Is the row's wait the one a skipped wait already left it (the person paged's time)?"""
+        return await self._cut_of(session, row) is not None
+
+    async def _cut_of(self, session: AsyncSession, row: Escalation) -> tuple[datetime, dict[str, Any]] | None:
+        """The skipped-wait event that set the row's present due time, if one did."""
         skipped = await repository.system_escalations(session, alarm_id=row.alarm_id, reason=unattended.WAIT_SKIPPED)
-        return any(
-            detail.get("next_step") == row.step + 1
-            and isinstance(detail.get("next_due_at"), str)
-            and datetime.fromisoformat(detail["next_due_at"]) == row.next_due_at
-            for _, detail in skipped
+        for at, detail in reversed(skipped):
+            if (
+                detail.get("next_step") == row.step + 1
+                and isinstance(detail.get("next_due_at"), str)
+                and datetime.fromisoformat(detail["next_due_at"]) == row.next_due_at
+            ):
+                return at, detail
+        return None
+
+    async def _back_to_the_policy_wait(self, session: AsyncSession, row: Escalation, now: datetime) -> bool:
+        """Someone is at the console again while a wait was cut short: the next step comes at the
+        policy's own time, not early (an operator back at 14 s must not see relatives called at
+        61 s). Recorded on the timeline; True if the step was put back."""
+        if row.attempt != 0 or row.next_due_at is None:
+            return False
+        cut = await self._cut_of(session, row)
+        if cut is None or not await presence.console_present(session, now=now):
+            return False
+        at, detail = cut
+        policy_due = at - timedelta(seconds=int(detail.get("waited_s", 0))) + timedelta(seconds=int(detail["wait_s"]))
+        if policy_due <= now:
+            return False
+        await apply_move(
+            session,
+            at=now,
+            alarm_id=row.alarm_id,
+            move=Move.ESCALATE,
+            actor=Actor.system(),
+            detail={
+                "reason": unattended.WAIT_RESTORED,
+                "next_step": row.step + 1,
+                "next_due_at": policy_due.isoformat(),
+                "policy": row.policy.get("name"),
+            },
         )
+        await self._advance(session, row, next_due_at=policy_due)
+        return True
 
     async def _without_console(
         self,
@@ -401,7 +438,11 @@ class EscalationWorker:
             detail["sound"] = step["sound"]
             if step["mark_overdue"]:
                 detail["overdue"] = True
-                await repository.mark_overdue(session, alarm_id=row.alarm_id, at=now)
+                # A step fired early (nobody at the console) does not make the alarm late before
+                # its time: "overdue" means unclaimed at the policy's own time for this step.
+                await repository.mark_overdue(
+                    session, alarm_id=row.alarm_id, at=max(now, _nominal_time(row, alarm.raised_at))
+                )
         else:
             notifications: list[int] = []
             for target in step["targets"]:
@@ -461,6 +502,15 @@ class EscalationWorker:
     async def _advance(self, session: AsyncSession, row: Escalation, **values: Any) -> None:
         if not await repository.advance(session, escalation_id=row.id, version=row.version, values=values):
             raise _Stale
+
+
+def _nominal_time(row: Escalation, raised_at: datetime) -> datetime:
+    """When the row's current step is due by the policy alone, in the first round (its waits
+    added up from the alarm's raise): the time an overdue mark belongs to."""
+    steps: list[dict[str, Any]] = row.policy["steps"]
+    if row.loop_count:
+        return raised_at  # a repeat round: long past every step's own time
+    return raised_at + timedelta(seconds=sum(int(step["after_s"]) for step in steps[: row.step + 1]))
 
 
 def _waits_for_the_console(row: Escalation) -> bool:

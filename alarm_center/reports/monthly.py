@@ -271,8 +271,17 @@ async def _answer_times(
         p90_claim_s=figures.p90_claim_s,
         max_claim_s=figures.max_claim_s,
         median_resolve_s=figures.median_resolve_s,
-        overdue=sum(1 for a in real if alarm_class(a.kind) == LIFE and a.overdue_at is not None),
+        overdue=sum(1 for a in real if alarm_class(a.kind) == LIFE and _was_overdue(a)),
     )
+
+
+def _was_overdue(alarm: Alarm) -> bool:
+    """Still unclaimed when it became overdue (its overdue time may have been set ahead, by a step
+    fired early while nobody was at the console)."""
+    if alarm.overdue_at is None:
+        return False
+    taken = alarm.claimed_at or alarm.closed_at
+    return taken is None or alarm.overdue_at <= taken
 
 
 def _technical_lines(real: list[Alarm]) -> list[TechnicalLine]:

@@ -80,7 +80,8 @@ async def overview(user: Supervisor, session: SessionDep, clock: ClockDep) -> Ov
         open_alarms.append(
             OpenAlarm(
                 alarm=views[alarm.id],
-                overdue=alarm.overdue_at is not None or late,
+                # overdue_at may lie ahead: a step fired early marks the time it was due.
+                overdue=(alarm.overdue_at is not None and alarm.overdue_at <= now) or late,
                 escalated_to_supervisor=alarm.id in handed_up,
                 age_s=age,
             )

@@ -25,7 +25,7 @@ function render() {
   if (a.status === "raised") state.push(`czeka ${duration(secondsSince(a.raised_at))}`);
   if (detail.claimed_by_name) state.push(`przyjął: ${detail.claimed_by_name}`);
   if (a.repeat_count) state.push(`naciśnięty ${a.repeat_count + 1} razy`);
-  if (detail.overdue_at && a.status === "raised") state.push("PO CZASIE");
+  if (detail.overdue_at && a.status === "raised" && new Date(detail.overdue_at).getTime() <= Date.now()) state.push("PO CZASIE");
   if (detail.outcome) state.push(`wynik: ${OUTCOMES[detail.outcome] || detail.outcome}`);
   document.getElementById("alarm-state").textContent = state.join(" · ");
   document.getElementById("alarm").dataset.status = a.status;
@@ -37,6 +37,7 @@ function render() {
   document.getElementById("release").hidden = !HANDLES_ALARMS || a.status !== "claimed" || !(mine || ROLE !== "operator");
   document.getElementById("escalate").hidden = !HANDLES_ALARMS || !open || a.is_test;
   document.getElementById("close-alarm").hidden = !closes || !open;
+  document.getElementById("keys").hidden = !HANDLES_ALARMS || !open;
   for (const id of ["resident-call", "note-form"]) {
     for (const control of document.getElementById(id).elements) control.disabled = !HANDLES_ALARMS || (id !== "note-form" && !open);
   }
@@ -99,7 +100,11 @@ async function act(method, url, body, done) {
 }
 
 document.getElementById("claim").addEventListener("click", () => act("POST", `/api/alarms/${ALARM_ID}/claim`, undefined, "Alarm przyjęty.").catch(() => {}));
-document.getElementById("release").addEventListener("click", () => act("POST", `/api/alarms/${ALARM_ID}/release`, {}, "Alarm oddany do kolejki.").catch(() => {}));
+// Giving a life alarm back rings it again for everyone: asked first, never on one stray click.
+document.getElementById("release").addEventListener("click", async () => {
+  if (!await OpaskaDialog.confirmed("Oddać alarm do kolejki?", "Alarm znów zadzwoni u wszystkich operatorów i będzie czekał na przyjęcie.", { confirm: "Oddaj do kolejki" })) return;
+  act("POST", `/api/alarms/${ALARM_ID}/release`, {}, "Alarm oddany do kolejki.").catch(() => {});
+});
 document.getElementById("escalate").addEventListener("click", async () => {
   const answer = await OpaskaDialog.ask({
     title: "Przekaż alarm koordynatorowi",
@@ -140,13 +145,12 @@ async function closeAlarm() {
 document.getElementById("close-alarm").addEventListener("click", closeAlarm);
 
 async function notify(contact, channel) {
-  const what = channel === "sms" ? "SMS" : "połączenie";
-  const title = channel === "sms" ? `Wysłać SMS do: ${contact.name}?` : `Zadzwonić do: ${contact.name}?`;
+  const title = channel === "sms" ? `Wysłać SMS do: ${contact.name}?` : `Komunikat głosowy do: ${contact.name}?`;
   const message = channel === "sms"
     ? `Wiadomość o alarmie pójdzie na numer ${contact.phone}, z prośbą o odpowiedź TAK/NIE.`
     : `Automatyczne połączenie na numer ${contact.phone} z komunikatem o alarmie i prośbą o klawisz 1 lub 2.`;
-  if (!await OpaskaDialog.confirmed(title, message, { confirm: channel === "sms" ? "Wyślij SMS" : "Zadzwoń" })) return;
-  act("POST", `/api/alarms/${ALARM_ID}/notify`, { contact_id: contact.id, channel }, `${what} do ${contact.name} zlecone.`).catch(() => {});
+  if (!await OpaskaDialog.confirmed(title, message, { confirm: channel === "sms" ? "Wyślij SMS" : "Zadzwoń z komunikatem" })) return;
+  act("POST", `/api/alarms/${ALARM_ID}/notify`, { contact_id: contact.id, channel }, channel === "sms" ? `SMS do: ${contact.name} — zlecony.` : `Komunikat głosowy do: ${contact.name} — zlecony.`).catch(() => {});
 }
 
 document.getElementById("note-form").addEventListener("submit", (event) => {

@@ -29,7 +29,7 @@ function row(alarm, now) {
     claimed ? `przyjęty po ${duration(secondsSince(alarm.raised_at, new Date(alarm.claimed_at).getTime()))}` : duration(waited));
   const kind = el("td", { className: "kind" }, KINDS[alarm.kind] || alarm.kind,
     alarm.is_test ? el("span", { className: "badge test" }, "TEST") : null,
-    alarm.overdue_at && !claimed ? el("span", { className: "badge overdue" }, "po czasie") : null);
+    alarm.overdue_at && !claimed && new Date(alarm.overdue_at).getTime() <= now ? el("span", { className: "badge overdue" }, "po czasie") : null);
   const resident = el("td", {}, el("a", { href: `/alarms/${alarm.id}` }, residentName(alarm)),
     alarm.resident ? el("div", { className: "muted small" }, alarm.resident.address) : null);
   const last = LIFE_KINDS.has(alarm.kind)

@@ -36,7 +36,10 @@ async function refresh() {
       el("td", { className: "kind" }, KINDS[alarm.kind] || alarm.kind, overdue ? el("span", { className: "badge overdue" }, "po czasie") : null),
       el("td", {}, el("a", { href: `/alarms/${alarm.id}` }, residentName(alarm))),
       el("td", {}, alarm.municipality || "–"),
-      el("td", { className: alarm.status === "raised" ? ageClass(waited) : "" }, duration(waited)),
+      // A claimed alarm no longer waits: how long it waited, as the queue says it.
+      alarm.status === "raised"
+        ? el("td", { className: ageClass(waited) }, duration(waited))
+        : el("td", {}, `przyjęty po ${duration(secondsSince(alarm.raised_at, new Date(alarm.claimed_at).getTime()))}`),
       el("td", {}, alarm.claimed_by_name || "—"),
       el("td", {}, STATUSES[alarm.status] || alarm.status));
   }));

@@ -133,7 +133,8 @@ const AlarmWatch = (() => {
 
   function showChips(waiting, quiet, now) {
     const list = document.getElementById("alarm-bar-list");
-    const shown = waiting.slice(0, 6);
+    // At most four: the bar stays one line on a 1024 px screen; the rest are counted.
+    const shown = waiting.slice(0, 4);
     const ids = new Set(shown.map((a) => a.id));
     for (const [id, node] of chips) if (!ids.has(id)) { node.remove(); chips.delete(id); }
     shown.forEach((alarm, index) => {
@@ -222,7 +223,7 @@ const AlarmWatch = (() => {
       },
     });
     setInterval(update, 1000);
-    setInterval(countInstallationTests, 30_000);
+    setInterval(countInstallationTests, 10_000);
     countInstallationTests();
     update();
   }

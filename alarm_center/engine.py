@@ -13,6 +13,8 @@ from alarm_center.notify.outbox import OutboxPolicy, OutboxSender
 from alarm_center.notify.status_link import StatusLinks
 from alarm_center.notify.twilio_notifier import TwilioNotifier
 from alarm_center.supervision.loop import run_supervision
+from alarm_center.voice.recording import run_recording_sweep
+from alarm_center.voice.twilio_telephone import TwilioTelephone
 from core import health
 from core.clock import Clock
 from core.settings import Settings, SettingsError
@@ -61,6 +63,12 @@ async def run_engine(
         watch(tasks.create_task(run_escalation(settings, session_factory, clock, links=links), name="escalation"))
         watch(tasks.create_task(sender.run(), name="outbox"))
         watch(tasks.create_task(run_supervision(settings, session_factory, clock), name="supervision"))
+        # Call recordings past retention or of erased residents are deleted at Twilio (RODO); with
+        # no Twilio (test mode) no call is placed, so nothing is ever recorded.
+        telephone = TwilioTelephone.from_settings(settings)
+        if telephone is not None:
+            sweep = run_recording_sweep(settings.voice, session_factory, clock, telephone, on_stop=telephone.aclose)
+            watch(tasks.create_task(sweep, name="recording-sweep"))
         if audit:
             auditor = EscalationAuditor(session_factory, clock)
             health.PROCESS.add_check("escalation", auditor.check)

@@ -6,7 +6,9 @@ alarms' kind, times, status, outcome, priority and municipality, their events' t
 band history and test results (numbers only). It removes: names, address, phone, birth date,
 access and medical notes, the key-safe code, the contacts, every phone number and text of the
 notifications about them, operators' notes on their alarms, free text in alarm events and band
-history notes, and what their bands reported with their alarms (positions). After the commit,
+history notes, what their bands reported with their alarms (positions), and the numbers of their
+alarms' telephone calls; the calls' recordings are deleted at the provider right after the commit
+(`alarm_center.voice.recording.delete_erased_recordings`, or the engine's sweep). After the commit,
 `purge_residue` rewrites SQLite's file (VACUUM) so no deleted bytes stay on disk.
 """
 
@@ -23,6 +25,8 @@ from sqlalchemy.orm import DeclarativeBase
 
 from alarm_center.alarms.model import Alarm, AlarmEvent
 from alarm_center.notify.model import Notification
+from alarm_center.voice.model import VoiceCall
+from alarm_center.voice.recording import ERASED_NUMBER
 from core.clock import Clock
 from registry.bands import unbind_band
 from registry.model import (
@@ -58,6 +62,12 @@ SAFE_DETAIL_KEYS = frozenset(
         "template",
         "error_code",
         "why",
+        # A call's event codes (alarm_center/voice): which call event, inbound or outbound, and
+        # whom (band, resident, contact...): the kind, never the number or the name.
+        "event",
+        "direction",
+        "target",
+        "caller",
     }
 )
 
@@ -108,11 +118,17 @@ async def export_resident(session: AsyncSession, clock: Clock, *, resident_id: i
                 select(Notification).where(Notification.alarm_id == alarm.id).order_by(Notification.id)
             )
         ).scalars()
+        calls = (
+            await session.execute(select(VoiceCall).where(VoiceCall.alarm_id == alarm.id).order_by(VoiceCall.id))
+        ).scalars()
         alarms.append(
             {
                 **_row(alarm),
                 "events": [_row(event) for event in events],
                 "notifications": [_row(notification, leave_out=("provider_id",)) for notification in notifications],
+                # Telephone calls about the alarm; a recording is named as held or not (the audio
+                # is the provider's, handed over on request), never by its provider reference.
+                "calls": [_call_row(call) for call in calls],
             }
         )
     tests = (
@@ -147,6 +163,13 @@ async def export_resident(session: AsyncSession, clock: Clock, *, resident_id: i
     }
 
 
+def _call_row(call: VoiceCall) -> dict[str, Any]:
+    return {
+        **_row(call, leave_out=("operator_call_sid", "far_call_sid", "recording_sid", "operator_address")),
+        "recording_held": call.recording_sid is not None and call.recording_deleted_at is None,
+    }
+
+
 def _scrub_detail(detail: dict[str, Any]) -> dict[str, Any]:
     return {
         key: value
@@ -173,6 +196,8 @@ async def erase_resident(session: AsyncSession, clock: Clock, *, resident_id: in
     resident.access_notes = ""
     resident.medical_notes = ""
     resident.key_safe_code_encrypted = None
+    # Nobody is left to have consented: no call about their alarms is recorded again.
+    resident.call_recording_consent_at = None
     resident.active = False
 
     alarm_ids = await _alarm_ids(session, resident_id)
@@ -183,6 +208,12 @@ async def erase_resident(session: AsyncSession, clock: Clock, *, resident_id: in
     )
     await session.execute(delete(Contact).where(Contact.resident_id == resident_id))
     if alarm_ids:
+        # The numbers go; a blank number also marks the calls' recordings as due for deletion at
+        # the provider (alarm_center/voice/recording.py): deleted right after the commit by
+        # `delete_erased_recordings`, or by the engine's sweep if the provider cannot be reached
+        # now. Nothing about the telephone holds an erasure up.
+        their_calls = update(VoiceCall).where(VoiceCall.alarm_id.in_(alarm_ids))
+        await session.execute(their_calls.values(number=ERASED_NUMBER, updated_at=clock.now()))
         await session.execute(update(Alarm).where(Alarm.id.in_(alarm_ids)).values(note=""))
         message_ids: set[int] = set()
         for alarm in (await session.execute(select(Alarm).where(Alarm.id.in_(alarm_ids)))).scalars():
@@ -211,7 +242,9 @@ async def purge_residue(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
         await autocommit.execute(
-            text("VACUUM resident, contact, notification, alarm, alarm_event, band_message, band_event, band")
+            text(
+                "VACUUM resident, contact, notification, alarm, alarm_event, band_message, band_event, band, voice_call"
+            )
         )
 
 

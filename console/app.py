@@ -14,6 +14,7 @@ from console.api.alarms import router as alarms_router
 from console.api.residents import router as residents_router
 from console.api.supervisor import router as supervisor_router
 from console.api.unattended import router as unattended_router
+from console.api.voice_calls import router as voice_calls_router
 from console.auth.api import router as login_router
 from console.band_rejects import router as band_rejects_router
 from console.body_limit import BodyLimit
@@ -26,6 +27,9 @@ from console.presence import ConsolePresence
 from console.relative_status import router as relative_status_router
 from console.routes import feature_routers
 from console.twilio_webhooks import router as twilio_webhooks_router
+from console.voice_hooks import router as voice_hooks_router
+from console.voice_inbound import router as voice_inbound_router
+from console.voice_recording import router as voice_recording_router
 from core.clock import Clock, SystemClock
 from core.health import DatabaseWatch, Health, database_check
 
@@ -75,13 +79,18 @@ def create_app(context: ConsoleContext, *, clock: Clock | None = None, health: H
         relative_status_router,
         *feature_routers(),
         band_rejects_router,
+        # Before twilio_webhooks: its /twilio/voice/{notification_id} would take /twilio/voice/incoming.
+        voice_inbound_router,
+        voice_hooks_router,
         twilio_webhooks_router,
+        voice_recording_router,
         login_router,
         alarms_router,
         alarm_notify_router,
         supervisor_router,
         unattended_router,
         residents_router,
+        voice_calls_router,
         health_router,
         live_router,
     ):

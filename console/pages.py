@@ -99,6 +99,15 @@ async def alarm_page(alarm_id: DbId, request: Request, session: SessionDep, cloc
     return _page(request, "alarm.html", user, alarm_id=alarm_id)
 
 
+@router.get("/account")
+async def account_page(request: Request, session: SessionDep, clock: ClockDep) -> Response:
+    """Moje konto: the operator's own phone for calls from an alarm (PUT /api/me/phone)."""
+    user = await _viewer(request, session, clock)
+    if user is None:
+        return _to_login(request)
+    return _page(request, "account.html", user)
+
+
 @router.get("/supervisor")
 async def supervisor_page(request: Request, session: SessionDep, clock: ClockDep) -> Response:
     user = await _viewer(request, session, clock)

@@ -25,7 +25,7 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templat
 TEXTS = {
     "pl": {
         "title": "Status zgłoszenia",
-        "kinds": {"sos": "wezwanie pomocy (SOS)", "fall": "wykryty upadek"},
+        "kinds": {"sos": "wezwanie pomocy (SOS)", "fall": "wykryty upadek", "voice_call": "połączenie do centrum"},
         "raised": "Centrum alarmowe przyjęło zgłoszenie i kontaktuje się z podopiecznym.",
         "claimed": "Operator centrum alarmowego zajmuje się zgłoszeniem.",
         "going": "Jedna z bliskich osób potwierdziła, że jedzie na miejsce.",
@@ -47,7 +47,7 @@ TEXTS = {
     },
     "en": {
         "title": "Alarm status",
-        "kinds": {"sos": "call for help (SOS)", "fall": "fall detected"},
+        "kinds": {"sos": "call for help (SOS)", "fall": "fall detected", "voice_call": "call to the centre"},
         "raised": "The alarm centre has received the alarm and is contacting the resident.",
         "claimed": "An alarm centre operator is dealing with the alarm.",
         "going": "One of the relatives has confirmed they are on their way.",

@@ -13,6 +13,8 @@ from alarm_center.engine import run_engine
 from alarm_center.escalation.policy import PolicySource
 from alarm_center.live import AlarmFeed, LiveWake
 from alarm_center.notify.status_link import StatusLinks
+from alarm_center.voice.telephone import OfflineTelephone
+from alarm_center.voice.twilio_telephone import TwilioTelephone
 from console.context import ConsoleContext, TwilioHooks
 from console.data_key import load_data_key
 from core import health
@@ -116,6 +118,7 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
     check_adapter_ports(settings)
     db = await open_database(settings, migrate=True)
     broker: EmbeddedBroker | None = None
+    telephone: TwilioTelephone | None = None
     try:
         sessions = make_session_factory(db)
         if settings.mqtt.embedded:
@@ -124,6 +127,8 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
             endpoint = parse_mqtt_url(settings.mqtt.url)
             await refuse_open_broker(settings, endpoint)
         wake = LiveWake()
+        # Twilio's HTTP session is opened here, inside the running loop; closed in `finally`.
+        telephone = TwilioTelephone.from_settings(settings)
         context = ConsoleContext(
             sessions,
             AlarmFeed(sessions, wake),
@@ -133,6 +138,8 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
             status_links=StatusLinks.from_settings(settings),
             # One machine, no key configured: make one in var/ (the demo, a small centre).
             data_key=load_data_key(settings.console, create=True),
+            telephone=telephone or OfflineTelephone(),
+            voice=settings.voice,
         )
         gateway = _gateway(settings, endpoint, sessions, clock, wake.poke)
         await _connect_gateway(gateway, endpoint)
@@ -170,6 +177,8 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
 
         await until_signalled(parts, stop)
     finally:
+        if telephone is not None:
+            await telephone.aclose()
         if broker is not None:
             await broker.stop()
         await db.dispose()
@@ -252,6 +261,7 @@ async def run_engine_process(settings: Settings) -> None:
 async def run_console(settings: Settings) -> None:
     _check_console_port(settings)
     db = await _open(settings)
+    telephone = TwilioTelephone.from_settings(settings)
     try:
         sessions = make_session_factory(db)
         context = ConsoleContext(
@@ -262,6 +272,8 @@ async def run_console(settings: Settings) -> None:
             bands=settings.bands,
             status_links=StatusLinks.from_settings(settings),
             data_key=load_data_key(settings.console, create=False),
+            telephone=telephone or OfflineTelephone(),
+            voice=settings.voice,
         )
         server = _console_server(settings, context)
         log.info("console running: http://%s:%d", settings.console.host, settings.console.port)
@@ -271,4 +283,6 @@ async def run_console(settings: Settings) -> None:
 
         await until_signalled({"console": server.serve()}, stop)
     finally:
+        if telephone is not None:
+            await telephone.aclose()
         await db.dispose()

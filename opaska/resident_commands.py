@@ -12,8 +12,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alarm_center import gdpr
+from alarm_center.voice import recording
 from core.clock import SystemClock
 from core.db.engine import make_session_factory
 from core.settings import Settings
@@ -181,6 +183,23 @@ def _write_private(path: Path, document: str) -> None:
         file.write(document)
 
 
+async def _delete_recordings(settings: Settings, engine: AsyncEngine, resident_id: int) -> None:
+    """The erased resident's call recordings, deleted at Twilio now when it is configured (else
+    the engine's sweep deletes them; an erasure never waits on the telephone)."""
+    # Imported here: the twilio library is slow to import, and only an erasure needs it.
+    from alarm_center.voice.twilio_telephone import TwilioTelephone
+
+    telephone = TwilioTelephone.from_settings(settings)
+    if telephone is None:
+        return
+    try:
+        await recording.delete_erased_recordings(
+            make_session_factory(engine), telephone, SystemClock(), resident_id=resident_id
+        )
+    finally:
+        await telephone.aclose()
+
+
 async def erase(settings: Settings, *, resident_id: int, confirmed: bool) -> int:
     """Anonymise a resident who left (RODO art. 17); their alarms stay as anonymous statistics."""
     if not confirmed:
@@ -196,6 +215,7 @@ async def erase(settings: Settings, *, resident_id: int, confirmed: bool) -> int
                 await gdpr.erase_resident(session, SystemClock(), resident_id=resident_id)
         except RegistryError as exc:
             return refuse(exc)
+        await _delete_recordings(settings, engine, resident_id)
         try:
             await gdpr.purge_residue(engine)
         except (sqlite3.Error, DBAPIError) as exc:

@@ -11,6 +11,7 @@ import getpass
 import sys
 from collections.abc import Sequence
 
+from alarm_center.voice.operator_phone import BadOperatorPhone, set_operator_phone
 from core.clock import SystemClock
 from core.db.engine import make_session_factory
 from core.settings import Settings
@@ -99,3 +100,20 @@ async def change_password(settings: Settings, *, username: str, password_stdin: 
         return 0
     finally:
         await engine.dispose()
+
+
+async def set_phone(settings: Settings, *, username: str, number: str | None, clear: bool) -> int:
+    """`opaska user phone USERNAME NUMBER|--clear`: where Twilio rings the operator for a call."""
+    if clear == (number is not None):
+        raise StartupError("give either a NUMBER (or sip: address) or --clear")
+    async with transaction(settings) as session:
+        member = await staff.find_by_username(session, username)
+        if member is None:
+            raise StartupError(f"no staff account {username!r}")
+        try:
+            phone = await set_operator_phone(session, member, None if clear else number)
+        except BadOperatorPhone as exc:
+            raise StartupError(f"number: {exc}") from None
+    said = f"phone {phone}" if phone else "no phone (their calls from an alarm are refused)"
+    print(f"{member.username}: {said}")
+    return 0

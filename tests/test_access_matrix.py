@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -41,6 +42,7 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 
 from alarm_center.alarms.model import AlarmKind
 from alarm_center.live import AlarmFeed
+from alarm_center.voice.model import CallDirection, CallStatus, CallTarget, VoiceCall
 from console.auth.sessions import COOKIE, CSRF_HEADER
 from console.context import ConsoleContext, TwilioHooks
 from console.key_safe import set_key_safe_code
@@ -104,6 +106,9 @@ class Side:
     alarm_id: int
     # Put into the names this side's requests create (MARK on B's side).
     tag: str
+    # A call in progress about the alarm (an operator's, with a recording), and a caller waiting.
+    call_id: int = 0
+    incoming_call_id: int = 0
 
     def path_params(self) -> dict[str, object]:
         return {
@@ -111,6 +116,7 @@ class Side:
             "resident_id": self.resident_id,
             "contact_id": self.contact_id,
             "band_id": self.band_id,
+            "call_id": self.call_id,
             # Public routes' parameters: no object of either municipality.
             "notification_id": 999_999,
             "token": "not-a-status-token",
@@ -138,6 +144,8 @@ class Rule:
     ends_session: bool = False
     # The body names a second object: also asked with A's object in the path and B's in the body.
     cross: bool = False
+    # Path parameters of this route that differ from the side's usual ones (e.g. the waiting call).
+    path: Callable[[Side], dict[str, object]] | None = None
 
 
 def api(
@@ -148,8 +156,9 @@ def api(
     fresh: bool = False,
     ends_session: bool = False,
     cross: bool = False,
+    path: Callable[[Side], dict[str, object]] | None = None,
 ) -> Rule:
-    return Rule("api", roles, scoped, body, query, fresh, ends_session, cross)
+    return Rule("api", roles, scoped, body, query, fresh, ends_session, cross, path)
 
 
 def page(*roles: Role) -> Rule:
@@ -158,6 +167,38 @@ def page(*roles: Role) -> Rule:
 
 PUBLIC = Rule("public")
 TWILIO = Rule("twilio_hook", body=lambda _: {"From": "+48601234567", "Body": "TAK", "MessageStatus": "delivered"})
+
+
+def _waiting(side: Side) -> dict[str, object]:
+    return {"call_id": side.incoming_call_id}
+
+
+# Twilio's voice webhooks about one call: a leg's progress, the caller's wait in the queue.
+VOICE_HOOK = Rule("twilio_hook", body=lambda _: {"CallSid": "CAmatrixunknown", "CallStatus": "ringing"})
+VOICE_STATUS = Rule(
+    "twilio_hook",
+    body=lambda _: {"CallSid": "CAmatrixunknown", "CallStatus": "ringing"},
+    query=lambda _: {"leg": "far"},
+)
+WAITING_HOOK = Rule(
+    "twilio_hook", body=lambda _: {"CallSid": "CAmatrixunknown", "QueueResult": "hangup"}, path=_waiting
+)
+
+
+class RecordingTelephone:
+    """The telephone for the matrix: places nothing anywhere, plays a few bytes of audio."""
+
+    async def call(self, **_: object) -> str:
+        return f"CAmatrix{uuid.uuid4().hex[:24]}"
+
+    async def hang_up(self, call_sid: str) -> None:
+        return None
+
+    async def recording_audio(self, recording_sid: str) -> bytes:
+        return b"RIFF-matrix-audio"
+
+    async def delete_recording(self, recording_sid: str) -> None:
+        return None
 
 
 def _serial(side: Side) -> str:
@@ -186,6 +227,14 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/twilio/sms"): TWILIO,
     ("POST", "/twilio/voice/{notification_id}"): TWILIO,
     ("POST", "/twilio/voice/{notification_id}/gather"): TWILIO,
+    ("POST", "/twilio/voice/calls/{call_id}/operator"): VOICE_HOOK,
+    ("POST", "/twilio/voice/calls/{call_id}/far"): VOICE_HOOK,
+    ("POST", "/twilio/voice/calls/{call_id}/status"): VOICE_STATUS,
+    ("POST", "/twilio/voice/calls/{call_id}/recording"): VOICE_HOOK,
+    ("POST", "/twilio/voice/incoming"): TWILIO,
+    ("POST", "/twilio/voice/incoming/{call_id}/left"): WAITING_HOOK,
+    ("POST", "/twilio/voice/incoming/{call_id}/take"): WAITING_HOOK,
+    ("POST", "/twilio/voice/incoming/{call_id}/wait"): WAITING_HOOK,
     # ---- pages: a shell each; what they show comes from the API below
     ("GET", "/"): page(*ANY),
     ("GET", "/alarms/{alarm_id}"): page(*ANY),
@@ -222,6 +271,23 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/supervisor/overview"): api(*MANAGERS),
     # What escalated while no console was connected, for the user's municipalities.
     ("GET", "/api/escalations/unattended"): api(*HANDLERS),
+    # ---- voice: an operator's own phone, calls from an alarm, answering a caller, recordings
+    ("GET", "/account"): page(*ANY),
+    ("GET", "/api/me/phone"): api(*ANY),
+    ("PUT", "/api/me/phone"): api(*ANY, body=lambda _: {"phone": "601234567"}),
+    ("GET", "/api/alarms/{alarm_id}/call-targets"): api(*ANY, scoped=True),
+    # The staff have no phone of their own here: a call passes the gates and is refused for that (422).
+    ("POST", "/api/alarms/{alarm_id}/calls"): api(*HANDLERS, scoped=True, body=lambda _: {"target": "band"}),
+    ("POST", "/api/alarms/{alarm_id}/calls/{call_id}/add"): api(
+        *HANDLERS, scoped=True, body=lambda side: {"target": "contact", "target_id": side.contact_id}
+    ),
+    ("POST", "/api/alarms/{alarm_id}/calls/{call_id}/hang-up"): api(*HANDLERS, scoped=True, fresh=True),
+    ("POST", "/api/alarms/{alarm_id}/calls/{call_id}/answer"): api(*HANDLERS, scoped=True, path=_waiting),
+    # A recording is played to supervisors only, and each playing is audited.
+    ("GET", "/api/alarms/{alarm_id}/calls/{call_id}/recording"): api(*MANAGERS, scoped=True),
+    ("PUT", "/api/registry/residents/{resident_id}/call-recording-consent"): api(
+        *MANAGERS, scoped=True, body=lambda _: {"consent": True}
+    ),
     # ---- installation tests: the count for every console; the band's test alarms for band readers;
     # closing one for anyone who handles alarms, and for a technician a test alarm only (the side's
     # alarm is a real one: a technician is refused it for the role, an operator gets 409)
@@ -419,7 +485,40 @@ async def _seed_side(
             kind="heartbeat",
         )
         await keep_dead_letters(session, [rejected], keep=1000)
-    return Side(municipality_id, code, resident.id, contact.id, band.id, stock.id, alarm_id, tag)
+        # An operator's call with the band in progress (recorded), and a caller waiting in the queue.
+        talking = VoiceCall(
+            alarm_id=alarm_id,
+            direction=CallDirection.OUTBOUND.value,
+            target=CallTarget.BAND.value,
+            target_id=band.id,
+            number="+48600000111",
+            room=f"alarm-{alarm_id}",
+            status=CallStatus.IN_PROGRESS.value,
+            operator_call_sid=f"CAop{uuid.uuid4().hex[:24]}",
+            far_call_sid=f"CAfar{uuid.uuid4().hex[:24]}",
+            recording_sid=f"RE{uuid.uuid4().hex[:30]}",
+            recording_duration_s=30,
+            created_at=clock.now(),
+            answered_at=clock.now(),
+            updated_at=clock.now(),
+        )
+        waiting = VoiceCall(
+            alarm_id=alarm_id,
+            direction=CallDirection.INBOUND.value,
+            target=CallTarget.RESIDENT.value,
+            target_id=resident.id,
+            number="+48600000222",
+            room=f"alarm-{alarm_id}",
+            status=CallStatus.QUEUED.value,
+            far_call_sid=f"CAin{uuid.uuid4().hex[:24]}",
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+        session.add_all([talking, waiting])
+        await session.flush()
+    return Side(
+        municipality_id, code, resident.id, contact.id, band.id, stock.id, alarm_id, tag, talking.id, waiting.id
+    )
 
 
 async def _municipality(sessions: async_sessionmaker[AsyncSession], clock: FakeClock, tag: str) -> tuple[int, str]:
@@ -446,6 +545,7 @@ async def centre(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -
         run_feed=False,
         data_key=DATA_KEY,
         twilio_hooks=TwilioHooks(TWILIO_TOKEN, BASE, clock),
+        telephone=RecordingTelephone(),
     )
     hooks = EmqxHooks(MQTT_HOOK_TOKEN, credentials, TopicRules(TopicScheme("matrix/opaska/v1")))
     app = console_app(context, emqx_hooks=hooks, clock=clock)
@@ -484,7 +584,7 @@ async def _ask(
     body_side: Side | None = None,
 ) -> Answer:
     try:
-        url = path.format(**side.path_params())
+        url = path.format(**(side.path_params() | (rule.path(side) if rule.path else {})))
     except KeyError as unknown:
         raise AssertionError(f"{path}: no value for the parameter {unknown}; add one to Side.path_params") from None
     body = rule.body(body_side or side) if rule.body else None
@@ -690,13 +790,15 @@ async def _hook_cells(centre: Centre, matrix: Matrix, method: str, path: str, ru
         f"{method} {path} as an administrator without the secret: expected {Outcome.SECRET.value}",
         _judge(rule, Outcome.SECRET, answer),
     )
-    url = path.format(**centre.own.path_params())
+    url = path.format(**(centre.own.path_params() | (rule.path(centre.own) if rule.path else {})))
     if rule.kind == "mqtt_hook":
         headers = {"Authorization": f"Bearer {MQTT_HOOK_TOKEN}"}
     else:
         body = rule.body(centre.own) if rule.body else None
         assert isinstance(body, dict)
-        headers = {"X-Twilio-Signature": RequestValidator(TWILIO_TOKEN).compute_signature(BASE + url, body)}
+        # Twilio signs the whole URL it calls, its query string too.
+        query = f"?{urlencode(rule.query(centre.own))}" if rule.query else ""
+        headers = {"X-Twilio-Signature": RequestValidator(TWILIO_TOKEN).compute_signature(BASE + url + query, body)}
     async with centre.client() as client:
         signed = await _ask(client, method, path, rule, centre.own, headers=headers)
     refused = signed.status in (401, 403) or signed.status >= 500

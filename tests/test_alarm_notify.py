@@ -38,6 +38,7 @@ fall = "quiet"
 band_offline = "quiet"
 battery_low = "quiet"
 not_worn = "quiet"
+voice_call = "quiet"
 
 [policies.quiet]
 steps = [{ after_s = 0, channel = "console", targets = ["operators"] }]

@@ -391,6 +391,18 @@ BODY_CASES = (
     ),
     BodyCase(
         "POST",
+        "/api/alarms/{alarm_id}/calls",
+        ("body", "target_id"),
+        lambda _, n: {"target": "contact", "target_id": n},
+    ),
+    BodyCase(
+        "POST",
+        "/api/alarms/{alarm_id}/calls/{call_id}/add",
+        ("body", "target_id"),
+        lambda _, n: {"target": "contact", "target_id": n},
+    ),
+    BodyCase(
+        "POST",
         "/api/registry/residents/{resident_id}/erase",
         ("body", "confirm_resident_id"),
         lambda _, n: {"confirm_resident_id": n},

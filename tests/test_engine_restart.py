@@ -55,6 +55,7 @@ fall = "restart"
 band_offline = "technical"
 battery_low = "technical"
 not_worn = "technical"
+voice_call = "restart"
 
 [policies.restart]
 steps = [

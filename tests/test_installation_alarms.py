@@ -77,7 +77,7 @@ async def test_a_test_alarms_escalation_is_the_operators_console_only_without_so
 async def test_a_dropped_steps_wait_goes_to_the_next_kept_step() -> None:
     book = PolicyBook.model_validate(
         {
-            "kinds": dict.fromkeys(("sos", "fall", "band_offline", "battery_low", "not_worn"), "p"),
+            "kinds": dict.fromkeys(("sos", "fall", "band_offline", "battery_low", "not_worn", "voice_call"), "p"),
             "responders": {"carer": {"name": "Opiekunka", "phone": "+48712345678"}},
             "policies": {
                 "p": {

@@ -53,6 +53,7 @@ fall = "quick"
 band_offline = "technical"
 battery_low = "technical"
 not_worn = "technical"
+voice_call = "quick"
 
 [policies.quick]
 steps = [

@@ -17,6 +17,7 @@ from alarm_center.alarms.timeline_text import WORDING, Event, describe
 from alarm_center.notify.repository import OPT_IN, OPT_OUT, RESPONSE_EVENT
 from alarm_center.notify.service import DELIVERY_EVENT
 from alarm_center.reports.labels import Lang
+from alarm_center.voice.events import CALL_EVENT
 from tests.test_console_alarms_api import Centre, centre
 
 __all__ = ["centre"]  # the fixture, from the alarm API tests
@@ -37,6 +38,12 @@ CASES: list[tuple[str, Event, str, str]] = [
         _event("raised", {"reason": "no_message"}),
         "Alarm techniczny zgłoszony przez system (no_message)",
         "Technical alarm raised by the system (no_message)",
+    ),
+    (
+        "raised by a call from an unknown number",
+        _event("raised", {"reason": "voice_call", "caller": "unknown", "number": "+48 *** *** 999"}),
+        "Połączenie do centrum: nieznany numer (+48 *** *** 999)",
+        "A call to the centre: an unknown number (+48 *** *** 999)",
     ),
     ("repeat", _event("repeat", {}, "band"), "Ponowne naciśnięcie przycisku", "The button pressed again"),
     ("claim", _event("claimed", {}, "staff", ANNA), "Przyjęty — Anna Nowak", "Claimed — Anna Nowak"),
@@ -287,6 +294,82 @@ CASES: list[tuple[str, Event, str, str]] = [
         "Call (call instead of a failed SMS) to +48 *** *** 567: not sent – test mode",
     ),
     (
+        "call placed by the operator to a relative",
+        _event(
+            "call",
+            {"call_id": 1, "direction": "outbound", "target": "contact", "target_id": 7, "event": "placed"},
+            "staff",
+            ANNA,
+        ),
+        "Rozmowa z: Ewa Kowalska — zlecona — Anna Nowak; najpierw dzwoni telefon operatora",
+        "Call to Ewa Kowalska placed — Anna Nowak; the operator's phone rings first",
+    ),
+    (
+        "call to the band answered",
+        _event("call", {"call_id": 1, "direction": "outbound", "target": "band", "event": "answered", "leg": "far"}),
+        "Rozmowa z: opaska (jej SIM) — odebrane",
+        "Call with the band (its SIM) — answered",
+    ),
+    (
+        "call busy",
+        _event("call", {"call_id": 1, "direction": "outbound", "target": "resident", "event": "busy", "leg": "far"}),
+        "Rozmowa z: podopieczny — zajęte",
+        "Call with the resident — busy",
+    ),
+    (
+        "the operator's own phone not answered",
+        _event(
+            "call", {"call_id": 1, "direction": "outbound", "target": "band", "event": "no_answer", "leg": "operator"}
+        ),
+        "Telefon operatora: nie odbiera",
+        "The operator's phone: no answer",
+    ),
+    (
+        "call completed with its length",
+        _event(
+            "call", {"call_id": 1, "direction": "outbound", "target": "band", "event": "completed", "duration_s": 95}
+        ),
+        "Rozmowa z: opaska (jej SIM) zakończona, czas 1:35",
+        "Call with the band (its SIM) ended, 1:35 long",
+    ),
+    (
+        "incoming call from a band",
+        _event(
+            "call",
+            {
+                "call_id": 2,
+                "direction": "inbound",
+                "target": "band",
+                "event": "incoming",
+                "caller": "band",
+                "number": "+48 *** *** 111",
+            },
+        ),
+        "Połączenie przychodzące: opaska (jej SIM) (+48 *** *** 111)",
+        "Incoming call: the band (its SIM) (+48 *** *** 111)",
+    ),
+    (
+        "the caller hung up while waiting",
+        _event("call", {"call_id": 2, "direction": "inbound", "target": "band", "event": "abandoned", "waited_s": 42}),
+        "Dzwoniący rozłączył się po 42 s oczekiwania",
+        "The caller hung up after waiting 42 s",
+    ),
+    (
+        "recording deleted at the end of retention",
+        _event(
+            "call",
+            {
+                "call_id": 2,
+                "direction": "inbound",
+                "target": "resident",
+                "event": "recording_deleted",
+                "why": "retention",
+            },
+        ),
+        "Nagranie rozmowy usunięte: minął okres przechowywania",
+        "Call recording deleted: the retention period ended",
+    ),
+    (
         "relative answers yes",
         _event(RESPONSE_EVENT, {"answer": "going", "via": "sms"}, "contact", "Ewa Kowalska"),
         "Odpowiedź: Ewa Kowalska — jedzie (TAK) (SMS)",
@@ -337,6 +420,7 @@ def _platform_event_types() -> set[str]:
         "medical_notes_opened",
         "key_safe_code_opened",
         DELIVERY_EVENT,
+        CALL_EVENT,
     }
     return moves | direct
 

@@ -42,7 +42,8 @@ async def claim_alarm(
         session, at=clock.now(), alarm_id=alarm_id, move=Move.CLAIM, actor=Actor.staff(staff_id), detail=detail
     )
     # Only a life alarm came from a press the resident waits on; the band shows "help is coming".
-    if alarm_class(moved.kind) == LIFE:
+    # A call from an unknown number has no band to tell.
+    if alarm_class(moved.kind) == LIFE and moved.band_id is not None:
         msg_id = (
             await session.execute(
                 select(BandMessage.message_id)

@@ -20,6 +20,7 @@ from alarm_center.alarms.views import AlarmView, alarm_views, names_by_id
 from alarm_center.notify.model import Notification
 from alarm_center.notify.repository import RESPONSE_EVENT
 from alarm_center.reports.labels import Lang
+from alarm_center.voice.views import CallView, alarm_calls
 from registry.band_signal import BandLocation, LastSignal, band_location, last_signal
 from registry.contact_view import ContactView
 from registry.contacts import list_contacts
@@ -113,11 +114,14 @@ class AlarmDetail(BaseModel):
     # Outcome codes an operator may choose when resolving this alarm.
     outcomes: list[str]
     resident: ResidentCard | None
-    band: BandStatusView
+    # None: a call from a number no band or resident has (a voice_call alarm with no band).
+    band: BandStatusView | None
     contacts: list[AlarmContactView]
     # Notifications to nobody on the contact list (the supervisor, the on-call responder).
     other_notifications: list[NotificationView]
     timeline: list[TimelineEntry]
+    # Every telephone call about the alarm (operators' calls out, calls in), oldest first.
+    calls: list[CallView] = []
 
 
 def age_on(birth: date | None, today: date) -> int | None:
@@ -239,8 +243,7 @@ def _timeline_entry(
 async def alarm_detail(session: AsyncSession, alarm: Alarm, *, now: datetime, lang: Lang = Lang.PL) -> AlarmDetail:
     """The alarm page's view of `alarm` (no medical notes: those are read, audited, on their own)."""
     [view] = await alarm_views(session, [alarm])
-    band = await session.get(Band, alarm.band_id)
-    assert band is not None  # a foreign key
+    band = await session.get(Band, alarm.band_id) if alarm.band_id is not None else None
     resident = await session.get(Resident, alarm.resident_id) if alarm.resident_id is not None else None
     contacts = await list_contacts(session, resident_id=resident.id) if resident is not None else []
     notifications = await _notifications_of(session, alarm.id)
@@ -267,7 +270,7 @@ async def alarm_detail(session: AsyncSession, alarm: Alarm, *, now: datetime, la
         note=alarm.note,
         outcomes=sorted(resolve_outcomes(alarm_class(alarm.kind), is_test=alarm.is_test)),
         resident=_resident_card(resident, now.astimezone(LOCAL).date()) if resident is not None else None,
-        band=_band_status(band),
+        band=_band_status(band) if band is not None else None,
         contacts=[
             AlarmContactView(
                 **ContactView.of(c).model_dump(), notifications=by_contact.get(c.id, []), **answers.get(c.id, {})
@@ -276,4 +279,5 @@ async def alarm_detail(session: AsyncSession, alarm: Alarm, *, now: datetime, la
         ],
         other_notifications=others,
         timeline=[_timeline_entry(e, staff_names, contact_names, lang) for e in events],
+        calls=await alarm_calls(session, alarm.id),
     )

@@ -95,3 +95,61 @@ async def raise_or_merge(
         detail={"band_message_id": band_message_id},
     )
     return IntakeResult(alarm_id=open_alarm.id, created=False)
+
+
+async def raise_voice_call(
+    session: AsyncSession,
+    *,
+    band_id: int | None,
+    resident_id: int | None,
+    municipality_id: int | None,
+    received_at: datetime,
+    detail: dict[str, object],
+    is_test: bool = False,
+    policies: PolicyBook | None = None,
+) -> int | None:
+    """Raise a `voice_call` alarm for a call to the centre's number, with its escalation started,
+    as a band's press would be. Does not commit. None when this band already has an open
+    voice_call alarm (the partial unique index decides): the caller attaches the call to it.
+
+    `band_id` None: a caller nobody in the registry has the number of; such alarms never merge."""
+    kind = AlarmKind.VOICE_CALL
+    alarm_id = await repository.insert_alarm_if_none_open(
+        session,
+        {
+            "municipality_id": municipality_id,
+            "resident_id": resident_id,
+            "band_id": band_id,
+            "kind": kind.value,
+            "priority": int(PRIORITY_BY_KIND[kind]),
+            "status": AlarmStatus.RAISED.value,
+            "is_test": is_test,
+            "raised_at": received_at,
+            "repeat_count": 0,
+            "note": "",
+            "first_message_id": None,
+        },
+    )
+    if alarm_id is None:
+        return None
+    await repository.add_event(
+        session,
+        alarm_id=alarm_id,
+        at=received_at,
+        type="raised",
+        actor_type="band" if band_id is not None and detail.get("caller") == "band" else "system",
+        actor_id=band_id if detail.get("caller") == "band" else None,
+        to_status=AlarmStatus.RAISED.value,
+        detail={"reason": kind.value, **detail},
+    )
+    await escalation.start(
+        session,
+        policies=policies or shipped_policies(),
+        alarm_id=alarm_id,
+        kind=kind.value,
+        municipality_id=municipality_id,
+        raised_at=received_at,
+        is_test=is_test,
+    )
+    after_commit(session, ALARMS_RAISED.labels(kind.value).inc)
+    return alarm_id

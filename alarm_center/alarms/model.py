@@ -19,6 +19,9 @@ class AlarmKind(StrEnum):
     BAND_OFFLINE = "band_offline"
     BATTERY_LOW = "battery_low"
     NOT_WORN = "not_worn"
+    # A band or a person called the centre's number (alarm_center/voice/inbound.py); band_id is
+    # None when nobody in the registry has the caller's number.
+    VOICE_CALL = "voice_call"
 
 
 class AlarmPriority(IntEnum):
@@ -34,6 +37,8 @@ PRIORITY_BY_KIND = {
     AlarmKind.BAND_OFFLINE: AlarmPriority.TECHNICAL,
     AlarmKind.BATTERY_LOW: AlarmPriority.TECHNICAL,
     AlarmKind.NOT_WORN: AlarmPriority.TECHNICAL,
+    # Someone is on the line waiting for an operator: as urgent as a press of the button.
+    AlarmKind.VOICE_CALL: AlarmPriority.LIFE,
 }
 
 

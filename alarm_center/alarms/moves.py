@@ -1,9 +1,9 @@
 """The alarm lifecycle as data: every move an alarm can make, in one table, and the pure rules
 that judge a move against it (no database here: `lifecycle.apply_move` makes the moves).
 
-Life alarms (SOS, fall) and technical alarms (offline, battery, not worn) share the statuses but
-not the moves: only a technical alarm is ever cleared by the system on its own, and only a life
-alarm can be cancelled by the resident. Moves that change nothing (escalate, note, a resident's
+Life alarms (SOS, fall, a call to the centre's number) and technical alarms (offline, battery, not
+worn) share the statuses but not the moves: only a technical alarm is ever cleared by the system on
+its own, and only a life alarm can be cancelled by the resident. Moves that change nothing (escalate, note, a resident's
 cancel request that a person must still judge) are in the table too, as a status to itself: they
 are refused on a closed alarm like any other move, and they are audited like any other move.
 """
@@ -230,7 +230,8 @@ class MoveRefused(Exception):
 class MoveResult:
     alarm_id: int
     kind: str
-    band_id: int
+    # None: an alarm raised by a call from an unknown number (no band).
+    band_id: int | None
     move: Move
     from_status: AlarmStatus
     to_status: AlarmStatus

@@ -97,6 +97,10 @@ def _targets(event: Event, lang: Lang) -> str:
 
 def _raised(e: Event, lang: Lang) -> str:
     reason = e.detail.get("reason")
+    if reason == "voice_call":
+        caller = _word(CALL_TARGETS, e.detail.get("caller"), lang)
+        number = f" ({e.detail['number']})" if e.detail.get("number") else ""
+        return Words(f"Połączenie do centrum: {caller}{number}", f"A call to the centre: {caller}{number}")(lang)
     if e.actor_type == "band" or reason is None:
         return Words("Zgłoszenie z opaski", "Raised by the band")(lang)
     return Words(
@@ -311,6 +315,103 @@ def _delivery(e: Event, lang: Lang) -> str:
     return Words(f"{channel}{what} do {to}: {status}{code}", f"{channel}{what} to {to}: {status}{code}")(lang)
 
 
+CALL_TARGETS = {
+    "band": Words("opaska (jej SIM)", "the band (its SIM)"),
+    "resident": Words("podopieczny", "the resident"),
+    "contact": Words("bliski", "a relative"),
+    "responder": Words("opiekun dyżurny", "the on-duty responder"),
+    "unknown": Words("nieznany numer", "an unknown number"),
+}
+LEG_OUTCOMES = {
+    "busy": Words("zajęte", "busy"),
+    "no_answer": Words("nie odbiera", "no answer"),
+    "failed": Words("nieudane", "failed"),
+    "canceled": Words("anulowane", "cancelled"),
+}
+ERASED_WHY = {
+    "retention": Words("minął okres przechowywania", "the retention period ended"),
+    "erasure": Words("usunięcie danych mieszkańca", "the resident's data erased"),
+    "no_consent": Words("brak zgody mieszkańca na nagrywanie", "no consent to recording"),
+}
+
+
+def _minutes(seconds: Any) -> str:
+    total = int(seconds) if isinstance(seconds, int | float) else 0
+    return f"{total // 60}:{total % 60:02d}"
+
+
+def _callee(e: Event, lang: Lang) -> str:
+    d = e.detail
+    if isinstance(d.get("target_name"), str) and d["target_name"]:
+        return str(d["target_name"])
+    target_id = d.get("target_id")
+    if d.get("target") == "contact" and isinstance(target_id, int) and target_id in e.contact_names:
+        return e.contact_names[target_id]
+    return _word(CALL_TARGETS, d.get("target"), lang)
+
+
+def _call(e: Event, lang: Lang) -> str:
+    """A telephone call's step, from the operator's act or Twilio's callbacks (alarm_center/voice)."""
+    d = e.detail
+    event, who, by = d.get("event"), _callee(e, lang), _by(e, lang)
+    operator_leg = d.get("leg") == "operator"
+    if event == "placed":
+        return Words(
+            f"Rozmowa z: {who} — zlecona{by}; najpierw dzwoni telefon operatora",
+            f"Call to {who} placed{by}; the operator's phone rings first",
+        )(lang)
+    if event == "operator_answered":
+        return Words(
+            f"Rozmowa z: {who} — operator odebrał, łączenie", f"Call to {who} — operator answered, connecting"
+        )(lang)
+    if event == "ringing":
+        return Words(f"Rozmowa z: {who} — dzwoni", f"Call to {who} — ringing")(lang)
+    if event == "answered":
+        if operator_leg and d.get("direction") == "inbound":
+            return Words(f"Połączenie przychodzące odebrane{by}", f"Incoming call answered{by}")(lang)
+        return Words(f"Rozmowa z: {who} — odebrane", f"Call with {who} — answered")(lang)
+    if event in LEG_OUTCOMES:
+        outcome = _word(LEG_OUTCOMES, event, lang)
+        error = f" ({d['error']})" if d.get("error") else ""
+        if operator_leg:
+            return Words(f"Telefon operatora: {outcome}{error}", f"The operator's phone: {outcome}{error}")(lang)
+        return Words(f"Rozmowa z: {who} — {outcome}{error}", f"Call with {who} — {outcome}{error}")(lang)
+    if event == "completed":
+        length = _minutes(d.get("duration_s"))
+        return Words(f"Rozmowa z: {who} zakończona, czas {length}", f"Call with {who} ended, {length} long")(lang)
+    if event == "added":
+        return Words(f"Dołączono do rozmowy: {who}{by}", f"Added to the call: {who}{by}")(lang)
+    if event == "hung_up":
+        return Words(f"Rozmowa z: {who} — rozłączona{by}", f"Call with {who} — hung up{by}")(lang)
+    if event == "incoming":
+        caller = _word(CALL_TARGETS, d.get("caller", d.get("target")), lang)
+        number = f" ({d['number']})" if d.get("number") else ""
+        return Words(f"Połączenie przychodzące: {caller}{number}", f"Incoming call: {caller}{number}")(lang)
+    if event == "answering":
+        return Words(
+            f"Odbiór połączenia{by} — dzwoni telefon operatora", f"Answering the call{by} — the operator's phone rings"
+        )(lang)
+    if event == "abandoned":
+        return Words(
+            f"Dzwoniący rozłączył się po {int(d.get('waited_s', 0))} s oczekiwania",
+            f"The caller hung up after waiting {int(d.get('waited_s', 0))} s",
+        )(lang)
+    if event == "recording":
+        length = _minutes(d.get("duration_s"))
+        return Words(f"Nagranie rozmowy z: {who} ({length})", f"Recording of the call with {who} ({length})")(lang)
+    if event == "recording_played":
+        return Words(f"Odsłuchano nagranie rozmowy{by}", f"Call recording played{by}")(lang)
+    if event == "recording_delete_pending":
+        return Words(
+            "Nagranie do usunięcia (dane mieszkańca usunięte) — operator telefonii nieosiągalny, usunięcie ponowione",
+            "Recording due for deletion (resident erased) — the telephone provider unreachable, to be retried",
+        )(lang)
+    if event == "recording_deleted":
+        why = _word(ERASED_WHY, d.get("why"), lang)
+        return Words(f"Nagranie rozmowy usunięte: {why}", f"Call recording deleted: {why}")(lang)
+    return Words(f"Rozmowa z: {who} — {event}{by}", f"Call with {who} — {event}{by}")(lang)
+
+
 def _simple(pl: str, en: str, with_actor: bool = True) -> Callable[[Event, Lang], str]:
     def words(e: Event, lang: Lang) -> str:
         return Words(pl, en)(lang) + (_by(e, lang) if with_actor else "")
@@ -335,6 +436,7 @@ WORDING: dict[str, Callable[[Event, Lang], str]] = {
     "medical_notes_opened": _simple("Otwarto informacje medyczne", "Medical notes opened"),
     "key_safe_code_opened": _simple("Otwarto kod sejfu na klucz", "Key safe code opened"),
     "delivery": _delivery,
+    "call": _call,
 }
 
 

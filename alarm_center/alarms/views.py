@@ -9,8 +9,22 @@ from pydantic import BaseModel
 from sqlalchemy import Executable, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alarm_center.alarms.model import Alarm
+from alarm_center.alarms.model import Alarm, AlarmKind
+from alarm_center.voice.model import CallDirection, VoiceCall
 from registry.model import Band, Municipality, Resident, StaffUser
+
+
+async def caller_numbers(session: AsyncSession, alarm_ids: list[int]) -> dict[int, str]:
+    """{alarm id: the number of its first inbound call}: who called, for a voice_call alarm."""
+    if not alarm_ids:
+        return {}
+    rows = await session.execute(
+        select(VoiceCall.alarm_id, VoiceCall.number)
+        .where(VoiceCall.alarm_id.in_(alarm_ids), VoiceCall.direction == CallDirection.INBOUND.value)
+        .order_by(VoiceCall.id.desc())
+    )
+    # Newest first, so the first call's number is the one left in the dict.
+    return {alarm_id: number for alarm_id, number in rows}
 
 
 class ResidentSummary(BaseModel):
@@ -37,6 +51,8 @@ class AlarmView(BaseModel):
     band_serial: str
     municipality: str | None
     resident: ResidentSummary | None
+    # A voice_call alarm: the number that called (E.164), so an unknown caller shows as their number.
+    caller_number: str | None = None
 
 
 async def names_by_id(session: AsyncSession, query: Executable) -> dict[int, str]:
@@ -48,7 +64,7 @@ async def alarm_views(session: AsyncSession, alarms: Sequence[Alarm]) -> list[Al
     """Views for these alarms, in their order, with four look-ups in all (not four per alarm)."""
     if not alarms:
         return []
-    band_ids = {a.band_id for a in alarms}
+    band_ids = {a.band_id for a in alarms if a.band_id is not None}
     resident_ids = {a.resident_id for a in alarms if a.resident_id is not None}
     municipality_ids = {a.municipality_id for a in alarms if a.municipality_id is not None}
     serials = await names_by_id(session, select(Band.id, Band.serial).where(Band.id.in_(band_ids)))
@@ -60,6 +76,7 @@ async def alarm_views(session: AsyncSession, alarms: Sequence[Alarm]) -> list[Al
     )
     claimers = {a.claimed_by for a in alarms if a.claimed_by is not None}
     names = await names_by_id(session, select(StaffUser.id, StaffUser.full_name).where(StaffUser.id.in_(claimers)))
+    callers = await caller_numbers(session, [a.id for a in alarms if a.kind == AlarmKind.VOICE_CALL.value])
     views = []
     for alarm in alarms:
         resident = residents.get(alarm.resident_id) if alarm.resident_id is not None else None
@@ -88,6 +105,7 @@ async def alarm_views(session: AsyncSession, alarms: Sequence[Alarm]) -> list[Al
                 )
                 if resident
                 else None,
+                caller_number=callers.get(alarm.id),
             )
         )
     return views

@@ -17,6 +17,7 @@ KINDS = {
         "band_offline": "Opaska bez łączności",
         "battery_low": "Słaba bateria",
         "not_worn": "Opaska zdjęta",
+        "voice_call": "Połączenie",
     },
     Lang.EN: {
         "sos": "SOS",
@@ -24,6 +25,7 @@ KINDS = {
         "band_offline": "Band offline",
         "battery_low": "Battery low",
         "not_worn": "Band not worn",
+        "voice_call": "Voice call",
     },
 }
 

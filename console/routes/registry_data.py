@@ -19,9 +19,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alarm_center import gdpr
+from alarm_center.voice import recording
 from console.auth.current import StaffPrincipal, Supervisor, require_role
 from console.bounds import DbId
-from console.deps import ClockDep, SessionDep
+from console.deps import ClockDep, SessionDep, context_of
 from console.routes.registry_common import PolishRoute, field_error, registry_errors, visible_resident
 from registry import csv_import
 
@@ -136,7 +137,7 @@ class Erased(BaseModel):
 
 @router.post("/api/registry/residents/{resident_id}/erase")
 async def erase_resident(
-    resident_id: DbId, body: EraseBody, user: Administrator, session: SessionDep, clock: ClockDep
+    resident_id: DbId, body: EraseBody, user: Administrator, session: SessionDep, clock: ClockDep, request: Request
 ) -> Erased:
     """Erase a resident who left the programme (RODO art. 17): their personal data and their
     contacts are removed, their alarms kept as anonymous statistics. Administrators only."""
@@ -150,6 +151,9 @@ async def erase_resident(
         await visible_resident(session, user, resident_id)
         with registry_errors("path"):
             await gdpr.erase_resident(session, clock, resident_id=resident_id, staff_id=user.id)
+    # Their call recordings go at the provider now (never failing the erasure: the sweep retries).
+    context = context_of(request)
+    await recording.delete_erased_recordings(context.session_factory, context.telephone, clock, resident_id=resident_id)
     engine = session.bind
     if not isinstance(engine, AsyncEngine):
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "no database engine to compact")

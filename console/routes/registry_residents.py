@@ -7,17 +7,19 @@ administrators add municipalities. Every refusal is a field error in Polish: 404
 duplicate or a clash, 422 for bad input, 403 for another municipality's resident.
 """
 
+import logging
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alarm_center.voice import recording
 from console.api.scope import not_yours
 from console.auth.current import AnyStaff, StaffPrincipal, Supervisor, require_role
 from console.bounds import DbId
-from console.deps import ClockDep, SessionDep
+from console.deps import ClockDep, SessionDep, context_of
 from console.routes.registry_common import (
     BandEventView,
     BandView,
@@ -25,6 +27,7 @@ from console.routes.registry_common import (
     Text,
     band_event_views,
     band_view_of,
+    field_error,
     not_found,
     registry_errors,
     scope_ids,
@@ -36,6 +39,7 @@ from registry.band_signal import BandWhereabouts, band_whereabouts
 from registry.contact_view import ContactView
 from registry.model import Contact, Resident, StaffRole
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["registry"], route_class=PolishRoute)
 Administrator = Annotated[StaffPrincipal, Depends(require_role())]
 MANAGERS = frozenset({StaffRole.SUPERVISOR, StaffRole.ADMINISTRATOR})
@@ -92,6 +96,8 @@ class ResidentView(BaseModel):
     access_notes: str
     active: bool
     created_at: datetime
+    # When the resident agreed to their calls being recorded (RODO); None: no consent, never recorded.
+    call_recording_consent_at: datetime | None = None
     # Serials of the bands the resident wears now.
     bands: list[str]
 
@@ -153,6 +159,7 @@ def _resident_view(resident: Resident, municipality: str, bands: list[str]) -> R
         access_notes=resident.access_notes,
         active=resident.active,
         created_at=resident.created_at,
+        call_recording_consent_at=resident.call_recording_consent_at,
         bands=bands,
     )
 
@@ -265,6 +272,53 @@ async def deactivate_resident(
         with registry_errors():
             resident = await residents.deactivate_resident(session, clock, resident_id=resident.id, staff_id=user.id)
         return await _detail(session, user, resident, clock.now())
+
+
+class RecordingConsent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    consent: bool
+    # The day the resident signed the consent form; default today. Only with "consent": true.
+    signed_on: date | None = None
+
+
+class RecordingConsentView(BaseModel):
+    resident_id: int
+    call_recording_consent_at: datetime | None
+    # Whether the resident's municipality records calls at all ([voice] record_municipalities):
+    # without it, consent alone records nothing.
+    municipality_records_calls: bool
+
+
+@router.put("/api/registry/residents/{resident_id}/call-recording-consent")
+async def set_call_recording_consent(
+    resident_id: DbId, body: RecordingConsent, request: Request, user: Supervisor, session: SessionDep, clock: ClockDep
+) -> RecordingConsentView:
+    """Record the resident's consent to their calls with the centre being recorded, or its
+    withdrawal (recordings made before stay until their retention ends). docs/voice.md."""
+    now = clock.now()
+    if body.signed_on is not None and not body.consent:
+        raise field_error(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "signed_on", "datę podaje się tylko przy udzielaniu zgody"
+        )
+    if body.signed_on is not None and body.signed_on > now.date():
+        raise field_error(status.HTTP_422_UNPROCESSABLE_CONTENT, "signed_on", "data zgody nie może być z przyszłości")
+    async with session.begin():
+        resident = await visible_resident(session, user, resident_id)
+        if body.consent and not resident.active:
+            raise field_error(
+                status.HTTP_409_CONFLICT, "consent", "mieszkaniec nie jest w programie: zgody nie odnotowuje się"
+            )
+        resident.call_recording_consent_at = recording.consent_moment(body.signed_on, now) if body.consent else None
+        records = await recording.municipality_records_calls(
+            session, municipality_id=resident.municipality_id, voice=context_of(request).voice
+        )
+    log.info("resident %d: call recording consent %s by staff %d", resident_id, body.consent, user.id)
+    return RecordingConsentView(
+        resident_id=resident_id,
+        call_recording_consent_at=resident.call_recording_consent_at,
+        municipality_records_calls=records,
+    )
 
 
 # ---- contacts ------------------------------------------------------------------------------------------

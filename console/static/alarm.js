@@ -50,14 +50,18 @@ function render() {
       ["Język", r.language === "pl" ? "polski" : r.language],
     ]);
   } else {
-    dl("resident", [["", "Opaska nie jest przypisana do mieszkańca."]]);
+    // No resident: a band nobody wears yet, or a call from a number nobody in the registry has.
+    dl("resident", [["", detail.band ? "Opaska nie jest przypisana do mieszkańca."
+      : `Nieznany rozmówca${a.caller_number ? `: ${a.caller_number}` : ""} — nie ma go w rejestrze.`]]);
   }
   document.getElementById("show-medical").hidden = !HANDLES_ALARMS || !r || !r.has_medical_notes;
   document.getElementById("show-key-safe").hidden = !HANDLES_ALARMS || !r || !r.has_key_safe_code;
 
   AlarmBand.render(detail);
+  AlarmIncoming.render(detail);
 
   AlarmContacts.render(detail, { canAct: HANDLES_ALARMS && open && !a.is_test, onNotify: notify });
+  AlarmCalls.render(detail, { canAct: HANDLES_ALARMS && open });
 
   document.getElementById("timeline").replaceChildren(...[...detail.timeline].reverse().map((entry) =>
     el("li", { className: `t-${entry.type}` }, el("time", { dateTime: entry.at }, clock(entry.at)), " ", entry.text)));

@@ -11,6 +11,11 @@ const AlarmBand = (() => {
 
   function render(detail) {
     const b = detail.band;
+    if (!b) {  // a call from a number no band or resident has
+      dl("band", [["", "Brak opaski: połączenie z nieznanego numeru."]]);
+      OpaskaMap.show("band-map", null);
+      return;
+    }
     dl("band", [
       ["Numer", b.serial], ["Bateria", b.battery_pct !== null ? `${b.battery_pct}%${b.charging ? " (ładuje się)" : ""}` : null],
       ["Ostatni sygnał", el("span", { id: "band-last-signal" }, BandSignal.text(b.last_signal))],

@@ -97,7 +97,7 @@ const AlarmContacts = (() => {
       el("td", { className: "contact-answer" }, answerCell(c)),
       el("td", { className: "contact-actions" }, ...(canAct ? [
         el("button", { type: "button", className: "quiet", onclick: () => onNotify(c, "sms") }, "SMS"),
-        el("button", { type: "button", className: "quiet", onclick: () => onNotify(c, "voice") }, "Zadzwoń"),
+        el("button", { type: "button", className: "quiet", onclick: () => onNotify(c, "voice") }, "Komunikat głosowy"),
       ] : [])),
     )));
     const others = detail.other_notifications;

@@ -5,9 +5,9 @@
 const Opaska = (() => {
   const KINDS = {
     sos: "SOS", fall: "Upadek", band_offline: "Opaska bez łączności",
-    battery_low: "Słaba bateria", not_worn: "Opaska zdjęta",
+    battery_low: "Słaba bateria", not_worn: "Opaska zdjęta", voice_call: "Połączenie",
   };
-  const LIFE_KINDS = new Set(["sos", "fall"]);
+  const LIFE_KINDS = new Set(["sos", "fall", "voice_call"]);
   const STATUSES = { raised: "nowy", claimed: "przyjęty", resolved: "zamknięty", cancelled: "odwołany" };
   const OUTCOMES = {
     false_alarm: "Fałszywy alarm",
@@ -94,7 +94,10 @@ const Opaska = (() => {
   }
 
   function residentName(alarm) {
-    return alarm.resident ? `${alarm.resident.first_name} ${alarm.resident.last_name}` : `opaska ${alarm.band_serial}`;
+    if (alarm.resident) return `${alarm.resident.first_name} ${alarm.resident.last_name}`;
+    // A call from a number nobody in the registry has: the number is all there is.
+    if (!alarm.band_serial && alarm.caller_number) return `nieznany numer ${alarm.caller_number}`;
+    return `opaska ${alarm.band_serial}`;
   }
 
   // el("td", {className: "x"}, "text", child): text is always set as text, never as HTML.

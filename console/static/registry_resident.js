@@ -1,5 +1,5 @@
 // One resident: their data, contacts in calling order (reorder, add, remove), bands and band
-// history, and for administrators the RODO export and erasure.
+// history, the consent to call recording (supervisors), and for administrators the RODO export and erasure.
 "use strict";
 {
   const { api, el, show, dateTime } = Opaska;
@@ -20,9 +20,10 @@
     $("resident-state").textContent = `${r.municipality} · ${r.active ? "w programie" : "nieaktywny (zakończył udział)"} · nr ${r.id}`;
     const pairs = [
       ["Adres", r.address || "–"], ["Telefon", r.phone || "–"],
-      ["Data urodzenia", r.birth_date || "–"], ["Jak wejść", r.access_notes || "–"],
+      ["Data urodzenia", r.birth_date ? new Date(`${r.birth_date}T12:00:00`).toLocaleDateString("pl-PL") : "–"], ["Jak wejść", r.access_notes || "–"],
       ["Kod sejfu na klucz", detail.has_key_safe_code ? "zapisany (widoczny przy alarmie)" : "brak"],
       ["W rejestrze od", dateTime(r.created_at)],
+      ["Nagrywanie rozmów", r.call_recording_consent_at ? `zgoda z ${localDay(r.call_recording_consent_at)}` : "brak zgody"],
     ];
     $("resident").replaceChildren(...pairs.flatMap(([t, v]) => [el("dt", {}, t), el("dd", {}, v)]));
     // Medical notes are read one at a time, on request, and every reading is recorded.
@@ -44,6 +45,25 @@
 
     renderContacts(detail.contacts);
     history("history", detail.band_history);
+    renderConsent(r);
+  }
+
+  // The day (in the browser's time zone, as the form's date field shows it) of an ISO time.
+  function localDay(iso) {
+    const d = new Date(iso);
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  }
+
+  function renderConsent(r, recordsCalls) {
+    if (!$("consent-form")) return;
+    const given = Boolean(r.call_recording_consent_at);
+    $("consent-given").checked = given;
+    $("consent-date").value = given ? localDay(r.call_recording_consent_at) : "";
+    $("consent-date").disabled = !given;
+    let state = given ? `Zgoda odnotowana: ${localDay(r.call_recording_consent_at)}.` : "Brak zgody: rozmowy nie są nagrywane.";
+    if (given && recordsCalls === false) state += " Gmina mieszkańca nie nagrywa rozmów, więc nic nie jest nagrywane.";
+    $("consent-state").textContent = state;
   }
 
   // The map of the band located most recently (a resident wears one band; during a swap, two).
@@ -170,6 +190,27 @@
           show("edit-error", "");
           done("Dane zapisane.");
         } catch (error) { show("edit-error", errorText(error)); }
+      });
+    }
+    const consent = $("consent-form");
+    if (consent) {
+      $("consent-given").addEventListener("change", () => {
+        $("consent-date").disabled = !$("consent-given").checked;
+        if ($("consent-given").checked && !$("consent-date").value) $("consent-date").value = localDay(new Date().toISOString());
+      });
+      consent.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const given = $("consent-given").checked;
+        const body = { consent: given, signed_on: given ? ($("consent-date").value || null) : null };
+        try {
+          const saved = await busy($("consent-save"),
+            () => api("PUT", `/api/registry/residents/${RESIDENT_ID}/call-recording-consent`, body));
+          detail.resident.call_recording_consent_at = saved.call_recording_consent_at;
+          render();
+          renderConsent(detail.resident, saved.municipality_records_calls);
+          show("consent-error", "");
+          done(given ? "Zgoda na nagrywanie rozmów zapisana." : "Zgoda na nagrywanie rozmów wycofana.");
+        } catch (error) { show("consent-error", errorText(error)); }
       });
     }
     const deactivate = $("deactivate");

@@ -68,5 +68,18 @@ USER = Group(
             run="opaska.user_commands:change_password",
             args=(arg("username"), PASSWORD_STDIN),
         ),
+        Command(
+            "phone",
+            help="set or clear the phone Twilio rings first for the account's calls from an alarm",
+            description="An operator's own phone: a number (Polish numbers without +48 are fine; stored "
+            "E.164) or a SIP address (sip:anna@centrala.example.pl). Operators can also set it on the "
+            "console's page Moje konto (/account).",
+            run="opaska.user_commands:set_phone",
+            args=(
+                arg("username"),
+                arg("number", nargs="?", help="the number or sip: address"),
+                arg("--clear", action="store_true", help="remove the account's phone"),
+            ),
+        ),
     ),
 )

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from aiohttp import web
 
+from simulator.fake_twilio.config import Outcome
 from simulator.fake_twilio.faults import FaultQueue
 from simulator.fake_twilio.messaging import Messaging
 from simulator.fake_twilio.records import CallbackResult
 from simulator.fake_twilio.store import Store
 from simulator.fake_twilio.voice import Voice
 
+if TYPE_CHECKING:
+    from simulator.fake_twilio.server import FakeTwilio
+
 
 class ControlApi:
     """GET /_fake/state shows what was sent; POST /_fake/{action} acts a relative's part or queues a fault."""
 
-    def __init__(self, store: Store, faults: FaultQueue, messaging: Messaging, voice: Voice) -> None:
+    def __init__(self, fake: FakeTwilio, store: Store, faults: FaultQueue, messaging: Messaging, voice: Voice) -> None:
+        self._fake = fake
         self._store = store
         self._faults = faults
         self._messaging = messaging
@@ -31,6 +38,13 @@ class ControlApi:
                 "calls": [c.to_json() | {"url": c.url, "digits": c.digits} for c in self._store.calls],
                 "callbacks": [{"url": c.url, "status": c.status} for c in self._store.callbacks],
                 "pending_faults": self._faults.pending,
+                "conferences": [
+                    c.to_json() | {"call_sids": c.call_sids, "numbers": c.numbers} for c in self._fake.conferences
+                ],
+                "queues": [q.to_json() | {"call_sids": q.call_sids} for q in self._fake.queues],
+                "recordings": [r.to_json() for r in self._fake.recordings if not r.deleted],
+                "scripts": {n: vars(s) for n, s in self._fake.scripts.items()},
+                "voice_time": self._fake.model.clock.elapsed,
             }
         )
 
@@ -42,9 +56,28 @@ class ControlApi:
             if action == "reply":
                 result = await self._messaging.reply_sms(from_=form["From"], body=form["Body"], to=form.get("To"))
             elif action == "press":
-                result = await self._voice.press(form["CallSid"], form["Digits"])
+                result = await self._fake.press(form["CallSid"], form["Digits"])
             elif action == "answer":
-                return web.Response(text=await self._voice.answer_call(form["CallSid"]), content_type="text/xml")
+                return web.Response(text=await self._fake.answer_call(form["CallSid"]), content_type="text/xml")
+            elif action == "script":
+                # Number, Outcome (answer|busy|no-answer|failed|rings), After, HangUpAfter, Digits (comma-separated)
+                hang_up_after = form.get("HangUpAfter")
+                self._fake.phone(form["Number"]).script(
+                    cast(Outcome, form.get("Outcome", "answer")),
+                    after=float(form.get("After", "2")),
+                    hang_up_after=float(hang_up_after) if hang_up_after else None,
+                    digits=[d for d in form.get("Digits", "").split(",") if d],
+                )
+                result = None
+            elif action == "advance":
+                await self._fake.advance(float(form.get("Seconds", "1")))
+                result = None
+            elif action == "incoming-call":
+                ringing = await self._fake.incoming_call(from_=form["From"], to=form.get("To"), url=form.get("Url"))
+                return web.json_response({"call": ringing.call.to_json()})
+            elif action == "hang-up":
+                await self._fake.hang_up(form["CallSid"], status=form.get("Status"))
+                result = None
             elif action == "message-status":
                 result = await self._messaging.message_status(form["Sid"], form["Status"])
             elif action == "call-status":

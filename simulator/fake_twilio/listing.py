@@ -59,10 +59,10 @@ def _matching(
     found: list[Any] = list(records)
     if visible_before is not None:
         found = [r for r in found if r.date_created <= visible_before]
-    for key in ("To", "From", "Status"):
+    for key, attribute in (("To", "to"), ("From", "from_"), ("Status", "status"), ("ParentCallSid", "parent_call_sid")):
         if key in query:
             value = query[key]
-            found = [r for r in found if getattr(r, "from_" if key == "From" else key.lower()) == value]
+            found = [r for r in found if getattr(r, attribute, None) == value]
     time_field = "DateSent" if resource == "messages" else "StartTime"
     for suffix in ("", ">", "<"):
         key = time_field + suffix

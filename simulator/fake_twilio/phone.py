@@ -5,6 +5,8 @@ sms = await relative.expect_sms("SOS")
 await sms.reply("TAK")
 call = await relative.expect_call()
 await call.press("1")
+
+operator = fake.phone("+48600000009").script("answer", after=3)   # how it treats calls (voice model)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from simulator.fake_twilio.config import OUTCOMES, CallScript, FakeConfig, Outcome
 from simulator.fake_twilio.records import CallbackResult, FakeCall, FakeMessage
 
 
@@ -38,6 +41,13 @@ class PhoneLine(Protocol):
     async def answer_call(self, sid: str) -> str: ...
 
     async def press(self, sid: str, digits: str, *, sign_with: str | None = None) -> CallbackResult: ...
+
+    async def hang_up(self, sid: str, *, status: str | None = None) -> None: ...
+
+    async def advance(self, seconds: float, *, timeout: float = 5.0) -> None: ...
+
+    @property
+    def config(self) -> FakeConfig: ...
 
 
 @dataclass
@@ -92,8 +102,25 @@ class RingingCall:
                 result = await self.phone.fake.call_status(self.call.sid, step)
         return result
 
+    async def hang_up(self) -> None:
+        """This phone hangs up (a modelled call: its conference, queue or bridge hears it; an incoming call
+        waiting in a queue leaves it, QueueResult=hangup)."""
+        await self.phone.fake.hang_up(self.call.sid)
+
+    async def advance(self, seconds: float) -> None:
+        """Let `seconds` of voice time pass (for every call: time is the fake's)."""
+        await self.phone.fake.advance(seconds)
+
+    @property
+    def heard(self) -> list[str]:
+        """What this phone was played: "say: …", "play: …", "pause: N"."""
+        return self.call.heard
+
     async def end(self, status: str = "completed") -> CallbackResult | None:
         """Hang up (`completed`) or never pick up (`no-answer`, `busy`, `failed`)."""
+        if self.call.modelled:
+            await self.phone.fake.hang_up(self.call.sid, status=status)
+            return None
         if status == "completed" and "in-progress" not in self.call.statuses:
             await self.answer()
         elif status != "completed":
@@ -132,6 +159,28 @@ class Phone:
         await self.fake.wait_for(ringing, timeout=timeout)
         self._seen.add(found[0].sid)
         return RingingCall(self, found[0])
+
+    def script(
+        self,
+        outcome: Outcome = "answer",
+        *,
+        after: float = 2.0,
+        hang_up_after: float | None = None,
+        digits: list[str] | None = None,
+    ) -> Phone:
+        """How this phone treats calls from now on (the voice model acts them out): "answer" after `after` s
+        of ringing (then hangs up after `hang_up_after` s, if given, and presses `digits` at each <Gather>),
+        "busy" (after `after` s), "no-answer" (rings until the caller's timeout), "failed" (unreachable), or
+        "rings" (until the test answers it: `RingingCall.answer()`)."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}; one of {sorted(OUTCOMES)}")
+        self.fake.config.scripts[self.number] = CallScript(outcome, after, hang_up_after, list(digits or []))
+        return self
+
+    def unscripted(self) -> Phone:
+        """Back to calls driven by hand."""
+        self.fake.config.scripts.pop(self.number, None)
+        return self
 
     def unseen(self) -> list[str]:
         """Sids of messages and calls to this phone that no `expect_*` has taken (a test ends with none)."""

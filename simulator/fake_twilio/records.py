@@ -171,6 +171,14 @@ class FakeCall:
     last_twiml: str | None = None
     last_twiml_url: str | None = None
     digits: list[str] = field(default_factory=list)
+    # Voice model: a <Dial>ed leg names the call that dialled it; `heard` is what the callee was played
+    # ("say: …", "play: …", "pause: 2"), in order; `notifications` are Twilio's debugger errors for this call.
+    parent_call_sid: str | None = None
+    heard: list[str] = field(default_factory=list)
+    notifications: list[str] = field(default_factory=list)
+    modelled: bool = False
+    # Status callbacks sent so far: Twilio's SequenceNumber counts them from 0.
+    callbacks_sent: int = 0
 
     @property
     def uri(self) -> str:
@@ -180,7 +188,8 @@ class FakeCall:
     def duration(self) -> int | None:
         if self.start_time is None or self.end_time is None:
             return None
-        return int((self.end_time - self.start_time).total_seconds())
+        # Rounded, not truncated: voice time is virtual seconds on top of a wall clock that moves a little too.
+        return round((self.end_time - self.start_time).total_seconds())
 
     def listing_time(self) -> datetime:
         return whole_seconds(self.start_time or self.date_created)
@@ -202,7 +211,7 @@ class FakeCall:
             "from": self.from_,
             "from_formatted": self.from_,
             "group_sid": None,
-            "parent_call_sid": None,
+            "parent_call_sid": self.parent_call_sid,
             "phone_number_sid": None,
             "price": None,
             "price_unit": "USD",

@@ -20,6 +20,7 @@ from simulator.fake_twilio.messaging import Messaging
 from simulator.fake_twilio.records import API_VERSION, FakeCall, FakeMessage, RecordedRequest
 from simulator.fake_twilio.store import Store
 from simulator.fake_twilio.voice import Voice
+from simulator.fake_twilio.voice_rest import VoiceRest
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -33,6 +34,7 @@ class RestApi:
         messaging: Messaging,
         voice: Voice,
         autoplay: AutoPlayer,
+        voice_rest: VoiceRest,
     ) -> None:
         self._config = config
         self._store = store
@@ -40,13 +42,17 @@ class RestApi:
         self._messaging = messaging
         self._voice = voice
         self._autoplay = autoplay
+        self._voice_rest = voice_rest
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         api = f"/{API_VERSION}/Accounts/{{account}}"
         router.add_route("*", api + "/Messages.json", self._collection("messages"))
         router.add_route("*", api + "/Messages/{sid}.json", self._instance(self._store.messages))
         router.add_route("*", api + "/Calls.json", self._collection("calls"))
-        router.add_route("*", api + "/Calls/{sid}.json", self._instance(self._store.calls))
+        router.add_route(
+            "*", api + "/Calls/{sid}.json", self._instance(self._store.calls, self._voice_rest.update_call)
+        )
+        self._voice_rest.add_routes(router, self._handle)
 
     async def not_found(self, request: web.Request) -> web.Response:
         """Any other path: recorded, then Twilio's 404."""
@@ -65,10 +71,16 @@ class RestApi:
 
         return handle
 
-    def _instance(self, records: list[FakeMessage] | list[FakeCall]) -> _Handler:
-        """Messages/{sid}.json / Calls/{sid}.json: GET fetches."""
+    def _instance(
+        self,
+        records: list[FakeMessage] | list[FakeCall],
+        update: Callable[[web.Request, RecordedRequest], Awaitable[web.Response]] | None = None,
+    ) -> _Handler:
+        """Messages/{sid}.json / Calls/{sid}.json: GET fetches; POST updates (a live call: hang up, redirect)."""
 
         async def handle(request: web.Request) -> web.StreamResponse:
+            if request.method == "POST" and update is not None:
+                return await self._handle(request, lambda recorded: update(request, recorded))
             if request.method != "GET":
                 return _method_not_allowed()
             return await self._handle(request, lambda _: _fetch(request, records))
@@ -136,7 +148,11 @@ class RestApi:
             self._autoplay.message_created(record)
         else:
             record = self._voice.create(form)
-            self._autoplay.call_created(record)
+            script = self._config.scripts.get(record.to)
+            if script is not None:
+                self._voice_rest.model.start_outbound(record, script)  # the voice model acts it out
+            else:
+                self._autoplay.call_created(record)
         if fault is not None:
             await self._faults.after_create(fault)
         return web.json_response(record.to_json(), status=201)

@@ -1,11 +1,14 @@
 """The voice side of the fake: a call created from a Calls.json form, its progress, the TwiML it fetches and the
-keys a relative presses, each POSTed signed to opaska. A richer voice model grows here."""
+keys a relative presses, each POSTed signed to opaska. Calls the voice model owns (`model.VoiceModel`: scripted
+numbers, <Dial>ed legs, incoming calls) are acted out there; `answer_call` and `press` hand such calls to it."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from urllib.parse import urljoin
 
+from simulator.fake_twilio.clock import VoiceClock
+from simulator.fake_twilio.config import FakeConfig
 from simulator.fake_twilio.errors import TwilioError
 from simulator.fake_twilio.records import (
     API_VERSION,
@@ -20,13 +23,19 @@ from simulator.fake_twilio.records import (
     new_sid,
     rfc2822,
 )
-from simulator.fake_twilio.webhooks import EventSource, is_http_url
+from simulator.fake_twilio.store import Store
+from simulator.fake_twilio.webhooks import EventSource, WebhookSender, is_http_url
 
 _CALL_EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
 
 
 class Voice(EventSource):
     """Outbound calls, their progress callbacks, the TwiML they fetch and the keys pressed on them."""
+
+    def __init__(self, config: FakeConfig, store: Store, webhooks: WebhookSender) -> None:
+        super().__init__(config, store, webhooks)
+        # Voice time: the wall clock (`config.now`, read at each use) plus the virtual seconds tests advance.
+        self.clock = VoiceClock(lambda: self._config.now())
 
     def create(self, form: dict[str, list[str]]) -> FakeCall:
         """A new outbound call from the form of a POST to Calls.json, validated as Twilio does."""
@@ -35,7 +44,7 @@ class Voice(EventSource):
         )
         if not to:
             raise TwilioError(400, 21201, "No 'To' number is specified")
-        if not is_e164(to):
+        if not is_e164(to) and not to.startswith(("sip:", "client:")):
             raise TwilioError(400, 21211, f"Invalid 'To' Phone Number: {to}")
         if not from_:
             raise TwilioError(400, 21213, "No 'From' number is specified")
@@ -51,6 +60,9 @@ class Voice(EventSource):
             raise TwilioError(400, 21205, f"Url is not a valid URL: {url}")
         if callback and not is_http_url(callback):
             raise TwilioError(400, 21609, f"The StatusCallback URL {callback} is not a valid URL.")
+        recording_callback = form_value(form, "RecordingStatusCallback")
+        if recording_callback and not is_http_url(recording_callback):
+            raise TwilioError(400, 21609, f"The RecordingStatusCallback URL {recording_callback} is not a valid URL.")
         events = tuple(event for value in form.get("StatusCallbackEvent", []) for event in value.split())
         unknown = set(events) - _CALL_EVENTS
         if unknown:
@@ -61,7 +73,7 @@ class Voice(EventSource):
             to=to,
             from_=from_,
             status="queued",
-            date_created=self._config.now(),
+            date_created=self.clock.now(),
             url=url or None,
             twiml=twiml or None,
             status_callback=callback or None,
@@ -81,7 +93,7 @@ class Voice(EventSource):
         if status not in CALL_STATUSES:
             raise ValueError(f"unknown call status {status!r}")
         call = self._store.call(sid)
-        moment = self._config.now()
+        moment = self.clock.now()
         move_to(call, status, moment)
         if status == "in-progress" and call.start_time is None:
             call.start_time = moment
@@ -91,14 +103,15 @@ class Voice(EventSource):
         event = CALL_EVENT_OF_STATUS.get(status)
         if not call.status_callback or event not in call.status_callback_events:
             return None
-        params = _call_params(call) | {
+        params = call_params(call) | {
             "CallbackSource": "call-progress-events",
-            "SequenceNumber": str(len(call.statuses) - 1),
+            "SequenceNumber": str(call.callbacks_sent),
             "Timestamp": rfc2822(moment) or "",
         }
         if status in CALL_FINAL_STATUSES:
             params["CallDuration"] = str(call.duration or 0)
             params["Duration"] = str(-(-(call.duration or 0) // 60))
+        call.callbacks_sent += 1
         return await self._webhooks.post_signed(call.status_callback, params, sign_with=sign_with, signed=signed)
 
     async def answer_call(self, sid: str, *, sign_with: str | None = None) -> str:
@@ -112,7 +125,7 @@ class Voice(EventSource):
             call.last_twiml, call.last_twiml_url = call.twiml, None
         else:
             assert call.url is not None
-            result = await self._webhooks.post_signed(call.url, _call_params(call), sign_with=sign_with)
+            result = await self._webhooks.post_signed(call.url, call_params(call), sign_with=sign_with)
             call.last_twiml, call.last_twiml_url = result.text, call.url
         self._store.touch()
         return call.last_twiml
@@ -150,7 +163,7 @@ class Voice(EventSource):
         except StopIteration:
             call = None
         params = (
-            _call_params(call)
+            call_params(call)
             if call is not None
             else {"AccountSid": self._config.account_sid, "ApiVersion": API_VERSION, "CallSid": call_sid}
         )
@@ -160,9 +173,9 @@ class Voice(EventSource):
         return await self._webhooks.post_signed(url, params, sign_with=sign_with, signed=signed)
 
 
-def _call_params(call: FakeCall) -> dict[str, str]:
-    """The parameters Twilio sends with every webhook about a call."""
-    return {
+def call_params(call: FakeCall) -> dict[str, str]:
+    """The parameters Twilio sends with every webhook about a call (ParentCallSid for a <Dial>ed leg)."""
+    params = {
         "AccountSid": call.account_sid,
         "ApiVersion": API_VERSION,
         "CallSid": call.sid,
@@ -173,6 +186,9 @@ def _call_params(call: FakeCall) -> dict[str, str]:
         "From": call.from_,
         "To": call.to,
     }
+    if call.parent_call_sid:
+        params["ParentCallSid"] = call.parent_call_sid
+    return params
 
 
 def gather_action(twiml: str) -> str | None:

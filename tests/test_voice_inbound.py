@@ -611,3 +611,18 @@ async def test_a_consenting_residents_call_is_recorded_where_the_municipality_re
     assert 'record="record-from-answer"' in recorded
     assert "/twilio/voice/calls/" in recorded
     assert "/recording" in recorded
+
+
+async def test_an_alarm_with_a_caller_waiting_is_not_closed_until_the_call_is_taken_or_ended(centre: Centre) -> None:
+    """Closed, the alarm would leave the caller hearing "proszę czekać" in its queue for good."""
+    _, sid = await centre.ring(BAND_SIM)
+    row = await centre.call_row(sid)
+    operator = await centre.as_("operator")
+    assert (await operator.post(f"/api/alarms/{row.alarm_id}/claim")).status_code == 200
+    close = {"outcome": "false_alarm", "note": "pomyłka"}
+    refused = await operator.post(f"/api/alarms/{row.alarm_id}/resolve", json=close)
+    assert refused.status_code == 409
+    assert BAND_SIM in refused.json()["detail"]
+    left = await centre.hook(f"/twilio/voice/incoming/{row.id}/left", {"CallSid": sid, "QueueResult": "hangup"})
+    assert left.status_code == 200
+    assert (await operator.post(f"/api/alarms/{row.alarm_id}/resolve", json=close)).status_code == 200

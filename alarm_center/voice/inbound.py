@@ -446,3 +446,17 @@ async def caller_left(
         call.error = f"queue: {queue_result}"[:200]
         await add_call_event(session, call, "failed", at=at, waited_s=waited_s, error=call.error)
     return Left(ringing_operator, True)
+
+
+async def waiting_caller(session: AsyncSession, *, alarm_id: int) -> str | None:
+    """The number of a caller still waiting in the alarm's queue (or being answered), if any."""
+    found = await session.execute(
+        select(VoiceCall.number)
+        .where(
+            VoiceCall.alarm_id == alarm_id,
+            VoiceCall.direction == CallDirection.INBOUND.value,
+            VoiceCall.status.in_([CallStatus.QUEUED.value, CallStatus.ANSWERING.value]),
+        )
+        .limit(1)
+    )
+    return found.scalar_one_or_none()

@@ -20,6 +20,7 @@ from alarm_center.alarms.model import Alarm, AlarmStatus
 from alarm_center.alarms.readings import KeySafeCode, MedicalNotes, open_key_safe_code, open_medical_notes
 from alarm_center.alarms.views import AlarmView, alarm_views
 from alarm_center.reports.labels import Lang
+from alarm_center.voice.inbound import waiting_caller
 from console.api.scope import not_yours, visible_alarm
 from console.auth.current import AlarmHandler, AnyStaff, StaffPrincipal
 from console.bounds import DbId
@@ -291,6 +292,13 @@ async def resolve(
     async with session.begin():
         alarm = await alarm_to_close(session, user, alarm_id)
         technician_outcome(user, body.outcome)
+        waiting = await waiting_caller(session, alarm_id=alarm_id)
+        if waiting is not None:
+            # Closed, the alarm would leave the caller in its queue hearing "proszę czekać" for good.
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                detail=f"na linii czeka dzwoniący ({waiting}): odbierz albo rozłącz, zanim zamkniesz alarm",
+            )
         try:
             moved = await apply_move(
                 session,

@@ -91,7 +91,10 @@ async function act(method, url, body, done) {
       await load();
       const who = detail && detail.claimed_by_name;
       show("action-error", who && detail.alarm.claimed_by !== USER_ID
-        ? `Alarm przyjął już ${who}.` : `Nie można: alarm zmienił się w międzyczasie (${error.message}).`);
+        ? `Alarm przyjął już ${who}.`
+        // The lifecycle's refusals ("alarm 5 cannot be …") mean the alarm moved on; others say why in Polish.
+        : error.message.startsWith("alarm ") ? `Nie można: alarm zmienił się w międzyczasie (${error.message}).`
+          : `Nie można: ${error.message}.`);
     } else if (error.status === 403) {
       show("action-error", "Nie masz uprawnień do tej czynności.");
     } else if (error.status === 422) {

@@ -165,6 +165,9 @@ async def ensure_demo_residents(
             band = (
                 await service.register_band(session, clock, serial=demo.serial, model=model, resident_id=resident.id)
             ).band
+        if band.sim_phone is None:
+            # Every demo band has a SIM (speaker and microphone): "Zadzwoń do opaski" works on any.
+            band.sim_phone = demo_sim_phone(demo.serial)
         if demo.home is not None and band.last_location is None:
             # Slightly off the address, as an indoor fix is.
             lat, lon = demo.home
@@ -176,6 +179,11 @@ async def ensure_demo_residents(
                 "at": clock.now().isoformat(),
             }
     await session.flush()
+
+
+def demo_sim_phone(serial: str) -> str:
+    """DEMO-003 -> +48500200003: the demo's fictional range, apart from residents' and relatives'."""
+    return f"+48500200{int(serial.rsplit('-', 1)[-1]):03d}"
 
 
 async def _resident(session: AsyncSession, clock: Clock, municipality_id: int, demo: DemoResident) -> Resident:

@@ -55,6 +55,12 @@ def _say_if_test_mode(settings: Settings) -> None:
             'TEST MODE (tryb próbny): [notify] mode = "outbox": SMS and calls are recorded, NOT sent; '
             'set [notify] mode = "twilio" and [twilio] to reach relatives'
         )
+    elif not settings.voice.unknown_caller_municipality:
+        # Such an alarm has no municipality: only administrators see it, and the caller waits.
+        log.warning(
+            "[voice] unknown_caller_municipality is empty: a call to the centre from an unknown number raises an "
+            "alarm only administrators see; set it to the code of the municipality the operators serve"
+        )
 
 
 def _check_console_port(settings: Settings) -> None:

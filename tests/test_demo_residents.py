@@ -108,6 +108,11 @@ async def test_the_demo_seeds_complete_residents_once(
     assert (card["has_medical_notes"], card["has_key_safe_code"], len(card["contacts"])) == (True, True, 3)
     [where] = card["whereabouts"]
     assert where["serial"] == "DEMO-001"
+    # Every demo band has a SIM, so an operator can call it from an alarm.
+    async with sessions() as session:
+        sims = (await session.execute(select(Band.serial, Band.sim_phone).where(Band.serial.like("DEMO-%")))).all()
+    assert dict(sims)["DEMO-001"] == "+48500200001"
+    assert all(sim for _, sim in sims)
     assert where["last_location"]["lat"] == pytest.approx(51.1138, abs=1e-3)
 
 

@@ -573,8 +573,12 @@ async def test_the_control_api_scripts_phones_and_starts_incoming_calls(
 
 async def test_voice_time_can_follow_the_wall_clock() -> None:
     async with FakeTwilio(phone_number=OURS, voice_realtime=True) as fake:
+        start = fake.model.clock.now()
         await asyncio.sleep(0.35)
         assert fake.model.clock.elapsed >= 0.2
+        # Counted once: the fake's time is the wall clock, not the wall clock plus the voice time.
+        passed = (fake.model.clock.now() - start).total_seconds()
+        assert 0.3 <= passed < 0.6
 
 
 async def test_twilio_away_fails_adding_a_participant_and_hanging_up(fake: FakeTwilio, opaska: Opaska) -> None:

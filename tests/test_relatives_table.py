@@ -375,11 +375,19 @@ async def test_with_twilio_there_is_no_banner_and_healthz_says_twilio(centre: Ce
 async def test_the_start_up_log_warns_of_test_mode_once(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="opaska.platform"):
         platform._say_if_test_mode(Settings())
-        platform._say_if_test_mode(Settings.model_validate({"notify": {"mode": "twilio"}}))
+        twilio = {"notify": {"mode": "twilio"}, "voice": {"unknown_caller_municipality": "0264011"}}
+        platform._say_if_test_mode(Settings.model_validate(twilio))
     [line] = [r for r in caplog.records if r.name == "opaska.platform"]
     assert line.levelno == logging.WARNING
     assert "TEST MODE" in line.getMessage()
     assert "NOT sent" in line.getMessage()
+
+
+async def test_the_start_up_log_warns_when_unknown_callers_would_reach_nobody(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="opaska.platform"):
+        platform._say_if_test_mode(Settings.model_validate({"notify": {"mode": "twilio"}}))
+    [line] = [r for r in caplog.records if r.name == "opaska.platform"]
+    assert "unknown_caller_municipality" in line.getMessage()
 
 
 # -- in Chromium -------------------------------------------------------------------------------------------

@@ -307,13 +307,13 @@ CASES: list[tuple[str, Event, str, str]] = [
     (
         "call to the band answered",
         _event("call", {"call_id": 1, "direction": "outbound", "target": "band", "event": "answered", "leg": "far"}),
-        "Rozmowa z: opaska (jej SIM) — odebrane",
+        "Rozmowa z opaską (jej SIM) — odebrane",
         "Call with the band (its SIM) — answered",
     ),
     (
         "call busy",
         _event("call", {"call_id": 1, "direction": "outbound", "target": "resident", "event": "busy", "leg": "far"}),
-        "Rozmowa z: podopieczny — zajęte",
+        "Rozmowa z podopiecznym — zajęte",
         "Call with the resident — busy",
     ),
     (
@@ -329,7 +329,7 @@ CASES: list[tuple[str, Event, str, str]] = [
         _event(
             "call", {"call_id": 1, "direction": "outbound", "target": "band", "event": "completed", "duration_s": 95}
         ),
-        "Rozmowa z: opaska (jej SIM) zakończona, czas 1:35",
+        "Rozmowa z opaską (jej SIM) zakończona, czas 1:35",
         "Call with the band (its SIM) ended, 1:35 long",
     ),
     (

@@ -140,7 +140,7 @@ async def test_two_operators_see_the_call_buttons_and_the_live_call(
 
         # Operator 1 calls the band: their own phone rings first.
         await band_button.click()
-        await expect(first.locator("#action-done")).to_contain_text("Odbierz swój telefon")
+        await expect(first.locator("#call-done")).to_contain_text("Odbierz swój telefon")
         operator_leg = await _one_call_to(fake, ANNA_PHONE)
         assert operator_leg.from_ == OURS
         assert fake.calls_to(BAND_SIM) == []
@@ -182,7 +182,7 @@ async def test_two_operators_see_the_call_buttons_and_the_live_call(
         await first.locator("#live-calls").get_by_role("button", name="Rozłącz").click()
         await expect(dialog).to_contain_text("Rozłączyć")
         await dialog.get_by_role("button", name="Rozłącz").click()
-        await expect(first.locator("#action-done")).to_have_text("Rozłączono.")
+        await expect(first.locator("#call-done")).to_have_text("Rozłączono.")
         await fake.wait_for(lambda: band_leg.status == "completed", timeout=10)
         for page in (first, second):
             await expect(page.locator("#live-calls")).to_be_hidden(timeout=PROMPTLY_MS)

@@ -144,10 +144,15 @@ async def test_an_incoming_call_waits_on_the_alarm_page_and_an_unknown_number_sh
         # "Odbierz" with no telephone (test mode): refused at once, with the caller's number to dial by
         # hand; the caller goes on waiting, and the operator has the alarm.
         await page.locator("#calls").get_by_role("button", name="Odbierz").click()
-        await expect(page.locator("#action-error")).to_contain_text("tryb próbny")
-        await expect(page.locator("#action-error")).to_contain_text(BAND_SIM)
+        await expect(page.locator("#call-error")).to_contain_text("tryb próbny")
+        await expect(page.locator("#call-error")).to_contain_text(BAND_SIM)
         await expect(page.locator("#alarm-state")).to_contain_text("przyjął: Anna Nowak", timeout=PROMPTLY_MS)
         await expect(incoming).to_contain_text("Połączenie przychodzące — czeka")
+        # Claimed or not, a caller waiting on the line is in every console's alarm bar, and rings.
+        caller_chip = page.locator(f'#alarm-bar [data-key^="c:{call.alarm_id}:"]')
+        await expect(caller_chip).to_contain_text("Dzwoni: Zofia Wiśniewska (Anna Nowak)", timeout=PROMPTLY_MS)
+        await expect(page.locator("#alarm-bar-count")).to_contain_text("dzwoniący czeka: 1")
+        assert await page.evaluate("AlarmWatch.ringing()") == [call.alarm_id]
         await page.screenshot(path=str(SCREENSHOTS / "voice-inbound-offline.png"), full_page=True)
 
         # The caller hangs up: the header says so no more, by itself.
@@ -156,6 +161,7 @@ async def test_an_incoming_call_waits_on_the_alarm_page_and_an_unknown_number_sh
             {"CallSid": call.far_call_sid or "", "QueueResult": "hangup", "QueueTime": "9"},
         )
         await expect(incoming).to_be_hidden(timeout=PROMPTLY_MS)
+        await expect(caller_chip).to_have_count(0)
 
         # A stranger calls: the queue names the number, the alarm page has no band.
         stranger = await console.ring(STRANGER)

@@ -213,8 +213,21 @@ def _contacts_named(events: Sequence[AlarmEvent]) -> set[int]:
     return {e.detail["contact_id"] for e in events if isinstance(e.detail.get("contact_id"), int)}
 
 
+def _call_names(events: Sequence[AlarmEvent]) -> dict[int, str]:
+    """Whom each call was with, from the event that placed it: every later step names them too."""
+    return {
+        e.detail["call_id"]: str(e.detail["target_name"])
+        for e in events
+        if e.type == "call" and isinstance(e.detail.get("call_id"), int) and e.detail.get("target_name")
+    }
+
+
 def _timeline_entry(
-    event: AlarmEvent, staff_names: dict[int, str], contact_names: dict[int, str], lang: Lang
+    event: AlarmEvent,
+    staff_names: dict[int, str],
+    contact_names: dict[int, str],
+    lang: Lang,
+    call_names: dict[int, str],
 ) -> TimelineEntry:
     named = event.actor_id is not None and event.actor_type in ("staff", "contact")
     names = staff_names if event.actor_type == "staff" else contact_names
@@ -225,6 +238,7 @@ def _timeline_entry(
         actor_type=event.actor_type,
         actor_name=actor_name,
         contact_names=contact_names,
+        call_names=call_names,
     )
     return TimelineEntry(
         id=event.id,
@@ -253,6 +267,7 @@ async def alarm_detail(session: AsyncSession, alarm: Alarm, *, now: datetime, la
     others_named = (_actors(events, "contact") | _contacts_named(events)) - {c.id for c in contacts}
     contact_names = {c.id: c.name for c in contacts} | await _names(session, others_named, Contact.id, Contact.name)
     answers = _answers(events)
+    call_names = _call_names(events)
     by_contact: dict[int, list[NotificationView]] = {}
     others: list[NotificationView] = []
     for row in notifications:
@@ -278,6 +293,6 @@ async def alarm_detail(session: AsyncSession, alarm: Alarm, *, now: datetime, la
             for c in contacts
         ],
         other_notifications=others,
-        timeline=[_timeline_entry(e, staff_names, contact_names, lang) for e in events],
+        timeline=[_timeline_entry(e, staff_names, contact_names, lang, call_names) for e in events],
         calls=await alarm_calls(session, alarm.id),
     )

@@ -30,6 +30,8 @@ class Event:
     actor_name: str | None = None
     # Names of the resident's contacts by id, for "SMS do Ewy Kowalskiej".
     contact_names: Mapping[int, str] = field(default_factory=dict)
+    # Whom each call of the alarm was with, by call id (from the event that placed it).
+    call_names: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -322,6 +324,14 @@ CALL_TARGETS = {
     "responder": Words("opiekun dyżurny", "the on-duty responder"),
     "unknown": Words("nieznany numer", "an unknown number"),
 }
+# "Rozmowa z podopiecznym": the instrumental case, for a call with someone not named.
+CALL_WITH = {
+    "band": Words("z opaską (jej SIM)", "with the band (its SIM)"),
+    "resident": Words("z podopiecznym", "with the resident"),
+    "contact": Words("z bliskim", "with a relative"),
+    "responder": Words("z opiekunem dyżurnym", "with the on-duty responder"),
+    "unknown": Words("z nieznanym numerem", "with an unknown number"),
+}
 LEG_OUTCOMES = {
     "busy": Words("zajęte", "busy"),
     "no_answer": Words("nie odbiera", "no answer"),
@@ -340,49 +350,64 @@ def _minutes(seconds: Any) -> str:
     return f"{total // 60}:{total % 60:02d}"
 
 
-def _callee(e: Event, lang: Lang) -> str:
+def _callee_name(e: Event) -> str | None:
+    """The far end's own name, when the call's events give one."""
     d = e.detail
     if isinstance(d.get("target_name"), str) and d["target_name"]:
         return str(d["target_name"])
-    target_id = d.get("target_id")
+    call_id, target_id = d.get("call_id"), d.get("target_id")
+    if isinstance(call_id, int) and call_id in e.call_names:
+        return e.call_names[call_id]
     if d.get("target") == "contact" and isinstance(target_id, int) and target_id in e.contact_names:
         return e.contact_names[target_id]
-    return _word(CALL_TARGETS, d.get("target"), lang)
+    return None
+
+
+def _callee(e: Event, lang: Lang) -> str:
+    return _callee_name(e) or _word(CALL_TARGETS, e.detail.get("target"), lang)
+
+
+def _with(e: Event, lang: Lang) -> str:
+    """ "z: Ewa Kowalska" (a name, not declined) or "z podopiecznym"; "with …" in English."""
+    name = _callee_name(e)
+    if name:
+        return Words(f"z: {name}", f"with {name}")(lang)
+    return _word(CALL_WITH, e.detail.get("target"), lang)
 
 
 def _call(e: Event, lang: Lang) -> str:
     """A telephone call's step, from the operator's act or Twilio's callbacks (alarm_center/voice)."""
     d = e.detail
-    event, who, by = d.get("event"), _callee(e, lang), _by(e, lang)
+    event, who, by, w = d.get("event"), _callee(e, lang), _by(e, lang), _with(e, lang)
     operator_leg = d.get("leg") == "operator"
     if event == "placed":
         return Words(
-            f"Rozmowa z: {who} — zlecona{by}; najpierw dzwoni telefon operatora",
+            f"Rozmowa {w} — zlecona{by}; najpierw dzwoni telefon operatora",
             f"Call to {who} placed{by}; the operator's phone rings first",
         )(lang)
     if event == "operator_answered":
-        return Words(
-            f"Rozmowa z: {who} — operator odebrał, łączenie", f"Call to {who} — operator answered, connecting"
-        )(lang)
+        return Words(f"Rozmowa {w} — operator odebrał, łączenie", f"Call to {who} — operator answered, connecting")(
+            lang
+        )
     if event == "ringing":
-        return Words(f"Rozmowa z: {who} — dzwoni", f"Call to {who} — ringing")(lang)
+        return Words(f"Rozmowa {w} — dzwoni", f"Call to {who} — ringing")(lang)
     if event == "answered":
         if operator_leg and d.get("direction") == "inbound":
             return Words(f"Połączenie przychodzące odebrane{by}", f"Incoming call answered{by}")(lang)
-        return Words(f"Rozmowa z: {who} — odebrane", f"Call with {who} — answered")(lang)
+        return Words(f"Rozmowa {w} — odebrane", f"Call {w} — answered")(lang)
     if event in LEG_OUTCOMES:
         outcome = _word(LEG_OUTCOMES, event, lang)
         error = f" ({d['error']})" if d.get("error") else ""
         if operator_leg:
             return Words(f"Telefon operatora: {outcome}{error}", f"The operator's phone: {outcome}{error}")(lang)
-        return Words(f"Rozmowa z: {who} — {outcome}{error}", f"Call with {who} — {outcome}{error}")(lang)
+        return Words(f"Rozmowa {w} — {outcome}{error}", f"Call {w} — {outcome}{error}")(lang)
     if event == "completed":
         length = _minutes(d.get("duration_s"))
-        return Words(f"Rozmowa z: {who} zakończona, czas {length}", f"Call with {who} ended, {length} long")(lang)
+        return Words(f"Rozmowa {w} zakończona, czas {length}", f"Call {w} ended, {length} long")(lang)
     if event == "added":
         return Words(f"Dołączono do rozmowy: {who}{by}", f"Added to the call: {who}{by}")(lang)
     if event == "hung_up":
-        return Words(f"Rozmowa z: {who} — rozłączona{by}", f"Call with {who} — hung up{by}")(lang)
+        return Words(f"Rozmowa {w} — rozłączona{by}", f"Call {w} — hung up{by}")(lang)
     if event == "incoming":
         caller = _word(CALL_TARGETS, d.get("caller", d.get("target")), lang)
         number = f" ({d['number']})" if d.get("number") else ""
@@ -398,7 +423,7 @@ def _call(e: Event, lang: Lang) -> str:
         )(lang)
     if event == "recording":
         length = _minutes(d.get("duration_s"))
-        return Words(f"Nagranie rozmowy z: {who} ({length})", f"Recording of the call with {who} ({length})")(lang)
+        return Words(f"Nagranie rozmowy {w} ({length})", f"Recording of the call {w} ({length})")(lang)
     if event == "recording_played":
         return Words(f"Odsłuchano nagranie rozmowy{by}", f"Call recording played{by}")(lang)
     if event == "recording_delete_pending":
@@ -409,7 +434,7 @@ def _call(e: Event, lang: Lang) -> str:
     if event == "recording_deleted":
         why = _word(ERASED_WHY, d.get("why"), lang)
         return Words(f"Nagranie rozmowy usunięte: {why}", f"Call recording deleted: {why}")(lang)
-    return Words(f"Rozmowa z: {who} — {event}{by}", f"Call with {who} — {event}{by}")(lang)
+    return Words(f"Rozmowa {w} — {event}{by}", f"Call {w} — {event}{by}")(lang)
 
 
 def _simple(pl: str, en: str, with_actor: bool = True) -> Callable[[Event, Lang], str]:

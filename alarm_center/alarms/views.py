@@ -6,12 +6,29 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import Executable, select
+from sqlalchemy import Executable, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alarm_center.alarms.model import Alarm, AlarmKind
-from alarm_center.voice.model import CallDirection, VoiceCall
+from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmKind
+from alarm_center.voice.model import CallDirection, CallStatus, VoiceCall
 from registry.model import Band, Municipality, Resident, StaffUser
+
+
+async def callers_waiting(session: AsyncSession, alarm_ids: list[int]) -> dict[int, datetime]:
+    """{alarm id: since when its longest-waiting caller waits} for alarms with a call in the queue
+    (or being answered): every console shows it, whoever has the alarm."""
+    if not alarm_ids:
+        return {}
+    rows = await session.execute(
+        select(VoiceCall.alarm_id, func.min(VoiceCall.created_at))
+        .where(
+            VoiceCall.alarm_id.in_(alarm_ids),
+            VoiceCall.direction == CallDirection.INBOUND.value,
+            VoiceCall.status.in_([CallStatus.QUEUED.value, CallStatus.ANSWERING.value]),
+        )
+        .group_by(VoiceCall.alarm_id)
+    )
+    return {alarm_id: since for alarm_id, since in rows}
 
 
 async def caller_numbers(session: AsyncSession, alarm_ids: list[int]) -> dict[int, str]:
@@ -53,6 +70,8 @@ class AlarmView(BaseModel):
     resident: ResidentSummary | None
     # A voice_call alarm: the number that called (E.164), so an unknown caller shows as their number.
     caller_number: str | None = None
+    # A caller waits in the alarm's queue since then (a band or resident calling the centre).
+    caller_waiting_since: datetime | None = None
 
 
 async def names_by_id(session: AsyncSession, query: Executable) -> dict[int, str]:
@@ -77,6 +96,7 @@ async def alarm_views(session: AsyncSession, alarms: Sequence[Alarm]) -> list[Al
     claimers = {a.claimed_by for a in alarms if a.claimed_by is not None}
     names = await names_by_id(session, select(StaffUser.id, StaffUser.full_name).where(StaffUser.id.in_(claimers)))
     callers = await caller_numbers(session, [a.id for a in alarms if a.kind == AlarmKind.VOICE_CALL.value])
+    waiting = await callers_waiting(session, [a.id for a in alarms if a.status in OPEN_STATUSES])
     views = []
     for alarm in alarms:
         resident = residents.get(alarm.resident_id) if alarm.resident_id is not None else None
@@ -106,6 +126,7 @@ async def alarm_views(session: AsyncSession, alarms: Sequence[Alarm]) -> list[Al
                 if resident
                 else None,
                 caller_number=callers.get(alarm.id),
+                caller_waiting_since=waiting.get(alarm.id),
             )
         )
     return views

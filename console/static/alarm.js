@@ -133,6 +133,7 @@ function byListOrder(codes) {
 // Closing: an outcome code from the list (required) and what was done, in one dialog.
 async function closeAlarm() {
   if (!detail || document.getElementById("close-alarm").hidden) return;
+  const lifeAlarm = Opaska.LIFE_KINDS.has(detail.alarm.kind) && !detail.alarm.is_test;
   const answer = await OpaskaDialog.ask({
     title: "Zamknij alarm",
     message: `${KINDS[detail.alarm.kind] || detail.alarm.kind}: ${residentName(detail.alarm)}`,
@@ -140,7 +141,11 @@ async function closeAlarm() {
       { name: "outcome", label: "Wynik (wymagany)", type: "select", required: true, placeholder: "— wybierz wynik —",
         requiredMessage: "Wybierz wynik — bez niego alarmu nie można zamknąć.",
         options: byListOrder(detail.outcomes).map((code) => [code, OUTCOMES[code] || code]) },
-      { name: "note", label: "Co zrobiono (opcjonalnie)", type: "textarea" },
+      // A life alarm's close says what was done (the lifecycle refuses it without); others may.
+      lifeAlarm
+        ? { name: "note", label: "Co zrobiono (wymagane)", type: "textarea", required: true,
+          requiredMessage: "Napisz krótko, co zrobiono — alarm o życie zamyka się z opisem." }
+        : { name: "note", label: "Co zrobiono (opcjonalnie)", type: "textarea" },
     ],
     confirm: "Zamknij alarm",
   });

@@ -62,19 +62,19 @@ const AlarmCalls = (() => {
   }
 
   async function request(method, url, body, done) {
-    show("action-error", "");
-    show("action-done", "");
+    show("call-error", "");
+    show("call-done", "");
     state.busy = true;
     draw();
     try {
       const result = await api(method, url, body);
-      if (done) show("action-done", done(result));
+      if (done) show("call-done", done(result));
       if (result && result.id && state.detail) {
         state.detail.calls = [...state.detail.calls.filter((c) => c.id !== result.id), result].sort((a, b) => a.id - b.id);
       }
       return result;
     } catch (error) {
-      show("action-error", explain(error));
+      show("call-error", explain(error));
       if (error.status === 409 && error.data && error.data.call && state.detail) {
         const held = error.data.call;
         state.detail.calls = [...state.detail.calls.filter((c) => c.id !== held.id), held].sort((a, b) => a.id - b.id);
@@ -93,7 +93,7 @@ const AlarmCalls = (() => {
 
   async function addTo(call) {
     const free = (state.targets || []).filter((t) => !blocked(t));
-    if (!free.length) { show("action-error", "Nie ma kogo dodać: nikt inny nie ma numeru albo wszyscy już rozmawiają."); return; }
+    if (!free.length) { show("call-error", "Nie ma kogo dodać: nikt inny nie ma numeru albo wszyscy już rozmawiają."); return; }
     const answer = await OpaskaDialog.ask({
       title: "Dodaj do rozmowy",
       message: `Rozmowa z: ${whom(call)}. Wybrana osoba zostanie połączona do tej samej rozmowy (numer centrali jako numer dzwoniącego).`,
@@ -167,6 +167,7 @@ const AlarmCalls = (() => {
       call.direction === "inbound" ? `${whom(call)} → centrala` : `${call.staff_name || "operator"} → ${whom(call)}`,
       `: ${how}${talk}`, call.error && call.status !== "completed" ? el("span", { className: "muted small" }, ` (${call.error})`) : null,
       call.recording ? el("span", { className: "muted small" }, " · nagranie") : null,
+      call.recording && PLAYS_RECORDINGS ? " " : null,
       call.recording && PLAYS_RECORDINGS
         ? el("button", { type: "button", className: "quiet small", onclick: () => play(call) }, "Odsłuchaj") : null);
   }

@@ -15,24 +15,28 @@ const AlarmWatch = (() => {
 
   // ---- what is silenced (shared by every page and tab of this browser)
 
+  // Keys: "a:<alarm id>" for an alarm waiting to be claimed, "c:<alarm id>:<since>" for a caller
+  // waiting on the line (a new call on the same alarm rings again).
   function silenced() {
-    try { return new Set(JSON.parse(localStorage.getItem(SILENCED_KEY) || "[]")); } catch (error) { return new Set(); }
+    try {
+      return new Set(JSON.parse(localStorage.getItem(SILENCED_KEY) || "[]").map((k) => (typeof k === "number" ? `a:${k}` : k)));
+    } catch (error) { return new Set(); }
   }
   function saveSilenced(ids) {
     localStorage.setItem(SILENCED_KEY, JSON.stringify([...ids]));
   }
-  function silence(id) {
-    const ids = silenced();
-    ids.add(id);
-    saveSilenced(ids);
+  function silence(key) {
+    const keys = silenced();
+    keys.add(key);
+    saveSilenced(keys);
     update();
   }
-  // Forget silenced alarms that are no longer waiting, so the list never grows over a shift.
+  // Forget silenced ones no longer waiting, so the list never grows over a shift.
   function pruneSilenced() {
-    const waiting = new Set(unclaimed().map((a) => a.id));
-    const ids = silenced();
-    const kept = [...ids].filter((id) => waiting.has(id));
-    if (kept.length !== ids.size) saveSilenced(kept);
+    const waiting = new Set(attention().map((item) => item.key));
+    const keys = silenced();
+    const kept = [...keys].filter((key) => waiting.has(key));
+    if (kept.length !== keys.size) saveSilenced(kept);
   }
   window.addEventListener("storage", (event) => { if (event.key === SILENCED_KEY) update(); });
 
@@ -101,9 +105,25 @@ const AlarmWatch = (() => {
       .sort((a, b) => a.raised_at.localeCompare(b.raised_at));
   }
 
+  // What needs someone now, oldest first: alarms nobody has claimed, and callers waiting on the
+  // line of an alarm someone has (its operator may be busy elsewhere: everyone sees the caller).
+  function attention() {
+    const items = unclaimed().map((alarm) => ({ key: `a:${alarm.id}`, alarm, since: alarm.raised_at, caller: false }));
+    for (const alarm of alarms.values()) {
+      if (alarm.caller_waiting_since && alarm.status === "claimed" && !alarm.is_test) {
+        items.push({ key: `c:${alarm.id}:${alarm.caller_waiting_since}`, alarm, since: alarm.caller_waiting_since, caller: true });
+      }
+    }
+    return items.sort((a, b) => a.since.localeCompare(b.since));
+  }
+
+  function loud(item) {
+    return item.caller || LIFE_KINDS.has(item.alarm.kind) || Boolean(item.alarm.caller_waiting_since);
+  }
+
   function ringing() {
     const quiet = silenced();
-    return unclaimed().filter((a) => LIFE_KINDS.has(a.kind) && !quiet.has(a.id));
+    return attention().filter((item) => loud(item) && !quiet.has(item.key)).map((item) => item.alarm);
   }
 
   function ring(on) {
@@ -121,12 +141,16 @@ const AlarmWatch = (() => {
   // must land on the button it was aimed at.
   const chips = new Map();
 
-  function chip(alarm) {
-    const life = LIFE_KINDS.has(alarm.kind);
-    const node = el("span", { className: `bar-alarm ${life ? "life" : "technical"}`, dataset: { alarmId: alarm.id } },
-      el("a", { href: `/alarms/${alarm.id}` }, `${KINDS[alarm.kind] || alarm.kind}: ${residentName(alarm)}`),
+  function chip(item) {
+    const { alarm } = item;
+    const life = loud(item);
+    const what = item.caller ? `Dzwoni: ${residentName(alarm)} (${alarm.claimed_by_name || "przyjęty"})`
+      : `${KINDS[alarm.kind] || alarm.kind}: ${residentName(alarm)}`;
+    const node = el("span", { className: `bar-alarm ${life ? "life" : "technical"}${item.caller ? " caller" : ""}`, dataset: { alarmId: alarm.id, key: item.key } },
+      el("a", { href: `/alarms/${alarm.id}` }, what),
+      el("span", { className: "phone-waiting", title: "dzwoniący czeka na linii" }, "☎"),
       el("span", { className: "age" }),
-      life ? el("button", { type: "button", className: "silence", title: "Wycisz ten alarm (nadal czeka w kolejce)", onclick: () => silence(alarm.id) }, "Wycisz") : null,
+      life ? el("button", { type: "button", className: "silence", title: "Wycisz (nadal czeka)", onclick: () => silence(item.key) }, "Wycisz") : null,
       life ? el("span", { className: "muted small silenced-note" }, "wyciszony") : null);
     return node;
   }
@@ -135,16 +159,17 @@ const AlarmWatch = (() => {
     const list = document.getElementById("alarm-bar-list");
     // At most four: the bar stays one line on a 1024 px screen; the rest are counted.
     const shown = waiting.slice(0, 4);
-    const ids = new Set(shown.map((a) => a.id));
-    for (const [id, node] of chips) if (!ids.has(id)) { node.remove(); chips.delete(id); }
-    shown.forEach((alarm, index) => {
-      if (!chips.has(alarm.id)) chips.set(alarm.id, chip(alarm));
-      const node = chips.get(alarm.id);
-      const waited = secondsSince(alarm.raised_at, now);
+    const keys = new Set(shown.map((item) => item.key));
+    for (const [key, node] of chips) if (!keys.has(key)) { node.remove(); chips.delete(key); }
+    shown.forEach((item, index) => {
+      if (!chips.has(item.key)) chips.set(item.key, chip(item));
+      const node = chips.get(item.key);
+      const waited = secondsSince(item.since, now);
       const age = node.querySelector(".age");
       age.textContent = duration(waited);
       age.className = `age ${ageClass(waited)}`;
-      const isQuiet = quiet.has(alarm.id);
+      node.querySelector(".phone-waiting").hidden = !item.alarm.caller_waiting_since;
+      const isQuiet = quiet.has(item.key);
       node.classList.toggle("silenced", isQuiet);
       const button = node.querySelector("button.silence");
       if (button) button.hidden = isQuiet;
@@ -162,15 +187,20 @@ const AlarmWatch = (() => {
   function update() {
     if (!bar) return;
     const now = Date.now();
-    const waiting = unclaimed();
+    const waiting = attention();
+    const unclaimedCount = waiting.filter((item) => !item.caller).length;
+    const callers = waiting.length - unclaimedCount;
     const quiet = silenced();
-    const loud = ringing();
+    const ringingNow = ringing();
     const tests = installationTests.bands;
-    bar.classList.toggle("alerting", loud.length > 0);
+    bar.classList.toggle("alerting", ringingNow.length > 0);
     bar.classList.toggle("waiting", waiting.length > 0);
     const oldest = waiting[0];
+    const parts = [];
+    if (unclaimedCount) parts.push(`Nieprzyjęte alarmy: ${unclaimedCount}`);
+    if (callers) parts.push(`dzwoniący czeka: ${callers}`);
     document.getElementById("alarm-bar-count").textContent = waiting.length
-      ? `Nieprzyjęte alarmy: ${waiting.length} · najdłużej czeka ${duration(secondsSince(oldest.raised_at, now))}`
+      ? `${parts.join(" · ")} · najdłużej czeka ${duration(secondsSince(oldest.since, now))}`
       : "Brak nieprzyjętych alarmów";
     showChips(waiting, quiet, now);
     const soundButton = document.getElementById("sound");
@@ -183,7 +213,7 @@ const AlarmWatch = (() => {
     testNote.textContent = `testy instalacyjne w toku: ${tests}`;
     testNote.title = `opasek w trybie testowym: ${tests}; otwartych alarmów testowych: ${installationTests.alarms}`;
     setTitlePrefix(waiting.length ? `(${waiting.length}) ` : "");
-    ring(loud.length > 0);
+    ring(ringingNow.length > 0);
   }
 
   // Installation tests in progress (bands in test mode): a count only; the tests are the technicians'.

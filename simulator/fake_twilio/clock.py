@@ -41,6 +41,8 @@ class VoiceClock:
     def __init__(self, now: Callable[[], datetime]) -> None:
         self._now = now
         self.elapsed = 0.0
+        # Voice time follows the wall clock (demos): `now` is then the wall clock alone.
+        self.realtime = False
         self._busy = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
@@ -64,7 +66,8 @@ class VoiceClock:
             self._quiet.set()
 
     def now(self) -> datetime:
-        return self._now() + timedelta(seconds=self.elapsed)
+        # In real time the wall clock has moved by `elapsed` already: adding it would count it twice.
+        return self._now() if self.realtime else self._now() + timedelta(seconds=self.elapsed)
 
     def spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
         """Run `work` as a task of the fake's voice side (busy until it waits on the clock or ends)."""
@@ -120,6 +123,7 @@ class VoiceClock:
 
     async def run_realtime(self, step: float = 0.1) -> None:
         """For demos: voice time follows the wall clock."""
+        self.realtime = True
         while True:
             await asyncio.sleep(step)
             try:

@@ -7,6 +7,7 @@ says "brak położenia". Screenshots go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import threading
@@ -136,8 +137,22 @@ async def log_in(browser: Browser, centre: Centre, who: StaffMember | None) -> t
     return page, outside
 
 
-async def band_reports_and_presses(centre: Centre, topics: TopicScheme) -> int:
-    """The located band says where it is, then presses SOS; the alarm's id."""
+async def _location_recorded(sessions: async_sessionmaker[AsyncSession], band_id: int) -> None:
+    """Until the gateway has stored the band's position. The position and the SOS travel on the
+    gateway's two connections (the alarm lane apart), so one sent first may be received second."""
+    for _ in range(150):
+        async with sessions() as session:
+            band = await session.get(Band, band_id)
+            if band is not None and band.last_location is not None and band.last_message_kind == "location":
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the band's position was not stored within 15 s")
+
+
+async def band_reports_and_presses(
+    centre: Centre, topics: TopicScheme, sessions: async_sessionmaker[AsyncSession]
+) -> int:
+    """The located band says where it is (stored), then presses SOS; the alarm's id."""
     band = VirtualBand(
         parse_mqtt_url(centre.broker_url),
         topics,
@@ -150,6 +165,7 @@ async def band_reports_and_presses(centre: Centre, topics: TopicScheme) -> int:
     await band.start()
     try:
         await band.report_location()
+        await _location_recorded(sessions, centre.located.band_id)
         return int((await band.press("sos", timeout=20))["alarm_id"])
     finally:
         await band.stop()
@@ -180,7 +196,7 @@ async def test_the_map_shows_where_the_band_was_on_every_page_without_tiles(
     centre: Centre, browser: Browser, sessions: async_sessionmaker[AsyncSession], topics: TopicScheme
 ) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    alarm_id = await band_reports_and_presses(centre, topics)
+    alarm_id = await band_reports_and_presses(centre, topics, sessions)
 
     page, outside = await log_in(browser, centre, centre.operator)
     with no_script_errors(page, expected=RECONNECTING):
@@ -237,7 +253,7 @@ async def test_with_a_tile_server_the_map_has_tiles_and_their_attribution(
             OPASKA_CONSOLE_MAP_TILES_URL=template,
             OPASKA_CONSOLE_MAP_ATTRIBUTION="Podkład <b>testowy</b>",
         ) as centre:
-            alarm_id = await band_reports_and_presses(centre, topics)
+            alarm_id = await band_reports_and_presses(centre, topics, sessions)
             page, _ = await log_in(browser, centre, centre.operator)
             with no_script_errors(page, expected=RECONNECTING):
                 await page.goto(f"{centre.base}/alarms/{alarm_id}")

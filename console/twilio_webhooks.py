@@ -42,7 +42,7 @@ class Verified:
     params: dict[str, str]
 
 
-async def _verify(request: Request, hook: str) -> Verified:
+async def verify_signed(request: Request, hook: str) -> Verified:
     context: ConsoleContext = request.app.state.context
     hooks = context.twilio_hooks
     if hooks is None:
@@ -60,20 +60,20 @@ async def _verify(request: Request, hook: str) -> Verified:
     return Verified(hooks, context, params)
 
 
-def _twiml(*verbs: str) -> Response:
+def twiml(*verbs: str) -> Response:
     return Response(
         '<?xml version="1.0" encoding="UTF-8"?><Response>' + "".join(verbs) + "</Response>", 200, None, "text/xml"
     )
 
 
-def _say(text: str, language: str) -> str:
+def say(text: str, language: str) -> str:
     return f"<Say language={quoteattr(SAY_LANGUAGE.get(language, 'pl-PL'))}>{escape(text)}</Say>"
 
 
 @router.post("/status/{notification_id}")
 async def status_callback(notification_id: DbId, request: Request) -> Response:
     """A message's or call's progress: the notification row moves forward (never back)."""
-    verified = await _verify(request, "status")
+    verified = await verify_signed(request, "status")
     params = verified.params
     sid = params.get("MessageSid") or params.get("CallSid") or ""
     provider_status = params.get("MessageStatus") or params.get("CallStatus") or ""
@@ -87,19 +87,19 @@ async def status_callback(notification_id: DbId, request: Request) -> Response:
             at=verified.hooks.clock.now(),
         )
     WEBHOOKS.labels("status", "ok" if row is not None else "unknown").inc()
-    return _twiml()
+    return twiml()
 
 
 @router.post("/sms")
 async def inbound_sms(request: Request) -> Response:
     """A relative's SMS: TAK/OK/1 going, NIE/2 cannot (with the alarm code), STOP/START; else help, once.
     Our answers go out through the outbox, not in this response."""
-    verified = await _verify(request, "sms")
+    verified = await verify_signed(request, "sms")
     from_phone = verified.params.get("From", "")
     body = verified.params.get("Body", "")
     if not from_phone:
         WEBHOOKS.labels("sms", "unknown").inc()
-        return _twiml()
+        return twiml()
     async with verified.context.session_factory() as session, session.begin():
         result = await service.handle_inbound_sms(
             session,
@@ -110,7 +110,7 @@ async def inbound_sms(request: Request) -> Response:
         )
     WEBHOOKS.labels("sms", "ok").inc()
     log.info("SMS from %s: %s (alarm %s)", mask_phone(from_phone), result.outcome, result.alarm_id)
-    return _twiml()
+    return twiml()
 
 
 @router.post("/voice/{notification_id}")
@@ -121,17 +121,17 @@ async def voice(
     repeat: Annotated[int, Query(ge=0, le=VOICE_REPEATS)] = 0,
 ) -> Response:
     """Twilio asks what to say on our call: the alert, then one key (1 going, 2 cannot)."""
-    verified = await _verify(request, "voice")
+    verified = await verify_signed(request, "voice")
     async with verified.context.session_factory() as session:
         row = await session.get(Notification, notification_id)
         language = await contact_language(session, row.contact_id if row is not None else None)
     if row is None or row.channel != Channel.VOICE:
         WEBHOOKS.labels("voice", "unknown").inc()
-        return _twiml("<Hangup/>")
+        return twiml("<Hangup/>")
     WEBHOOKS.labels("voice", "ok").inc()
     if await _alarm_closed(verified.context, row.alarm_id):
         # Picked up after the alarm was closed: say so, rather than send someone out for nothing.
-        return _twiml(_say(render("voice_closed", language), language), "<Hangup/>")
+        return twiml(say(render("voice_closed", language), language), "<Hangup/>")
     return _prompt(verified.hooks, row, language, repeat)
 
 
@@ -148,8 +148,8 @@ def _prompt(hooks: TwilioHooks, row: Notification, language: str, repeat: int) -
     gather = (
         f'<Gather numDigits="1" method="POST" timeout="{GATHER_TIMEOUT_S}" action={quoteattr(base + "/gather")}>'
         # The whole message each time: a relative who picked up late, or pressed a wrong key, hears it all.
-        + _say(row.body, language)
-        + _say(render("voice_keys", language), language)
+        + say(row.body, language)
+        + say(render("voice_keys", language), language)
         + "</Gather>"
     )
     # No key within the timeout: Twilio goes on to the next verb, so ask again, a bounded number of times.
@@ -158,13 +158,13 @@ def _prompt(hooks: TwilioHooks, row: Notification, language: str, repeat: int) -
         if repeat < VOICE_REPEATS
         else "<Hangup/>"
     )
-    return _twiml(gather, after)
+    return twiml(gather, after)
 
 
 @router.post("/voice/{notification_id}/gather")
 async def gather(notification_id: DbId, request: Request) -> Response:
     """The key pressed: 1 or 2 is recorded on the alarm as the relative's answer; anything else repeats."""
-    verified = await _verify(request, "gather")
+    verified = await verify_signed(request, "gather")
     digits = verified.params.get("Digits", "")
     async with verified.context.session_factory() as session, session.begin():
         answer, row = await service.gather_response(
@@ -177,8 +177,8 @@ async def gather(notification_id: DbId, request: Request) -> Response:
         language = await contact_language(session, row.contact_id if row is not None else None)
     if row is None:
         WEBHOOKS.labels("gather", "unknown").inc()
-        return _twiml("<Hangup/>")
+        return twiml("<Hangup/>")
     WEBHOOKS.labels("gather", "ok").inc()
     if answer is None:
         return _prompt(verified.hooks, row, language, repeat=1)
-    return _twiml(_say(render("voice_answer", language, answer=answer.value), language), "<Hangup/>")
+    return twiml(say(render("voice_answer", language, answer=answer.value), language), "<Hangup/>")

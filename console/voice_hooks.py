@@ -1,7 +1,7 @@
 """Twilio's webhooks for the calls operators place from an alarm: the TwiML of each leg and every
 leg's status callback (alarm_center/voice/calls.py does the rest).
 
-Signed like every Twilio webhook (console/twilio_webhooks.py `_verify`): unsigned or forged is 403
+Signed like every Twilio webhook (console/twilio_webhooks.py `verify_signed`): unsigned or forged is 403
 and counted, and nothing is read or written.
 """
 
@@ -19,7 +19,7 @@ from alarm_center.voice.views import call_view
 from console.api.voice_calls import call_desk
 from console.bounds import DbId
 from console.context import ConsoleContext
-from console.twilio_webhooks import _say, _twiml, _verify
+from console.twilio_webhooks import say, twiml, verify_signed
 from registry.model import Resident
 
 router = APIRouter(prefix="/twilio/voice/calls", tags=["twilio webhooks"], include_in_schema=False)
@@ -50,20 +50,20 @@ async def _call(context: ConsoleContext, call_id: int) -> VoiceCall | None:
 @router.post("/{call_id}/operator")
 async def operator_leg(call_id: DbId, request: Request) -> Response:
     """The operator picked up: whom they are being connected to, then the alarm's conference."""
-    verified = await _verify(request, "voice_operator")
+    verified = await verify_signed(request, "voice_operator")
     async with verified.context.session_factory() as session:
         row = await session.get(VoiceCall, call_id)
         view = await call_view(session, row) if row is not None else None
         resident = await _resident_name(session, row.alarm_id) if row is not None else None
     if row is None or view is None or row.status not in LIVE_STATUSES:
         WEBHOOKS.labels("voice_operator", "unknown").inc()
-        return _twiml(_say("Połączenie zostało zakończone.", "pl"), "<Hangup/>")
+        return twiml(say("Połączenie zostało zakończone.", "pl"), "<Hangup/>")
     WEBHOOKS.labels("voice_operator", "ok").inc()
     kind = TARGET_WORDS.get(CallTarget(row.target), "rozmówcą")
     # The band's serial means nothing said aloud: whose band it is does.
     name = resident if row.target == CallTarget.BAND else view.target_name
     words = f"Alarm {row.alarm_id}. Łączę z {kind}" + (f": {name}." if name else ".")
-    return _twiml(_say(words, "pl"), conference(row.room))
+    return twiml(say(words, "pl"), conference(row.room))
 
 
 async def _resident_name(session: AsyncSession, alarm_id: int) -> str | None:
@@ -80,19 +80,19 @@ async def _resident_name(session: AsyncSession, alarm_id: int) -> str | None:
 @router.post("/{call_id}/far")
 async def far_leg(call_id: DbId, request: Request) -> Response:
     """The far end picked up: into the alarm's conference, where the operator waits."""
-    verified = await _verify(request, "voice_far")
+    verified = await verify_signed(request, "voice_far")
     row = await _call(verified.context, call_id)
     if row is None or row.status not in LIVE_STATUSES:
         WEBHOOKS.labels("voice_far", "unknown").inc()
-        return _twiml("<Hangup/>")
+        return twiml("<Hangup/>")
     WEBHOOKS.labels("voice_far", "ok").inc()
-    return _twiml(conference(row.room))
+    return twiml(conference(row.room))
 
 
 @router.post("/{call_id}/status")
 async def leg_status(call_id: DbId, request: Request, leg: Literal["operator", "far"]) -> Response:
     """A leg's progress (initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled)."""
-    verified = await _verify(request, "voice_status")
+    verified = await verify_signed(request, "voice_status")
     known = await call_desk(request, verified.hooks.clock).on_status(call_id, leg, verified.params)
     WEBHOOKS.labels("voice_status", "ok" if known else "unknown").inc()
-    return _twiml()
+    return twiml()

@@ -5,7 +5,7 @@ alarm (TwiML <Enqueue>), with what they hear while waiting (/wait) and what happ
 leave the queue (/left: hung up, or bridged and done); the answering operator's leg fetches
 /take (<Dial><Queue>) and reports its progress to the calls' status hook
 (/twilio/voice/calls/{call_id}/status?leg=operator, console/voice_hooks.py). Every request is signature-checked by
-console/twilio_webhooks.py's `_verify` (403 and counted when wrong or missing).
+console/twilio_webhooks.py's `verify_signed` (403 and counted when wrong or missing).
 
 The operator: POST /api/alarms/{alarm_id}/calls/{call_id}/answer ("Odbierz" on the alarm page)
 rings the operator's own phone, which takes the caller out of the queue when picked up.
@@ -32,7 +32,7 @@ from console.api.scope import visible_alarm
 from console.auth.current import AlarmHandler
 from console.bounds import DbId
 from console.deps import ClockDep, SessionDep, context_of
-from console.twilio_webhooks import _verify
+from console.twilio_webhooks import say, twiml, verify_signed
 from registry.model import StaffUser
 
 log = logging.getLogger(__name__)
@@ -46,23 +46,13 @@ CONNECTING = "Łączę z dzwoniącym."
 QUEUE_TROUBLE = "Przepraszamy, nie udało się połączyć z operatorem. Operator oddzwoni."
 
 
-def _twiml(*verbs: str) -> Response:
-    return Response(
-        '<?xml version="1.0" encoding="UTF-8"?><Response>' + "".join(verbs) + "</Response>", 200, None, "text/xml"
-    )
-
-
-def _say(text: str) -> str:
-    return f'<Say language="pl-PL">{escape(text)}</Say>'
-
-
 # ---- Twilio ----------------------------------------------------------------------------------------
 
 
 @router.post("/twilio/voice/incoming", include_in_schema=False)
 async def incoming(request: Request) -> Response:
     """A call to the centre's number: the caller hears who answered and waits in the alarm's queue."""
-    verified = await _verify(request, "voice_incoming")
+    verified = await verify_signed(request, "voice_incoming")
     params = verified.params
     context = verified.context
     at = verified.hooks.clock.now()
@@ -94,21 +84,21 @@ async def incoming(request: Request) -> Response:
         f'<Enqueue action={quoteattr(base + "/left")} method="POST" '
         f'waitUrl={quoteattr(base + "/wait")} waitUrlMethod="POST">{escape(queued.room)}</Enqueue>'
     )
-    return _twiml(_say(inbound.WAIT_MESSAGE), enqueue)
+    return twiml(say(inbound.WAIT_MESSAGE, "pl"), enqueue)
 
 
 @router.post("/twilio/voice/incoming/{call_id}/wait", include_in_schema=False)
 async def wait(call_id: DbId, request: Request) -> Response:
     """What the caller hears while waiting (Twilio plays it again and again until dequeued)."""
-    await _verify(request, "voice_wait")
+    await verify_signed(request, "voice_wait")
     WEBHOOKS.labels("voice_wait", "ok").inc()
-    return _twiml(f'<Pause length="{WAIT_PAUSE_S}"/>', _say(STILL_WAITING))
+    return twiml(f'<Pause length="{WAIT_PAUSE_S}"/>', say(STILL_WAITING, "pl"))
 
 
 @router.post("/twilio/voice/incoming/{call_id}/left", include_in_schema=False)
 async def left(call_id: DbId, request: Request) -> Response:
     """The Enqueue action: the caller left the queue (QueueResult: hangup, bridged, error...)."""
-    verified = await _verify(request, "voice_left")
+    verified = await verify_signed(request, "voice_left")
     result = verified.params.get("QueueResult", "")
     async with verified.context.session_factory() as session, session.begin():
         outcome = await inbound.caller_left(
@@ -126,14 +116,14 @@ async def left(call_id: DbId, request: Request) -> Response:
         except TelephoneUnavailable as exc:
             log.warning("could not stop the operator's leg of call %d: %s", call_id, exc)
     if result in ("hangup", "bridged", "bridging-in-process"):
-        return _twiml("<Hangup/>")
-    return _twiml(_say(QUEUE_TROUBLE), "<Hangup/>")
+        return twiml("<Hangup/>")
+    return twiml(say(QUEUE_TROUBLE, "pl"), "<Hangup/>")
 
 
 @router.post("/twilio/voice/incoming/{call_id}/take", include_in_schema=False)
 async def take(call_id: DbId, request: Request) -> Response:
     """The answering operator picked up: take the caller out of the alarm's queue."""
-    verified = await _verify(request, "voice_take")
+    verified = await verify_signed(request, "voice_take")
     context = verified.context
     async with context.session_factory() as session:
         room = await inbound.room_to_take(session, call_id=call_id)
@@ -141,7 +131,7 @@ async def take(call_id: DbId, request: Request) -> Response:
         record = call is not None and await recording_allowed(session, alarm_id=call.alarm_id, voice=context.voice)
     if room is None:
         WEBHOOKS.labels("voice_take", "unknown").inc()
-        return _twiml(_say(CALLER_GONE), "<Hangup/>")
+        return twiml(say(CALLER_GONE, "pl"), "<Hangup/>")
     WEBHOOKS.labels("voice_take", "ok").inc()
     # Recorded only where the municipality records calls and the resident consented (RODO).
     hooks = context.twilio_hooks
@@ -151,7 +141,7 @@ async def take(call_id: DbId, request: Request) -> Response:
         if record and hooks is not None
         else ""
     )
-    return _twiml(_say(CONNECTING), f"<Dial{recorded}><Queue>{escape(room)}</Queue></Dial>")
+    return twiml(say(CONNECTING, "pl"), f"<Dial{recorded}><Queue>{escape(room)}</Queue></Dial>")
 
 
 # ---- the operator ----------------------------------------------------------------------------------

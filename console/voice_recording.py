@@ -23,7 +23,7 @@ from console.api.scope import visible_alarm
 from console.auth.current import Supervisor
 from console.bounds import DbId
 from console.deps import ClockDep, SessionDep, context_of
-from console.twilio_webhooks import _twiml, _verify
+from console.twilio_webhooks import twiml, verify_signed
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -42,7 +42,7 @@ def _duration(raw: str) -> int | None:
 async def recording_callback(call_id: DbId, request: Request) -> Response:
     """Twilio's RecordingStatusCallback (RecordingSid, RecordingStatus, RecordingDuration, CallSid):
     a finished recording is stored on its call with a "recording" event; a replay changes nothing."""
-    verified = await _verify(request, HOOK)
+    verified = await verify_signed(request, HOOK)
     params = verified.params
     report = recording.RecordingReport(
         call_sid=params.get("CallSid", ""),
@@ -59,7 +59,7 @@ async def recording_callback(call_id: DbId, request: Request) -> Response:
     if result.outcome == recording.CallbackOutcome.UNKNOWN:
         log.info("recording callback for call %d: no such call leg", call_id)
     await recording.settle_callback(context.session_factory, context.telephone, verified.hooks.clock, result)
-    return _twiml()
+    return twiml()
 
 
 def _audio_type(audio: bytes) -> str:

@@ -26,6 +26,67 @@ class IntakeRace(Exception):
     """The open alarm closed between our insert and our look-up; the caller retries the unit of work."""
 
 
+@dataclass(frozen=True)
+class NewAlarm:
+    """What a new alarm is raised with, whoever raises it (a band's press, a call to the centre)."""
+
+    kind: AlarmKind
+    band_id: int | None
+    resident_id: int | None
+    municipality_id: int | None
+    received_at: datetime
+    is_test: bool
+    first_message_id: int | None
+    # Who raised it, on its "raised" event: the band, or the system for a caller it cannot name.
+    actor_type: str
+    actor_id: int | None
+    detail: dict[str, object]
+
+
+async def _raise(session: AsyncSession, new: NewAlarm, policies: PolicyBook | None) -> int | None:
+    """Insert the alarm unless one of its band, kind and test-ness is open, with its "raised" event
+    and its escalation started; its id, or None when one is open already. Does not commit."""
+    alarm_id = await repository.insert_alarm_if_none_open(
+        session,
+        {
+            "municipality_id": new.municipality_id,
+            "resident_id": new.resident_id,
+            "band_id": new.band_id,
+            "kind": new.kind.value,
+            "priority": int(PRIORITY_BY_KIND[new.kind]),
+            "status": AlarmStatus.RAISED.value,
+            "is_test": new.is_test,
+            "raised_at": new.received_at,
+            "repeat_count": 0,
+            "note": "",
+            "first_message_id": new.first_message_id,
+        },
+    )
+    if alarm_id is None:
+        return None
+    await repository.add_event(
+        session,
+        alarm_id=alarm_id,
+        at=new.received_at,
+        type="raised",
+        actor_type=new.actor_type,
+        actor_id=new.actor_id,
+        to_status=AlarmStatus.RAISED.value,
+        detail=new.detail,
+    )
+    await escalation.start(
+        session,
+        policies=policies or shipped_policies(),
+        alarm_id=alarm_id,
+        kind=new.kind.value,
+        municipality_id=new.municipality_id,
+        raised_at=new.received_at,
+        is_test=new.is_test,
+    )
+    after_commit(session, ALARMS_RAISED.labels(new.kind.value).inc)
+    return alarm_id
+
+
 async def raise_or_merge(
     session: AsyncSession,
     *,
@@ -42,43 +103,23 @@ async def raise_or_merge(
     A new alarm gets its escalation row in the same transaction, with its policy (from
     `policies`, by default the configured file) copied onto it.
     """
-    alarm_id = await repository.insert_alarm_if_none_open(
+    alarm_id = await _raise(
         session,
-        {
-            "municipality_id": resident_municipality_id,
-            "resident_id": band.resident_id,
-            "band_id": band.id,
-            "kind": kind.value,
-            "priority": int(PRIORITY_BY_KIND[kind]),
-            "status": AlarmStatus.RAISED.value,
-            "is_test": is_test,
-            "raised_at": received_at,
-            "repeat_count": 0,
-            "note": "",
-            "first_message_id": band_message_id,
-        },
-    )
-    if alarm_id is not None:
-        await repository.add_event(
-            session,
-            alarm_id=alarm_id,
-            at=received_at,
-            type="raised",
+        NewAlarm(
+            kind=kind,
+            band_id=band.id,
+            resident_id=band.resident_id,
+            municipality_id=resident_municipality_id,
+            received_at=received_at,
+            is_test=is_test,
+            first_message_id=band_message_id,
             actor_type="band",
             actor_id=band.id,
-            to_status=AlarmStatus.RAISED.value,
             detail={"band_message_id": band_message_id},
-        )
-        await escalation.start(
-            session,
-            policies=policies or shipped_policies(),
-            alarm_id=alarm_id,
-            kind=kind.value,
-            municipality_id=resident_municipality_id,
-            raised_at=received_at,
-            is_test=is_test,
-        )
-        after_commit(session, ALARMS_RAISED.labels(kind.value).inc)
+        ),
+        policies,
+    )
+    if alarm_id is not None:
         return IntakeResult(alarm_id=alarm_id, created=True)
 
     open_alarm = await repository.open_alarm_for(session, band_id=band.id, kind=kind.value, is_test=is_test)
@@ -113,43 +154,20 @@ async def raise_voice_call(
     voice_call alarm (the partial unique index decides): the caller attaches the call to it.
 
     `band_id` None: a caller nobody in the registry has the number of; such alarms never merge."""
-    kind = AlarmKind.VOICE_CALL
-    alarm_id = await repository.insert_alarm_if_none_open(
+    by_band = band_id is not None and detail.get("caller") == "band"
+    return await _raise(
         session,
-        {
-            "municipality_id": municipality_id,
-            "resident_id": resident_id,
-            "band_id": band_id,
-            "kind": kind.value,
-            "priority": int(PRIORITY_BY_KIND[kind]),
-            "status": AlarmStatus.RAISED.value,
-            "is_test": is_test,
-            "raised_at": received_at,
-            "repeat_count": 0,
-            "note": "",
-            "first_message_id": None,
-        },
+        NewAlarm(
+            kind=AlarmKind.VOICE_CALL,
+            band_id=band_id,
+            resident_id=resident_id,
+            municipality_id=municipality_id,
+            received_at=received_at,
+            is_test=is_test,
+            first_message_id=None,
+            actor_type="band" if by_band else "system",
+            actor_id=band_id if by_band else None,
+            detail={"reason": AlarmKind.VOICE_CALL.value, **detail},
+        ),
+        policies,
     )
-    if alarm_id is None:
-        return None
-    await repository.add_event(
-        session,
-        alarm_id=alarm_id,
-        at=received_at,
-        type="raised",
-        actor_type="band" if band_id is not None and detail.get("caller") == "band" else "system",
-        actor_id=band_id if detail.get("caller") == "band" else None,
-        to_status=AlarmStatus.RAISED.value,
-        detail={"reason": kind.value, **detail},
-    )
-    await escalation.start(
-        session,
-        policies=policies or shipped_policies(),
-        alarm_id=alarm_id,
-        kind=kind.value,
-        municipality_id=municipality_id,
-        raised_at=received_at,
-        is_test=is_test,
-    )
-    after_commit(session, ALARMS_RAISED.labels(kind.value).inc)
-    return alarm_id

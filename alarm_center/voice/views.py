@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.voice.model import LIVE_STATUSES, CallStatus, CallTarget, VoiceCall
+from registry.band_directory import staff_names
 from registry.duty import Shift
-from registry.model import Band, Contact, Resident, StaffUser
+from registry.model import Band, Contact, Resident
 
 
 class CallView(BaseModel):
@@ -74,10 +75,7 @@ async def call_views(session: AsyncSession, rows: Sequence[VoiceCall]) -> list[C
     """The rows as views, in the order given."""
     targets = await target_names(session, rows)
     staff_ids = {row.staff_id for row in rows if row.staff_id is not None}
-    staff: dict[int, str] = {}
-    if staff_ids:
-        query = select(StaffUser.id, StaffUser.full_name).where(StaffUser.id.in_(staff_ids))
-        staff = {staff_id: name for staff_id, name in await session.execute(query)}
+    staff = await staff_names(session, staff_ids) if staff_ids else {}
     return [
         CallView(
             id=row.id,

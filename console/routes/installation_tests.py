@@ -11,18 +11,16 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from alarm_center.alarms.installation_alarms import close_test_alarm, open_test_alarms, tests_in_progress
 from alarm_center.alarms.lifecycle import MoveRefused
-from alarm_center.alarms.views import names_by_id
 from console.api.alarms import ERRORS, ActionResult, alarm_to_close, refused
 from console.auth.current import AnyStaff, BandReader
 from console.bounds import DbId
 from console.deps import ClockDep, SessionDep
 from console.routes.registry_common import BandTestView, PolishRoute, Text, band_test_view, visible_band
+from registry.band_directory import staff_names
 from registry.installation_test import results_for_alarms
-from registry.model import StaffUser
 
 router = APIRouter(tags=["installation tests"], route_class=PolishRoute)
 
@@ -78,7 +76,7 @@ async def band_test_alarms(
         alarms = await open_test_alarms(session, band_ids=[band.id])
         results = await results_for_alarms(session, [alarm.id for alarm in alarms])
         claimers = {alarm.claimed_by for alarm in alarms if alarm.claimed_by is not None}
-        names = await names_by_id(session, select(StaffUser.id, StaffUser.full_name).where(StaffUser.id.in_(claimers)))
+        names = await staff_names(session, claimers) if claimers else {}
     return [
         OpenTestAlarm(
             alarm_id=alarm.id,

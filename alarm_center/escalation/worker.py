@@ -248,7 +248,8 @@ class EscalationWorker:
         """Someone is at the console again while a wait was cut short: the next step comes at the
         policy's own time, not early (an operator back at 14 s must not see relatives called at
         61 s). Recorded on the timeline; True if the step was put back."""
-        if row.attempt != 0 or row.next_due_at is None:
+        # Only a wait after a console step is ever cut: for any other, no look-up at all.
+        if row.next_due_at is None or not _waits_for_the_console(row):
             return False
         cut = await self._cut_of(session, row)
         if cut is None or not await presence.console_present(session, now=now):

@@ -15,8 +15,24 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-## run: the whole platform in one process on embedded defaults (console http://127.0.0.1:8000)
+## run: the whole platform in one process on embedded defaults (console http://127.0.0.1:8000); as root on Debian it first installs Mosquitto, which opaska then runs as its broker
+# The broker: opaska runs Mosquitto itself when the machine has it, else amqtt (demos, small trials).
+# Debian starts the packaged Mosquitto as a service on 1883, the port opaska's own one takes: the
+# service is switched off right after installing it here (never when it was there before).
 run: $(STAMP)
+	@if [ -z "$$OPASKA_MQTT_URL" ] && [ "$$OPASKA_MQTT_EMBEDDED_BROKER" != amqtt ] \
+	  && ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make run: installing Mosquitto, the MQTT broker opaska runs for the bands"; \
+	    if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mosquitto >/dev/null; then \
+	      if command -v systemctl >/dev/null 2>&1; then systemctl disable --now mosquitto.service >/dev/null 2>&1 || true; fi; \
+	    else \
+	      echo "make run: could not install Mosquitto; opaska falls back to its amqtt broker (demos and small trials)"; \
+	    fi; \
+	  else \
+	    echo "make run: no Mosquitto here, so opaska falls back to its amqtt broker (demos and small trials); for a centre install it as root: apt install mosquitto (or make system-deps)"; \
+	  fi; \
+	fi
 	$(BIN)/opaska run
 
 ## demo: like run, with a demo municipality, residents and simulated bands

@@ -1,8 +1,9 @@
 """The live feed: new alarm events, tailed from the database and fanned out to consoles.
 
 The alarm_event table is the feed, so a console in another process, or one that restarted, sees
-exactly what was committed. In one process, `LiveWake` makes the tail poll at once instead of
-waiting for its next tick.
+exactly what was committed. The tail polls now and then, and at once when woken: by `LiveWake`
+after a commit in this process, or on PostgreSQL by a NOTIFY after a commit in any process
+(alarm_center.live_notify). A wake-up lost costs at most one poll interval.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alarm_center.alarms import repository
 from alarm_center.alarms.model import Alarm, AlarmEvent
 from alarm_center.alarms.views import AlarmView, alarm_views
+from alarm_center.live_notify import CommitListener, commit_listener
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +78,19 @@ class EventCursor:
 class AlarmFeed:
     """Tails alarm events and hands each new one, with its alarm's current view, to subscribers."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], wake: LiveWake | None = None) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        wake: LiveWake | None = None,
+        *,
+        listener: CommitListener | None = None,
+        poll_s: float = POLL_S,
+    ) -> None:
+        """`listener`: by default PostgreSQL's NOTIFY when the sessions' database is PostgreSQL."""
         self._sessions = session_factory
         self._wake = wake or LiveWake()
+        self._listener = listener
+        self._poll_s = poll_s
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._cursor: EventCursor | None = None
         self.healthy = False
@@ -101,16 +113,24 @@ class AlarmFeed:
 
     async def run(self) -> None:
         async with self._sessions() as session:
+            listener = self._listener or commit_listener(session.bind)
             self._cursor = EventCursor(await repository.latest_event_id(session))
-        while True:
-            try:
-                await self._poll_once()
-                self.healthy = True
-            except Exception:
-                self.healthy = False
-                log.exception("live feed poll failed; retrying")
-                await asyncio.sleep(1)
-            await self._wake.wait(POLL_S)
+        # Not part of `healthy`: without it the tail still polls, only a little later.
+        listening = asyncio.create_task(listener.run(self._wake.poke), name="live-notify")
+        try:
+            while True:
+                try:
+                    await self._poll_once()
+                    self.healthy = True
+                except Exception:
+                    self.healthy = False
+                    log.exception("live feed poll failed; retrying")
+                    await asyncio.sleep(1)
+                await self._wake.wait(self._poll_s)
+        finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
 
     async def _poll_once(self) -> None:
         assert self._cursor is not None

@@ -6,8 +6,11 @@
   `$SYS/#`, so the benchmark can read the broker's own count of connected clients.
 - `embedded`: `opaska run`'s embedded amqtt broker, authenticating bands against the registry.
 
-`opaska run` is the whole platform in one process (gateway, engine, console), as a small centre runs
-it; its resident memory is the platform's memory.
+Topology `one`: `opaska run`, the whole platform in one process (gateway, engine, console), as a
+small centre runs it. Topology `compose`: `opaska gateway`, `opaska engine` and `opaska console` as
+three processes on the same database and broker URL, each /metrics on a port of its own, as
+docker-compose.yml runs them in production (an external broker only). The platform's memory is the
+sum of its processes' resident memory.
 """
 
 from __future__ import annotations
@@ -48,8 +51,11 @@ class BenchPlatform:
     secrets_path: Path
     mosquitto: MosquittoProcess | None = None
     console_port: int = 0
-    process: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    topology: str = "one"  # "one" (`opaska run`) or "compose" (gateway, engine, console apart)
+    # name ("opaska run", "gateway", "engine", "console") -> its process
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    gateway_metrics_port: int = 0
 
     @property
     def base_url(self) -> str:
@@ -58,6 +64,13 @@ class BenchPlatform:
     @property
     def log_path(self) -> Path:
         return self.workdir / "opaska-run.log"
+
+    @property
+    def metrics_url(self) -> str:
+        """Where the gateway's counters are: the console's /metrics in one process, the gateway's apart."""
+        if self.topology == "compose":
+            return f"http://127.0.0.1:{self.gateway_metrics_port}/metrics"
+        return f"{self.base_url}/metrics"
 
     def broker_record(self) -> dict[str, Any]:
         if self.mosquitto is not None:
@@ -89,21 +102,47 @@ class BenchPlatform:
         else:
             env["OPASKA_MQTT_EMBEDDED_PORT"] = str(self.band_port)
         self.env = env
-        self.process = _spawn_opaska(env, self.log_path)
-        await wait_healthy(self.base_url, self.process, self.log_path, timeout=60)
+        if self.topology != "compose":
+            self.processes["opaska run"] = _spawn_opaska(env, self.log_path)
+            await wait_healthy(self.base_url, self.processes["opaska run"], self.log_path, timeout=60)
+            return
+        if self.mosquitto is None:
+            raise ValueError("the compose topology needs an external broker (Mosquitto)")
+        self.gateway_metrics_port = free_port()
+        engine_metrics_port = free_port()
+        # Free ports, not 9101/9102: other benchmarks and tests may run on this machine too.
+        env["OPASKA_METRICS_GATEWAY_PORT"] = str(self.gateway_metrics_port)
+        env["OPASKA_METRICS_ENGINE_PORT"] = str(engine_metrics_port)
+        ready_urls = {
+            "gateway": f"http://127.0.0.1:{self.gateway_metrics_port}",
+            "engine": f"http://127.0.0.1:{engine_metrics_port}",
+            "console": self.base_url,
+        }
+        # Started together, waited for one by one: they meet only in the database and the broker.
+        for name in ready_urls:
+            self.processes[name] = _spawn_opaska(env, self.workdir / f"opaska-{name}.log", command=name)
+        for name, url in ready_urls.items():
+            await wait_healthy(url, self.processes[name], self.workdir / f"opaska-{name}.log", timeout=60)
 
     async def stop_opaska(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
             try:
-                await asyncio.to_thread(self.process.wait, 20)
+                await asyncio.to_thread(process.wait, 20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                await asyncio.to_thread(self.process.wait)
-        self.process = None
+                process.kill()
+                await asyncio.to_thread(process.wait)
+        self.processes = {}
+
+    def process_rss_mib(self) -> dict[str, float]:
+        """Resident memory of each of the platform's processes."""
+        return {name: rss_mib(process.pid) for name, process in self.processes.items()}
 
     def opaska_rss_mib(self) -> float:
-        return rss_mib(self.process.pid) if self.process is not None else 0.0
+        """The platform's resident memory: its processes' together."""
+        return sum(self.process_rss_mib().values())
 
     def broker_rss_mib(self) -> float:
         if self.mosquitto is not None and self.mosquitto.process is not None:
@@ -113,7 +152,7 @@ class BenchPlatform:
     async def metrics(self) -> dict[str, float]:
         """The platform's Prometheus metrics we read: band messages counted, queue depths."""
         async with httpx.AsyncClient(timeout=10) as client:
-            text = (await client.get(f"{self.base_url}/metrics")).text
+            text = (await client.get(self.metrics_url)).text
         out: dict[str, float] = {"band_messages": 0.0}
         for line in text.splitlines():
             if line.startswith("opaska_band_messages_total{"):
@@ -179,17 +218,24 @@ class BenchPlatform:
         await self.database.drop()
 
 
-def _spawn_opaska(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+def _spawn_opaska(env: dict[str, str], log_path: Path, command: str = "run") -> subprocess.Popen[bytes]:
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "opaska.cli", "run"], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "opaska.cli", command], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
         )
 
 
 async def start_platform(
-    *, broker: str, database: str, bands: int, workdir: Path, prefix: str = "BENCH", opaska: bool = True
+    *,
+    broker: str,
+    database: str,
+    bands: int,
+    workdir: Path,
+    prefix: str = "BENCH",
+    opaska: bool = True,
+    topology: str = "one",
 ) -> BenchPlatform:
-    """Database, N bands, broker (and `opaska run` unless opaska=False)."""
+    """Database, N bands, broker (and the platform's processes in `topology` unless opaska=False)."""
     workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - before the run
     db = await create_database(database, workdir)
     engine = make_engine(db.url)
@@ -211,7 +257,15 @@ async def start_platform(
     else:
         band_port = free_port()
     platform = BenchPlatform(
-        broker, db, workdir, provisioned.credentials, provisioned.municipality_id, band_port, secrets_path, mosquitto
+        broker,
+        db,
+        workdir,
+        provisioned.credentials,
+        provisioned.municipality_id,
+        band_port,
+        secrets_path,
+        mosquitto,
+        topology=topology,
     )
     if opaska:
         try:

@@ -42,6 +42,9 @@ class MqttSettings(BaseModel):
     protocol: Literal["auto", "3.1.1", "5"] = "auto"
     embedded_host: str = "127.0.0.1"
     embedded_port: int = Field(default=1883, ge=1, le=65535)
+    # Which embedded broker `opaska run` starts: "auto" runs Mosquitto when the machine has it
+    # (bands on embedded_port, the platform on embedded_port + 1), else amqtt (demos, small trials).
+    embedded_broker: Literal["auto", "mosquitto", "amqtt"] = "auto"
     # Embedded broker: seconds a new connection may take to send its CONNECT, and how many
     # connections from one address may be waiting for theirs at once (docs/brokers.md).
     embedded_connect_timeout_s: float = Field(default=10.0, gt=0, le=300)
@@ -66,6 +69,12 @@ class MqttSettings(BaseModel):
     # it may go without hearing one before it counts itself deaf and reconnects.
     canary_every_s: float = Field(default=5.0, gt=0, le=300)
     canary_deaf_after_s: float = Field(default=20.0, gt=0, le=3600)
+    # Several gateways share the band traffic through MQTT shared subscriptions ($share/{group}/...):
+    # each band message goes to one gateway of the group. Empty: plain subscriptions (one gateway).
+    shared_group: str = ""
+    # This gateway's name among several: its MQTT client ids and persistent sessions are
+    # opaska:gateway-{name}. Empty with a shared group: the host name (a container's own).
+    gateway_name: str = ""
 
     @field_validator("url")
     @classmethod
@@ -79,6 +88,13 @@ class MqttSettings(BaseModel):
             parts.port  # noqa: B018 - urlsplit validates the port only when it is read
         except ValueError as exc:
             raise ValueError(f"bad port in {value!r}") from exc
+        return value
+
+    @field_validator("shared_group", "gateway_name")
+    @classmethod
+    def _topic_level(cls, value: str) -> str:
+        if any(ch in value for ch in "/+#$: ") or len(value) > 64:
+            raise ValueError("must be one plain word (letters, digits, - or _), at most 64 characters")
         return value
 
     @field_validator("topic_root")

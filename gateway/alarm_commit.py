@@ -19,7 +19,7 @@ from core.mqtt.reconnect import Backoff
 from gateway.judge import AlarmMessage, Reason, Rejection, TelemetryMessage, minimal_alarm
 from gateway.metrics import DB_RETRIES
 from gateway.queues import Received
-from gateway.service import AlarmStored
+from gateway.stored import AlarmStored
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,45 @@ async def store_until_committed(
                 delay,
             )
             await asyncio.sleep(delay)
+
+
+StoreBatch = Callable[
+    [list[tuple[AlarmMessage | TelemetryMessage, Received]]], Awaitable[list[AlarmStored | Rejection]]
+]
+BatchItem = tuple[AlarmMessage | TelemetryMessage, Received]
+
+
+async def store_batch_until_committed(
+    store_batch: StoreBatch, store: Store, batch: list[BatchItem]
+) -> list[AlarmStored | Rejection]:
+    """Store the batch in one transaction; one that keeps failing is split in halves (in order), down
+    to single messages stored as `store_until_committed` does: a database outage is waited out, and
+    a message the database refuses holds up only itself."""
+    if len(batch) == 1:
+        message, item = batch[0]
+        return [await store_until_committed(store, message, item)]
+    backoff = Backoff(first_s=0.2, max_s=5.0)
+    failures = 0
+    while failures < FAILURES_BEFORE_MINIMAL_PAYLOAD:
+        try:
+            return await store_batch(batch)
+        except IntakeRace:
+            await asyncio.sleep(0)
+            continue
+        except Exception as exc:
+            failures += 1
+            if isinstance(exc, DBAPIError | OSError):
+                DB_RETRIES.inc()
+                log.error("cannot commit a batch of %d alarm messages (%s)", len(batch), type(exc).__name__)
+            else:
+                log.exception("storing a batch of %d alarm messages failed", len(batch))
+                break
+            await asyncio.sleep(backoff.next_delay())
+    half = len(batch) // 2
+    return [
+        *await store_batch_until_committed(store_batch, store, batch[:half]),
+        *await store_batch_until_committed(store_batch, store, batch[half:]),
+    ]
 
 
 def log_stored(verdict: AlarmMessage | TelemetryMessage | Rejection, outcome: AlarmStored) -> None:

@@ -74,8 +74,11 @@ class BoundedQueue:
         return item
 
     def take_all(self) -> list[Received]:
-        items = list(self._items)
-        self._items.clear()
+        return self.take(len(self._items))
+
+    def take(self, most: int) -> list[Received]:
+        """Up to `most` items waiting now, oldest first, without waiting for more."""
+        items = [self._items.popleft() for _ in range(min(most, len(self._items)))]
         self._after_take()
         return items
 

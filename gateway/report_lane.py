@@ -26,7 +26,8 @@ from gateway.outcomes import Outcomes, kind_label
 from gateway.payloads import STATUS_KIND
 from gateway.presence import PresenceBatch
 from gateway.queues import BoundedQueue, Received
-from gateway.service import BandMessageService, ReportsStored, unknown_band
+from gateway.service import BandMessageService, ReportsStored
+from gateway.stored import unknown_band
 from gateway.topics import TopicScheme
 from registry.traffic.dead_letters import DeadLetterEntry
 

@@ -28,7 +28,8 @@ from core.mqtt.client import AsyncMqttClient, IncomingMessage, MqttError
 from core.mqtt.endpoint import MqttEndpoint
 from core.mqtt.reconnect import stay_connected
 from core.settings import AlarmSettings, BandSettings
-from gateway.alarm_commit import log_stored, store_until_committed
+from gateway.alarm_batch import CancelRules
+from gateway.alarm_commit import log_stored, store_batch_until_committed
 from gateway.canary import Canary, canary_topic
 from gateway.downlink import DownlinkSender
 from gateway.judge import (
@@ -47,14 +48,18 @@ from gateway.payloads import ALARM_KINDS, PRIORITY_KINDS, STATUS_KIND
 from gateway.queues import BoundedQueue, Origin, Received, with_origin
 from gateway.reject_log import RejectLog
 from gateway.report_lane import ReportLane
-from gateway.service import AlarmStored, BandMessageService
+from gateway.service import BandMessageService
+from gateway.stored import AlarmStored
 from gateway.test_hooks import hold_before_commit_if_asked
-from gateway.topics import TopicScheme
+from gateway.topics import TopicScheme, shared
 from registry.traffic import downlinks as downlink
 
 log = logging.getLogger(__name__)
 
 ALARM_QUEUE_LIMIT = 10_000
+# At most this many alarm messages per transaction: a storm is stored in a few hundred
+# milliseconds per batch (docs/performance.md, B3), and a batch the database refuses is halved.
+ALARM_BATCH_LIMIT = 500
 TELEMETRY_QUEUE_LIMIT = 20_000
 
 
@@ -76,8 +81,12 @@ class Gateway:
         canary_every_s: float = 5.0,
         canary_deaf_after_s: float = 20.0,
         policies: PolicySource | None = None,
+        shared_group: str = "",
     ) -> None:
         self._topics = topics
+        # Several gateways of one group each get a share of the band traffic; the alarm lane is a
+        # group of its own, so an SOS always reaches some gateway's alarm lane.
+        self._shared_group = shared_group
         self._sessions = session_factory
         self._clock = clock
         self._client_id = client_id
@@ -85,7 +94,11 @@ class Gateway:
         self._service = BandMessageService(
             session_factory, test_pass_latency_ms=self._bands.test_pass_latency_ms, policies=policies
         )
-        self._alarm_settings = alarms or AlarmSettings()
+        alarm_settings = alarms or AlarmSettings()
+        self._cancel_rules = CancelRules(
+            window=timedelta(seconds=self._bands.fall_cancel_window_s),
+            needs_verification=alarm_settings.cancel_needs_verification,
+        )
         self._on_alarm_stored = on_alarm_stored
         self._pausers: set[str] = set()
 
@@ -217,7 +230,12 @@ class Gateway:
     async def _subscribe(self, session_present: bool) -> None:
         # Subscribe even when the session survived: it costs nothing and heals a lost subscription.
         canary = self._canaries["main"]
-        filters = [(self._topics.uplink_filter, 1), (self._topics.status_filter, 1), (canary.topic, 1)]
+        group = self._shared_group
+        filters = [
+            (shared(self._topics.uplink_filter, group), 1),
+            (shared(self._topics.status_filter, group), 1),
+            (canary.topic, 1),
+        ]
         granted = await self._client.subscribe(filters)
         for (topic_filter, _), code in zip(filters, granted, strict=True):
             if code >= 0x80:
@@ -230,7 +248,8 @@ class Gateway:
 
     async def _subscribe_alarms(self, session_present: bool) -> None:
         canary = self._canaries["alarm"]
-        filters = [(self._topics.uplink("+", kind), 1) for kind in sorted(PRIORITY_KINDS)]
+        group = self._shared_group and self._shared_group + "-alarms"
+        filters = [(shared(self._topics.uplink("+", kind), group), 1) for kind in sorted(PRIORITY_KINDS)]
         filters.append((canary.topic, 1))
         granted = await self._alarm_client.subscribe(filters)
         for (topic_filter, _), code in zip(filters, granted, strict=True):
@@ -330,14 +349,17 @@ class Gateway:
 
     async def _alarm_worker(self) -> None:
         while True:
-            item = await self._alarms.get()
+            # Whatever waits in the queue is stored together, in one transaction: a storm of
+            # alarms costs a few statements per batch, a lone SOS is a batch of one.
+            first = await self._alarms.get()
+            items = [first, *self._alarms.take(ALARM_BATCH_LIMIT - 1)]
             try:
-                await self._handle_alarm(item)
+                await self._handle_alarms(items)
             except Exception:
-                # Nothing a band sends may stop this loop. The message is acked only by
-                # _handle_alarm, after a commit: if we got here first, the broker and the band's
+                # Nothing a band sends may stop this loop. A message is acked only by
+                # _handle_alarms, after a commit: if we got here first, the broker and the band's
                 # repeats still hold it.
-                log.exception("alarm worker: unexpected error on %s; carrying on", item.message.topic[:200])
+                log.exception("alarm worker: unexpected error on a batch of %d; carrying on", len(items))
 
     def _judge_alarm_topic(self, item: Received) -> AlarmMessage | TelemetryMessage | StatusMessage | Rejection:
         try:
@@ -350,18 +372,29 @@ class Gateway:
                 return minimal_alarm(band_topic.band, band_topic.kind, item.message.payload, item.received_at)
             return Rejection(Reason.MALFORMED, "could not be judged", band_topic.band, band_topic.kind)
 
-    async def _handle_alarm(self, item: Received) -> None:
-        verdict = self._judge_alarm_topic(item)
-        if isinstance(verdict, StatusMessage):  # a status topic never lands in this queue
-            raise AssertionError(f"unexpected message in the alarm queue: {item.message.topic!r}")
-        if isinstance(verdict, AlarmMessage) and item.origin is not None:
-            verdict = with_origin(verdict, item.origin)
-        outcome: AlarmStored | Rejection
-        if isinstance(verdict, Rejection):
-            outcome = verdict
-        else:
+    async def _handle_alarms(self, items: list[Received]) -> None:
+        to_store: list[tuple[AlarmMessage | TelemetryMessage, Received]] = []
+        for item in items:
+            verdict = self._judge_alarm_topic(item)
+            if isinstance(verdict, StatusMessage):  # a status topic never lands in this queue
+                raise AssertionError(f"unexpected message in the alarm queue: {item.message.topic!r}")
+            if isinstance(verdict, Rejection):
+                await self._finish(item, verdict, verdict)
+                continue
+            if isinstance(verdict, AlarmMessage) and item.origin is not None:
+                verdict = with_origin(verdict, item.origin)
             await hold_before_commit_if_asked(item.message.topic)
-            outcome = await store_until_committed(self._store, verdict, item)
+            to_store.append((verdict, item))
+        if not to_store:
+            return
+        outcomes = await store_batch_until_committed(self._store_batch, self._store, to_store)
+        for (verdict, item), outcome in zip(to_store, outcomes, strict=True):
+            await self._finish(item, verdict, outcome)
+
+    async def _finish(
+        self, item: Received, verdict: AlarmMessage | TelemetryMessage | Rejection, outcome: AlarmStored | Rejection
+    ) -> None:
+        """After the commit (or the refusal): ack, count, log, `alarm_received`, tell the console."""
         self._done(item, outcome)
         if isinstance(outcome, Rejection):
             self._outcomes.rejected(outcome, item)
@@ -374,14 +407,21 @@ class Gateway:
         if self._on_alarm_stored is not None and not outcome.duplicate:
             self._on_alarm_stored(outcome)
 
+    async def _store_batch(
+        self, batch: list[tuple[AlarmMessage | TelemetryMessage, Received]]
+    ) -> list[AlarmStored | Rejection]:
+        return await self._service.store_alarm_batch(
+            [(message, item.received_at) for message, item in batch], cancel=self._cancel_rules
+        )
+
     async def _store(self, message: AlarmMessage | TelemetryMessage, item: Received) -> AlarmStored | Rejection:
         if isinstance(message, AlarmMessage):
             return await self._service.store_alarm(message, received_at=item.received_at)
         return await self._service.store_fall_cancel(
             message,
             received_at=item.received_at,
-            window=timedelta(seconds=self._bands.fall_cancel_window_s),
-            needs_verification=self._alarm_settings.cancel_needs_verification,
+            window=self._cancel_rules.window,
+            needs_verification=self._cancel_rules.needs_verification,
         )
 
     async def _send_alarm_received(self, stored: AlarmStored) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -10,25 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.intake import raise_or_merge
 from alarm_center.alarms.model import AlarmKind
-from alarm_center.alarms.resident_cancel import CancelOutcome, cancel_fall_by_resident
+from alarm_center.alarms.resident_cancel import cancel_fall_by_resident
 from alarm_center.escalation.policy import PolicySource
 from gateway import repository
-from gateway.judge import AlarmMessage, Reason, Rejection, TelemetryMessage
+from gateway.alarm_batch import CancelRules, store_batch
+from gateway.judge import AlarmMessage, Rejection, TelemetryMessage
 from gateway.presence import PresenceBatch
+from gateway.stored import AlarmStored, message_row, unknown_band
 from registry.installation_test import in_test_mode, record_test_result
 from registry.model import Band, Resident
 from registry.traffic.dead_letters import DeadLetterEntry, keep_dead_letters
-
-
-@dataclass(frozen=True)
-class AlarmStored:
-    band: str
-    message_id: str
-    alarm_id: int | None
-    created: bool
-    duplicate: bool
-    kind: str = "sos"
-    cancel: CancelOutcome | None = None
 
 
 @dataclass
@@ -37,28 +29,6 @@ class ReportsStored:
 
     unknown_bands: set[str] = field(default_factory=set)
     duplicates: set[tuple[str, str]] = field(default_factory=set)
-
-
-def unknown_band(band: str, kind: str) -> Rejection:
-    return Rejection(Reason.UNKNOWN_BAND, f"no band {band!r} is registered", band, kind)
-
-
-def _message_row(band: Band, message: AlarmMessage | TelemetryMessage, received_at: datetime) -> dict[str, object]:
-    row: dict[str, object] = {
-        "band_id": band.id,
-        "message_id": message.message_id,
-        "kind": message.kind,
-        "received_at": received_at,
-        "band_time": message.band_time,
-    }
-    if isinstance(message, AlarmMessage):
-        return {
-            **row,
-            "payload": message.payload,
-            "malformed": message.malformed,
-            "clock_suspect": message.clock_suspect,
-        }
-    return {**row, "payload": message.fields, "malformed": False, "clock_suspect": False}
 
 
 class BandMessageService:
@@ -80,7 +50,7 @@ class BandMessageService:
             band = await repository.band_by_serial(session, message.band)
             if band is None:
                 return unknown_band(message.band, message.kind)
-            stored_id = await repository.insert_band_message_once(session, _message_row(band, message, received_at))
+            stored_id = await repository.insert_band_message_once(session, message_row(band, message, received_at))
             if stored_id is None:
                 return AlarmStored(message.band, message.message_id, None, False, True, message.kind)
             await repository.record_seen(session, band_id=band.id, seen_at=received_at, kind=message.kind)
@@ -115,6 +85,20 @@ class BandMessageService:
                 )
             return AlarmStored(message.band, message.message_id, result.alarm_id, result.created, False, message.kind)
 
+    async def store_alarm_batch(
+        self, batch: Sequence[tuple[AlarmMessage | TelemetryMessage, datetime]], *, cancel: CancelRules
+    ) -> list[AlarmStored | Rejection]:
+        """Store many alarm-lane messages in one transaction, set-based (`gateway.alarm_batch`): the
+        outcome of `store_alarm` / `store_fall_cancel` called for each in order."""
+        async with self._sessions() as session, session.begin():
+            return await store_batch(
+                session,
+                batch,
+                policies=self._policies.current() if self._policies is not None else None,
+                cancel=cancel,
+                test_pass_latency_ms=self._test_pass_latency_ms,
+            )
+
     async def store_fall_cancel(
         self, message: TelemetryMessage, *, received_at: datetime, window: timedelta, needs_verification: bool = False
     ) -> AlarmStored | Rejection:
@@ -123,7 +107,7 @@ class BandMessageService:
             band = await repository.band_by_serial(session, message.band)
             if band is None:
                 return unknown_band(message.band, message.kind)
-            stored_id = await repository.insert_band_message_once(session, _message_row(band, message, received_at))
+            stored_id = await repository.insert_band_message_once(session, message_row(band, message, received_at))
             if stored_id is None:
                 return AlarmStored(message.band, message.message_id, None, False, True, message.kind)
             await repository.record_seen(session, band_id=band.id, seen_at=received_at, kind=message.kind)
@@ -154,7 +138,7 @@ class BandMessageService:
                 band_id = band_ids.get(report.message.band)
                 if band_id is None:
                     continue
-                row = _message_row(Band(id=band_id), report.message, report.received_at)
+                row = message_row(Band(id=band_id), report.message, report.received_at)
                 if await repository.insert_band_message_once(session, row) is None:
                     outcome.duplicates.add((report.message.band, report.message.message_id))
             await keep_dead_letters(session, dead_letters, keep=dead_letter_keep)

@@ -63,3 +63,9 @@ class TopicScheme:
             return BandTopic(parts[0], "status", is_status=True)
         uplink = self.parse_uplink(topic)
         return BandTopic(uplink.band, uplink.kind, is_status=False) if uplink else None
+
+
+def shared(topic_filter: str, group: str) -> str:
+    """`topic_filter` as a shared subscription of `group` (each message to one member); as it is
+    when `group` is empty."""
+    return f"$share/{group}/{topic_filter}" if group else topic_filter

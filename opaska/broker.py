@@ -1,10 +1,13 @@
-"""The broker the platform runs on: the embedded one started, or an external one checked."""
+"""The broker the platform runs on: the embedded one started (Mosquitto as a child when the machine
+has it, else amqtt), or an external one checked."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import secrets
+from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,6 +19,8 @@ from core.startup import StartupError
 from gateway.broker.acl import TopicRules
 from gateway.broker.credential_store import CredentialStore
 from gateway.broker.embedded import BrokerStartError, EmbeddedBroker
+from gateway.broker.mosquitto_child import MosquittoChild
+from gateway.broker.mosquitto_config import INSTALL_HINT, find_mosquitto
 from gateway.topics import TopicScheme
 
 log = logging.getLogger(__name__)
@@ -47,13 +52,97 @@ async def refuse_open_broker(settings: Settings, endpoint: MqttEndpoint) -> None
     )
 
 
+class RunningBroker(Protocol):
+    """The embedded broker `opaska run` started (amqtt, or a Mosquitto child), stopped at the end."""
+
+    async def bands_changed(self) -> None:
+        """Bands were just registered (the demo's): they can log in once this returns."""
+
+    async def stop(self) -> None: ...
+
+
+class _Amqtt:
+    def __init__(self, broker: EmbeddedBroker) -> None:
+        self._broker = broker
+
+    async def bands_changed(self) -> None:
+        """Nothing to do: amqtt looks a username it does not know up in the registry at its CONNECT."""
+
+    async def stop(self) -> None:
+        await self._broker.stop()
+
+
+_AMQTT = (
+    "the embedded MQTT broker is amqtt, which is for demos and small trials only (it slows down past a few "
+    "hundred bands: SOS p99 10 s at 1,200 bands)"
+)
+
+
+def _say_amqtt_is_for_demos(settings: Settings) -> None:
+    if settings.mqtt.embedded_broker == "amqtt":
+        why = (
+            '[mqtt] embedded_broker = "amqtt" (OPASKA_MQTT_EMBEDDED_BROKER) chose it; "auto" runs Mosquitto '
+            "where the machine has it (`apt install mosquitto`, or `make system-deps`)"
+        )
+    else:
+        why = (
+            "no mosquitto program on PATH or in /usr/sbin: for a centre install it (`apt install mosquitto`, "
+            "or `make system-deps`) and `opaska run` runs it by itself"
+        )
+    log.warning("%s; %s", _AMQTT, why)
+
+
 async def start_embedded_broker(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> tuple[EmbeddedBroker, MqttEndpoint]:
-    """The embedded broker, and the platform's own way into it."""
+) -> tuple[RunningBroker, MqttEndpoint, MqttEndpoint]:
+    """The embedded broker, the platform's own way into it, and the bands' (no credentials)."""
     # A new service password at every start: only this process's own parts ever know it,
     # so there is nothing to configure and nothing to leak.
     service_password = secrets.token_urlsafe(24)
+    choice = settings.mqtt.embedded_broker
+    binary = find_mosquitto() if choice != "amqtt" else None
+    if binary is not None:
+        return await _start_mosquitto(settings, sessions, binary, service_password)
+    if choice == "mosquitto":
+        raise StartupError(
+            f'[mqtt] embedded_broker = "mosquitto" (OPASKA_MQTT_EMBEDDED_BROKER) but there is no mosquitto program '
+            f"on PATH or in /usr/sbin: {INSTALL_HINT}; or set it to auto or amqtt"
+        )
+    return await _start_amqtt(settings, sessions, service_password)
+
+
+async def _start_mosquitto(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], binary: str, service_password: str
+) -> tuple[RunningBroker, MqttEndpoint, MqttEndpoint]:
+    mqtt = settings.mqtt
+    # One directory per port: two opaska on one machine never share a port, and a restart on the
+    # same port finds its persistence file (the gateway's persistent session) again.
+    child = MosquittoChild(
+        binary,
+        host=mqtt.embedded_host,
+        port=mqtt.embedded_port,
+        workdir=Path("var") / f"mosquitto-{mqtt.embedded_port}",
+        topics=TopicScheme(mqtt.topic_root),
+        sessions=sessions,
+        service_username=mqtt.service_username,
+        service_password=service_password,
+    )
+    await child.start()
+    log.info(
+        "embedded MQTT broker: Mosquitto (%s, pid %s), bands on %s, the platform on 127.0.0.1:%d, files in %s/",
+        binary,
+        child.pid,
+        child.url,
+        child.service_port,
+        child.workdir,
+    )
+    return child, child.service_endpoint, parse_mqtt_url(child.url)
+
+
+async def _start_amqtt(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], service_password: str
+) -> tuple[RunningBroker, MqttEndpoint, MqttEndpoint]:
+    _say_amqtt_is_for_demos(settings)
     credentials = CredentialStore(
         sessions, service_username=settings.mqtt.service_username, service_password=service_password
     )
@@ -72,4 +161,4 @@ async def start_embedded_broker(
     endpoint = dataclasses.replace(
         parse_mqtt_url(broker.url), username=settings.mqtt.service_username, password=service_password
     )
-    return broker, endpoint
+    return _Amqtt(broker), endpoint, parse_mqtt_url(broker.url)

@@ -24,14 +24,13 @@ from core.mqtt.client import MqttError
 from core.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from core.settings import Settings
 from core.startup import StartupError, check_listen_port
-from gateway.broker.acl import platform_client_id
-from gateway.broker.embedded import EmbeddedBroker
+from gateway.broker.acl import gateway_client_id
 from gateway.broker.emqx_hooks import EmqxHooks
 from gateway.broker.mosquitto_auth import keep_mosquitto_auth_in_step
 from gateway.runner import Gateway
 from gateway.topics import TopicScheme
 from opaska.adapters import check_adapter_ports, start_adapters
-from opaska.broker import refuse_open_broker, start_embedded_broker
+from opaska.broker import RunningBroker, refuse_open_broker, start_embedded_broker
 from opaska.console_app import console_app
 from opaska.running import until_signalled
 from opaska.startup import open_database
@@ -95,7 +94,7 @@ def _gateway(
         topics=TopicScheme(settings.mqtt.topic_root),
         session_factory=sessions,
         clock=clock,
-        client_id=platform_client_id(settings.mqtt.client_id_prefix, "gateway"),
+        client_id=gateway_client_id(settings.mqtt),
         protocol=settings.mqtt.effective_protocol,
         session_expiry_s=settings.mqtt.session_expiry_s,
         keepalive_s=settings.mqtt.keepalive_s,
@@ -105,6 +104,7 @@ def _gateway(
         canary_every_s=settings.mqtt.canary_every_s,
         canary_deaf_after_s=settings.mqtt.canary_deaf_after_s,
         policies=PolicySource(settings.escalation.policies_path),
+        shared_group=settings.mqtt.shared_group,
     )
 
 
@@ -123,14 +123,15 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
     _check_console_port(settings)
     check_adapter_ports(settings)
     db = await open_database(settings, migrate=True)
-    broker: EmbeddedBroker | None = None
+    broker: RunningBroker | None = None
     telephone: TwilioTelephone | None = None
     try:
         sessions = make_session_factory(db)
         if settings.mqtt.embedded:
-            broker, endpoint = await start_embedded_broker(settings, sessions)
+            # Mosquitto's bands and platform listen on different ports: the demo bands need the first.
+            broker, endpoint, band_endpoint = await start_embedded_broker(settings, sessions)
         else:
-            endpoint = parse_mqtt_url(settings.mqtt.url)
+            endpoint = band_endpoint = parse_mqtt_url(settings.mqtt.url)
             await refuse_open_broker(settings, endpoint)
         wake = LiveWake()
         # Twilio's HTTP session is opened here, inside the running loop; closed in `finally`.
@@ -166,7 +167,9 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
 
             bands = await seed_demo(sessions, clock, data_key=context.data_key)
             save_demo_credentials(bands)
-            parts["demo bands"] = run_demo_bands(settings, endpoint, bands)
+            if broker is not None:
+                await broker.bands_changed()
+            parts["demo bands"] = run_demo_bands(settings, band_endpoint, bands)
         log.info(
             "opaska is running: console http://%s:%d, MQTT %s, database %s",
             settings.console.host,

@@ -3,15 +3,16 @@ the figures of a tiny run mean nothing; this proves `make bench` will not fail o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 
 import pytest
 
-from bench.common import RESULTS
+from bench.common import RESULTS, postgres_available
 from simulator.lab.processes import REPO
-from tests.support.require import need_program
+from tests.support.require import need, need_program
 
 # Its own brokers and databases (or none): the same on every stack.
 pytestmark = pytest.mark.stack_independent
@@ -62,12 +63,38 @@ def test_b2_latency_and_memory(broker: str) -> None:
     assert all(row["not_arrived"] == 0 and row["probes"] > 0 for row in rows)
     memory = document["memory"]
     assert isinstance(memory, dict)
-    assert memory["opaska_rss_mib"] > 0
+    assert set(memory) == {"one"}  # SQLite: no compose topology
+    assert memory["one"]["platform_rss_mib"] > 0
     if broker == "mosquitto":
         assert len(rows) == 4  # idle, the big fleet, the reconnect storm, the heartbeat flood
-        assert memory["broker_sys_clients_connected"]
+        assert memory["one"]["broker_sys_clients_connected"]
+        # The bare relay saw the same presses.
+        assert all(row["relay_not_arrived"] == 0 and row["relay_probes"] == row["probes"] for row in rows)
+        assert all(row["target"] in {"PASS", "FAIL"} for row in rows)
     else:
         assert len(rows) == 2  # idle, the fleet: amqtt cannot carry the flood
+        assert all(row["target"] == "n/a" for row in rows)  # no relay on the embedded broker
+
+
+def test_b2_compose_topology_and_bare_relay() -> None:
+    """Production's topology (gateway, engine, console as three processes) beside the bare relay."""
+    need_program("mosquitto")
+    need(asyncio.run(postgres_available()), "PostgreSQL (BENCH_PG_URL) is not reachable")
+    out = _run("bench.latency", "--quick", "--topology", "compose")
+    assert "target: SOS -> console p99" in out
+    document = _result("b2_latency_mosquitto_postgresql_compose_quick")
+    rows = document["rows"]
+    assert isinstance(rows, list)
+    assert len(rows) == 4
+    assert all(row["topology"] == "compose" for row in rows)
+    assert all(row["not_arrived"] == 0 and row["relay_not_arrived"] == 0 and row["probes"] > 0 for row in rows)
+    assert all(row["ratio_p99"] and row["target"] in {"PASS", "FAIL"} for row in rows)
+    memory = document["memory"]
+    assert isinstance(memory, dict)
+    processes = memory["compose"]["processes_rss_mib"]
+    assert set(processes) == {"gateway", "engine", "console"}
+    assert all(mib > 0 for mib in processes.values())
+    assert memory["compose"]["relay_rss_mib"] > 0
 
 
 def test_fleet_clients() -> None:

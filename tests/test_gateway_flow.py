@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.model import Alarm, AlarmEvent
-from gateway.service import AlarmStored
+from gateway.stored import AlarmStored
 from registry.model import Band
 from registry.traffic.messages import BandMessage
 from simulator.band import VirtualBand

@@ -32,7 +32,8 @@ from console.app import create_app
 from console.context import ConsoleContext
 from core.clock import FakeClock, SystemClock
 from gateway.judge import AlarmMessage
-from gateway.service import AlarmStored, BandMessageService
+from gateway.service import BandMessageService
+from gateway.stored import AlarmStored
 from registry import installation_test
 from simulator.lab.staff import StaffMember, create_staff, log_in
 from tests.support.browser import RECONNECTING, SCREENSHOTS, browser, new_page, no_script_errors

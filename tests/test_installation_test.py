@@ -17,7 +17,8 @@ from alarm_center.escalation.worker import EscalationWorker
 from alarm_center.notify.model import Notification
 from core.clock import FakeClock, SystemClock
 from gateway.judge import AlarmMessage
-from gateway.service import AlarmStored, BandMessageService
+from gateway.service import BandMessageService
+from gateway.stored import AlarmStored
 from registry import installation_test
 from registry.model import BandTestResult
 from simulator.lab.staff import create_staff

@@ -13,7 +13,10 @@ from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmEvent
 from core.db.dialect import insert_for
 from registry.model import StaffUser
 
-_OPEN_WHERE = text("status IN ('raised', 'claimed')")
+OPEN_WHERE = text("status IN ('raised', 'claimed')")
+
+# (band, kind, is_test): what one open alarm stands for (the partial unique index's columns).
+AlarmKey = tuple[int, str, bool]
 
 
 async def insert_alarm_if_none_open(session: AsyncSession, values: dict[str, Any]) -> int | None:
@@ -24,7 +27,7 @@ async def insert_alarm_if_none_open(session: AsyncSession, values: dict[str, Any
     statement = (
         insert_for(session, Alarm)
         .values(**values)
-        .on_conflict_do_nothing(index_elements=["band_id", "kind", "is_test"], index_where=_OPEN_WHERE)
+        .on_conflict_do_nothing(index_elements=["band_id", "kind", "is_test"], index_where=OPEN_WHERE)
         .returning(Alarm.id)
     )
     return (await session.execute(statement)).scalar_one_or_none()
@@ -127,18 +130,33 @@ async def latest_event_id(session: AsyncSession) -> int:
     return (await session.execute(select(func.coalesce(func.max(AlarmEvent.id), 0)))).scalar_one()
 
 
-async def insert_alarms_if_none_open(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[int, int]:
-    """Insert many alarms in one statement, skipping each one that has an open twin; {band_id: alarm_id}
-    of those inserted. The partial unique index decides, as in `insert_alarm_if_none_open`."""
+async def insert_alarms_if_none_open(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[AlarmKey, int]:
+    """Insert many alarms in one statement, skipping each one that has an open twin; the ids of those
+    inserted by (band, kind, is_test). The partial unique index decides, as in `insert_alarm_if_none_open`."""
     if not rows:
         return {}
     statement = (
         insert_for(session, Alarm)
         .values(list(rows))
-        .on_conflict_do_nothing(index_elements=["band_id", "kind", "is_test"], index_where=_OPEN_WHERE)
-        .returning(Alarm.band_id, Alarm.id)
+        .on_conflict_do_nothing(index_elements=["band_id", "kind", "is_test"], index_where=OPEN_WHERE)
+        .returning(Alarm.id, Alarm.band_id, Alarm.kind, Alarm.is_test)
     )
-    return {band_id: alarm_id for band_id, alarm_id in await session.execute(statement)}
+    return {(band_id, kind, is_test): alarm_id for alarm_id, band_id, kind, is_test in await session.execute(statement)}
+
+
+async def open_alarm_ids(session: AsyncSession, keys: Sequence[AlarmKey]) -> dict[AlarmKey, int]:
+    """The open alarm of each (band, kind, is_test) that has one, in one query."""
+    wanted = set(keys)
+    rows = await session.execute(
+        select(Alarm.id, Alarm.band_id, Alarm.kind, Alarm.is_test).where(
+            Alarm.band_id.in_({band_id for band_id, _, _ in wanted}), Alarm.status.in_(OPEN_STATUSES)
+        )
+    )
+    return {
+        (band_id, kind, is_test): alarm_id
+        for alarm_id, band_id, kind, is_test in rows
+        if band_id is not None and (band_id, kind, is_test) in wanted
+    }
 
 
 async def add_events(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> list[AlarmEvent]:

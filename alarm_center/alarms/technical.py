@@ -55,7 +55,7 @@ async def raise_technical(
     """
     if kind not in TECHNICAL_KINDS:
         raise ValueError(f"{kind} is not a technical alarm kind")
-    raised = await repository.insert_alarms_if_none_open(
+    inserted = await repository.insert_alarms_if_none_open(
         session,
         [
             {
@@ -75,6 +75,7 @@ async def raise_technical(
             for alarm in alarms
         ],
     )
+    raised = {band_id: alarm_id for (band_id, _, _), alarm_id in inserted.items()}
     await repository.add_events(
         session,
         [

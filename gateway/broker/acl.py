@@ -14,9 +14,11 @@ replaces every client id by the username instead (`use_username_as_clientid`, co
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from enum import StrEnum
 
+from core.settings import MqttSettings
 from gateway.topics import TopicScheme
 from registry.identifiers import is_valid_band_id
 
@@ -50,6 +52,14 @@ def platform_client_id(prefix: str, part: str) -> str:
     account's password, and a refused CONNECT never disturbs the connected client (issue 16).
     """
     return f"{prefix}:{part}"
+
+
+def gateway_client_id(mqtt: MqttSettings) -> str:
+    """This gateway's client id: `opaska:gateway`, or `opaska:gateway-{name}` for one of several
+    (named, or by its host: each must keep its own persistent session)."""
+    name = mqtt.gateway_name or (socket.gethostname() if mqtt.shared_group else "")
+    name = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name)
+    return platform_client_id(mqtt.client_id_prefix, f"gateway-{name}" if name else "gateway")
 
 
 def may_use_client_id(who: Principal, client_id: str) -> bool:

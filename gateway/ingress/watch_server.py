@@ -24,7 +24,7 @@ from gateway.ingress.watch_decoder import Decoded, decode
 from gateway.ingress.watch_frames import Body, Frame, FrameError, WatchFramer, build_frame, parse_frame
 from gateway.queues import Origin
 from gateway.runner import Gateway
-from gateway.service import AlarmStored
+from gateway.stored import AlarmStored
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,11 @@
 """A Mosquitto of our own, on free ports, started from config/mosquitto.conf with opaska's auth files.
 
-The project config is used as shipped except for the listeners, the storage and log paths and the
-two auth files, which point into the process's work directory and are written by the platform's
-own renderer (`gateway.broker.mosquitto_auth`): so a test gets the production config AND the
-production ACL. `set_bands()` / `sync_from()` rewrite the files and SIGHUP the broker, as the
-gateway's sync loop does.
+The config is built as `opaska run` builds its own Mosquitto's (`gateway.broker.mosquitto_config`):
+the project config as shipped except for the listeners, the storage and log paths and the two auth
+files, which point into the process's work directory and are written by the platform's own renderer
+(`gateway.broker.mosquitto_auth`): so a test gets the production config AND the production ACL.
+`set_bands()` / `sync_from()` rewrite the files and SIGHUP the broker, as the gateway's sync loop
+does.
 
 As in production it listens twice: `port` / `url` is the band listener (client id replaced by the
 username), `service_port` / `service_url` / `service_endpoint` the platform's (client ids kept).
@@ -13,12 +14,8 @@ Bands connect to the first, the gateway and other service-account clients to the
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
-import socket
 import subprocess
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
@@ -28,85 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from gateway.broker.credential_store import band_secret_hashes
 from gateway.broker.mosquitto_auth import MosquittoAuthFiles
+from gateway.broker.mosquitto_config import find_mosquitto, reload_and_wait, render_config, wait_listening
 from gateway.topics import TopicScheme
 from registry.credentials import hash_band_secret
-from simulator.lab.ports import find_program, free_port
-from simulator.lab.processes import REPO
+from simulator.lab.ports import free_port
 
-PROJECT_CONFIG = REPO / "config" / "mosquitto.conf"
 SERVICE_USERNAME = "opaska-service"
-_REPLACED = ("persistence_location ", "log_dest ", "pid_file ")
-# Where the shipped config expects the generated auth files (docker-compose's volume).
-SHIPPED_AUTH_DIR = "/mosquitto/auth/"
-BAND_LISTENER, SERVICE_LISTENER = "1883", "1884"  # the shipped config's
-
-
-def _split_listeners(lines: list[str]) -> tuple[list[str], dict[str, list[str]]]:
-    """The shipped config's global lines, and each listener's own options by its port.
-
-    A listener's options are the lines right after its `listener` line, up to the first blank
-    line: that is how config/mosquitto.conf is laid out (`use_username_as_clientid` applies to the
-    listener it follows).
-    """
-    kept: list[str] = []
-    options: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in lines:
-        if line.startswith("listener "):
-            current = options.setdefault(line.split()[1], [])
-        elif current is not None and line.strip():
-            current.append(line)
-        else:
-            current = None
-            kept.append(line)
-    return kept, options
-
-
-def project_config_for(
-    port: int,
-    service_port: int,
-    data_dir: Path,
-    extra: str = "",
-    *,
-    auth_dir: Path,
-    acl: bool = True,
-) -> str:
-    """The shipped config with our own listeners and paths; with acl=False, without any `acl_file`.
-
-    `port` takes the place of the shipped band listener (1883) and `service_port` of the platform's
-    (1884), each with the options the shipped config gives it (for 1883: `use_username_as_clientid
-    true` and the password file of every band; for 1884: the service account's alone), the auth
-    files read from `auth_dir` instead of the shipped /mosquitto/auth/, so the tests check the
-    shipped listeners and their authentication.
-    """
-    kept, listeners = _split_listeners(
-        [line for line in PROJECT_CONFIG.read_text().splitlines() if not line.startswith(_REPLACED)]
-    )
-    if set(listeners) != {BAND_LISTENER, SERVICE_LISTENER}:
-        raise ValueError(f"{PROJECT_CONFIG}: expected listeners 1883 and 1884, found {sorted(listeners)}")
-
-    def options(port: str) -> list[str]:
-        lines = [line.replace(SHIPPED_AUTH_DIR, f"{auth_dir}/") for line in listeners[port]]
-        return [line for line in lines if acl or not line.startswith("acl_file ")]
-
-    # `user root`: Mosquitto started as root drops privileges and could not read files in our temp dir.
-    return "\n".join(
-        [
-            *kept,
-            f"listener {port} 127.0.0.1",
-            *options(BAND_LISTENER),
-            f"listener {service_port} 127.0.0.1",
-            *options(SERVICE_LISTENER),
-            f"persistence_location {data_dir}/",
-            "user root",
-            f"log_dest file {data_dir}/mosquitto.log",
-            # Logging only: "Reloading config." (information) is how reload() knows a SIGHUP was handled.
-            "log_type information",
-            f"pid_file {data_dir}/mosquitto.pid",
-            extra,
-            "",
-        ]
-    )
 
 
 class MosquittoProcess:
@@ -115,7 +39,7 @@ class MosquittoProcess:
     def __init__(
         self, workdir: Path, extra_config: str = "", *, topics: TopicScheme | None = None, acl: bool = True
     ) -> None:
-        binary = find_program("mosquitto")
+        binary = find_mosquitto()
         if binary is None:
             raise FileNotFoundError("mosquitto is not installed (make system-deps installs it)")
         self.binary = binary
@@ -140,13 +64,13 @@ class MosquittoProcess:
         self.log_path = workdir / "mosquitto.log"
         self.pid_path = workdir / "mosquitto.pid"
         self.config_path.write_text(
-            project_config_for(
-                self.port,
-                self.service_port,
-                workdir,
-                extra_config,
+            render_config(
+                port=self.port,
+                service_port=self.service_port,
+                data_dir=workdir,
                 auth_dir=self.auth.directory,
                 acl=acl,
+                extra=extra_config,
             )
         )
         self.process: subprocess.Popen[bytes] | None = None
@@ -188,31 +112,10 @@ class MosquittoProcess:
             hashes = await band_secret_hashes(session)
         return self.set_bands(hashes)
 
-    def _reloads_logged(self) -> int:
-        try:
-            return self.log_path.read_text(errors="replace").count("Reloading config.")
-        except FileNotFoundError:
-            return 0
-
     def reload(self, timeout: float = 10.0) -> float:
         """SIGHUP the broker and wait until it has reloaded; the seconds that took."""
         assert self.process is not None
-        before = self._reloads_logged()
-        started = time.monotonic()
-        os.kill(self.process.pid, signal.SIGHUP)
-        while self._reloads_logged() <= before:
-            if time.monotonic() - started > timeout:
-                raise RuntimeError("mosquitto did not log a reload")
-            time.sleep(0.01)
-        # The reload line is written before the files are re-read: a round trip proves it is done.
-        self._ping()
-        return time.monotonic() - started
-
-    def _ping(self) -> None:
-        # A CONNECT is handled only after the signal handling in Mosquitto's main loop.
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
-            sock.sendall(b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x05\x00\x00")  # CONNECT, 3.1.1, anonymous
-            sock.recv(4)
+        return reload_and_wait(self.process.pid, self.log_path, host="127.0.0.1", port=self.port, timeout=timeout)
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -222,19 +125,7 @@ class MosquittoProcess:
 
     @staticmethod
     def wait_listening(process: subprocess.Popen[bytes], ports: list[int]) -> None:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                err = process.stderr.read().decode() if process.stderr else ""
-                raise RuntimeError(f"mosquitto exited: {err}")
-            try:
-                for port in ports:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                        pass
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start listening")
+        wait_listening(process, ports)
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -140,8 +140,11 @@ class Platform:
         with opaska_process([part], {**self.env, **env}, self.log_path(part)) as process:
             yield process
 
-    async def ready(self, part: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-        port = self.gateway_port if part == "gateway" else self.console_port
+    async def ready(
+        self, part: str, process: subprocess.Popen[bytes], timeout: float = 60, *, port: int | None = None
+    ) -> None:
+        """Ready on its /readyz: the platform's own port for `part`, or `port` (one of several)."""
+        port = port or (self.gateway_port if part == "gateway" else self.console_port)
         await wait_healthy(f"http://127.0.0.1:{port}", process, self._last_log(part), timeout=timeout)
 
     def _last_log(self, part: str) -> Path:

@@ -14,7 +14,7 @@ from core.mqtt.endpoint import MqttEndpoint
 from core.settings import AlarmSettings
 from gateway.broker.acl import platform_client_id
 from gateway.runner import Gateway
-from gateway.service import AlarmStored
+from gateway.stored import AlarmStored
 from gateway.topics import TopicScheme
 from simulator.band import RepeatPolicy, VirtualBand
 
@@ -32,13 +32,15 @@ async def running_gateway(
     alarms: AlarmSettings | None = None,
     canary_every_s: float = 5.0,
     canary_deaf_after_s: float = 20.0,
+    name: str = "gateway",
+    shared_group: str = "",
 ) -> AsyncIterator[Gateway]:
     gateway = Gateway(
         endpoint=endpoint,
         topics=topics,
         session_factory=sessions,
         clock=clock,
-        client_id=platform_client_id(client_prefix, "gateway"),
+        client_id=platform_client_id(client_prefix, name),
         protocol=protocol,
         session_expiry_s=60,
         keepalive_s=10,
@@ -46,6 +48,7 @@ async def running_gateway(
         on_alarm_stored=stored.append if stored is not None else None,
         canary_every_s=canary_every_s,
         canary_deaf_after_s=canary_deaf_after_s,
+        shared_group=shared_group,
     )
     await gateway.connect()
     task = asyncio.create_task(gateway.run())

@@ -101,6 +101,8 @@ class BenchPlatform:
             env["OPASKA_MQTT_URL"] = self.mosquitto.service_url
         else:
             env["OPASKA_MQTT_EMBEDDED_PORT"] = str(self.band_port)
+            # This tier measures amqtt: with Mosquitto installed `opaska run` would start that instead.
+            env["OPASKA_MQTT_EMBEDDED_BROKER"] = "amqtt"
         self.env = env
         if self.topology != "compose":
             self.processes["opaska run"] = _spawn_opaska(env, self.log_path)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.batch_intake import Press, raise_or_merge_many
@@ -125,13 +126,18 @@ async def _insert_messages(
     """Insert the band messages; the ids of those inserted (those stored before are left out)."""
     if not rows:
         return {}
+    # Core table and executemany (batched into multi-row INSERTs by the driver layer, compiled
+    # once and cached): a multi-row .values() is compiled afresh for every batch (profiled: half the time).
+    table = cast(Table, BandMessage.__table__)
     statement = (
-        insert_for(session, BandMessage)
-        .values([message_row(band, message, received_at) for message, received_at, band in rows])
+        insert_for(session, table)
         .on_conflict_do_nothing(index_elements=["band_id", "message_id"])
-        .returning(BandMessage.id, BandMessage.band_id, BandMessage.message_id)
+        .returning(table.c.id, table.c.band_id, table.c.message_id)
     )
-    return {(band_id, message_id): row_id for row_id, band_id, message_id in await session.execute(statement)}
+    result = await session.execute(
+        statement, [message_row(band, message, received_at) for message, received_at, band in rows]
+    )
+    return {(band_id, message_id): row_id for row_id, band_id, message_id in result}
 
 
 async def _record_seen(session: AsyncSession, stored: list[_Stored]) -> None:

@@ -80,7 +80,7 @@ async def raise_or_merge_many(
         if not raises:
             count, _ = repeats.get(alarm_id, (0, press.received_at))
             repeats[alarm_id] = (count + 1, press.received_at)
-    await session.execute(insert_for(session, AlarmEvent).values(events))
+    await session.execute(insert_for(session, cast(Table, AlarmEvent.__table__)), events)
     if repeats:
         await _count_repeats(session, repeats)
     new = [firsts[key] for key in firsts if key in created]
@@ -168,4 +168,4 @@ async def _start_escalations(session: AsyncSession, new: list[tuple[int, Press]]
                 "version": 0,
             }
         )
-    await session.execute(insert_for(session, Escalation).values(rows_out))
+    await session.execute(insert_for(session, cast(Table, Escalation.__table__)), rows_out)

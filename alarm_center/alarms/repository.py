@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmEvent
@@ -135,13 +135,15 @@ async def insert_alarms_if_none_open(session: AsyncSession, rows: Sequence[dict[
     inserted by (band, kind, is_test). The partial unique index decides, as in `insert_alarm_if_none_open`."""
     if not rows:
         return {}
+    # Core table and executemany: compiled once and cached, where a multi-row .values() is not.
+    table = cast(Table, Alarm.__table__)
     statement = (
-        insert_for(session, Alarm)
-        .values(list(rows))
+        insert_for(session, table)
         .on_conflict_do_nothing(index_elements=["band_id", "kind", "is_test"], index_where=OPEN_WHERE)
-        .returning(Alarm.id, Alarm.band_id, Alarm.kind, Alarm.is_test)
+        .returning(table.c.id, table.c.band_id, table.c.kind, table.c.is_test)
     )
-    return {(band_id, kind, is_test): alarm_id for alarm_id, band_id, kind, is_test in await session.execute(statement)}
+    result = await session.execute(statement, list(rows))
+    return {(band_id, kind, is_test): alarm_id for alarm_id, band_id, kind, is_test in result}
 
 
 async def open_alarm_ids(session: AsyncSession, keys: Sequence[AlarmKey]) -> dict[AlarmKey, int]:

@@ -24,7 +24,7 @@ from core.db.dialect import insert_for
 from gateway import repository
 from gateway.judge import AlarmMessage, Rejection, TelemetryMessage
 from gateway.presence import PresenceUpdate
-from gateway.stored import AlarmStored, message_row, unknown_band
+from gateway.stored import AlarmStored, duplicate_of, message_row, unknown_band
 from registry.installation_test import in_test_mode, record_test_result
 from registry.model import Band, Resident
 from registry.traffic.messages import BandMessage
@@ -68,7 +68,7 @@ async def store_batch(
         if found is None:
             outcomes[index] = unknown_band(message.band, message.kind)
         elif (found[0].id, message.message_id) in seen_in_batch:
-            outcomes[index] = _duplicate(message)
+            outcomes[index] = duplicate_of(message)
         else:
             seen_in_batch.add((found[0].id, message.message_id))
             fresh.append((index, *found))
@@ -78,7 +78,7 @@ async def store_batch(
         message, received_at = batch[index]
         band_message_id = ids.get((band.id, message.message_id))
         if band_message_id is None:
-            outcomes[index] = _duplicate(message)
+            outcomes[index] = duplicate_of(message)
         else:
             stored.append(_Stored(index, message, received_at, band, municipality_id, band_message_id))
     await _record_seen(session, stored)
@@ -104,10 +104,6 @@ async def store_batch(
     await _raise_run(session, run, outcomes, policies, test_pass_latency_ms)
     assert all(outcome is not None for outcome in outcomes)
     return [outcome for outcome in outcomes if outcome is not None]
-
-
-def _duplicate(message: AlarmLaneMessage) -> AlarmStored:
-    return AlarmStored(message.band, message.message_id, None, False, True, message.kind)
 
 
 async def _bands(session: AsyncSession, serials: set[str]) -> dict[str, tuple[Band, int | None]]:

@@ -74,10 +74,8 @@ async def store_until_committed(
             await asyncio.sleep(delay)
 
 
-StoreBatch = Callable[
-    [list[tuple[AlarmMessage | TelemetryMessage, Received]]], Awaitable[list[AlarmStored | Rejection]]
-]
 BatchItem = tuple[AlarmMessage | TelemetryMessage, Received]
+StoreBatch = Callable[[list[BatchItem]], Awaitable[list[AlarmStored | Rejection]]]
 
 
 async def store_batch_until_committed(

@@ -29,7 +29,7 @@ from core.mqtt.endpoint import MqttEndpoint
 from core.mqtt.reconnect import stay_connected
 from core.settings import AlarmSettings, BandSettings
 from gateway.alarm_batch import CancelRules
-from gateway.alarm_commit import log_stored, store_batch_until_committed
+from gateway.alarm_commit import BatchItem, log_stored, store_batch_until_committed
 from gateway.canary import Canary, canary_topic
 from gateway.downlink import DownlinkSender
 from gateway.judge import (
@@ -373,7 +373,7 @@ class Gateway:
             return Rejection(Reason.MALFORMED, "could not be judged", band_topic.band, band_topic.kind)
 
     async def _handle_alarms(self, items: list[Received]) -> None:
-        to_store: list[tuple[AlarmMessage | TelemetryMessage, Received]] = []
+        to_store: list[BatchItem] = []
         for item in items:
             verdict = self._judge_alarm_topic(item)
             if isinstance(verdict, StatusMessage):  # a status topic never lands in this queue
@@ -407,9 +407,7 @@ class Gateway:
         if self._on_alarm_stored is not None and not outcome.duplicate:
             self._on_alarm_stored(outcome)
 
-    async def _store_batch(
-        self, batch: list[tuple[AlarmMessage | TelemetryMessage, Received]]
-    ) -> list[AlarmStored | Rejection]:
+    async def _store_batch(self, batch: list[BatchItem]) -> list[AlarmStored | Rejection]:
         return await self._service.store_alarm_batch(
             [(message, item.received_at) for message, item in batch], cancel=self._cancel_rules
         )
@@ -417,12 +415,7 @@ class Gateway:
     async def _store(self, message: AlarmMessage | TelemetryMessage, item: Received) -> AlarmStored | Rejection:
         if isinstance(message, AlarmMessage):
             return await self._service.store_alarm(message, received_at=item.received_at)
-        return await self._service.store_fall_cancel(
-            message,
-            received_at=item.received_at,
-            window=self._cancel_rules.window,
-            needs_verification=self._cancel_rules.needs_verification,
-        )
+        return await self._service.store_fall_cancel(message, received_at=item.received_at, cancel=self._cancel_rules)
 
     async def _send_alarm_received(self, stored: AlarmStored) -> None:
         payload = downlink.alarm_received(msg_id=stored.message_id, alarm_id=stored.alarm_id, at=self._clock.now())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,7 +17,7 @@ from gateway import repository
 from gateway.alarm_batch import CancelRules, store_batch
 from gateway.judge import AlarmMessage, Rejection, TelemetryMessage
 from gateway.presence import PresenceBatch
-from gateway.stored import AlarmStored, message_row, unknown_band
+from gateway.stored import AlarmStored, duplicate_of, message_row, unknown_band
 from registry.installation_test import in_test_mode, record_test_result
 from registry.model import Band, Resident
 from registry.traffic.dead_letters import DeadLetterEntry, keep_dead_letters
@@ -52,7 +52,7 @@ class BandMessageService:
                 return unknown_band(message.band, message.kind)
             stored_id = await repository.insert_band_message_once(session, message_row(band, message, received_at))
             if stored_id is None:
-                return AlarmStored(message.band, message.message_id, None, False, True, message.kind)
+                return duplicate_of(message)
             await repository.record_seen(session, band_id=band.id, seen_at=received_at, kind=message.kind)
             municipality_id = None
             if band.resident_id is not None:
@@ -100,7 +100,7 @@ class BandMessageService:
             )
 
     async def store_fall_cancel(
-        self, message: TelemetryMessage, *, received_at: datetime, window: timedelta, needs_verification: bool = False
+        self, message: TelemetryMessage, *, received_at: datetime, cancel: CancelRules
     ) -> AlarmStored | Rejection:
         """Store "I am OK" and cancel the band's open fall alarm if still inside the window."""
         async with self._sessions() as session, session.begin():
@@ -109,15 +109,15 @@ class BandMessageService:
                 return unknown_band(message.band, message.kind)
             stored_id = await repository.insert_band_message_once(session, message_row(band, message, received_at))
             if stored_id is None:
-                return AlarmStored(message.band, message.message_id, None, False, True, message.kind)
+                return duplicate_of(message)
             await repository.record_seen(session, band_id=band.id, seen_at=received_at, kind=message.kind)
             result = await cancel_fall_by_resident(
                 session,
                 band=band,
                 band_message_id=stored_id,
                 received_at=received_at,
-                window=window,
-                needs_verification=needs_verification,
+                window=cancel.window,
+                needs_verification=cancel.needs_verification,
             )
             return AlarmStored(
                 message.band, message.message_id, result.alarm_id, False, False, message.kind, result.outcome

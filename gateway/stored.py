@@ -21,6 +21,11 @@ class AlarmStored:
     cancel: CancelOutcome | None = None
 
 
+def duplicate_of(message: AlarmMessage | TelemetryMessage) -> AlarmStored:
+    """A message whose (band, message id) is stored already: a redelivery or the band's repeat."""
+    return AlarmStored(message.band, message.message_id, None, False, True, message.kind)
+
+
 def unknown_band(band: str, kind: str) -> Rejection:
     return Rejection(Reason.UNKNOWN_BAND, f"no band {band!r} is registered", band, kind)
 

@@ -114,9 +114,7 @@ async def _one_at_a_time(
 ) -> AlarmStored | Rejection:
     if isinstance(message, AlarmMessage):
         return await service.store_alarm(message, received_at=at)
-    return await service.store_fall_cancel(
-        message, received_at=at, window=CANCEL.window, needs_verification=CANCEL.needs_verification
-    )
+    return await service.store_fall_cancel(message, received_at=at, cancel=CANCEL)
 
 
 async def _play(

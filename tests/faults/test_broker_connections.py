@@ -49,6 +49,9 @@ async def test_closed_and_idle_connections_are_let_go(
     env = {key: value for key, value in setup.env.items() if key != "OPASKA_MQTT_URL"}
     port = free_port()
     env |= {
+        # The connect gate under test is the amqtt broker's (embedded_connect_timeout_s); with
+        # Mosquitto installed `opaska run` would start that instead, in a process of its own.
+        "OPASKA_MQTT_EMBEDDED_BROKER": "amqtt",
         "OPASKA_MQTT_EMBEDDED_PORT": str(port),
         "OPASKA_MQTT_EMBEDDED_CONNECT_TIMEOUT_S": str(CONNECT_TIMEOUT_S),
     }

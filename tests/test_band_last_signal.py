@@ -136,6 +136,12 @@ async def test_the_last_signal_follows_each_new_kind_on_every_card(
             await _settled(gateway, 6)
             assert gateway.tally["accepted"] == 5
             assert gateway.received == 6
+
+            # A refusal is counted when judged; its presence lands with the report lane's next flush.
+            async def heard_late() -> bool:
+                return (await _band(sessions, seeded.band_id)).last_seen_at == heard_at + timedelta(seconds=105)
+
+            await eventually(heard_late, timeout=15)
             row = await _band(sessions, seeded.band_id)
             assert row.last_seen_at == heard_at + timedelta(seconds=105)
             assert (row.last_message_at, row.last_message_kind) == (heard_at + timedelta(seconds=95), "checkin")

@@ -32,7 +32,7 @@ from core.clock import SystemClock
 from core.db.engine import make_engine, make_session_factory
 from simulator.fleet import BandCredentials
 from simulator.lab.mosquitto import MosquittoProcess
-from simulator.lab.ports import free_port
+from simulator.lab.ports import free_port, free_port_pair
 from simulator.lab.processes import opaska_env, wait_healthy
 from simulator.mqtt311 import LinkError, open_link
 from simulator.provision import provision_fleet, write_secrets
@@ -257,7 +257,7 @@ async def start_platform(
         mosquitto.start()
         band_port = mosquitto.port
     else:
-        band_port = free_port()
+        band_port = free_port_pair()
     platform = BenchPlatform(
         broker,
         db,

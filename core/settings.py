@@ -45,6 +45,8 @@ class MqttSettings(BaseModel):
     # Which embedded broker `opaska run` starts: "auto" runs Mosquitto when the machine has it
     # (bands on embedded_port, the platform on embedded_port + 1), else amqtt (demos, small trials).
     embedded_broker: Literal["auto", "mosquitto", "amqtt"] = "auto"
+    # Where the embedded Mosquitto keeps its files, one directory per port (mosquitto-PORT/).
+    embedded_state_dir: str = Field(default="var", min_length=1)
     # Embedded broker: seconds a new connection may take to send its CONNECT, and how many
     # connections from one address may be waiting for theirs at once (docs/brokers.md).
     embedded_connect_timeout_s: float = Field(default=10.0, gt=0, le=300)

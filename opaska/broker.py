@@ -121,7 +121,7 @@ async def _start_mosquitto(
         binary,
         host=mqtt.embedded_host,
         port=mqtt.embedded_port,
-        workdir=Path("var") / f"mosquitto-{mqtt.embedded_port}",
+        workdir=Path(mqtt.embedded_state_dir) / f"mosquitto-{mqtt.embedded_port}",
         topics=TopicScheme(mqtt.topic_root),
         sessions=sessions,
         service_username=mqtt.service_username,

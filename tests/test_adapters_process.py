@@ -30,7 +30,7 @@ from tests.support.processes import (
     platform_process_setup,
     run_opaska_command,
 )
-from tests.support.require import free_port
+from tests.support.require import free_port, free_port_pair
 
 
 async def _alarm_kinds(sessions: async_sessionmaker[AsyncSession], serial: str) -> list[str]:
@@ -96,7 +96,7 @@ def test_taken_watch_port_is_named_with_the_way_out(tmp_path: Path, command: str
         taken = squatter.getsockname()[1]
         env = opaska_env(
             OPASKA_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/o.db",
-            OPASKA_MQTT_EMBEDDED_PORT=str(free_port()),
+            OPASKA_MQTT_EMBEDDED_PORT=str(free_port_pair()),
             OPASKA_CONSOLE_PORT=str(free_port()),
             OPASKA_METRICS_GATEWAY_PORT="0",
             OPASKA_WATCH_ENABLED="true",

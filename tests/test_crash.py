@@ -35,7 +35,7 @@ from simulator.lab.processes import opaska_env, wait_healthy
 from tests.support.gateway import eventually
 from tests.support.mosquitto import MosquittoProcess
 from tests.support.processes import opaska_process
-from tests.support.require import free_port
+from tests.support.require import free_port, free_port_pair
 from tests.support.seed import SeededBand, seed_resident_with_band
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e]
@@ -156,7 +156,7 @@ async def test_embedded_broker_crash_is_survived_by_band_repeats(
     tmp_path: Path,
 ) -> None:
     bands = [await seed_resident_with_band(sessions, clock) for _ in range(BANDS)]
-    broker_port, console_port = free_port(), free_port()
+    broker_port, console_port = free_port_pair(), free_port()
     env = opaska_env(
         OPASKA_DATABASE_URL=database_url,
         OPASKA_MQTT_EMBEDDED_PORT=str(broker_port),

@@ -9,11 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import signal
-import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,9 +23,9 @@ from core.mqtt.client import MqttError
 from core.mqtt.endpoint import parse_mqtt_url
 from gateway.topics import TopicScheme
 from simulator.band import RepeatPolicy, VirtualBand
-from simulator.lab.processes import REPO, opaska_env, wait_healthy
+from simulator.lab.processes import opaska_env, wait_healthy
 from tests.support.processes import last_line, opaska_process, opaska_run_to_exit, platform_process_setup
-from tests.support.require import free_port, need_program
+from tests.support.require import free_port, free_port_pair, need_program
 from tests.support.seed import SeededBand, seed_resident_with_band
 
 pytestmark = pytest.mark.e2e
@@ -37,36 +34,24 @@ _STARTED = re.compile(r"embedded MQTT broker: Mosquitto \(.*, pid (\d+)\)")
 _RESTARTED = re.compile(r"the embedded Mosquitto is running again \(pid (\d+)\)")
 
 
-def _band_port() -> int:
-    """A free port whose next port is free too: Mosquitto takes both."""
-    while True:
-        port = free_port()
-        if port < 65535:
-            try:
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port + 1))
-                return port
-            except OSError:
-                continue
-
-
 @pytest.fixture
-def band_port() -> Iterator[int]:
-    port = _band_port()
-    yield port
-    # `opaska run` keeps its Mosquitto's files in var/ under the repository (its working directory).
-    shutil.rmtree(REPO / "var" / f"mosquitto-{port}", ignore_errors=True)
+def band_port() -> int:
+    return free_port_pair()
 
 
 def _env(
-    database_url: str, topics: TopicScheme, client_prefix: str, port: int, broker: str
+    database_url: str, topics: TopicScheme, client_prefix: str, port: int, broker: str, state_dir: Path
 ) -> tuple[dict[str, str], str]:
     setup = platform_process_setup(database_url, topics.root, client_prefix)
     env = dict(setup.env)
     # This test is about the embedded broker, whatever test broker the machine offers.
     env.pop("OPASKA_MQTT_URL", None)
     env.pop("OPASKA_MQTT_ALLOW_INSECURE_BROKER", None)
-    env.update(OPASKA_MQTT_EMBEDDED_PORT=str(port), OPASKA_MQTT_EMBEDDED_BROKER=broker)
+    env.update(
+        OPASKA_MQTT_EMBEDDED_PORT=str(port),
+        OPASKA_MQTT_EMBEDDED_BROKER=broker,
+        OPASKA_MQTT_EMBEDDED_STATE_DIR=str(state_dir),
+    )
     return env, setup.console_url
 
 
@@ -149,9 +134,9 @@ async def test_opaska_run_supervises_its_mosquitto(
 ) -> None:
     need_program("mosquitto")
     band = await seed_resident_with_band(sessions, clock)
-    env, console = _env(database_url, topics, client_prefix, band_port, "mosquitto")
+    env, console = _env(database_url, topics, client_prefix, band_port, "mosquitto", tmp_path)
     log_path = tmp_path / "opaska-run.log"
-    workdir = REPO / "var" / f"mosquitto-{band_port}"
+    workdir = tmp_path / f"mosquitto-{band_port}"
     with opaska_process(["run"], env, log_path) as process:
         await wait_healthy(console, process, log_path)
         first = await _log_match(log_path, _STARTED)
@@ -193,7 +178,7 @@ async def test_mosquitto_ends_with_a_killed_opaska(
 ) -> None:
     """Even when opaska cannot stop it (SIGKILL), no orphaned Mosquitto keeps the port."""
     need_program("mosquitto")
-    env, console = _env(database_url, topics, client_prefix, band_port, "auto")
+    env, console = _env(database_url, topics, client_prefix, band_port, "auto", tmp_path)
     log_path = tmp_path / "opaska-run.log"
     with opaska_process(["run"], env, log_path) as process:
         await wait_healthy(console, process, log_path)
@@ -209,7 +194,7 @@ async def test_mosquitto_ends_with_a_killed_opaska(
 async def test_amqtt_says_it_is_for_demos(
     database_url: str, topics: TopicScheme, client_prefix: str, band_port: int, tmp_path: Path
 ) -> None:
-    env, console = _env(database_url, topics, client_prefix, band_port, "amqtt")
+    env, console = _env(database_url, topics, client_prefix, band_port, "amqtt", tmp_path)
     log_path = tmp_path / "opaska-run.log"
     with opaska_process(["run"], env, log_path) as process:
         await wait_healthy(console, process, log_path)

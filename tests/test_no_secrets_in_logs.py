@@ -29,7 +29,7 @@ from simulator.lab.processes import opaska_env, wait_healthy
 from simulator.lab.staff import PASSWORD, create_staff, log_in
 from tests.conftest import TEST_MQTT_URL
 from tests.support.processes import opaska_process
-from tests.support.require import free_port
+from tests.support.require import free_port, free_port_pair
 from tests.support.seed import seed_resident_with_band
 
 pytestmark = [
@@ -111,7 +111,7 @@ async def test_no_secret_reaches_the_log(
             env["OPASKA_MQTT_ALLOW_INSECURE_BROKER"] = "true"  # the machine's test Mosquitto: a lab
             endpoint = parse_mqtt_url(TEST_MQTT_URL)
         else:
-            broker_port = free_port()
+            broker_port = free_port_pair()
             env["OPASKA_MQTT_EMBEDDED_PORT"] = str(broker_port)
             endpoint = parse_mqtt_url(f"mqtt://127.0.0.1:{broker_port}")
 

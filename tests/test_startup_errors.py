@@ -10,7 +10,7 @@ import pytest
 
 from simulator.lab.processes import opaska_env
 from tests.support.processes import last_line, opaska_run_to_exit
-from tests.support.require import free_port
+from tests.support.require import free_port, free_port_pair
 
 
 def _opaska(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
@@ -55,7 +55,7 @@ def test_taken_port_is_named_with_the_way_out(tmp_path: Path, what: str, variabl
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         taken = squatter.getsockname()[1]
-        ports = {"OPASKA_MQTT_EMBEDDED_PORT": str(free_port()), "OPASKA_CONSOLE_PORT": str(free_port())}
+        ports = {"OPASKA_MQTT_EMBEDDED_PORT": str(free_port_pair()), "OPASKA_CONSOLE_PORT": str(free_port())}
         ports[variable] = str(taken)
         result = _opaska(["run"], OPASKA_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/o.db", **ports)
     assert result.returncode == 1

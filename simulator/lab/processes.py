@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,6 +18,8 @@ REPO = Path(__file__).resolve().parent.parent.parent
 def opaska_env(**overrides: str) -> dict[str, str]:
     """This process's environment without any OPASKA_ setting of its own, plus `overrides`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPASKA_")}
+    # A lab's embedded brokers keep their files out of the checkout's var/ (one directory per port).
+    env["OPASKA_MQTT_EMBEDDED_STATE_DIR"] = str(Path(tempfile.gettempdir()) / "opaska-lab-brokers")
     env.update(overrides)
     return env
 

@@ -18,7 +18,7 @@ import pytest
 
 from simulator.lab.processes import wait_healthy
 from tests.support.processes import opaska_process, platform_process_setup
-from tests.support.require import free_port
+from tests.support.require import free_port_pair
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.faults]
 
@@ -47,7 +47,7 @@ async def test_closed_and_idle_connections_are_let_go(
 ) -> None:
     setup = platform_process_setup(database_url, "fd/opaska/v1", client_prefix)
     env = {key: value for key, value in setup.env.items() if key != "OPASKA_MQTT_URL"}
-    port = free_port()
+    port = free_port_pair()
     env |= {
         # The connect gate under test is the amqtt broker's (embedded_connect_timeout_s); with
         # Mosquitto installed `opaska run` would start that instead, in a process of its own.

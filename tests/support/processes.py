@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.lab.ports import free_port
+from simulator.lab.ports import free_port, free_port_pair
 from simulator.lab.processes import REPO, opaska_env
 
 
@@ -49,7 +49,7 @@ def platform_process_setup(database_url: str, topic_root: str, client_prefix: st
         env["OPASKA_MQTT_ALLOW_INSECURE_BROKER"] = "true"
         broker_url = test_broker
     else:
-        broker_port = free_port()
+        broker_port = free_port_pair()
         env["OPASKA_MQTT_EMBEDDED_PORT"] = str(broker_port)
         broker_url = f"mqtt://127.0.0.1:{broker_port}"
     return PlatformProcessSetup(env, f"http://127.0.0.1:{console_port}", broker_url)

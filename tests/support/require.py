@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from simulator.lab.ports import find_program, free_port
+from simulator.lab.ports import find_program, free_port, free_port_pair
 
-__all__ = ["REQUIRE_ALL", "free_port", "need", "need_program"]
+__all__ = ["REQUIRE_ALL", "free_port", "free_port_pair", "need", "need_program"]
 
 REQUIRE_ALL = os.environ.get("OPASKA_REQUIRE_ALL") == "1"
 

@@ -81,12 +81,10 @@ StoreBatch = Callable[[list[BatchItem]], Awaitable[list[AlarmStored | Rejection]
 async def store_batch_until_committed(
     store_batch: StoreBatch, store: Store, batch: list[BatchItem]
 ) -> list[AlarmStored | Rejection]:
-    """Store the batch in one transaction; one that keeps failing is split in halves (in order), down
-    to single messages stored as `store_until_committed` does: a database outage is waited out, and
-    a message the database refuses holds up only itself."""
-    if len(batch) == 1:
-        message, item = batch[0]
-        return [await store_until_committed(store, message, item)]
+    """Store the batch in one transaction, set-based, even a batch of one (a lone SOS: the latency
+    path). One that keeps failing is split in halves (in order), down to single messages stored as
+    `store_until_committed` does: a database outage is waited out, and a message the database
+    refuses holds up only itself."""
     backoff = Backoff(first_s=0.2, max_s=5.0)
     failures = 0
     while failures < FAILURES_BEFORE_MINIMAL_PAYLOAD:
@@ -104,6 +102,9 @@ async def store_batch_until_committed(
                 log.exception("storing a batch of %d alarm messages failed", len(batch))
                 break
             await asyncio.sleep(backoff.next_delay())
+    if len(batch) == 1:
+        message, item = batch[0]
+        return [await store_until_committed(store, message, item)]
     half = len(batch) // 2
     return [
         *await store_batch_until_committed(store_batch, store, batch[:half]),

@@ -26,7 +26,7 @@ from core import health
 from core.clock import Clock
 from core.mqtt.client import AsyncMqttClient, IncomingMessage, MqttError
 from core.mqtt.endpoint import MqttEndpoint
-from core.mqtt.reconnect import stay_connected
+from core.mqtt.reconnect import platform_backoff, stay_connected
 from core.settings import AlarmSettings, BandSettings
 from gateway.alarm_batch import CancelRules
 from gateway.alarm_commit import BatchItem, log_stored, store_batch_until_committed
@@ -169,13 +169,20 @@ class Gateway:
         async with asyncio.TaskGroup() as tasks:
             watch(
                 tasks.create_task(
-                    stay_connected(self._client, on_connected=self._subscribe, already_connected=True),
+                    stay_connected(
+                        self._client, on_connected=self._subscribe, already_connected=True, backoff=platform_backoff()
+                    ),
                     name="gateway-connection",
                 )
             )
             watch(
                 tasks.create_task(
-                    stay_connected(self._alarm_client, on_connected=self._subscribe_alarms, already_connected=True),
+                    stay_connected(
+                        self._alarm_client,
+                        on_connected=self._subscribe_alarms,
+                        already_connected=True,
+                        backoff=platform_backoff(),
+                    ),
                     name="gateway-alarm-connection",
                 )
             )

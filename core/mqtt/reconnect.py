@@ -30,6 +30,13 @@ class Backoff:
         self._attempt = 0
 
 
+def platform_backoff() -> Backoff:
+    """For the platform's own few connections (the gateway's lanes): a broker restart takes a
+    fraction of a second, and alarms wait in the broker until the gateway is back, so it tries
+    again within tens of milliseconds. Only bands, thousands of them, need the wide spread."""
+    return Backoff(first_s=0.05, max_s=5.0)
+
+
 async def stay_connected(
     client: AsyncMqttClient,
     *,

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db.base import Base, BigId, Json, UtcDateTime
@@ -67,6 +67,39 @@ class Contact(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
     resident: Mapped[Resident] = relationship(lazy="raise", back_populates="contacts")
+
+
+class PlanStepKind(StrEnum):
+    """What an operator does at one step of an action plan."""
+
+    CALL_RESIDENT = "call_resident"  # call the resident back
+    CALL_CONTACT = "call_contact"  # a named contact (a resident's plan only)
+    CALL_KEY_HOLDER = "call_key_holder"  # whoever among the contacts has a key
+    KEY_SAFE = "key_safe"  # give the key-safe code to whoever goes in
+    MEDICAL = "medical"  # tell the ambulance the medical facts
+    EMERGENCY = "emergency"  # call 112 / the ambulance
+    INSTRUCTION = "instruction"  # free words: "wnuczka ma klucz, mieszka piętro niżej"
+
+
+class ActionPlanStep(Base):
+    """One step of the plan an operator follows on an alarm: a resident's own plan, or the default
+    plan of a municipality for residents who have none."""
+
+    __tablename__ = "action_plan_step"
+    __table_args__ = (
+        CheckConstraint("(resident_id IS NULL) <> (municipality_id IS NULL)", name="one_owner"),
+        Index("ix_action_plan_step_resident_id_position", "resident_id", "position"),
+        Index("ix_action_plan_step_municipality_id_position", "municipality_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"))
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class BandAdapter(StrEnum):

@@ -55,6 +55,7 @@ from gateway.topics import TopicScheme
 from opaska.console_app import console_app
 from registry import service
 from registry.bands import register_band_without_credentials
+from registry.model import ActionPlanStep, PlanStepKind
 from registry.traffic.dead_letters import DeadLetterEntry, keep_dead_letters
 from simulator.lab.staff import Login, StaffMember, create_staff, log_in
 from tests.support.alarms import take_in
@@ -109,10 +110,14 @@ class Side:
     # A call in progress about the alarm (an operator's, with a recording), and a caller waiting.
     call_id: int = 0
     incoming_call_id: int = 0
+    # A step of the resident's action plan.
+    step_id: int = 0
 
     def path_params(self) -> dict[str, object]:
         return {
             "alarm_id": self.alarm_id,
+            "municipality_id": self.municipality_id,
+            "step_id": self.step_id,
             "resident_id": self.resident_id,
             "contact_id": self.contact_id,
             "band_id": self.band_id,
@@ -255,6 +260,10 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/alarms/{alarm_id}"): api(*ANY, scoped=True),
     ("GET", "/api/alarms/{alarm_id}/medical"): api(*HANDLERS, scoped=True),
     ("GET", "/api/alarms/{alarm_id}/key-safe"): api(*HANDLERS, scoped=True),
+    ("GET", "/api/alarms/{alarm_id}/plan"): api(*ANY, scoped=True),
+    ("POST", "/api/alarms/{alarm_id}/plan/steps/{step_id}"): api(
+        *HANDLERS, scoped=True, body=lambda _: {"status": "done", "outcome": "odebrała"}
+    ),
     ("POST", "/api/alarms/{alarm_id}/claim"): api(*HANDLERS, scoped=True),
     ("POST", "/api/alarms/{alarm_id}/release"): api(*HANDLERS, scoped=True),
     ("POST", "/api/alarms/{alarm_id}/notes"): api(*HANDLERS, scoped=True, body=lambda _: {"note": "dzwonię"}),
@@ -339,6 +348,17 @@ ACCESS: dict[tuple[str, str], Rule] = {
         *ANY, scoped=True, query=lambda side: {"municipality_id": side.municipality_id}
     ),
     ("GET", "/api/registry/residents/{resident_id}"): api(*ANY, scoped=True),
+    ("GET", "/api/registry/residents/{resident_id}/plan"): api(*ANY, scoped=True),
+    ("PUT", "/api/registry/residents/{resident_id}/plan"): api(
+        *BAND_READERS,
+        scoped=True,
+        fresh=True,
+        body=lambda _: {"steps": [{"kind": "call_resident"}, {"kind": "emergency"}]},
+    ),
+    ("GET", "/api/registry/municipalities/{municipality_id}/plan"): api(*ANY, scoped=True),
+    ("PUT", "/api/registry/municipalities/{municipality_id}/plan"): api(
+        *MANAGERS, scoped=True, body=lambda _: {"steps": [{"kind": "call_key_holder"}]}
+    ),
     ("POST", "/api/registry/residents"): api(
         *MANAGERS,
         scoped=True,
@@ -514,10 +534,23 @@ async def _seed_side(
             created_at=clock.now(),
             updated_at=clock.now(),
         )
-        session.add_all([talking, waiting])
+        step = ActionPlanStep(
+            resident_id=resident.id, position=1, kind=PlanStepKind.CALL_RESIDENT.value, updated_at=clock.now()
+        )
+        session.add_all([talking, waiting, step])
         await session.flush()
     return Side(
-        municipality_id, code, resident.id, contact.id, band.id, stock.id, alarm_id, tag, talking.id, waiting.id
+        municipality_id,
+        code,
+        resident.id,
+        contact.id,
+        band.id,
+        stock.id,
+        alarm_id,
+        tag,
+        talking.id,
+        waiting.id,
+        step.id,
     )
 
 

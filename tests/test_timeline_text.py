@@ -96,6 +96,35 @@ CASES: list[tuple[str, Event, str, str]] = [
         "Call with the resident: no answer — Anna Nowak",
     ),
     (
+        "action plan step done",
+        _event(
+            "note",
+            {
+                "action": "plan_step",
+                "position": 2,
+                "label": "Zadzwoń do: Ewa Kowalska (córka)",
+                "label_en": "Call: Ewa Kowalska (córka)",
+                "step_status": "done",
+                "outcome": "jedzie, 15 min",
+            },
+            "staff",
+            ANNA,
+        ),
+        "Plan, krok 2: Zadzwoń do: Ewa Kowalska (córka) — zrobione: jedzie, 15 min — Anna Nowak",
+        "Plan, step 2: Call: Ewa Kowalska (córka) — done: jedzie, 15 min — Anna Nowak",
+    ),
+    (
+        "action plan step skipped",
+        _event(
+            "note",
+            {"action": "plan_step", "position": 1, "label": "Zadzwoń do mieszkańca", "step_status": "skipped"},
+            "staff",
+            ANNA,
+        ),
+        "Plan, krok 1: Zadzwoń do mieszkańca — pominięte — Anna Nowak",
+        "Plan, step 1: Zadzwoń do mieszkańca — skipped — Anna Nowak",
+    ),
+    (
         "manual SMS to a relative",
         _event(
             "escalated", {"by_hand": True, "channel": "sms", "targets": ["contacts"], "contact_id": 7}, "staff", ANNA

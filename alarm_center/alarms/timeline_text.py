@@ -53,6 +53,7 @@ TARGETS = {
 }
 ANSWERS = {"going": Words("jedzie (TAK)", "going (YES)"), "cannot": Words("nie może (NIE)", "cannot (NO)")}
 VIA = {"sms": Words("SMS", "SMS"), "voice": Words("klawisz w rozmowie", "keypad")}
+PLAN_STEP_STATUS = {"done": Words("zrobione", "done"), "skipped": Words("pominięte", "skipped")}
 CALL_OUTCOMES = {
     "answered": Words("odebrał(a), rozmawialiśmy", "answered, we talked"),
     "no_answer": Words("nie odbiera", "no answer"),
@@ -151,7 +152,24 @@ def _note(e: Event, lang: Lang) -> str:
             + _by(e, lang)
             + _quoted(e.detail.get("note"))
         )
+    if e.detail.get("action") == "plan_step":
+        return _plan_step(e, lang)
     return Words("Notatka", "Note")(lang) + _by(e, lang) + f": „{e.detail.get('note', '')}”"
+
+
+def _plan_step(e: Event, lang: Lang) -> str:
+    d = e.detail
+    said = _word(PLAN_STEP_STATUS, d.get("step_status"), lang)
+    outcome = d.get("outcome")
+    label_en = d.get("label_en") or d.get("label")
+    return (
+        Words(
+            f"Plan, krok {d.get('position')}: {d.get('label')} — {said}",
+            f"Plan, step {d.get('position')}: {label_en} — {said}",
+        )(lang)
+        + (f": {outcome}" if outcome else "")
+        + _by(e, lang)
+    )
 
 
 def _escalated(e: Event, lang: Lang) -> str:

@@ -16,7 +16,7 @@ from alarm_center.alarms.claim import claim_alarm
 from alarm_center.alarms.detail import AlarmDetail, alarm_detail
 from alarm_center.alarms.installation_alarms import TEST_DETAIL
 from alarm_center.alarms.lifecycle import TEST_OUTCOMES, Actor, Move, MoveRefused, MoveResult, Refusal, apply_move
-from alarm_center.alarms.model import Alarm, AlarmStatus
+from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmStatus
 from alarm_center.alarms.readings import KeySafeCode, MedicalNotes, open_key_safe_code, open_medical_notes
 from alarm_center.alarms.views import AlarmView, alarm_views
 from alarm_center.reports.labels import Lang
@@ -83,16 +83,27 @@ async def medical_notes(
 
 @router.get(
     "/api/alarms/{alarm_id}/key-safe",
-    responses={404: {"description": "no key-safe code stored"}, 503: {"description": "no data key configured"}},
+    responses={
+        404: {"description": "no key-safe code stored"},
+        409: {"description": "the alarm is closed"},
+        503: {"description": "no data key configured"},
+    },
 )
 async def key_safe_code(
     alarm_id: DbId, user: AlarmHandler, request: Request, response: Response, session: SessionDep, clock: ClockDep
 ) -> KeySafeCode:
-    """The resident's key-safe code, decrypted. Every opening is recorded in the alarm's timeline."""
+    """The resident's key-safe code, decrypted, on an open alarm only (409 once it is closed: the
+    code opens a door, and a closed alarm needs nobody to go in). Every opening is recorded in the
+    alarm's timeline."""
     response.headers.update(NO_STORE)
     data_key = context_of(request).data_key
     async with session.begin():
         alarm = await visible_alarm(session, user, alarm_id)
+        if alarm.status not in OPEN_STATUSES:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                detail=f"alarm {alarm_id} is closed: the key-safe code is shown on open alarms only",
+            )
         try:
             code = await open_key_safe_code(
                 session,

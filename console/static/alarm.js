@@ -8,6 +8,7 @@ const ROLE = document.body.dataset.role;
 const USER_ID = Number(document.body.dataset.userId);
 const HANDLES_ALARMS = ROLE === "operator" || ROLE === "supervisor" || ROLE === "administrator";
 let detail = null;
+let plan = null;
 
 function dl(target, pairs) {
   const node = document.getElementById(target);
@@ -62,6 +63,7 @@ function render() {
 
   AlarmContacts.render(detail, { canAct: HANDLES_ALARMS && open && !a.is_test, onNotify: notify });
   AlarmCalls.render(detail, { canAct: HANDLES_ALARMS && open });
+  AlarmPlan.render(plan, { canAct: HANDLES_ALARMS && open, onTick: tickStep });
 
   document.getElementById("timeline").replaceChildren(...[...detail.timeline].reverse().map((entry) =>
     el("li", { className: `t-${entry.type}` }, el("time", { dateTime: entry.at }, clock(entry.at)), " ", entry.text)));
@@ -69,7 +71,7 @@ function render() {
 
 async function load() {
   try {
-    detail = await api("GET", `/api/alarms/${ALARM_ID}`);
+    [detail, plan] = await Promise.all([api("GET", `/api/alarms/${ALARM_ID}`), api("GET", `/api/alarms/${ALARM_ID}/plan`)]);
     show("load-error", "");
     render();
   } catch (error) {
@@ -155,6 +157,12 @@ async function closeAlarm() {
   act("POST", url, { outcome: answer.outcome, note: answer.note }, "Alarm zamknięty.").catch(() => {});
 }
 document.getElementById("close-alarm").addEventListener("click", closeAlarm);
+
+function tickStep(step, status, outcome) {
+  const said = status === "done" ? "zrobiony" : "pominięty";
+  return act("POST", `/api/alarms/${ALARM_ID}/plan/steps/${step.id}`, { status, outcome },
+    `Krok ${step.position} ${said}.`);
+}
 
 async function notify(contact, channel) {
   const title = channel === "sms" ? `Wysłać SMS do: ${contact.name}?` : `Komunikat głosowy do: ${contact.name}?`;

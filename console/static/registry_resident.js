@@ -9,6 +9,12 @@
   const ROLE = document.body.dataset.role;
   const MANAGES = ROLE === "supervisor" || ROLE === "administrator";
   let detail = null;
+  // Technicians (at installation), supervisors and administrators: everyone who opens this page.
+  const plan = PlanEditor.start({
+    url: `/api/registry/residents/${RESIDENT_ID}/plan`,
+    contacts: () => (detail ? detail.contacts : []),
+    editable: ["technician", "supervisor", "administrator"].includes(ROLE),
+  });
 
   function done(text) { show("action-error", ""); show("action-done", text); }
   function failed(error) { show("action-done", ""); show("action-error", errorText(error)); }
@@ -78,6 +84,7 @@
   }
 
   function renderContacts(contacts) {
+    plan.redraw();
     const ids = contacts.map((c) => c.id);
     $("contacts").tBodies[0].replaceChildren(...contacts.map((c, index) => {
       const actions = el("td", { className: "contact-actions" });
@@ -121,6 +128,7 @@
     try {
       detail = await api("GET", `/api/registry/residents/${RESIDENT_ID}`);
       render();
+      await plan.load();
       show("load-error", "");
     } catch (error) {
       show("load-error", errorText(error));

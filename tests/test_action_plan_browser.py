@@ -1,0 +1,104 @@
+"""An action plan, set by a supervisor and followed by an operator, in a real browser (Debian's
+Chromium driven by Playwright) against `opaska run` as a process, the SOS pressed over real MQTT.
+
+The supervisor builds the resident's plan on the resident's page (a call to the resident, a call to
+a named relative, an instruction); a band presses SOS; the operator, with the alarm open, sees the
+plan as a checklist with the next step marked, ticks the first step done with a few words and
+skips the second; each tick is in the alarm's history at once. Screenshots in
+test-artifacts/screenshots/ (plan-editor.png, plan-checklist.png).
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from core.mqtt.endpoint import parse_mqtt_url
+from gateway.topics import TopicScheme
+from simulator.band import RepeatPolicy, VirtualBand
+from tests.conftest import TEST_MQTT_URL
+from tests.support.browser import RECONNECTING, SCREENSHOTS, browser, no_script_errors
+from tests.test_console_browser import Platform, platform
+from tests.test_console_technician_browser import log_in
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.e2e, pytest.mark.timeout(240)]
+__all__ = ["browser", "platform"]  # fixtures: Chromium, and opaska run with a seeded band and staff
+
+EXPECT_TIMEOUT_MS = 15_000
+
+
+async def test_a_supervisor_sets_a_plan_and_an_operator_follows_it(
+    platform: Platform, browser: Browser, topics: TopicScheme
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    resident_page = f"/registry/residents/{platform.seeded.resident_id}"
+    page = await log_in(browser, platform, platform.supervisor, resident_page)
+    # The refused save below is a 422 the browser reports on its console; nothing else may be.
+    with no_script_errors(page, expected=(*RECONNECTING, "status of 422")):
+        await expect(page.locator("#plan-source")).to_contain_text("Brak planu")
+        for _ in range(3):
+            await page.click("#plan-add")
+        steps = page.locator("#plan-list > li")
+        await expect(steps).to_have_count(3)
+        await steps.nth(1).locator("select").first.select_option("call_contact")
+        await page.locator("#plan-list > li").nth(1).locator("select").nth(1).select_option(label="Anna Kowalska")
+        await steps.nth(2).locator("select").first.select_option("instruction")
+        # An empty instruction is refused, naming the step.
+        await page.click("#plan-save")
+        await expect(page.locator("#plan-error")).to_contain_text("Krok 3: polecenie nie może być puste")
+        await steps.nth(2).locator("input").fill("Wnuczka ma klucz, mieszka piętro niżej")
+        await page.click("#plan-save")
+        await expect(page.locator("#plan-done")).to_have_text("Plan zapisany.")
+        await expect(page.locator("#plan-source")).to_have_text("Plan własny mieszkańca.")
+        await page.locator("#plan-card").screenshot(path=str(SCREENSHOTS / "plan-editor.png"))
+
+    band = VirtualBand(
+        parse_mqtt_url(platform.endpoint_url),
+        topics,
+        platform.seeded.serial,
+        password=platform.seeded.secret,
+        protocol="5" if TEST_MQTT_URL else "3.1.1",
+        repeat=RepeatPolicy(3, 10),
+    )
+    await band.start()
+    try:
+        alarm_id = int((await band.press("sos", timeout=20))["alarm_id"])
+    finally:
+        await band.stop()
+
+    page = await log_in(browser, platform, platform.operator, f"/alarms/{alarm_id}")
+    with no_script_errors(page, expected=RECONNECTING):
+        await page.click("#claim")
+        await expect(page.locator("#alarm-state")).to_contain_text("przyjął: Anna Nowak")
+        steps = page.locator("#plan-steps > li")
+        await expect(steps).to_have_count(3)
+        await expect(page.locator("#plan-source")).to_have_text("Plan mieszkańca · zostało 3 z 3")
+        await expect(steps.nth(0)).to_contain_text("Zadzwoń do mieszkańca")
+        await expect(steps.nth(0)).to_have_class("plan-step todo next")
+        await expect(steps.nth(1)).to_contain_text("Zadzwoń do: Anna Kowalska")
+        await expect(steps.nth(1).locator("a.phone")).to_have_text("+48601234567")
+        await expect(steps.nth(2)).to_contain_text("Wnuczka ma klucz, mieszka piętro niżej")
+
+        await steps.nth(0).locator("input").fill("nie odbiera")
+        await steps.nth(0).get_by_role("button", name="Pomiń").click()
+        await expect(page.locator("#action-done")).to_have_text("Krok 1 pominięty.")
+        await steps.nth(1).locator("input").fill("jedzie, będzie za 15 min")
+        # The page redraws on every event of the alarm (here a note): what is typed stays.
+        await page.fill("#note", "Córka oddzwoni.")
+        await page.click("#note-form button[type=submit]")
+        await expect(page.locator("#timeline")).to_contain_text("Córka oddzwoni.")
+        await expect(steps.nth(1).locator("input")).to_have_value("jedzie, będzie za 15 min")
+        await steps.nth(1).get_by_role("button", name="Zrobione").click()
+        await expect(page.locator("#action-done")).to_have_text("Krok 2 zrobiony.")
+        await expect(page.locator("#plan-source")).to_have_text("Plan mieszkańca · zostało 1 z 3")
+        await expect(steps.nth(2)).to_have_class("plan-step todo next")
+        await expect(steps.nth(1).locator(".plan-state")).to_contain_text("zrobione")
+        timeline = page.locator("#timeline")
+        await expect(timeline).to_contain_text(
+            "Plan, krok 1: Zadzwoń do mieszkańca — pominięte: nie odbiera — Anna Nowak"
+        )
+        await expect(timeline).to_contain_text(
+            "Plan, krok 2: Zadzwoń do: Anna Kowalska — zrobione: jedzie, będzie za 15 min — Anna Nowak"
+        )
+        await page.screenshot(path=str(SCREENSHOTS / "plan-checklist.png"), full_page=True)

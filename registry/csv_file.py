@@ -15,6 +15,7 @@ from datetime import date, datetime
 from pydantic import computed_field
 
 from registry import validation
+from registry.csv_plan import PLAN_COLUMN, read_plan
 from registry.errors import RegistryError
 from registry.identifiers import check_serial, normalise_imei
 
@@ -42,6 +43,7 @@ class Problem:
 
 @dataclass
 class ContactRow:
+    number: int  # N of its kontaktN_ columns, which the plan's kontaktN names
     name: str
     phone: str
     relation: str
@@ -61,6 +63,8 @@ class ResidentRow:
     language: str
     access_notes: str
     contacts: list[ContactRow] = field(default_factory=list)
+    # (kind, contact number in the row, instruction text), in order: see csv_plan.
+    plan: list[tuple[str, int | None, str]] = field(default_factory=list)
     band_serial: str | None = None
     band_imei: str | None = None
     band_model: str = ""
@@ -167,7 +171,7 @@ def _header_problems(header: list[str]) -> list[Problem]:
         if column in seen:
             problems.append(Problem(1, column, "kolumna powtórzona"))
         seen.add(column)
-        if column and column not in known and not CONTACT_COLUMN.match(column):
+        if column and column not in known and not CONTACT_COLUMN.match(column) and not PLAN_COLUMN.match(column):
             problems.append(Problem(1, column, "nieznana kolumna (literówka? lista kolumn: docs/registry-import.md)"))
     return problems
 
@@ -198,6 +202,7 @@ def _read_row(reader: _RowReader, *, today: date) -> ResidentRow:
         contact = _read_contact(reader, number)
         if contact is not None:
             row.contacts.append(contact)
+    row.plan = read_plan(reader.values, {c.number for c in row.contacts}, reader.problem)
     serial = reader.checked("opaska_numer", check_serial)
     imei = reader.checked("opaska_imei", normalise_imei)
     row.band_serial, row.band_imei = serial, imei
@@ -223,6 +228,7 @@ def _read_contact(reader: _RowReader, number: int) -> ContactRow | None:
         reader.problem(prefix + "klucz", f"wpisz tak lub nie (jest {key_text!r})")
     language = reader.checked(prefix + "jezyk", lambda v: validation.language(v, field=prefix + "jezyk"))
     return ContactRow(
+        number=number,
         name=name,
         phone=checked_phone or "",
         relation=reader.text(prefix + "relacja", max_length=50),

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
-from registry import bands, contacts, residents
+from registry import action_plans, bands, contacts, residents
+from registry.action_plans import StepInput
 from registry.csv_file import MAX_BYTES, ImportReport, Problem, ResidentRow, parse
 from registry.model import Band, Municipality, Resident
 
@@ -117,8 +118,9 @@ async def import_csv(
             access_notes=row.access_notes,
         )
         report.residents += 1
+        contact_ids: dict[int, int] = {}
         for contact in row.contacts:
-            await contacts.add_contact(
+            added = await contacts.add_contact(
                 session,
                 clock,
                 resident_id=resident.id,
@@ -128,7 +130,14 @@ async def import_csv(
                 has_key=contact.has_key,
                 language=contact.language,
             )
+            contact_ids[contact.number] = added.id
             report.contacts += 1
+        if row.plan:
+            steps = [
+                StepInput(kind, contact_ids[number] if number is not None else None, text)
+                for kind, number, text in row.plan
+            ]
+            await action_plans.set_resident_plan(session, clock, resident_id=resident.id, steps=steps)
         if row.band_serial or row.band_imei:
             await bands.register_band_without_credentials(
                 session,

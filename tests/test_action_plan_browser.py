@@ -33,10 +33,27 @@ async def test_a_supervisor_sets_a_plan_and_an_operator_follows_it(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     resident_page = f"/registry/residents/{platform.seeded.resident_id}"
-    page = await log_in(browser, platform, platform.supervisor, resident_page)
+    page = await log_in(browser, platform, platform.supervisor, "/registry")
     # The refused save below is a 422 the browser reports on its console; nothing else may be.
     with no_script_errors(page, expected=(*RECONNECTING, "status of 422")):
-        await expect(page.locator("#plan-source")).to_contain_text("Brak planu")
+        # The municipality's default plan first: for residents without a plan of their own.
+        await page.click("#default-plan-toggle")
+        await expect(page.locator("#plan-source")).to_contain_text("Gmina nie ma planu domyślnego")
+        await page.click("#plan-add")
+        await page.click("#plan-add")
+        default_steps = page.locator("#plan-list > li")
+        await expect(default_steps.nth(0).locator("select option")).not_to_contain_text(["Zadzwoń do osoby bliskiej…"])
+        await default_steps.nth(1).locator("select").select_option("emergency")
+        await page.click("#plan-save")
+        await expect(page.locator("#plan-done")).to_have_text("Plan zapisany.")
+        await page.locator("#default-plan").screenshot(path=str(SCREENSHOTS / "plan-default.png"))
+
+        await page.goto(platform.base + resident_page)
+        await expect(page.locator("#plan-source")).to_contain_text("obowiązuje plan domyślny gminy")
+        steps = page.locator("#plan-list > li")
+        await expect(steps).to_have_count(2)
+        for _ in range(2):
+            await steps.nth(0).get_by_role("button", name="Usuń").click()
         for _ in range(3):
             await page.click("#plan-add")
         steps = page.locator("#plan-list > li")

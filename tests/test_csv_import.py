@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import FakeClock
-from registry import municipalities
+from registry import action_plans, municipalities
 from registry.csv_import import ImportReport, import_csv
 from registry.model import Band, BandStatus, Contact, Resident
 from simulator.lab.processes import REPO
@@ -184,3 +184,32 @@ async def test_import_from_the_command_line(
     assert done.returncode == 0, done.stderr
     assert "zapisano: mieszkańców 1, kontaktów 0, opasek 0" in done.stdout
     assert await _counts(sessions) == (1, 0, 0)
+
+
+async def test_the_action_plan_columns(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -> None:
+    await _wroclaw(sessions, clock)
+    header = (
+        "gmina;imie;nazwisko;kontakt1_imie_nazwisko;kontakt1_telefon;kontakt2_imie_nazwisko;kontakt2_telefon;"
+        "plan_krok1;plan_krok2;plan_krok3;plan_krok4"
+    )
+    row = "Wrocław;Jan;Lis;Ewa Lis;601 234 567;Adam Lis;601 234 568;mieszkaniec;kontakt2;Klucz u sąsiadki spod 5;112"
+    good = f"{header}\n{row}\n"
+    report = await _import(sessions, clock, good.encode(), dry_run=False)
+    assert report.problems == []
+    assert report.written
+    async with sessions() as session:
+        resident = (await session.execute(select(Resident).where(Resident.last_name == "Lis"))).scalar_one()
+        plan = await action_plans.resident_plan(session, resident.id)
+        adam = (await session.execute(select(Contact).where(Contact.name == "Adam Lis"))).scalar_one()
+    assert [(s.position, s.kind, s.contact_id, s.text) for s in plan] == [
+        (1, "call_resident", None, ""),
+        (2, "call_contact", adam.id, ""),
+        (3, "instruction", None, "Klucz u sąsiadki spod 5"),
+        (4, "emergency", None, ""),
+    ]
+
+    bad = f"{header}\nWrocław;Ola;Sowa;Ewa Sowa;601 234 567;;;mieszkaniec;kontakt3;;\n"
+    report = await _import(sessions, clock, bad.encode(), dry_run=True)
+    assert [str(p) for p in report.problems] == [
+        "wiersz 2, kolumna plan_krok2: w wierszu nie ma kontaktu 3 (kolumny kontakt3_…)"
+    ]

@@ -1,5 +1,6 @@
-// The action-plan editor (a resident's page): the steps an operator follows on this resident's
-// alarm, in order. Saved whole; an empty plan means the municipality's default plan applies.
+// The action-plan editor: a resident's plan (their page) or a municipality's default plan (the
+// registry, for supervisors): the steps an operator follows on an alarm, in order. Saved whole;
+// an empty resident plan means the municipality's default plan applies.
 "use strict";
 const PlanEditor = (() => {
   const { api, el, show } = Opaska;
@@ -28,8 +29,16 @@ const PlanEditor = (() => {
     }).join("; ");
   }
 
-  function start({ url, contacts, editable }) {
+  const DEFAULT_SOURCES = {
+    municipality: "Plan domyślny gminy: obowiązuje przy alarmach mieszkańców bez planu własnego.",
+    none: "Gmina nie ma planu domyślnego. Dodaj kroki i zapisz.",
+  };
+
+  // url: () => the plan's API address; forMunicipality: a default plan (no named relatives).
+  function start({ url, contacts = () => [], editable, forMunicipality = false }) {
     const list = document.getElementById("plan-list");
+    const kinds = Object.entries(KINDS).filter(([code]) => !(forMunicipality && code === "call_contact"));
+    const sources = forMunicipality ? DEFAULT_SOURCES : SOURCES;
     let steps = [];
 
     function contactSelect(step) {
@@ -49,7 +58,7 @@ const PlanEditor = (() => {
         return el("li", {}, words);
       }
       const kind = el("select", { ariaLabel: `Rodzaj kroku ${index + 1}` },
-        ...Object.entries(KINDS).map(([code, label]) => el("option", { value: code, selected: code === step.kind }, label)));
+        ...kinds.map(([code, label]) => el("option", { value: code, selected: code === step.kind }, label)));
       kind.addEventListener("change", () => { step.kind = kind.value; draw(); });
       const text = el("input", {
         type: "text", maxLength: 500, value: step.text || "", ariaLabel: `Treść kroku ${index + 1}`,
@@ -69,9 +78,10 @@ const PlanEditor = (() => {
     }
 
     function shown(plan) {
-      document.getElementById("plan-source").textContent = SOURCES[plan.source] || "";
+      document.getElementById("plan-source").textContent = sources[plan.source] || "";
       steps = plan.steps.map((s) => ({ kind: s.kind, contact_id: s.contact_id, text: s.text }));
-      document.getElementById("plan-reset").hidden = plan.source !== "resident";
+      const reset = document.getElementById("plan-reset");
+      if (reset) reset.hidden = plan.source !== "resident";
       draw();
     }
 
@@ -79,7 +89,7 @@ const PlanEditor = (() => {
       show("plan-error", "");
       show("plan-done", "");
       try {
-        shown(await api("PUT", url, body));
+        shown(await api("PUT", url(), body));
         show("plan-done", said);
       } catch (error) {
         show("plan-error", stepError(error));
@@ -95,12 +105,13 @@ const PlanEditor = (() => {
       document.getElementById("plan-save").addEventListener("click", () =>
         save({ steps: steps.map((s) => ({ kind: s.kind, contact_id: s.kind === "call_contact" ? s.contact_id : null, text: s.text || "" })) },
           "Plan zapisany."));
-      document.getElementById("plan-reset").addEventListener("click", () =>
-        save({ steps: [] }, "Plan własny usunięty: obowiązuje plan domyślny gminy."));
+      const reset = document.getElementById("plan-reset");
+      if (reset) reset.addEventListener("click", () => save({ steps: [] }, "Plan własny usunięty: obowiązuje plan domyślny gminy."));
     }
     return {
       async load() {
-        try { shown(await api("GET", url)); } catch (error) { show("plan-error", stepError(error)); }
+        show("plan-done", "");
+        try { shown(await api("GET", url())); } catch (error) { show("plan-error", stepError(error)); }
       },
       redraw: draw,
     };

@@ -111,6 +111,20 @@
       el("td", {}, p.row || "plik"), el("td", {}, p.column || "–"), el("td", {}, p.message))));
   }
 
+  // A supervisor's municipality default plan, one municipality at a time.
+  function setUpDefaultPlan() {
+    if (!$("plan-municipality")) return;
+    const listed = municipalities($("plan-municipality"));
+    const plan = PlanEditor.start({
+      url: () => `/api/registry/municipalities/${$("plan-municipality").value}/plan`, editable: true, forMunicipality: true,
+    });
+    $("default-plan-toggle").addEventListener("click", async () => {
+      $("default-plan").hidden = !$("default-plan").hidden;
+      if (!$("default-plan").hidden) { await listed; await plan.load(); }
+    });
+    $("plan-municipality").addEventListener("change", () => plan.load());
+  }
+
   function setUpImport() {
     const form = $("import-form");
     if (!form) return;
@@ -145,6 +159,7 @@
   document.addEventListener("DOMContentLoaded", async () => {
     setUpResidentForm();
     setUpImport();
+    setUpDefaultPlan();
     $("search").addEventListener("input", () => later(loadResidents));
     $("municipality").addEventListener("change", loadResidents);
     $("inactive").addEventListener("change", loadResidents);
@@ -158,6 +173,7 @@
         await municipalities($("r-municipality"));
         if (list.length === 1) $("r-municipality").value = String(list[0].id);
       }
+
     } catch (error) {
       show("load-error", errorText(error));
     }

@@ -11,7 +11,7 @@
   let detail = null;
   // Technicians (at installation), supervisors and administrators: everyone who opens this page.
   const plan = PlanEditor.start({
-    url: `/api/registry/residents/${RESIDENT_ID}/plan`,
+    url: () => `/api/registry/residents/${RESIDENT_ID}/plan`,
     contacts: () => (detail ? detail.contacts : []),
     editable: ["technician", "supervisor", "administrator"].includes(ROLE),
   });

@@ -72,6 +72,7 @@ class Outcome(StrEnum):
     CARER_SENT = "carer_sent"
     AMBULANCE_CALLED = "ambulance_called"  # 112
     NO_CONTACT_HELP_DISPATCHED = "no_contact_help_dispatched"
+    FORCED_ENTRY = "forced_entry"  # police or fire brigade opened the door
     TECHNICAL_FAULT = "technical_fault"  # both classes: the band raised it by fault
     # Set by the resident's cancel; also an operator's choice after verifying a cancel by a call.
     CANCELLED_BY_RESIDENT = "cancelled_by_resident"
@@ -126,6 +127,7 @@ RESOLVE_OUTCOMES: Mapping[AlarmClass, frozenset[Outcome]] = {
             Outcome.CARER_SENT,
             Outcome.AMBULANCE_CALLED,
             Outcome.NO_CONTACT_HELP_DISPATCHED,
+            Outcome.FORCED_ENTRY,
             Outcome.TECHNICAL_FAULT,
             Outcome.CANCELLED_BY_RESIDENT,
         }

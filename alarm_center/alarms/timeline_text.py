@@ -154,7 +154,47 @@ def _note(e: Event, lang: Lang) -> str:
         )
     if e.detail.get("action") == "plan_step":
         return _plan_step(e, lang)
+    if e.detail.get("action") == "ladder":
+        return _ladder(e, lang) + _by(e, lang)
     return Words("Notatka", "Note")(lang) + _by(e, lang) + f": „{e.detail.get('note', '')}”"
+
+
+NO_CONTACT = {
+    "no_answer": Words("mieszkaniec nie odbiera", "the resident does not answer"),
+    "band_silent": Words("brak odpowiedzi przez opaskę", "no answer through the band"),
+    "other": Words("brak kontaktu", "no contact"),
+}
+SERVICES = {
+    "ambulance": Words("pogotowie (ZRM)", "ambulance"),
+    "police": Words("policja", "police"),
+    "fire": Words("straż pożarna", "fire brigade"),
+}
+
+
+def _ladder(e: Event, lang: Lang) -> str:
+    d = e.detail
+    rung = d.get("rung")
+    remark = f" — {d['remark']}" if d.get("remark") else ""
+    if rung == "started":
+        why = _word(NO_CONTACT, d.get("reason"), lang)
+        return Words(f"Brak kontaktu z mieszkańcem: {why}", f"Resident cannot be reached: {why}")(lang) + remark
+    if rung == "going":
+        eta = d.get("eta_min")
+        when = Words(f", będzie za ok. {eta} min", f", there in about {eta} min")(lang) if eta else ""
+        return Words(f"Jedzie: {d.get('who')}", f"On the way: {d.get('who')}")(lang) + when + remark
+    if rung == "nobody":
+        return (
+            Words("Nikt z kluczem ani opiekun nie może pojechać", "Nobody with a key and no responder can go")(lang)
+            + remark
+        )
+    if rung == "dispatched":
+        service = _word(SERVICES, d.get("service"), lang)
+        number = d.get("reference")
+        reference = Words(f", nr zgłoszenia {number}", f", reference {number}")(lang) if number else ""
+        return Words(f"Wezwano: {service}", f"Called: {service}")(lang) + reference + remark
+    if rung == "arrived":
+        return Words(f"Pomoc na miejscu: {d.get('who')}", f"Help on site: {d.get('who')}")(lang) + remark
+    return f"ladder {rung}"
 
 
 def _plan_step(e: Event, lang: Lang) -> str:

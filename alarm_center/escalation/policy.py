@@ -79,6 +79,9 @@ class Policy(_Strict):
     # the escalation goes on with the next contact).
     arrival_confirm_s: int = Field(default=1200, ge=30, le=86400)
     arrival_timeout_resumes: bool = False
+    # The no-response ladder (the operator cannot reach the resident): someone with a key or a
+    # responder must be on the way within this long, or the operator calls emergency services.
+    no_response_find_s: int = Field(default=600, ge=60, le=7200)
 
     @model_validator(mode="after")
     def _repeat_in_range(self) -> Self:

@@ -18,6 +18,7 @@ from alarm_center.reports.labels import (
     KINDS,
     NOTIFICATION_STATUSES,
     OUTCOMES,
+    SERVICES,
     Lang,
     label,
     t,
@@ -80,6 +81,8 @@ def rows(report: MonthlyReport, lang: Lang = Lang.PL) -> list[Row]:
                 f"{label(KINDS, lang, kind)}: {label(OUTCOMES, lang, outcome)}",
                 count,
             )
+    for service, count in report.dispatches.items():
+        add(f"dispatches.{service}", f"{t(lang, 'dispatches')}: {label(SERVICES, lang, service)}", count)
     a = report.answer
     add("answer.alarms", t(lang, "answer_alarms"), a.alarms)
     add("answer.claimed", t(lang, "answer_claimed"), a.claimed)

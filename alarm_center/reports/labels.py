@@ -29,6 +29,11 @@ KINDS = {
     },
 }
 
+SERVICES = {
+    Lang.PL: {"ambulance": "pogotowie (ZRM)", "police": "policja", "fire": "straż pożarna"},
+    Lang.EN: {"ambulance": "ambulance", "police": "police", "fire": "fire brigade"},
+}
+
 OUTCOMES = {
     Lang.PL: {
         "false_alarm": "Fałszywy alarm",
@@ -37,6 +42,7 @@ OUTCOMES = {
         "carer_sent": "Wysłano opiekuna",
         "ambulance_called": "Wezwano pogotowie (112)",
         "no_contact_help_dispatched": "Brak kontaktu — wysłano pomoc",
+        "forced_entry": "Wejście siłowe (policja/straż)",
         "technical_fault": "Usterka techniczna",
         "cancelled_by_resident": "Odwołany przez mieszkańca",
         "auto_cleared": "Ustąpił sam",
@@ -55,6 +61,7 @@ OUTCOMES = {
         "carer_sent": "Carer sent",
         "ambulance_called": "Emergency services called (112)",
         "no_contact_help_dispatched": "No contact, help dispatched",
+        "forced_entry": "Forced entry (police/fire)",
         "technical_fault": "Technical fault",
         "cancelled_by_resident": "Cancelled by the resident",
         "auto_cleared": "Cleared by itself",
@@ -131,6 +138,7 @@ TEXT = {
         "alarms_test": "Alarmy testowe (nieliczone)",
         "alarms_kind": "Alarmy wg rodzaju",
         "alarms_outcome": "Alarmy wg rodzaju i wyniku",
+        "dispatches": "Wezwania służb (brak kontaktu z mieszkańcem)",
         "answer": "Czas przyjęcia alarmu (SOS i upadki)",
         "answer_alarms": "Alarmy SOS i upadki",
         "answer_claimed": "Przyjęte przez operatora",
@@ -206,6 +214,7 @@ TEXT = {
         "alarms_test": "Test alarms (not counted)",
         "alarms_kind": "Alarms by kind",
         "alarms_outcome": "Alarms by kind and outcome",
+        "dispatches": "Emergency services called (resident not reachable)",
         "answer": "Answer time (SOS and falls)",
         "answer_alarms": "SOS and fall alarms",
         "answer_claimed": "Claimed by an operator",

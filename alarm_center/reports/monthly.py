@@ -19,8 +19,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alarm_center.alarms.ladder import LADDER, Rung, Service
 from alarm_center.alarms.lifecycle import LIFE, RESOLVE_OUTCOMES, TECH, Outcome, alarm_class, kinds_of
-from alarm_center.alarms.model import Alarm, AlarmStatus
+from alarm_center.alarms.model import Alarm, AlarmEvent, AlarmStatus
 from alarm_center.notify.model import Channel, Notification, NotificationStatus
 from alarm_center.quality import sla
 from core.settings import BandSettings
@@ -155,6 +156,8 @@ class MonthlyReport:
     notifications: dict[str, dict[str, int]]
     notifications_total: int
     days: list[DayLine] = field(default_factory=list)
+    # Emergency services called from the no-response ladder (service -> count), for real alarms.
+    dispatches: dict[str, int] = field(default_factory=dict)
 
 
 async def find_municipality(session: AsyncSession, code: str) -> Municipality:
@@ -304,6 +307,28 @@ def _technical_lines(real: list[Alarm]) -> list[TechnicalLine]:
     return technical
 
 
+async def _dispatches(session: AsyncSession, municipality_id: int, start: datetime, end: datetime) -> dict[str, int]:
+    """Emergency services called in [start, end) for real alarms: service -> count (every service
+    present). Read from the ladder's timeline events, the record of what the operator did."""
+    counts = dict.fromkeys((service.value for service in Service), 0)
+    rows = await session.execute(
+        select(AlarmEvent.detail)
+        .join(Alarm, Alarm.id == AlarmEvent.alarm_id)
+        .where(
+            Alarm.municipality_id == municipality_id,
+            Alarm.is_test.is_(False),
+            AlarmEvent.type == "note",
+            AlarmEvent.at >= start,
+            AlarmEvent.at < end,
+        )
+    )
+    for (detail,) in rows:
+        if isinstance(detail, dict) and detail.get("action") == LADDER and detail.get("rung") == Rung.DISPATCHED:
+            service = str(detail.get("service"))
+            counts[service] = counts.get(service, 0) + 1
+    return counts
+
+
 async def _notifications(
     session: AsyncSession, municipality_id: int, start: datetime, end: datetime
 ) -> dict[str, dict[str, int]]:
@@ -373,4 +398,5 @@ async def monthly_report(
         notifications=notifications,
         notifications_total=sum(sum(by_status.values()) for by_status in notifications.values()),
         days=_day_lines(real, month),
+        dispatches=await _dispatches(session, municipality.id, start, end),
     )

@@ -25,6 +25,7 @@ from alarm_center.reports.labels import (
     KINDS,
     NOTIFICATION_STATUSES,
     OUTCOMES,
+    SERVICES,
     Lang,
     label,
     t,
@@ -262,6 +263,13 @@ def _outcome_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
             [t(lang, "outcome"), *(label(KINDS, lang, kind) for kind in kinds)],
             outcome_rows,
             [60, *([120 / len(kinds)] * len(kinds))],
+        )
+        pdf.ln(2)
+    if any(report.dispatches.values()):
+        pdf.table(
+            [t(lang, "dispatches"), ""],
+            [[label(SERVICES, lang, service), str(count)] for service, count in report.dispatches.items()],
+            [120, 60],
         )
         pdf.ln(2)
     outcome_chart = _outcome_chart(report, lang)

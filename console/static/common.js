@@ -16,6 +16,7 @@ const Opaska = (() => {
     carer_sent: "Wysłano opiekuna",
     ambulance_called: "Wezwano pogotowie (112)",
     no_contact_help_dispatched: "Brak kontaktu — wysłano pomoc",
+    forced_entry: "Wejście siłowe (policja/straż)",
     technical_fault: "Usterka techniczna",
     cancelled_by_resident: "Odwołany przez mieszkańca",
     auto_cleared: "Ustąpił sam",

@@ -1,0 +1,120 @@
+"""The no-response ladder on an alarm (alarm_center.alarms.ladder): where it stands, with its
+deadline, and each rung the operator records."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from alarm_center.alarms.ladder import LadderRefused, NoContactReason, Rung, Service, Stage, ladder_state, record_rung
+from alarm_center.alarms.lifecycle import MoveRefused
+from console.api.alarms import ERRORS, ActionResult, refused
+from console.api.scope import visible_alarm
+from console.auth.current import AlarmHandler, AnyStaff
+from console.bounds import DbId
+from console.deps import ClockDep, SessionDep
+
+router = APIRouter(tags=["alarms"])
+
+Remark = Annotated[str, Field(max_length=500)]
+Who = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class RungView(BaseModel):
+    rung: Rung
+    at: datetime
+    by: int | None
+    detail: dict[str, Any]
+
+
+class LadderView(BaseModel):
+    stage: Stage
+    # The policy's time to find someone to go, and until when (while looking).
+    find_s: int
+    find_due_at: datetime | None
+    overdue: bool
+    rungs: list[RungView]
+
+
+@router.get("/api/alarms/{alarm_id}/ladder")
+async def get_ladder(alarm_id: DbId, user: AnyStaff, session: SessionDep, clock: ClockDep) -> LadderView:
+    """Where the no-response ladder stands: stage, the deadline to find someone to go, each rung."""
+    async with session.begin():
+        alarm = await visible_alarm(session, user, alarm_id)
+        state = await ladder_state(session, alarm, clock.now())
+    return LadderView(
+        stage=state.stage,
+        find_s=state.find_s,
+        find_due_at=state.find_due_at,
+        overdue=state.overdue,
+        rungs=[
+            RungView(
+                rung=r.rung,
+                at=r.at,
+                by=r.by,
+                detail={k: v for k, v in r.detail.items() if k not in ("action", "rung")},
+            )
+            for r in state.rungs
+        ],
+    )
+
+
+class _Rung(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    remark: Remark = ""
+
+
+class Started(_Rung):
+    rung: Literal[Rung.STARTED]
+    reason: NoContactReason
+
+
+class Going(_Rung):
+    rung: Literal[Rung.GOING]
+    who: Who
+    contact_id: DbId | None = None
+    eta_min: Annotated[int, Field(ge=1, le=240)] | None = None
+
+
+class Nobody(_Rung):
+    rung: Literal[Rung.NOBODY]
+
+
+class Dispatched(_Rung):
+    rung: Literal[Rung.DISPATCHED]
+    service: Service
+    # The dispatcher's number for the call (CPR / dyspozytor medyczny), if given.
+    reference: Annotated[str, Field(max_length=64)] = ""
+
+
+class Arrived(_Rung):
+    rung: Literal[Rung.ARRIVED]
+    who: Who
+
+
+RungIn = Annotated[Started | Going | Nobody | Dispatched | Arrived, Field(discriminator="rung")]
+
+
+@router.post("/api/alarms/{alarm_id}/ladder", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+async def record_ladder_rung(
+    alarm_id: DbId, body: RungIn, user: AlarmHandler, session: SessionDep, clock: ClockDep
+) -> ActionResult:
+    """Record a rung: started (the resident cannot be reached), going (who, expected minutes),
+    nobody (no one with a key can go), dispatched (emergency service and reference), arrived.
+    409 when the rung does not fit where the ladder stands, or the alarm is closed."""
+    detail = body.model_dump(exclude={"rung"}, mode="json")
+    async with session.begin():
+        alarm = await visible_alarm(session, user, alarm_id)
+        try:
+            moved = await record_rung(
+                session, alarm=alarm, rung=Rung(body.rung), staff_id=user.id, at=clock.now(), detail=detail
+            )
+        except LadderRefused as exc:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, detail=[{"loc": ["body", exc.field], "msg": exc.message, "type": "ladder"}]
+            ) from None
+        except MoveRefused as exc:
+            raise await refused(session, exc) from None
+    return ActionResult(alarm_id=moved.alarm_id, status=moved.to_status, event_id=moved.event_id)

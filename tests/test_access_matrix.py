@@ -261,6 +261,10 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/alarms/{alarm_id}/medical"): api(*HANDLERS, scoped=True),
     ("GET", "/api/alarms/{alarm_id}/key-safe"): api(*HANDLERS, scoped=True),
     ("GET", "/api/alarms/{alarm_id}/plan"): api(*ANY, scoped=True),
+    ("GET", "/api/alarms/{alarm_id}/ladder"): api(*ANY, scoped=True),
+    ("POST", "/api/alarms/{alarm_id}/ladder"): api(
+        *HANDLERS, scoped=True, body=lambda _: {"rung": "dispatched", "service": "ambulance", "reference": "M-1"}
+    ),
     ("POST", "/api/alarms/{alarm_id}/plan/steps/{step_id}"): api(
         *HANDLERS, scoped=True, body=lambda _: {"status": "done", "outcome": "odebrała"}
     ),

@@ -10,6 +10,8 @@ test-artifacts/screenshots/ (plan-editor.png, plan-checklist.png).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.async_api import Browser, expect
 
@@ -119,3 +121,50 @@ async def test_a_supervisor_sets_a_plan_and_an_operator_follows_it(
             "Plan, krok 2: Zadzwoń do: Anna Kowalska — zrobione: jedzie, będzie za 15 min — Anna Nowak"
         )
         await page.screenshot(path=str(SCREENSHOTS / "plan-checklist.png"), full_page=True)
+
+
+async def test_the_operator_walks_the_no_response_ladder_to_an_ambulance(
+    platform: Platform, browser: Browser, topics: TopicScheme
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    band = VirtualBand(
+        parse_mqtt_url(platform.endpoint_url),
+        topics,
+        platform.seeded.serial,
+        password=platform.seeded.secret,
+        protocol="5" if TEST_MQTT_URL else "3.1.1",
+        repeat=RepeatPolicy(3, 10),
+    )
+    await band.start()
+    try:
+        alarm_id = int((await band.press("fall", timeout=20))["alarm_id"])
+    finally:
+        await band.stop()
+    page = await log_in(browser, platform, platform.operator, f"/alarms/{alarm_id}")
+    with no_script_errors(page, expected=RECONNECTING):
+        await page.click("#claim")
+        ladder = page.locator("#ladder")
+        await expect(ladder).to_be_visible()
+        await ladder.locator("select[name=reason]").select_option("no_answer")
+        await ladder.locator("input[name=remark]").first.fill("3 próby, nie odbiera")
+        await ladder.get_by_role("button", name="Brak kontaktu — rozpocznij").click()
+        await expect(page.locator("#action-done")).to_have_text("Zapisano brak kontaktu.")
+        await expect(page.locator("#ladder-due")).to_contain_text(re.compile(r"zostało (10:00|9:[0-5]\d)"))
+        await ladder.get_by_role("button", name="Nikt nie może pojechać → 112").click()
+        await expect(ladder.locator(".ladder-alert")).to_contain_text("Zadzwoń na 112")
+        await expect(ladder.locator(".emergency-card")).to_contain_text("ul. Legnicka 12/4, Wrocław")
+        await page.screenshot(path=str(SCREENSHOTS / "ladder-112.png"), full_page=True)
+        await ladder.locator("select[name=service]").select_option("ambulance")
+        await ladder.locator("input[name=reference]").fill("ZRM/4471")
+        await ladder.get_by_role("button", name="Zapisz wezwanie").click()
+        await expect(page.locator("#action-done")).to_have_text("Zapisano wezwanie służb.")
+        await expect(ladder).to_contain_text("nr zgłoszenia ZRM/4471")
+        await ladder.get_by_role("button", name="Pomoc na miejscu").click()
+        await expect(ladder.locator("p.done")).to_contain_text("Pomoc na miejscu: pogotowie (ZRM)")
+        timeline = page.locator("#timeline")
+        await expect(timeline).to_contain_text(
+            "Brak kontaktu z mieszkańcem: mieszkaniec nie odbiera — 3 próby, nie odbiera"
+        )
+        await expect(timeline).to_contain_text("Wezwano: pogotowie (ZRM), nr zgłoszenia ZRM/4471 — Anna Nowak")
+        await page.screenshot(path=str(SCREENSHOTS / "ladder-arrived.png"), full_page=True)

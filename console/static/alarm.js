@@ -9,6 +9,7 @@ const USER_ID = Number(document.body.dataset.userId);
 const HANDLES_ALARMS = ROLE === "operator" || ROLE === "supervisor" || ROLE === "administrator";
 let detail = null;
 let plan = null;
+let ladder = null;
 
 function dl(target, pairs) {
   const node = document.getElementById(target);
@@ -64,6 +65,7 @@ function render() {
   AlarmContacts.render(detail, { canAct: HANDLES_ALARMS && open && !a.is_test, onNotify: notify });
   AlarmCalls.render(detail, { canAct: HANDLES_ALARMS && open });
   AlarmPlan.render(plan, { canAct: HANDLES_ALARMS && open, onTick: tickStep });
+  AlarmLadder.render(ladder, detail, { canAct: HANDLES_ALARMS && open, send: ladderRung });
 
   document.getElementById("timeline").replaceChildren(...[...detail.timeline].reverse().map((entry) =>
     el("li", { className: `t-${entry.type}` }, el("time", { dateTime: entry.at }, clock(entry.at)), " ", entry.text)));
@@ -71,7 +73,8 @@ function render() {
 
 async function load() {
   try {
-    [detail, plan] = await Promise.all([api("GET", `/api/alarms/${ALARM_ID}`), api("GET", `/api/alarms/${ALARM_ID}/plan`)]);
+    [detail, plan, ladder] = await Promise.all([api("GET", `/api/alarms/${ALARM_ID}`),
+      api("GET", `/api/alarms/${ALARM_ID}/plan`), api("GET", `/api/alarms/${ALARM_ID}/ladder`)]);
     show("load-error", "");
     render();
   } catch (error) {
@@ -157,6 +160,15 @@ async function closeAlarm() {
   act("POST", url, { outcome: answer.outcome, note: answer.note }, "Alarm zamknięty.").catch(() => {});
 }
 document.getElementById("close-alarm").addEventListener("click", closeAlarm);
+
+const RUNG_DONE = {
+  started: "Zapisano brak kontaktu.", going: "Zapisano: jedzie.", nobody: "Zapisano: nikt nie może pojechać.",
+  dispatched: "Zapisano wezwanie służb.", arrived: "Zapisano: pomoc na miejscu.",
+};
+
+function ladderRung(body) {
+  return act("POST", `/api/alarms/${ALARM_ID}/ladder`, body, RUNG_DONE[body.rung]).catch(() => {});
+}
 
 function tickStep(step, status, outcome) {
   const said = status === "done" ? "zrobiony" : "pominięty";

@@ -107,6 +107,7 @@ async def inbound_sms(request: Request) -> Response:
             body=body,
             at=verified.hooks.clock.now(),
             message_sid=verified.params.get("MessageSid", ""),
+            links=verified.context.status_links,
         )
     WEBHOOKS.labels("sms", "ok").inc()
     log.info("SMS from %s: %s (alarm %s)", mask_phone(from_phone), result.outcome, result.alarm_id)

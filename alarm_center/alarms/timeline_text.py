@@ -52,7 +52,11 @@ TARGETS = {
     "on_duty:responder": Words("opiekun dyżurny", "responder on duty"),
 }
 ANSWERS = {"going": Words("jedzie (TAK)", "going (YES)"), "cannot": Words("nie może (NIE)", "cannot (NO)")}
-VIA = {"sms": Words("SMS", "SMS"), "voice": Words("klawisz w rozmowie", "keypad")}
+VIA = {
+    "sms": Words("SMS", "SMS"),
+    "voice": Words("klawisz w rozmowie", "keypad"),
+    "link": Words("przycisk „Jadę” w linku", "the “Jadę” button of the link"),
+}
 PLAN_STEP_STATUS = {"done": Words("zrobione", "done"), "skipped": Words("pominięte", "skipped")}
 CALL_OUTCOMES = {
     "answered": Words("odebrał(a), rozmawialiśmy", "answered, we talked"),
@@ -155,7 +159,15 @@ def _note(e: Event, lang: Lang) -> str:
     if e.detail.get("action") == "plan_step":
         return _plan_step(e, lang)
     if e.detail.get("action") == "ladder":
-        return _ladder(e, lang) + _by(e, lang)
+        return _ladder(e, lang) + ("" if e.detail.get("via") else _by(e, lang))
+    if e.detail.get("action") == "responder_link":
+        to = _contact(e, lang)
+        return Words(f"Link dla jadącego wysłany do: {to}", f"Responder link texted to {to}")(lang) + _by(e, lang)
+    if e.detail.get("action") == "responder_report":
+        who = e.detail.get("who") or e.actor_name
+        return Words(f"Sytuacja opanowana — zgłasza {who}", f"Situation under control — reported by {who}")(lang) + (
+            f": „{e.detail['remark']}”" if e.detail.get("remark") else ""
+        )
     return Words("Notatka", "Note")(lang) + _by(e, lang) + f": „{e.detail.get('note', '')}”"
 
 
@@ -495,6 +507,13 @@ def _call(e: Event, lang: Lang) -> str:
     return Words(f"Rozmowa {w} — {event}{by}", f"Call {w} — {event}{by}")(lang)
 
 
+def _key_safe_opened(e: Event, lang: Lang) -> str:
+    if e.detail.get("via") == "responder_link":
+        who = e.detail.get("who") or e.actor_name
+        return Words(f"Otwarto kod sejfu na klucz — {who} (link)", f"Key safe code opened — {who} (link)")(lang)
+    return Words("Otwarto kod sejfu na klucz", "Key safe code opened")(lang) + _by(e, lang)
+
+
 def _simple(pl: str, en: str, with_actor: bool = True) -> Callable[[Event, Lang], str]:
     def words(e: Event, lang: Lang) -> str:
         return Words(pl, en)(lang) + (_by(e, lang) if with_actor else "")
@@ -517,7 +536,7 @@ WORDING: dict[str, Callable[[Event, Lang], str]] = {
     "contact_opted_out": _opted(stop=True),
     "contact_opted_in": _opted(stop=False),
     "medical_notes_opened": _simple("Otwarto informacje medyczne", "Medical notes opened"),
-    "key_safe_code_opened": _simple("Otwarto kod sejfu na klucz", "Key safe code opened"),
+    "key_safe_code_opened": _key_safe_opened,
     "delivery": _delivery,
     "call": _call,
 }

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms import repository as alarms
+from alarm_center.alarms.model import OPEN_STATUSES, Alarm
 from alarm_center.escalation.responses import on_call_unanswered, on_contact_response
 from alarm_center.notify import repository
 from alarm_center.notify.metrics import CONTACT_RESPONSES, NOTIFICATIONS
@@ -22,6 +23,7 @@ from alarm_center.notify.model import Channel, Notification, NotificationStatus
 from alarm_center.notify.notifier import mask_phone
 from alarm_center.notify.queue import queue_alert, queue_all_clear, queue_reply
 from alarm_center.notify.repository import RESPONSE_EVENT
+from alarm_center.notify.status_link import StatusLinks
 from alarm_center.notify.templates import alarm_code, language_of, parse_alarm_code
 from registry.model import Contact
 
@@ -287,8 +289,26 @@ class InboundResult:
     event_id: int | None = None
 
 
+async def _responder_link(
+    session: AsyncSession, links: StatusLinks | None, *, alarm_id: int, contact_id: int | None, answer: Answer
+) -> str:
+    """For someone who answered "going": the link with the address, the way in and the buttons."""
+    if links is None or answer != Answer.GOING:
+        return ""
+    alarm = await session.get(Alarm, alarm_id)
+    if alarm is None or alarm.status not in OPEN_STATUSES:
+        return ""
+    return links.responder_url(alarm_id=alarm_id, contact_id=contact_id, raised_at=alarm.raised_at)
+
+
 async def handle_inbound_sms(
-    session: AsyncSession, *, from_phone: str, body: str, at: datetime, message_sid: str = ""
+    session: AsyncSession,
+    *,
+    from_phone: str,
+    body: str,
+    at: datetime,
+    message_sid: str = "",
+    links: StatusLinks | None = None,
 ) -> InboundResult:
     """A relative's SMS: an answer to an alarm, STOP/START, or something we answer with help (once).
 
@@ -333,6 +353,7 @@ async def handle_inbound_sms(
             alarm_id=alarm_id,
             answer=reply.answer.value,
             code=alarm_code(alarm_id),
+            link=await _responder_link(session, links, alarm_id=alarm_id, contact_id=None, answer=reply.answer),
         )
         return InboundResult("recorded", alarm_id, event_id)
     if contact is None:
@@ -360,6 +381,7 @@ async def handle_inbound_sms(
         contact_id=contact.id,
         answer=reply.answer.value,
         code=alarm_code(alarm_id),
+        link=await _responder_link(session, links, alarm_id=alarm_id, contact_id=contact.id, answer=reply.answer),
     )
     return InboundResult("recorded", alarm_id, event_id)
 

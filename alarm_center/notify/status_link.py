@@ -19,6 +19,11 @@ from datetime import UTC, datetime, timedelta
 from core.settings import Settings
 
 PATH = "/s/"
+# A responder's link (alarm_center.alarms.responder_visit): the address, the way in and the
+# key-safe code for whoever goes. Signed for that purpose only: a relative's status token is
+# refused there, and a responder's token shows nothing more on the status page.
+RESPONDER_PATH = "/r/"
+_RESPONDER = b"responder:"
 _SIGNATURE_BYTES = 16  # 128 bits: plenty against guessing, and short enough for an SMS
 
 
@@ -56,11 +61,23 @@ class StatusLinks:
         token = self.token(alarm_id=alarm_id, contact_id=contact_id, expires=raised_at + self.valid_for)
         return f"{self.base_url}{PATH}{token}"
 
-    def token(self, *, alarm_id: int, contact_id: int | None, expires: datetime) -> str:
-        payload = f"{alarm_id}.{contact_id or 0}.{int(expires.timestamp())}".encode()
-        return f"{_b64(payload)}.{_b64(self._sign(payload))}"
+    def responder_url(self, *, alarm_id: int, contact_id: int | None, raised_at: datetime) -> str:
+        """The responder's link for one contact (None: a responder who is not a contact) and alarm.
+        It shows the door's details only while the alarm is open (the page checks)."""
+        token = self.token(
+            alarm_id=alarm_id, contact_id=contact_id, expires=raised_at + self.valid_for, purpose=_RESPONDER
+        )
+        return f"{self.base_url}{RESPONDER_PATH}{token}"
 
-    def read(self, token: str, *, now: datetime) -> Subject:
+    def token(self, *, alarm_id: int, contact_id: int | None, expires: datetime, purpose: bytes = b"") -> str:
+        payload = f"{alarm_id}.{contact_id or 0}.{int(expires.timestamp())}".encode()
+        return f"{_b64(payload)}.{_b64(self._sign(purpose + payload))}"
+
+    def read_responder(self, token: str, *, now: datetime) -> Subject:
+        """What a responder's token names; LinkInvalid (a status token among others) or LinkExpired."""
+        return self.read(token, now=now, purpose=_RESPONDER)
+
+    def read(self, token: str, *, now: datetime, purpose: bytes = b"") -> Subject:
         """The alarm and contact a token names; LinkInvalid or LinkExpired otherwise."""
         try:
             encoded_payload, encoded_signature = token.split(".")
@@ -68,7 +85,7 @@ class StatusLinks:
             alarm, contact, expires = (int(part) for part in payload.decode("ascii").split("."))
         except (ValueError, UnicodeDecodeError):
             raise LinkInvalid("not a status link") from None
-        if not hmac.compare_digest(signature, self._sign(payload)):
+        if not hmac.compare_digest(signature, self._sign(purpose + payload)):
             raise LinkInvalid("not a status link")
         if now >= datetime.fromtimestamp(expires, UTC):
             raise LinkExpired(f"expired at {datetime.fromtimestamp(expires, UTC).isoformat()}")

@@ -125,6 +125,7 @@ class Side:
             # Public routes' parameters: no object of either municipality.
             "notification_id": 999_999,
             "token": "not-a-status-token",
+            "what": "going",
         }
 
 
@@ -221,6 +222,10 @@ ACCESS: dict[tuple[str, str], Rule] = {
     # An empty name is refused as input (422), not counted as a failed login.
     ("POST", "/api/login"): Rule("public", body=lambda _: {"username": "", "password": ""}),
     ("GET", "/s/{token}"): PUBLIC,
+    # A responder's link: the signed token is the key (tests/test_responder_link.py).
+    ("GET", "/r/{token}"): PUBLIC,
+    ("POST", "/r/{token}/key-safe"): PUBLIC,
+    ("POST", "/r/{token}/{what}"): PUBLIC,
     # ---- machines with a secret of their own: EMQX's bearer token, Twilio's signature
     ("POST", "/mqtt/emqx/authenticate"): Rule(
         "mqtt_hook", body=lambda _: {"username": "nobody", "password": "x", "clientid": "c"}
@@ -262,6 +267,9 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/alarms/{alarm_id}/key-safe"): api(*HANDLERS, scoped=True),
     ("GET", "/api/alarms/{alarm_id}/plan"): api(*ANY, scoped=True),
     ("GET", "/api/alarms/{alarm_id}/ladder"): api(*ANY, scoped=True),
+    ("POST", "/api/alarms/{alarm_id}/responder-link"): api(
+        *HANDLERS, scoped=True, cross=True, body=lambda side: {"contact_id": side.contact_id}
+    ),
     ("POST", "/api/alarms/{alarm_id}/ladder"): api(
         *HANDLERS, scoped=True, body=lambda _: {"rung": "dispatched", "service": "ambulance", "reference": "M-1"}
     ),

@@ -14,12 +14,15 @@ import re
 
 import pytest
 from playwright.async_api import Browser, expect
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from alarm_center.notify.model import Notification
 from core.mqtt.endpoint import parse_mqtt_url
 from gateway.topics import TopicScheme
 from simulator.band import RepeatPolicy, VirtualBand
 from tests.conftest import TEST_MQTT_URL
-from tests.support.browser import RECONNECTING, SCREENSHOTS, browser, no_script_errors
+from tests.support.browser import RECONNECTING, SCREENSHOTS, browser, confirm_in_page, no_script_errors
 from tests.test_console_browser import Platform, platform
 from tests.test_console_technician_browser import log_in
 
@@ -168,3 +171,69 @@ async def test_the_operator_walks_the_no_response_ladder_to_an_ambulance(
         )
         await expect(timeline).to_contain_text("Wezwano: pogotowie (ZRM), nr zgłoszenia ZRM/4471 — Anna Nowak")
         await page.screenshot(path=str(SCREENSHOTS / "ladder-arrived.png"), full_page=True)
+
+
+async def test_a_responder_on_a_phone_and_the_operator_watching(
+    platform: Platform, browser: Browser, topics: TopicScheme, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    # Links on: signed with a secret, pointing at this console as the public URL.
+    platform.stop()
+    platform.env.update(OPASKA_NOTIFY_STATUS_LINK_SECRET="browser-test-secret", OPASKA_TWILIO_PUBLIC_URL=platform.base)
+    await platform.start()
+    band = VirtualBand(
+        parse_mqtt_url(platform.endpoint_url),
+        topics,
+        platform.seeded.serial,
+        password=platform.seeded.secret,
+        protocol="5" if TEST_MQTT_URL else "3.1.1",
+        repeat=RepeatPolicy(3, 10),
+    )
+    await band.start()
+    try:
+        alarm_id = int((await band.press("sos", timeout=20))["alarm_id"])
+    finally:
+        await band.stop()
+    page = await log_in(browser, platform, platform.operator, f"/alarms/{alarm_id}")
+    with no_script_errors(page, expected=RECONNECTING):
+        await page.click("#claim")
+        await expect(page.locator("#alarm-state")).to_contain_text("przyjął: Anna Nowak")
+        await page.locator("#contacts tbody tr").first.get_by_role("button", name="Link dla jadącego").click()
+        await confirm_in_page(page, "Wyślij link")
+        await expect(page.locator("#action-done")).to_have_text("Link dla jadącego do: Anna Kowalska — zlecony.")
+        async with sessions() as session:
+            body = (
+                await session.execute(
+                    select(Notification.body).where(
+                        Notification.alarm_id == alarm_id, Notification.template == "responder_link"
+                    )
+                )
+            ).scalar_one()
+        link = re.search(r"http\S+/r/\S+", body)
+        assert link is not None, body
+
+        context = await browser.new_context(
+            viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="pl-PL"
+        )
+        phone = await context.new_page()
+        with no_script_errors(phone):
+            await phone.goto(link.group(0))
+            await expect(phone.locator("h2")).to_have_text("Zofia Wiśniewska")
+            await expect(phone.locator(".address")).to_have_text("ul. Legnicka 12/4, Wrocław")
+            await phone.screenshot(path=str(SCREENSHOTS / "responder-phone.png"), full_page=True)
+            await phone.get_by_role("button", name="Jadę").click()
+            await expect(phone.locator(".done")).to_contain_text("Zapisane: jedziesz")
+            # Live on the operator's page: the header says who is going.
+            await expect(page.locator("#alarm-going")).to_contain_text("Jedzie: Anna Kowalska")
+            await phone.get_by_role("button", name="Jestem na miejscu").click()
+            await expect(phone.locator(".done")).to_contain_text("jesteś na miejscu")
+            await expect(page.locator("#timeline")).to_contain_text("Pomoc na miejscu: Anna Kowalska")
+            await phone.fill("#note", "Pomogłam wstać, nic jej nie jest.")
+            await phone.get_by_role("button", name="Sytuacja opanowana").click()
+            await expect(page.locator("#timeline")).to_contain_text(
+                "Sytuacja opanowana — zgłasza Anna Kowalska: „Pomogłam wstać, nic jej nie jest.”"
+            )
+            await phone.screenshot(path=str(SCREENSHOTS / "responder-phone-done.png"), full_page=True)
+        await page.screenshot(path=str(SCREENSHOTS / "responder-operator.png"), full_page=True)
+        await context.close()

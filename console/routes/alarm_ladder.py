@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alarm_center.alarms.ladder import LadderRefused, NoContactReason, Rung, Service, Stage, ladder_state, record_rung
 from alarm_center.alarms.lifecycle import MoveRefused
+from alarm_center.alarms.timeline_text import Event, describe
+from alarm_center.reports.labels import Lang
 from console.api.alarms import ERRORS, ActionResult, refused
 from console.api.scope import visible_alarm
 from console.auth.current import AlarmHandler, AnyStaff
@@ -26,6 +28,8 @@ class RungView(BaseModel):
     at: datetime
     by: int | None
     detail: dict[str, Any]
+    # What the timeline says of it (without who: the page shows the rung beside its time).
+    text: str
 
 
 class LadderView(BaseModel):
@@ -38,7 +42,9 @@ class LadderView(BaseModel):
 
 
 @router.get("/api/alarms/{alarm_id}/ladder")
-async def get_ladder(alarm_id: DbId, user: AnyStaff, session: SessionDep, clock: ClockDep) -> LadderView:
+async def get_ladder(
+    alarm_id: DbId, user: AnyStaff, session: SessionDep, clock: ClockDep, lang: Lang = Lang.PL
+) -> LadderView:
     """Where the no-response ladder stands: stage, the deadline to find someone to go, each rung."""
     async with session.begin():
         alarm = await visible_alarm(session, user, alarm_id)
@@ -54,6 +60,7 @@ async def get_ladder(alarm_id: DbId, user: AnyStaff, session: SessionDep, clock:
                 at=r.at,
                 by=r.by,
                 detail={k: v for k, v in r.detail.items() if k not in ("action", "rung")},
+                text=describe(Event("note", r.detail), lang),
             )
             for r in state.rungs
         ],

@@ -44,11 +44,6 @@ async def send_responder_link(
     """Text a contact the link with the address, the way in, the key-safe code and the buttons
     "Jadę" / "Jestem na miejscu" / "Sytuacja opanowana" (409 on a closed or test alarm, or when
     links are not configured: [notify] status_link_secret and [twilio] public_url)."""
-    if links is None:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail="responder links are off: set [notify] status_link_secret and [twilio] public_url",
-        )
     async with session.begin():
         alarm = await visible_alarm(session, user, alarm_id)
         if alarm.is_test or alarm.status not in OPEN_STATUSES:
@@ -65,6 +60,11 @@ async def send_responder_link(
             ]
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
         contact, first_name = row
+        if links is None:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                detail="responder links are off: set [notify] status_link_secret and [twilio] public_url",
+            )
         now = clock.now()
         notification_id = await queue_reply(
             session,

@@ -177,6 +177,13 @@ function tickStep(step, status, outcome) {
 }
 
 async function notify(contact, channel) {
+  if (channel === "responder_link") {
+    if (!await OpaskaDialog.confirmed(`Wysłać link dla jadącego do: ${contact.name}?`,
+      `SMS na numer ${contact.phone} z linkiem: adres, jak wejść, kod do sejfu i przyciski „Jadę” / „Jestem na miejscu”. Link działa do zamknięcia alarmu.`,
+      { confirm: "Wyślij link" })) return;
+    act("POST", `/api/alarms/${ALARM_ID}/responder-link`, { contact_id: contact.id }, `Link dla jadącego do: ${contact.name} — zlecony.`).catch(() => {});
+    return;
+  }
   const title = channel === "sms" ? `Wysłać SMS do: ${contact.name}?` : `Komunikat głosowy do: ${contact.name}?`;
   const message = channel === "sms"
     ? `Wiadomość o alarmie pójdzie na numer ${contact.phone}, z prośbą o odpowiedź TAK/NIE.`

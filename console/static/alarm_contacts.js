@@ -98,6 +98,8 @@ const AlarmContacts = (() => {
       el("td", { className: "contact-actions" }, ...(canAct ? [
         el("button", { type: "button", className: "quiet", onclick: () => onNotify(c, "sms") }, "SMS"),
         el("button", { type: "button", className: "quiet", onclick: () => onNotify(c, "voice") }, "Komunikat głosowy"),
+        el("button", { type: "button", className: "quiet", title: "SMS z adresem, wejściem i przyciskami Jadę / Jestem na miejscu",
+          onclick: () => onNotify(c, "responder_link") }, "Link dla jadącego"),
       ] : [])),
     )));
     const others = detail.other_notifications;

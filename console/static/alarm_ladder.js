@@ -68,8 +68,7 @@ const AlarmLadder = (() => {
   }
 
   function rungLine(rung) {
-    const d = rung.detail;
-    return el("li", {}, el("time", {}, clock(rung.at)), " ", d.note || rung.rung);
+    return el("li", {}, el("time", {}, clock(rung.at)), " ", rung.text);
   }
 
   function tick() {

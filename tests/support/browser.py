@@ -57,7 +57,8 @@ def no_script_errors(page: Page, *, expected: Sequence[str] = ()) -> Iterator[li
     page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
     page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error" else None)
     yield errors
-    assert [e for e in errors if not any(text in e for text in expected)] == []
+    unexpected = [e for e in errors if not any(text in e for text in expected)]
+    assert unexpected == [], unexpected
 
 
 async def confirm_in_page(page: Page, button: str) -> None:

@@ -128,7 +128,11 @@ def body_int_fields(params: list[Param]) -> set[tuple[str, str, str]]:
         if param.where != "body":
             continue
         definitions = param.schema.get("$defs", {})
-        for model in [param.schema, *definitions.values()]:
+        # The body's own fields: its model's, or its union members' (a nested model's int field is
+        # reached through the top-level field that holds it, as `_refers_to_int` sees).
+        members = [param.schema.get("$ref")] + [m.get("$ref") for m in param.schema.get("anyOf", [])]
+        roots = [param.schema, *(definitions[ref.rsplit("/", 1)[-1]] for ref in members if ref)]
+        for model in roots:
             for name, field in model.get("properties", {}).items():
                 if any(node.get("type") == "integer" for node in _nodes(field)) or _refers_to_int(field, definitions):
                     fields.add((param.method, param.path, name))
@@ -286,8 +290,9 @@ async def test_an_int_path_parameter_out_of_range_is_a_422_naming_it(
     centre: Centre, admin: Asker, overflow_binds: list[str]
 ) -> None:
     params = _int_params(centre.app, "path")
-    # Every route with a parameter in its path has an id there, but a relative's status link.
-    with_ids = {(method, path) for method, path in ACCESS if "{" in path and path != "/s/{token}"}
+    # Every route with a parameter in its path has an id there, but a relative's status link and a
+    # responder's link (a signed token, and the button pressed).
+    with_ids = {(method, path) for method, path in ACCESS if "{" in path and not path.startswith(("/s/", "/r/"))}
     assert {(p.method, p.path) for p in params} == with_ids
     failures = []
     for param in params:
@@ -400,6 +405,30 @@ BODY_CASES = (
         "/api/alarms/{alarm_id}/calls/{call_id}/add",
         ("body", "target_id"),
         lambda _, n: {"target": "contact", "target_id": n},
+    ),
+    BodyCase(
+        "POST",
+        "/api/alarms/{alarm_id}/ladder",
+        ("body", "eta_min"),
+        lambda _, n: {"rung": "going", "who": "Jan Lis", "eta_min": n},
+    ),
+    BodyCase(
+        "POST",
+        "/api/alarms/{alarm_id}/responder-link",
+        ("body", "contact_id"),
+        lambda _, n: {"contact_id": n},
+    ),
+    BodyCase(
+        "PUT",
+        "/api/registry/residents/{resident_id}/plan",
+        ("body", "steps", 0, "contact_id"),
+        lambda _, n: {"steps": [{"kind": "call_contact", "contact_id": n}]},
+    ),
+    BodyCase(
+        "PUT",
+        "/api/registry/municipalities/{municipality_id}/plan",
+        ("body", "steps", 0, "contact_id"),
+        lambda _, n: {"steps": [{"kind": "call_key_holder", "contact_id": n}]},
     ),
     BodyCase(
         "POST",

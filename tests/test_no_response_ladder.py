@@ -108,6 +108,9 @@ async def test_someone_with_a_key_goes(centre: Centre) -> None:
     ladder = f"/api/alarms/{alarm}/ladder"
     assert (await operator.post(ladder, json={"rung": "started", "reason": "band_silent"})).status_code == 201
     assert (await operator.post(ladder, json={"rung": "started", "reason": "no_answer"})).status_code == 409
+    nameless = await operator.post(ladder, json={"rung": "going", "who": "  "})
+    assert nameless.status_code == 422
+    assert nameless.json()["detail"][0]["loc"] == ["body", "who"]
     going = await operator.post(ladder, json={"rung": "going", "who": "Anna Kowalska (córka)", "eta_min": 15})
     assert going.status_code == 201
     state = (await operator.get(ladder)).json()

@@ -2,7 +2,7 @@
 deadline, and each rung the operator records."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,9 +18,6 @@ from console.bounds import DbId
 from console.deps import ClockDep, SessionDep
 
 router = APIRouter(tags=["alarms"])
-
-Remark = Annotated[str, Field(max_length=500)]
-Who = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class RungView(BaseModel):
@@ -67,41 +64,34 @@ async def get_ladder(
     )
 
 
-class _Rung(BaseModel):
+class RungIn(BaseModel):
+    """One rung; which fields it needs depends on the rung (a missing one is a 422 naming it)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    remark: Remark = ""
-
-
-class Started(_Rung):
-    rung: Literal[Rung.STARTED]
-    reason: NoContactReason
-
-
-class Going(_Rung):
-    rung: Literal[Rung.GOING]
-    who: Who
-    contact_id: DbId | None = None
+    rung: Rung
+    # started: why the resident cannot be reached.
+    reason: NoContactReason | None = None
+    # going, arrived: who.
+    who: Annotated[str, Field(max_length=200)] = ""
+    # going: in how many minutes they expect to be there.
     eta_min: Annotated[int, Field(ge=1, le=240)] | None = None
-
-
-class Nobody(_Rung):
-    rung: Literal[Rung.NOBODY]
-
-
-class Dispatched(_Rung):
-    rung: Literal[Rung.DISPATCHED]
-    service: Service
-    # The dispatcher's number for the call (CPR / dyspozytor medyczny), if given.
+    # dispatched: which service, and the dispatcher's number for the call, if given.
+    service: Service | None = None
     reference: Annotated[str, Field(max_length=64)] = ""
+    remark: Annotated[str, Field(max_length=500)] = ""
 
 
-class Arrived(_Rung):
-    rung: Literal[Rung.ARRIVED]
-    who: Who
+NEEDS = {Rung.STARTED: "reason", Rung.GOING: "who", Rung.DISPATCHED: "service", Rung.ARRIVED: "who"}
 
 
-RungIn = Annotated[Started | Going | Nobody | Dispatched | Arrived, Field(discriminator="rung")]
+def _missing(body: RungIn) -> HTTPException | None:
+    needed = NEEDS.get(body.rung)
+    value = getattr(body, needed) if needed else None
+    if needed is None or (value.strip() if isinstance(value, str) else value) not in (None, ""):
+        return None
+    detail = [{"loc": ["body", needed], "msg": f"required for the rung {body.rung.value}", "type": "missing"}]
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
 
 
 @router.post("/api/alarms/{alarm_id}/ladder", status_code=status.HTTP_201_CREATED, responses=ERRORS)
@@ -111,6 +101,9 @@ async def record_ladder_rung(
     """Record a rung: started (the resident cannot be reached), going (who, expected minutes),
     nobody (no one with a key can go), dispatched (emergency service and reference), arrived.
     409 when the rung does not fit where the ladder stands, or the alarm is closed."""
+    missing = _missing(body)
+    if missing is not None:
+        raise missing
     detail = body.model_dump(exclude={"rung"}, mode="json")
     async with session.begin():
         alarm = await visible_alarm(session, user, alarm_id)

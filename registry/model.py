@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db.base import Base, BigId, Json, UtcDateTime
@@ -43,6 +43,10 @@ class Resident(Base):
     # When the resident agreed to their calls with the centre being recorded (RODO); None: no consent.
     call_recording_consent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     language: Mapped[str] = mapped_column(String(8), default="pl")
+    # The daily check-in window (local time of the municipality): the band's "I am fine" is expected
+    # between these; a missed window raises a no_checkin alarm (alarm_center/care/checkin.py).
+    checkin_from: Mapped[time | None] = mapped_column(Time)
+    checkin_until: Mapped[time | None] = mapped_column(Time)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

@@ -74,6 +74,13 @@ async def test_a_supervisor_sets_a_plan_and_an_operator_follows_it(
         await expect(page.locator("#plan-done")).to_have_text("Plan zapisany.")
         await expect(page.locator("#plan-source")).to_have_text("Plan własny mieszkańca.")
         await page.locator("#plan-card").screenshot(path=str(SCREENSHOTS / "plan-editor.png"))
+        # The daily check-in window, on the same page.
+        await expect(page.locator("#checkin-state")).to_have_text("Bez codziennego meldunku.")
+        await page.fill("#checkin-from", "08:00")
+        await page.fill("#checkin-until", "10:00")
+        await page.locator("#checkin-form button[type=submit]").click()
+        await expect(page.locator("#checkin-state")).to_have_text("Meldunek codziennie między 08:00 a 10:00.")
+        await page.locator("#checkin-card").screenshot(path=str(SCREENSHOTS / "checkin-window.png"))
 
     band = VirtualBand(
         parse_mqtt_url(platform.endpoint_url),

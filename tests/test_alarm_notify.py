@@ -39,6 +39,7 @@ band_offline = "quiet"
 battery_low = "quiet"
 not_worn = "quiet"
 voice_call = "quiet"
+no_checkin = "quiet"
 
 [policies.quiet]
 steps = [{ after_s = 0, channel = "console", targets = ["operators"] }]

@@ -56,6 +56,7 @@ band_offline = "technical"
 battery_low = "technical"
 not_worn = "technical"
 voice_call = "restart"
+no_checkin = "restart"
 
 [policies.restart]
 steps = [

@@ -54,6 +54,7 @@ band_offline = "technical"
 battery_low = "technical"
 not_worn = "technical"
 voice_call = "quick"
+no_checkin = "quick"
 
 [policies.quick]
 steps = [

@@ -22,12 +22,16 @@ class AlarmKind(StrEnum):
     # A band or a person called the centre's number (alarm_center/voice/inbound.py); band_id is
     # None when nobody in the registry has the caller's number.
     VOICE_CALL = "voice_call"
+    # The resident's daily check-in window passed without the band's "I am fine".
+    NO_CHECKIN = "no_checkin"
 
 
 class AlarmPriority(IntEnum):
     """Lower number is more urgent; the queue sorts by it, then by age."""
 
     LIFE = 1
+    # A missed daily check-in: someone should call, but after any alarm of life or death.
+    CARE = 3
     TECHNICAL = 5
 
 
@@ -39,6 +43,7 @@ PRIORITY_BY_KIND = {
     AlarmKind.NOT_WORN: AlarmPriority.TECHNICAL,
     # Someone is on the line waiting for an operator: as urgent as a press of the button.
     AlarmKind.VOICE_CALL: AlarmPriority.LIFE,
+    AlarmKind.NO_CHECKIN: AlarmPriority.CARE,
 }
 
 

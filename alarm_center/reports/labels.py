@@ -18,6 +18,7 @@ KINDS = {
         "battery_low": "Słaba bateria",
         "not_worn": "Opaska zdjęta",
         "voice_call": "Połączenie",
+        "no_checkin": "Brak codziennego meldunku",
     },
     Lang.EN: {
         "sos": "SOS",
@@ -26,6 +27,7 @@ KINDS = {
         "battery_low": "Battery low",
         "not_worn": "Band not worn",
         "voice_call": "Voice call",
+        "no_checkin": "Missed daily check-in",
     },
 }
 

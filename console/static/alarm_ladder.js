@@ -83,7 +83,7 @@ const AlarmLadder = (() => {
   function render(ladder, detail, { canAct, send }) {
     const section = document.getElementById("ladder");
     if (!ladder) { section.hidden = true; return; }
-    const life = ["sos", "fall", "voice_call"].includes(detail.alarm.kind);
+    const life = Opaska.LIFE_KINDS.has(detail.alarm.kind);
     section.hidden = !life || detail.alarm.is_test;
     dueAt = ladder.find_due_at ? new Date(ladder.find_due_at) : null;
     // Rebuilt only when the ladder moved: a live event must not wipe a half-typed form.

@@ -6,8 +6,10 @@ const Opaska = (() => {
   const KINDS = {
     sos: "SOS", fall: "Upadek", band_offline: "Opaska bez łączności",
     battery_low: "Słaba bateria", not_worn: "Opaska zdjęta", voice_call: "Połączenie",
+    no_checkin: "Brak meldunku",
   };
-  const LIFE_KINDS = new Set(["sos", "fall", "voice_call"]);
+  // Alarms about a person (the server's life class): the main queue, the alarm sound, a close with a note.
+  const LIFE_KINDS = new Set(["sos", "fall", "voice_call", "no_checkin"]);
   const STATUSES = { raised: "nowy", claimed: "przyjęty", resolved: "zamknięty", cancelled: "odwołany" };
   const OUTCOMES = {
     false_alarm: "Fałszywy alarm",

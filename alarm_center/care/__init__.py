@@ -1,0 +1,1 @@
+"""Proactive care: what the centre does for a resident besides answering the button."""

@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from alarm_center.alarms.model import Alarm, AlarmEvent
+from alarm_center.alarms.model import Alarm, AlarmEvent, AlarmKind
 from alarm_center.escalation.model import Escalation
 from alarm_center.escalation.policy import PolicyBook, shipped_policies
 from alarm_center.escalation.presence import record_console
@@ -78,7 +78,7 @@ async def test_a_test_alarms_escalation_is_the_operators_console_only_without_so
 async def test_a_dropped_steps_wait_goes_to_the_next_kept_step() -> None:
     book = PolicyBook.model_validate(
         {
-            "kinds": dict.fromkeys(("sos", "fall", "band_offline", "battery_low", "not_worn", "voice_call"), "p"),
+            "kinds": dict.fromkeys((kind.value for kind in AlarmKind), "p"),
             "responders": {"carer": {"name": "Opiekunka", "phone": "+48712345678"}},
             "policies": {
                 "p": {

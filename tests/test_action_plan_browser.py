@@ -18,10 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.notify.model import Notification
-from core.mqtt.endpoint import parse_mqtt_url
 from gateway.topics import TopicScheme
-from simulator.band import RepeatPolicy, VirtualBand
-from tests.conftest import TEST_MQTT_URL
 from tests.support.browser import RECONNECTING, SCREENSHOTS, browser, confirm_in_page, no_script_errors
 from tests.test_console_browser import Platform, platform
 from tests.test_console_technician_browser import log_in
@@ -30,23 +27,6 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.e2e, pytest.mark.timeout(240)]
 __all__ = ["browser", "platform"]  # fixtures: Chromium, and opaska run with a seeded band and staff
 
 EXPECT_TIMEOUT_MS = 15_000
-
-
-async def _press(platform: Platform, topics: TopicScheme, kind: str) -> int:
-    """The seeded band presses `kind` over MQTT; the alarm's id from its alarm_received."""
-    band = VirtualBand(
-        parse_mqtt_url(platform.endpoint_url),
-        topics,
-        platform.seeded.serial,
-        password=platform.seeded.secret,
-        protocol="5" if TEST_MQTT_URL else "3.1.1",
-        repeat=RepeatPolicy(3, 10),
-    )
-    await band.start()
-    try:
-        return int((await band.press(kind, timeout=20))["alarm_id"])
-    finally:
-        await band.stop()
 
 
 async def test_a_supervisor_sets_a_plan_and_an_operator_follows_it(
@@ -99,7 +79,7 @@ async def test_a_supervisor_sets_a_plan_and_an_operator_follows_it(
         await expect(page.locator("#checkin-state")).to_have_text("Meldunek codziennie między 08:00 a 10:00.")
         await page.locator("#checkin-card").screenshot(path=str(SCREENSHOTS / "checkin-window.png"))
 
-    alarm_id = await _press(platform, topics, "sos")
+    alarm_id = await platform.press(topics, "sos")
 
     page = await log_in(browser, platform, platform.operator, f"/alarms/{alarm_id}")
     with no_script_errors(page, expected=RECONNECTING):
@@ -143,7 +123,7 @@ async def test_the_operator_walks_the_no_response_ladder_to_an_ambulance(
 ) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
-    alarm_id = await _press(platform, topics, "fall")
+    alarm_id = await platform.press(topics, "fall")
     page = await log_in(browser, platform, platform.operator, f"/alarms/{alarm_id}")
     with no_script_errors(page, expected=RECONNECTING):
         await page.click("#claim")
@@ -182,7 +162,7 @@ async def test_a_responder_on_a_phone_and_the_operator_watching(
     platform.stop()
     platform.env.update(OPASKA_NOTIFY_STATUS_LINK_SECRET="browser-test-secret", OPASKA_TWILIO_PUBLIC_URL=platform.base)
     await platform.start()
-    alarm_id = await _press(platform, topics, "sos")
+    alarm_id = await platform.press(topics, "sos")
     page = await log_in(browser, platform, platform.operator, f"/alarms/{alarm_id}")
     with no_script_errors(page, expected=RECONNECTING):
         await page.click("#claim")

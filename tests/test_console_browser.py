@@ -64,6 +64,22 @@ class Platform:
         self._stack.close()
         self._stack = contextlib.ExitStack()
 
+    async def press(self, topics: TopicScheme, kind: str) -> int:
+        """The seeded band presses `kind` over MQTT; the alarm's id from its alarm_received."""
+        band = VirtualBand(
+            parse_mqtt_url(self.endpoint_url),
+            topics,
+            self.seeded.serial,
+            password=self.seeded.secret,
+            protocol="5" if TEST_MQTT_URL else "3.1.1",
+            repeat=RepeatPolicy(3, 10),
+        )
+        await band.start()
+        try:
+            return int((await band.press(kind, timeout=20))["alarm_id"])
+        finally:
+            await band.stop()
+
 
 @pytest_asyncio.fixture
 async def platform(
@@ -124,19 +140,7 @@ async def test_an_operator_takes_an_sos_from_the_queue_to_resolved(
         await page.evaluate("window.__sameDocument = true")
 
         # A simulated band presses SOS over MQTT: the row appears with no navigation.
-        band = VirtualBand(
-            parse_mqtt_url(platform.endpoint_url),
-            topics,
-            platform.seeded.serial,
-            password=platform.seeded.secret,
-            protocol="5" if TEST_MQTT_URL else "3.1.1",
-            repeat=RepeatPolicy(3, 10),
-        )
-        await band.start()
-        try:
-            sos_id = int((await band.press("sos", timeout=20))["alarm_id"])
-        finally:
-            await band.stop()
+        sos_id = await platform.press(topics, "sos")
         row = page.locator(f'#queue tr[data-alarm-id="{sos_id}"]')
         await expect(row).to_be_visible(timeout=15_000)
         await expect(row).to_contain_text("Zofia Wiśniewska")

@@ -25,7 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.lifecycle import Actor, Move, MoveResult, apply_move
 from alarm_center.alarms.model import Alarm, AlarmEvent
+from alarm_center.alarms.timeline_text import Event, describe
 from alarm_center.escalation.model import Escalation
+from alarm_center.reports.labels import Lang
 
 LADDER = "ladder"
 DEFAULT_FIND_S = 600
@@ -126,30 +128,6 @@ async def ladder_state(session: AsyncSession, alarm: Alarm, now: datetime) -> La
     return judge(await _rungs(session, alarm.id), await _find_s(session, alarm.id), now)
 
 
-SERVICE_WORDS = {Service.AMBULANCE: "pogotowie (ZRM)", Service.POLICE: "policja", Service.FIRE: "straż pożarna"}
-REASON_WORDS = {
-    NoContactReason.NO_ANSWER: "mieszkaniec nie odbiera",
-    NoContactReason.BAND_SILENT: "brak odpowiedzi przez opaskę",
-    NoContactReason.OTHER: "brak kontaktu",
-}
-
-
-def _note(rung: Rung, detail: dict[str, Any]) -> str:
-    """The note's words (Polish, the centre's language; the timeline renders both languages)."""
-    extra = f" — {detail['remark']}" if detail.get("remark") else ""
-    if rung == Rung.STARTED:
-        return f"Brak kontaktu z mieszkańcem: {REASON_WORDS[NoContactReason(detail['reason'])]}{extra}"
-    if rung == Rung.GOING:
-        eta = f", będzie za ok. {detail['eta_min']} min" if detail.get("eta_min") else ""
-        return f"Jedzie: {detail['who']}{eta}{extra}"
-    if rung == Rung.NOBODY:
-        return f"Nikt z kluczem ani opiekun nie może pojechać{extra}"
-    if rung == Rung.DISPATCHED:
-        reference = f", nr zgłoszenia {detail['reference']}" if detail.get("reference") else ""
-        return f"Wezwano: {SERVICE_WORDS[Service(detail['service'])]}{reference}{extra}"
-    return f"Pomoc na miejscu: {detail['who']}{extra}"
-
-
 async def record_rung(
     session: AsyncSession,
     *,
@@ -170,12 +148,14 @@ async def record_rung(
     if rung == Rung.ARRIVED and not seen & {Rung.GOING, Rung.DISPATCHED}:
         raise LadderRefused("rung", "nikt nie jechał: zapisz najpierw, kto jedzie, albo wezwanie służb")
     clean = {key: value for key, value in detail.items() if value not in (None, "")}
+    recorded = {"action": LADDER, "rung": rung.value, **clean}
     return await apply_move(
         session,
         at=at,
         alarm_id=alarm.id,
         move=Move.NOTE,
         actor=Actor.staff(staff_id),
-        note=_note(rung, clean),
-        detail={"action": LADDER, "rung": rung.value, **clean},
+        # The note says it in the timeline's own words (Polish, the centre's language).
+        note=describe(Event("note", recorded), Lang.PL),
+        detail=recorded,
     )

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.lifecycle import Actor, Move, MoveResult, apply_move
 from alarm_center.alarms.model import Alarm, AlarmEvent
-from alarm_center.alarms.timeline_text import Words
+from alarm_center.alarms.timeline_text import Event, Words, describe
 from alarm_center.reports.labels import Lang
 from registry.action_plans import PlanSource, plan_for_resident
 from registry.model import ActionPlanStep, Contact, PlanStepKind, Resident
@@ -62,6 +62,8 @@ class AlarmPlanStep:
     position: int
     kind: str
     label: str
+    # The step's words in both languages, as the timeline keeps them.
+    words: Words
     text: str
     # Whom to call, where the step is a call: a name and a number the operator dials.
     call_name: str | None
@@ -139,6 +141,7 @@ async def alarm_plan(session: AsyncSession, alarm: Alarm, lang: Lang = Lang.PL) 
                 position=step.position,
                 kind=step.kind,
                 label=_label(step, contact, lang),
+                words=Words(_label(step, contact, Lang.PL), _label(step, contact, Lang.EN)),
                 text=step.text if step.kind != PlanStepKind.INSTRUCTION else "",
                 call_name=name,
                 call_phone=phone,
@@ -167,25 +170,23 @@ async def tick_step(
     step = next((s for s in plan.steps if s.id == step_id), None)
     if step is None:
         raise StepNotInPlan(f"step {step_id} is not in the plan of alarm {alarm.id}'s resident")
-    english = next(s for s in (await alarm_plan(session, alarm, Lang.EN)).steps if s.id == step_id)
-    outcome = outcome.strip()[:MAX_OUTCOME]
-    said = "zrobione" if status == StepStatus.DONE else "pominięte"
-    note = f"Plan, krok {step.position}: {step.label} — {said}" + (f": {outcome}" if outcome else "")
+    detail = {
+        "action": PLAN_STEP,
+        "step_id": step.id,
+        "position": step.position,
+        "kind": step.kind,
+        "label": step.words.pl,
+        "label_en": step.words.en,
+        "step_status": status.value,
+        "outcome": outcome.strip()[:MAX_OUTCOME],
+    }
     return await apply_move(
         session,
         at=at,
         alarm_id=alarm.id,
         move=Move.NOTE,
         actor=Actor.staff(staff_id),
-        note=note,
-        detail={
-            "action": PLAN_STEP,
-            "step_id": step.id,
-            "position": step.position,
-            "kind": step.kind,
-            "label": step.label,
-            "label_en": english.label,
-            "step_status": status.value,
-            "outcome": outcome,
-        },
+        # The note says it in the timeline's own words (Polish, the centre's language).
+        note=describe(Event("note", detail), Lang.PL),
+        detail=detail,
     )

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alarm_center.reports.labels import OUTCOMES, Lang
+from alarm_center.reports.labels import OUTCOMES, SERVICES, Lang, label
 
 # The centre's time zone: times in a line are the operators' local times.
 LOCAL = ZoneInfo("Europe/Warsaw")
@@ -176,11 +176,6 @@ NO_CONTACT = {
     "band_silent": Words("brak odpowiedzi przez opaskę", "no answer through the band"),
     "other": Words("brak kontaktu", "no contact"),
 }
-SERVICES = {
-    "ambulance": Words("pogotowie (ZRM)", "ambulance"),
-    "police": Words("policja", "police"),
-    "fire": Words("straż pożarna", "fire brigade"),
-}
 
 
 def _ladder(e: Event, lang: Lang) -> str:
@@ -200,7 +195,7 @@ def _ladder(e: Event, lang: Lang) -> str:
             + remark
         )
     if rung == "dispatched":
-        service = _word(SERVICES, d.get("service"), lang)
+        service = label(SERVICES, lang, str(d.get("service")))
         number = d.get("reference")
         reference = Words(f", nr zgłoszenia {number}", f", reference {number}")(lang) if number else ""
         return Words(f"Wezwano: {service}", f"Called: {service}")(lang) + reference + remark

@@ -48,26 +48,8 @@ async def get_alarm_plan(alarm_id: DbId, user: AnyStaff, session: SessionDep, la
     async with session.begin():
         alarm = await visible_alarm(session, user, alarm_id)
         plan = await alarm_plan(session, alarm, lang)
-    return AlarmPlanView(
-        source=plan.source,
-        steps=[
-            AlarmPlanStepView(
-                id=step.id,
-                position=step.position,
-                kind=step.kind,
-                label=step.label,
-                text=step.text,
-                call_name=step.call_name,
-                call_phone=step.call_phone,
-                state=StepStateView(
-                    status=step.state.status, outcome=step.state.outcome, at=step.state.at, by=step.state.by
-                )
-                if step.state
-                else None,
-            )
-            for step in plan.steps
-        ],
-    )
+    # The domain's dataclasses, read by attribute: the view is their public shape.
+    return AlarmPlanView.model_validate(plan, from_attributes=True)
 
 
 class StepTick(BaseModel):

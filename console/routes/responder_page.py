@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.model import AlarmKind
 from alarm_center.alarms.responder_visit import (
@@ -57,6 +58,19 @@ def _subject(links: StatusLinks | None, token: str, clock: Clock) -> Subject | s
         return "invalid"
 
 
+async def _open(
+    request: Request, session: AsyncSession, links: StatusLinks | None, token: str, clock: Clock
+) -> tuple[Subject, Visit] | HTMLResponse:
+    """Whom the token names and their visit; else the page saying why not (invalid, expired, closed)."""
+    subject = _subject(links, token, clock)
+    if isinstance(subject, str):
+        return _message(request, subject)
+    try:
+        return subject, await open_visit(session, alarm_id=subject.alarm_id, contact_id=subject.contact_id)
+    except AlarmClosed:
+        return _message(request, "closed")
+
+
 def _message(request: Request, key: str) -> HTMLResponse:
     code = {"invalid": 404, "expired": 410, "closed": 410}[key]
     return templates.TemplateResponse(
@@ -90,13 +104,10 @@ def _page(
 async def responder_page(
     token: str, request: Request, session: SessionDep, clock: ClockDep, links: StatusLinksDep
 ) -> HTMLResponse:
-    subject = _subject(links, token, clock)
-    if isinstance(subject, str):
-        return _message(request, subject)
-    try:
-        visit = await open_visit(session, alarm_id=subject.alarm_id, contact_id=subject.contact_id)
-    except AlarmClosed:
-        return _message(request, "closed")
+    opened = await _open(request, session, links, token, clock)
+    if isinstance(opened, HTMLResponse):
+        return opened
+    _, visit = opened
     pressed = request.query_params.get("done", "")
     return _page(request, visit, token, done=PRESSED[Press(pressed)] if pressed in PRESS_VALUES else "")
 
@@ -105,14 +116,11 @@ async def responder_page(
 async def responder_key_safe(
     token: str, request: Request, session: SessionDep, clock: ClockDep, links: StatusLinksDep
 ) -> HTMLResponse:
-    subject = _subject(links, token, clock)
-    if isinstance(subject, str):
-        return _message(request, subject)
     async with session.begin():
-        try:
-            visit = await open_visit(session, alarm_id=subject.alarm_id, contact_id=subject.contact_id)
-        except AlarmClosed:
-            return _message(request, "closed")
+        opened = await _open(request, session, links, token, clock)
+        if isinstance(opened, HTMLResponse):
+            return opened
+        subject, visit = opened
         stored = visit.resident.key_safe_code_encrypted if visit.resident else None
         if stored is None:
             return _page(request, visit, token, error="Dla tego mieszkańca nie zapisano kodu do sejfu na klucz.")
@@ -134,16 +142,13 @@ async def responder_press(
     links: StatusLinksDep,
     note: Annotated[str, Form(max_length=MAX_NOTE)] = "",
 ) -> Response:
-    subject = _subject(links, token, clock)
-    if isinstance(subject, str):
-        return _message(request, subject)
     if what not in PRESS_VALUES:
         return _message(request, "invalid")
     async with session.begin():
-        try:
-            visit = await open_visit(session, alarm_id=subject.alarm_id, contact_id=subject.contact_id)
-        except AlarmClosed:
-            return _message(request, "closed")
+        opened = await _open(request, session, links, token, clock)
+        if isinstance(opened, HTMLResponse):
+            return opened
+        subject, visit = opened
         await press(session, visit, contact_id=subject.contact_id, what=Press(what), note=note, at=clock.now())
     # Post/redirect/get: a reload of the page does not press the button again.
     return RedirectResponse(f"{RESPONDER_PATH}{token}?done={what}", status_code=303, headers=HEADERS)

@@ -6,7 +6,20 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db.base import Base, BigId, Json, UtcDateTime
@@ -47,6 +60,15 @@ class Resident(Base):
     # between these; a missed window raises a no_checkin alarm (alarm_center/care/checkin.py).
     checkin_from: Mapped[time | None] = mapped_column(Time)
     checkin_until: Mapped[time | None] = mapped_column(Time)
+    # The safe zone: a circle around home (WGS84 centre, radius in metres). A band's position
+    # outside it raises a left_zone alarm (alarm_center/care/zones.py); all three or none.
+    zone_lat: Mapped[float | None] = mapped_column(Float)
+    zone_lon: Mapped[float | None] = mapped_column(Float)
+    zone_radius_m: Mapped[int | None] = mapped_column(Integer)
+    # The zone watch's judgement of the newest position (kept here, not in memory: a restarted
+    # engine must not raise the same exit twice), and the position's time it was made on.
+    zone_outside: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    zone_judged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -152,6 +174,9 @@ class Band(Base):
     # MQTT bands (their serial is the identity), the IMEI or watch ID, or Traccar's uniqueId.
     adapter: Mapped[str] = mapped_column(String(16), default=BandAdapter.MQTT, server_default=BandAdapter.MQTT.value)
     device_id: Mapped[str | None] = mapped_column(String(64))
+    # The platform's own synthetic band (alarm_center/canary/): its SOS is a canary alarm, closed
+    # by the engine at once, never shown to operators nor sent to anyone.
+    is_canary: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # Presence, written in batches by the gateway from heartbeats.
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

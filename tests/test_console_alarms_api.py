@@ -48,6 +48,10 @@ battery_low = "quiet"
 not_worn = "quiet"
 voice_call = "quiet"
 no_checkin = "quiet"
+left_zone = "quiet"
+welfare_call = "quiet"
+canary = "quiet"
+canary_lost = "quiet"
 
 [policies.quiet]
 steps = [{ after_s = 0, channel = "console", targets = ["operators"] }]

@@ -57,6 +57,10 @@ battery_low = "technical"
 not_worn = "technical"
 voice_call = "restart"
 no_checkin = "restart"
+left_zone = "restart"
+welfare_call = "restart"
+canary = "restart"
+canary_lost = "restart"
 
 [policies.restart]
 steps = [

@@ -385,7 +385,7 @@ async def test_a_bulk_move_skips_alarms_moved_since_they_were_seen(desk: Desk) -
     async with desk.sessions() as session:
         with pytest.raises(ValueError, match="needs a person's input"):
             await apply_move_many(session, at=desk.clock.now(), move=Move.RESOLVE, actor=Actor.system(), alarms=[])
-    assert kinds_of(AlarmClass.LIFE) == ["fall", "no_checkin", "sos", "voice_call"]
+    assert kinds_of(AlarmClass.LIFE) == ["fall", "left_zone", "no_checkin", "sos", "voice_call", "welfare_call"]
 
 
 async def _fall_and_cancel(desk: Desk, *, after_s: float, needs_verification: bool) -> tuple[int, Any]:

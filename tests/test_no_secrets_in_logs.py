@@ -55,6 +55,10 @@ battery_low = "technical"
 not_worn = "technical"
 voice_call = "quick"
 no_checkin = "quick"
+left_zone = "quick"
+welfare_call = "quick"
+canary = "quick"
+canary_lost = "quick"
 
 [policies.quick]
 steps = [

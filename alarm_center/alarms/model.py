@@ -24,6 +24,16 @@ class AlarmKind(StrEnum):
     VOICE_CALL = "voice_call"
     # The resident's daily check-in window passed without the band's "I am fine".
     NO_CHECKIN = "no_checkin"
+    # The band left the resident's safe zone (a circle around home): someone who may be lost.
+    LEFT_ZONE = "left_zone"
+    # An operator's welfare call ended in "needs a visit", or the resident did not answer twice.
+    WELFARE_CALL = "welfare_call"
+    # The platform's own synthetic band pressed SOS (alarm_center/canary/): closed by the engine at
+    # once, never in a queue, never heard, never sent to anyone.
+    CANARY = "canary"
+    # A canary did not come through the whole alarm path in time: alarms may not be reaching the
+    # operators. For the supervisor; cleared by the system when a canary comes through again.
+    CANARY_LOST = "canary_lost"
 
 
 class AlarmPriority(IntEnum):
@@ -44,6 +54,11 @@ PRIORITY_BY_KIND = {
     # Someone is on the line waiting for an operator: as urgent as a press of the button.
     AlarmKind.VOICE_CALL: AlarmPriority.LIFE,
     AlarmKind.NO_CHECKIN: AlarmPriority.CARE,
+    AlarmKind.LEFT_ZONE: AlarmPriority.LIFE,
+    AlarmKind.WELFARE_CALL: AlarmPriority.CARE,
+    AlarmKind.CANARY: AlarmPriority.TECHNICAL,
+    # Technical by class (the system clears it), but above every band's: the whole path is at stake.
+    AlarmKind.CANARY_LOST: AlarmPriority.CARE,
 }
 
 

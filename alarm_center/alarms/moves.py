@@ -179,14 +179,19 @@ MOVES: Mapping[Move, MoveSpec] = {
 }
 
 
+# Technical in lifecycle (the system clears it when its cause is gone) though more urgent in the queue.
+TECHNICAL_ABOVE_THEIR_PRIORITY = frozenset({AlarmKind.CANARY_LOST})
+
+
 def alarm_class(kind: str) -> AlarmClass:
     """Technical for the technical kinds; anything else, even a kind this code does not know, is a
     life alarm: the stricter lifecycle (never auto-cleared, closed only with a note)."""
     try:
-        priority = PRIORITY_BY_KIND[AlarmKind(kind)]
+        known = AlarmKind(kind)
     except ValueError:
         return LIFE
-    return TECH if priority == AlarmPriority.TECHNICAL else LIFE
+    technical = PRIORITY_BY_KIND[known] == AlarmPriority.TECHNICAL or known in TECHNICAL_ABOVE_THEIR_PRIORITY
+    return TECH if technical else LIFE
 
 
 def kinds_of(cls: AlarmClass) -> list[str]:

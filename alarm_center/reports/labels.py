@@ -19,6 +19,10 @@ KINDS = {
         "not_worn": "Opaska zdjęta",
         "voice_call": "Połączenie",
         "no_checkin": "Brak codziennego meldunku",
+        "left_zone": "Wyjście poza strefę",
+        "welfare_call": "Rozmowa kontrolna: potrzebna reakcja",
+        "canary": "Alarm kontrolny platformy",
+        "canary_lost": "Ścieżka alarmowa nie działa",
     },
     Lang.EN: {
         "sos": "SOS",
@@ -28,6 +32,10 @@ KINDS = {
         "not_worn": "Band not worn",
         "voice_call": "Voice call",
         "no_checkin": "Missed daily check-in",
+        "left_zone": "Left the safe zone",
+        "welfare_call": "Welfare call: needs action",
+        "canary": "Platform canary alarm",
+        "canary_lost": "Alarm path broken",
     },
 }
 

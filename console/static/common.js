@@ -6,10 +6,11 @@ const Opaska = (() => {
   const KINDS = {
     sos: "SOS", fall: "Upadek", band_offline: "Opaska bez łączności",
     battery_low: "Słaba bateria", not_worn: "Opaska zdjęta", voice_call: "Połączenie",
-    no_checkin: "Brak meldunku",
+    no_checkin: "Brak meldunku", left_zone: "Poza strefą", welfare_call: "Rozmowa kontrolna",
+    canary: "Alarm kontrolny", canary_lost: "Ścieżka alarmowa nie działa",
   };
   // Alarms about a person (the server's life class): the main queue, the alarm sound, a close with a note.
-  const LIFE_KINDS = new Set(["sos", "fall", "voice_call", "no_checkin"]);
+  const LIFE_KINDS = new Set(["sos", "fall", "voice_call", "no_checkin", "left_zone", "welfare_call"]);
   const STATUSES = { raised: "nowy", claimed: "przyjęty", resolved: "zamknięty", cancelled: "odwołany" };
   const OUTCOMES = {
     false_alarm: "Fałszywy alarm",

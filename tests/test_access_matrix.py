@@ -362,6 +362,10 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/registry/residents/{resident_id}"): api(*ANY, scoped=True),
     ("GET", "/api/registry/residents/{resident_id}/plan"): api(*ANY, scoped=True),
     ("GET", "/api/registry/residents/{resident_id}/checkin-window"): api(*ANY, scoped=True),
+    ("GET", "/api/registry/residents/{resident_id}/safe-zone"): api(*ANY, scoped=True),
+    ("PUT", "/api/registry/residents/{resident_id}/safe-zone"): api(
+        *BAND_READERS, scoped=True, body=lambda _: {"lat": 51.11, "lon": 17.03, "radius_m": 300}
+    ),
     ("PUT", "/api/registry/residents/{resident_id}/checkin-window"): api(
         *BAND_READERS, scoped=True, body=lambda _: {"from": "08:00", "until": "10:00"}
     ),

@@ -431,6 +431,12 @@ BODY_CASES = (
         lambda _, n: {"steps": [{"kind": "call_key_holder", "contact_id": n}]},
     ),
     BodyCase(
+        "PUT",
+        "/api/registry/residents/{resident_id}/safe-zone",
+        ("body", "radius_m"),
+        lambda _, n: {"lat": 51.11, "lon": 17.03, "radius_m": n},
+    ),
+    BodyCase(
         "POST",
         "/api/registry/residents/{resident_id}/erase",
         ("body", "confirm_resident_id"),

@@ -34,6 +34,24 @@ def _event(type_: str, detail: dict[str, Any], actor_type: str = "system", actor
 CASES: list[tuple[str, Event, str, str]] = [
     ("raised by band", _event("raised", {"band_message_id": 1}, "band"), "Zgłoszenie z opaski", "Raised by the band"),
     (
+        "left the safe zone",
+        _event("raised", {"reason": "left_zone", "distance_m": 412, "radius_m": 300, "accuracy_m": 15}),
+        "Opaska poza strefą bezpieczną: 412 m od domu (±15 m), strefa 300 m",
+        "The band left the safe zone: 412 m from home (±15 m), zone 300 m",
+    ),
+    (
+        "back in the safe zone",
+        _event("note", {"action": "zone_return", "distance_m": 120, "radius_m": 300, "accuracy_m": 0}),
+        "Opaska wróciła do strefy bezpiecznej: 120 m od domu, strefa 300 m",
+        "The band is back in the safe zone: 120 m from home, zone 300 m",
+    ),
+    (
+        "missed daily check-in",
+        _event("raised", {"reason": "no_checkin", "window": "08:00–10:00"}),
+        "Brak codziennego meldunku w oknie 08:00–10:00",
+        "No daily check-in in the window 08:00–10:00",
+    ),
+    (
         "raised by the system",
         _event("raised", {"reason": "no_message"}),
         "Alarm techniczny zgłoszony przez system (no_message)",

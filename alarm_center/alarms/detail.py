@@ -25,6 +25,7 @@ from registry.band_signal import BandLocation, LastSignal, band_location, last_s
 from registry.contact_view import ContactView
 from registry.contacts import list_contacts
 from registry.model import Band, Contact, Resident, StaffUser
+from registry.safe_zone import SafeZone, safe_zone_of
 
 # The residents' time zone: a resident's age turns over on their local birthday.
 LOCAL = ZoneInfo("Europe/Warsaw")
@@ -42,6 +43,8 @@ class ResidentCard(BaseModel):
     language: str
     has_medical_notes: bool
     has_key_safe_code: bool
+    # Drawn around home on the alarm's map (a left_zone alarm shows how far the band is from it).
+    safe_zone: SafeZone | None = None
 
 
 class BandStatusView(BaseModel):
@@ -172,6 +175,7 @@ def _resident_card(resident: Resident, today: date) -> ResidentCard:
         language=resident.language,
         has_medical_notes=bool(resident.medical_notes.strip()),
         has_key_safe_code=resident.key_safe_code_encrypted is not None,
+        safe_zone=safe_zone_of(resident),
     )
 
 

@@ -108,10 +108,23 @@ def _raised(e: Event, lang: Lang) -> str:
         caller = _word(CALL_TARGETS, e.detail.get("caller"), lang)
         number = f" ({e.detail['number']})" if e.detail.get("number") else ""
         return Words(f"Połączenie do centrum: {caller}{number}", f"A call to the centre: {caller}{number}")(lang)
+    if reason == "left_zone":
+        return Words("Opaska poza strefą bezpieczną: ", "The band left the safe zone: ")(lang) + _zone_distance(e, lang)
+    if reason == "no_checkin":
+        window = e.detail.get("window", "")
+        return Words(f"Brak codziennego meldunku w oknie {window}", f"No daily check-in in the window {window}")(lang)
     if e.actor_type == "band" or reason is None:
         return Words("Zgłoszenie z opaski", "Raised by the band")(lang)
     return Words(
         f"Alarm techniczny zgłoszony przez system ({reason})", f"Technical alarm raised by the system ({reason})"
+    )(lang)
+
+
+def _zone_distance(e: Event, lang: Lang) -> str:
+    distance, radius = e.detail.get("distance_m"), e.detail.get("radius_m")
+    accuracy = f" (±{e.detail['accuracy_m']} m)" if e.detail.get("accuracy_m") else ""
+    return Words(
+        f"{distance} m od domu{accuracy}, strefa {radius} m", f"{distance} m from home{accuracy}, zone {radius} m"
     )(lang)
 
 
@@ -158,6 +171,10 @@ def _note(e: Event, lang: Lang) -> str:
         )
     if e.detail.get("action") == "plan_step":
         return _plan_step(e, lang)
+    if e.detail.get("action") == "zone_return":
+        return Words("Opaska wróciła do strefy bezpiecznej: ", "The band is back in the safe zone: ")(
+            lang
+        ) + _zone_distance(e, lang)
     if e.detail.get("action") == "ladder":
         return _ladder(e, lang) + ("" if e.detail.get("via") else _by(e, lang))
     if e.detail.get("action") == "responder_link":

@@ -24,7 +24,23 @@ const AlarmBand = (() => {
       ["Noszona", b.worn === null ? null : b.worn ? "tak" : "NIE"],
       ["Łączność", b.online === null ? null : b.online ? "online" : "OFFLINE"],
     ]);
-    OpaskaMap.show("band-map", b.last_location);
+    const zone = detail.resident ? detail.resident.safe_zone : null;
+    OpaskaMap.show("band-map", b.last_location, zone);
+    showZoneDistance(detail, zone);
+  }
+
+  // On a left_zone alarm: how far from home the band is now, in words, above the map.
+  function showZoneDistance(detail, zone) {
+    const node = document.getElementById("zone-distance");
+    if (!node) return;
+    const location = detail.band && detail.band.last_location;
+    node.hidden = !(zone && location && detail.alarm.kind === "left_zone");
+    if (node.hidden) return;
+    const metres = Math.round(OpaskaMap.distance(zone, location));
+    node.textContent = metres > zone.radius_m
+      ? `Poza strefą: ${metres} m od domu (strefa ${zone.radius_m} m).`
+      : `W strefie: ${metres} m od domu (strefa ${zone.radius_m} m).`;
+    node.classList.toggle("warn", metres > zone.radius_m);
   }
 
   return { render };

@@ -61,6 +61,10 @@ const OpaskaMap = (() => {
     return a && b && a.lat === b.lat && a.lon === b.lon && a.accuracy_m === b.accuracy_m;
   }
 
+  function sameZone(a, b) {
+    return (!a && !b) || (a && b && a.lat === b.lat && a.lon === b.lon && a.radius_m === b.radius_m);
+  }
+
   function clear(container) {
     const state = container.opaskaMap;
     if (!state) return;
@@ -69,8 +73,8 @@ const OpaskaMap = (() => {
     container.opaskaMap = null;
   }
 
-  function draw(container, location) {
-    const state = { container, location, map: null, marker: null, circle: null, tilesFailed: false, timer: null };
+  function draw(container, location, zone) {
+    const state = { container, location, zone, map: null, marker: null, circle: null, zoneCircle: null, tilesFailed: false, timer: null };
     const canvas = Opaska.el("div", { className: "map-canvas" });
     container.replaceChildren(canvas, caption(state));
     container.classList.remove("map-none");
@@ -98,23 +102,39 @@ const OpaskaMap = (() => {
     state.marker = L.marker([location.lat, location.lon], { title: "Ostatnie położenie opaski", alt: "Położenie opaski", keyboard: false }).addTo(map);
     state.circle = L.circle([location.lat, location.lon], { radius: location.accuracy_m || 0, className: "map-accuracy", weight: 1 }).addTo(map);
     state.circle.setStyle({ opacity: location.accuracy_m ? 1 : 0, fillOpacity: location.accuracy_m ? 0.15 : 0 });
+    drawZone(state);
     place(state);
     return state;
+  }
+
+  // The resident's safe zone: a dashed circle around home, drawn under the band's marker.
+  function drawZone(state) {
+    if (state.zoneCircle) { state.zoneCircle.remove(); state.zoneCircle = null; }
+    const zone = state.zone;
+    if (!zone || !state.map) return;
+    state.zoneCircle = L.circle([zone.lat, zone.lon], { radius: zone.radius_m, className: "map-zone", weight: 2, dashArray: "6 6", fillOpacity: 0.05 }).addTo(state.map);
+    state.zoneCircle.bindTooltip(`Strefa bezpieczna: ${zone.radius_m} m od domu`);
   }
 
   function place(state) {
     const { map, location } = state;
     map.invalidateSize();
-    if (location.accuracy_m) {
+    if (state.zoneCircle) {
+      // Home's circle and the band both in view: how far out the resident is, at a glance.
+      const bounds = state.zoneCircle.getBounds().extend(L.latLng(location.lat, location.lon).toBounds((location.accuracy_m || 10) * 2));
+      map.fitBounds(bounds, { maxZoom: MAX_FIT_ZOOM, padding: [12, 12] });
+    } else if (location.accuracy_m) {
       map.fitBounds(L.latLng(location.lat, location.lon).toBounds(location.accuracy_m * 2.5), { maxZoom: MAX_FIT_ZOOM });
     } else {
       map.setView([location.lat, location.lon], ZOOM);
     }
   }
 
-  function move(state, location) {
+  function move(state, location, zone) {
     state.location = location;
+    state.zone = zone;
     if (state.map) {
+      drawZone(state);
       state.marker.setLatLng([location.lat, location.lon]);
       state.circle.setLatLng([location.lat, location.lon]);
       state.circle.setRadius(location.accuracy_m || 0);
@@ -126,7 +146,8 @@ const OpaskaMap = (() => {
   // show(container or its id, {lat, lon, accuracy_m, at, source, map_url} or null). Called again
   // with new data (a page reloads its detail on every live event), it moves the marker rather than
   // drawing the map anew, so the operator's zoom is kept while the position stays the same.
-  function show(container, location) {
+  // `zone` ({lat, lon, radius_m} or null): the resident's safe zone, drawn around home.
+  function show(container, location, zone = null) {
     const node = typeof container === "string" ? document.getElementById(container) : container;
     if (!node) return;
     if (!location) {
@@ -136,12 +157,12 @@ const OpaskaMap = (() => {
       return;
     }
     let state = node.opaskaMap;
-    if (state && same(state.location, location)) {
+    if (state && same(state.location, location) && sameZone(state.zone, zone)) {
       state.location = location;
     } else if (state) {
-      move(state, location);
+      move(state, location, zone);
     } else {
-      state = draw(node, location);
+      state = draw(node, location, zone);
       node.opaskaMap = state;
     }
     refreshCaption(state);
@@ -149,5 +170,13 @@ const OpaskaMap = (() => {
     state.timer = setInterval(() => refreshCaption(state), AGE_REFRESH_MS);
   }
 
-  return { show, ago };
+  // Metres between two {lat, lon} (haversine, as the server's zone rule measures).
+  function distance(a, b) {
+    const rad = Math.PI / 180;
+    const dLat = (b.lat - a.lat) * rad, dLon = (b.lon - a.lon) * rad;
+    const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
+    return 2 * 6371008.8 * Math.asin(Math.min(1, Math.sqrt(h)));
+  }
+
+  return { show, ago, distance };
 })();

@@ -80,7 +80,8 @@
     if (bands.length === 0) return;
     const newest = located[0];
     $("resident-map-title").textContent = newest && bands.length > 1 ? `Ostatnie położenie opaski ${newest.serial}` : "Ostatnie położenie opaski";
-    OpaskaMap.show("resident-map", newest ? newest.last_location : null);
+    // The safe-zone card draws the map: the band's position with the zone around home.
+    document.dispatchEvent(new CustomEvent("opaska:band-location", { detail: newest ? newest.last_location : null }));
   }
 
   function renderContacts(contacts) {

@@ -6,6 +6,7 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from alarm_center.canary.echo import run_canary_echo
 from alarm_center.care.checkin import run_checkin_watch
 from alarm_center.care.zones import run_zone_watch
 from alarm_center.escalation.auditor import EscalationAuditor
@@ -67,6 +68,7 @@ async def run_engine(
         watch(tasks.create_task(run_supervision(settings, session_factory, clock), name="supervision"))
         watch(tasks.create_task(run_checkin_watch(settings, session_factory, clock), name="checkin-watch"))
         watch(tasks.create_task(run_zone_watch(settings, session_factory, clock), name="zone-watch"))
+        watch(tasks.create_task(run_canary_echo(settings, session_factory, clock), name="canary-echo"))
         # Call recordings past retention or of erased residents are deleted at Twilio (RODO); with
         # no Twilio (test mode) no call is placed, so nothing is ever recorded.
         telephone = TwilioTelephone.from_settings(settings)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms import repository
-from alarm_center.alarms.model import Alarm, AlarmEvent
+from alarm_center.alarms.model import Alarm, AlarmEvent, AlarmKind
 from alarm_center.alarms.views import AlarmView, alarm_views
 from alarm_center.live_notify import CommitListener, commit_listener
 
@@ -92,6 +92,8 @@ class AlarmFeed:
         self._listener = listener
         self._poll_s = poll_s
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        # The alarm canary's (alarm_center/canary/probe.py): canary alarms only, which nobody else gets.
+        self._canary_subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._cursor: EventCursor | None = None
         self.healthy = False
 
@@ -103,13 +105,15 @@ class AlarmFeed:
         return alarms, last
 
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+    async def subscribe(self, *, canary: bool = False) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        """Every alarm event but the platform canary's; with `canary`, the canary's only."""
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(SUBSCRIBER_QUEUE)
-        self._subscribers.add(queue)
+        subscribers = self._canary_subscribers if canary else self._subscribers
+        subscribers.add(queue)
         try:
             yield queue
         finally:
-            self._subscribers.discard(queue)
+            subscribers.discard(queue)
 
     async def run(self) -> None:
         async with self._sessions() as session:
@@ -166,13 +170,16 @@ class AlarmFeed:
         cursor.advance(time.monotonic())
 
     def _publish(self, message: dict[str, Any]) -> None:
-        for queue in list(self._subscribers):
+        alarm = message.get("alarm")
+        canary = isinstance(alarm, dict) and alarm.get("kind") == AlarmKind.CANARY.value
+        subscribers = self._canary_subscribers if canary else self._subscribers
+        for queue in list(subscribers):
             try:
                 queue.put_nowait(message)
             except asyncio.QueueFull:
                 # A console that stopped reading is cut off; it reconnects and re-syncs.
                 log.warning("live subscriber too slow; dropping it")
-                self._subscribers.discard(queue)
+                subscribers.discard(queue)
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()
                 queue.put_nowait({"type": "overflow"})

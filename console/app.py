@@ -50,14 +50,17 @@ def create_app(context: ConsoleContext, *, clock: Clock | None = None, health: H
         presence_task = asyncio.create_task(console.run(), name="console-presence")
         database_task = asyncio.create_task(database.run(), name="console-database-watch")
         auditor_task = asyncio.create_task(auditor.run(), name="escalation-auditor")
-        for task in (feed_task, presence_task, database_task, auditor_task):
+        canary_task = asyncio.create_task(context.canary.run(), name="alarm-canary") if context.canary else None
+        for task in (feed_task, presence_task, database_task, auditor_task, canary_task):
             if task is not None:
                 health.watch(task)
         health.add_check("escalation", auditor.check)
+        if context.canary is not None:
+            health.add_check("alarm canary", context.canary.state)
         try:
             yield
         finally:
-            for task in (presence_task, feed_task, database_task, auditor_task):
+            for task in (canary_task, presence_task, feed_task, database_task, auditor_task):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from alarm_center.canary.probe import CanaryProbe
 from alarm_center.live import AlarmFeed
 from alarm_center.notify.status_link import StatusLinks
 from alarm_center.voice.telephone import OfflineTelephone, Telephone
@@ -51,3 +52,5 @@ class ConsoleContext:
     telephone: Telephone = field(default_factory=OfflineTelephone)
     # [voice]: ring times, recording municipalities and retention, the unknown caller's municipality.
     voice: VoiceSettings = field(default_factory=VoiceSettings)
+    # The alarm canary (alarm_center/canary/probe.py), run by this console; None: not here.
+    canary: CanaryProbe | None = None

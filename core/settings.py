@@ -36,6 +36,20 @@ class DatabaseSettings(BaseModel):
         return self.url.startswith("sqlite")
 
 
+def check_mqtt_url(value: str) -> str:
+    """Empty, or mqtt://host:port / mqtts://host:port."""
+    if not value:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError(f"must look like mqtt://host:1883 or mqtts://host:8883 (got {value!r})")
+    try:
+        parts.port  # noqa: B018 - urlsplit validates the port only when it is read
+    except ValueError as exc:
+        raise ValueError(f"bad port in {value!r}") from exc
+    return value
+
+
 class MqttSettings(BaseModel):
     url: str = ""
     # "auto": MQTT 5 for an external broker, 3.1.1 for the embedded amqtt (it speaks no 5).
@@ -81,16 +95,7 @@ class MqttSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _mqtt_url(cls, value: str) -> str:
-        if not value:
-            return value
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError(f"must look like mqtt://host:1883 or mqtts://host:8883 (got {value!r})")
-        try:
-            parts.port  # noqa: B018 - urlsplit validates the port only when it is read
-        except ValueError as exc:
-            raise ValueError(f"bad port in {value!r}") from exc
-        return value
+        return check_mqtt_url(value)
 
     @field_validator("shared_group", "gateway_name")
     @classmethod
@@ -148,6 +153,27 @@ class AlarmSettings(BaseModel):
     # True, the cancel is recorded and the alarm stays open until an operator has verified it by
     # a call (for residents who may press "OK" while confused or still on the floor).
     cancel_needs_verification: bool = False
+
+
+class CanarySettings(BaseModel):
+    """The alarm canary (docs/canary.md): the platform's own band presses SOS through the whole
+    path (broker, gateway, database, engine, console feed) and must see its alarm closed in time."""
+
+    # Run by the console process; in a deployment with several consoles, on one of them only.
+    enabled: bool = True
+    every_s: float = Field(default=60.0, ge=1, le=3600)
+    # Press to closed alarm on the console's feed within this, or the canary is lost.
+    timeout_s: float = Field(default=30.0, ge=1, le=600)
+    # The brokers' band listener (mqtt://host:1883), where the canary band logs in like any band.
+    # Empty: the embedded broker's band port, or the host and port of [mqtt] url.
+    band_url: str = ""
+    # The engine closes canary alarms this often (seconds between looks).
+    echo_poll_s: float = Field(default=1.0, gt=0, le=60)
+
+    @field_validator("band_url")
+    @classmethod
+    def _band_url(cls, value: str) -> str:
+        return check_mqtt_url(value)
 
 
 class EscalationSettings(BaseModel):
@@ -342,6 +368,7 @@ class Settings(BaseSettings):
     bands: BandSettings = BandSettings()
     alarms: AlarmSettings = AlarmSettings()
     escalation: EscalationSettings = EscalationSettings()
+    canary: CanarySettings = CanarySettings()
     console: ConsoleSettings = ConsoleSettings()
     notify: NotifySettings = NotifySettings()
     twilio: TwilioSettings = TwilioSettings()

@@ -17,8 +17,8 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.batch_intake import Press, raise_or_merge_many
-from alarm_center.alarms.model import AlarmKind
 from alarm_center.alarms.resident_cancel import cancel_fall_by_resident
+from alarm_center.canary.kind import press_kind
 from alarm_center.escalation.policy import PolicyBook
 from core.db.dialect import insert_for
 from gateway import repository
@@ -160,7 +160,8 @@ async def _raise_run(
             band_id=item.band.id,
             resident_id=item.band.resident_id,
             municipality_id=item.municipality_id,
-            kind=AlarmKind(item.message.kind),
+            # The platform's canary band raises a canary alarm (alarm_center/canary/).
+            kind=press_kind(item.band, item.message.kind),
             # Judged by the time of receipt, so a test mode that expired while the press was in
             # flight gives a real alarm: when in doubt, the resident's relatives are told.
             is_test=in_test_mode(item.band, item.received_at),

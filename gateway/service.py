@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms.intake import raise_or_merge
-from alarm_center.alarms.model import AlarmKind
 from alarm_center.alarms.resident_cancel import cancel_fall_by_resident
+from alarm_center.canary.kind import press_kind
 from alarm_center.escalation.policy import PolicySource
 from gateway import repository
 from gateway.alarm_batch import CancelRules, store_batch
@@ -66,7 +66,7 @@ class BandMessageService:
                 session,
                 band=band,
                 resident_municipality_id=municipality_id,
-                kind=AlarmKind(message.kind),
+                kind=press_kind(band, message.kind),
                 band_message_id=stored_id,
                 received_at=received_at,
                 is_test=is_test,

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from alarm_center.canary.probe import canary_probe
 from alarm_center.engine import run_engine
 from alarm_center.escalation.policy import PolicySource
 from alarm_center.live import AlarmFeed, LiveWake
@@ -157,6 +158,9 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
             telephone=telephone or OfflineTelephone(),
             voice=settings.voice,
         )
+        context.canary = canary_probe(
+            settings, sessions, context.feed, clock, band_endpoint if settings.mqtt.embedded else None
+        )
         gateway = _gateway(settings, endpoint, sessions, clock, wake.poke)
         await _connect_gateway(gateway, endpoint)
         health.PROCESS.add_check("broker", gateway.broker_state)
@@ -293,6 +297,7 @@ async def run_console(settings: Settings) -> None:
             telephone=telephone or OfflineTelephone(),
             voice=settings.voice,
         )
+        context.canary = canary_probe(settings, sessions, context.feed, SystemClock())
         server = _console_server(settings, context)
         log.info("console running: http://%s:%d", settings.console.host, settings.console.port)
 

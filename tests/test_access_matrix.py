@@ -363,6 +363,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/registry/residents/{resident_id}/plan"): api(*ANY, scoped=True),
     ("GET", "/api/registry/residents/{resident_id}/checkin-window"): api(*ANY, scoped=True),
     ("GET", "/api/registry/residents/{resident_id}/safe-zone"): api(*ANY, scoped=True),
+    ("GET", "/api/platform/canary"): api(*ANY),
     ("PUT", "/api/registry/residents/{resident_id}/safe-zone"): api(
         *BAND_READERS, scoped=True, body=lambda _: {"lat": 51.11, "lon": 17.03, "radius_m": 300}
     ),

@@ -46,6 +46,24 @@ CASES: list[tuple[str, Event, str, str]] = [
         "The band is back in the safe zone: 120 m from home, zone 300 m",
     ),
     (
+        "canary lost",
+        _event("raised", {"reason": "canary_lost", "stage": "engine"}),
+        "Alarm kontrolny nie przeszedł przez platformę (zatrzymał się: engine)",
+        "The canary alarm did not come through the platform (stopped at: engine)",
+    ),
+    (
+        "canary through again",
+        _event("cleared", {"reason": "canary_through", "seconds": 0.41}),
+        "Zamknięty przez system: alarm kontrolny znów przeszedł (0.41 s)",
+        "Closed by the system: a canary came through again (0.41 s)",
+    ),
+    (
+        "canary closed by the engine",
+        _event("cleared", {"canary": True}),
+        "Alarm kontrolny zamknięty przez silnik",
+        "Canary alarm closed by the engine",
+    ),
+    (
         "missed daily check-in",
         _event("raised", {"reason": "no_checkin", "window": "08:00–10:00"}),
         "Brak codziennego meldunku w oknie 08:00–10:00",

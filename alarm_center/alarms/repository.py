@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmEvent
+from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmEvent, AlarmKind
 from core.db.dialect import insert_for
 from registry.model import StaffUser
 
@@ -84,15 +84,13 @@ async def add_event(
 
 
 async def open_alarms(session: AsyncSession) -> Sequence[Alarm]:
-    return (
-        (
-            await session.execute(
-                select(Alarm).where(Alarm.status.in_(OPEN_STATUSES)).order_by(Alarm.priority, Alarm.raised_at)
-            )
-        )
-        .scalars()
-        .all()
+    """Every open alarm a person may handle: the platform canary's are the engine's alone."""
+    query = (
+        select(Alarm)
+        .where(Alarm.status.in_(OPEN_STATUSES), Alarm.kind != AlarmKind.CANARY.value)
+        .order_by(Alarm.priority, Alarm.raised_at)
     )
+    return (await session.execute(query)).scalars().all()
 
 
 async def get_alarm(session: AsyncSession, alarm_id: int) -> Alarm | None:

@@ -110,6 +110,12 @@ def _raised(e: Event, lang: Lang) -> str:
         return Words(f"Połączenie do centrum: {caller}{number}", f"A call to the centre: {caller}{number}")(lang)
     if reason == "left_zone":
         return Words("Opaska poza strefą bezpieczną: ", "The band left the safe zone: ")(lang) + _zone_distance(e, lang)
+    if reason == "canary_lost":
+        stage = e.detail.get("stage", "")
+        return Words(
+            f"Alarm kontrolny nie przeszedł przez platformę (zatrzymał się: {stage})",
+            f"The canary alarm did not come through the platform (stopped at: {stage})",
+        )(lang)
     if reason == "no_checkin":
         window = e.detail.get("window", "")
         return Words(f"Brak codziennego meldunku w oknie {window}", f"No daily check-in in the window {window}")(lang)
@@ -144,6 +150,14 @@ def _resolved(e: Event, lang: Lang) -> str:
 
 
 def _cleared(e: Event, lang: Lang) -> str:
+    if e.detail.get("reason") == "canary_through":
+        seconds = e.detail.get("seconds")
+        return Words(
+            f"Zamknięty przez system: alarm kontrolny znów przeszedł ({seconds} s)",
+            f"Closed by the system: a canary came through again ({seconds} s)",
+        )(lang)
+    if e.detail.get("canary"):
+        return Words("Alarm kontrolny zamknięty przez silnik", "Canary alarm closed by the engine")(lang)
     return Words("Zamknięty przez system: przyczyna ustąpiła", "Closed by the system: the cause is gone")(lang)
 
 

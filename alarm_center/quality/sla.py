@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alarm_center.alarms.model import Alarm, AlarmEvent
+from alarm_center.alarms.model import Alarm, AlarmEvent, AlarmKind
 from alarm_center.alarms.moves import LIFE, alarm_class
 from registry.model import Municipality, StaffUser
 
@@ -194,7 +194,12 @@ async def load_timings(
     life_only: bool = True,
 ) -> list[AlarmTiming]:
     """Non-test alarms raised in [since, until), of these municipalities (None: all), oldest first."""
-    conditions = [Alarm.raised_at >= since, Alarm.raised_at < until, Alarm.is_test.is_(False)]
+    conditions = [
+        Alarm.raised_at >= since,
+        Alarm.raised_at < until,
+        Alarm.is_test.is_(False),
+        Alarm.kind != AlarmKind.CANARY.value,
+    ]
     if municipality_ids is not None:
         conditions.append(Alarm.municipality_id.in_(list(municipality_ids)))
     rows = (

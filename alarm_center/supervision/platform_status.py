@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alarm_center.canary.stages import STAGE_WORDS, Stage
+from alarm_center.canary.status import CanaryStatus, canary_status
 from core.db.service_state import ServiceState
 
 # A row not written for this long belongs to a process that is gone (they write every 5 to 15 s).
@@ -22,7 +24,7 @@ GATEWAY, CANARY, AUDITOR = "gateway/", "canary/", "auditor/"
 
 @dataclass(frozen=True)
 class PlatformProblem:
-    kind: str  # gateway_down, gateway_deaf, escalation_stuck
+    kind: str  # gateway_down, gateway_deaf, escalation_stuck, canary_lost, canary_stale
     since: datetime | None
     message: str
 
@@ -70,4 +72,25 @@ async def platform_problems(session: AsyncSession, *, now: datetime) -> list[Pla
                     "Czy silnik (opaska engine) działa?",
                 )
             )
+    canary = await canary_status(session, now=now)
+    if canary.state in ("lost", "stale"):
+        problems.append(_canary_problem(canary))
     return problems
+
+
+def _canary_problem(canary: CanaryStatus) -> PlatformProblem:
+    if canary.state == "stale":
+        return PlatformProblem(
+            "canary_stale",
+            canary.last_round_at,
+            "Alarm kontrolny nie był wysyłany od kilku minut: konsola, która go wysyła, nie działa "
+            "(albo ma go wyłączonego). Nikt nie sprawdza, czy alarmy docierają.",
+        )
+    where = STAGE_WORDS.get(Stage(canary.stage), "") if canary.stage in set(Stage) else ""
+    return PlatformProblem(
+        "canary_lost",
+        canary.lost_since,
+        "Alarm kontrolny nie przeszedł przez platformę: alarmy mogą nie docierać do operatorów"
+        + (f" ({where})." if where else ".")
+        + " Wezwij dyżur techniczny.",
+    )

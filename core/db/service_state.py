@@ -7,11 +7,12 @@ be judged offline, and after it reconnects every band gets a grace period.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db.base import Base, UtcDateTime
+from core.db.base import Base, Json, UtcDateTime
 
 
 class ServiceState(Base):
@@ -21,3 +22,5 @@ class ServiceState(Base):
     # When the current broker connection began; NULL while disconnected.
     connected_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
     alive_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # What else the service has to say (the alarm canary: its last result, end-to-end time, stage).
+    detail: Mapped[dict[str, Any] | None] = mapped_column(Json)

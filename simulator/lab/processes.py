@@ -20,6 +20,9 @@ def opaska_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPASKA_")}
     # A lab's embedded brokers keep their files out of the checkout's var/ (one directory per port).
     env["OPASKA_MQTT_EMBEDDED_STATE_DIR"] = str(Path(tempfile.gettempdir()) / "opaska-lab-brokers")
+    # No alarm canary unless a lab asks for it: its alarm every minute is no lab's subject, and a lab
+    # that stops a part on purpose would have it reported lost.
+    env["OPASKA_CANARY_ENABLED"] = "false"
     env.update(overrides)
     return env
 

@@ -1,4 +1,5 @@
-"""the resident's safe zone (and the zone watch's judgement), the platform's canary band
+"""the resident's safe zone (and the zone watch's judgement), the platform's canary band, a service's
+own detail (the canary's last result)
 
 Revision ID: 0016_zones_and_canary
 Revises: 0015_checkin_window
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 
 import core.db.base
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0016_zones_and_canary"
 down_revision: str | None = "0015_checkin_window"
@@ -25,9 +27,15 @@ def upgrade() -> None:
     op.add_column("resident", sa.Column("zone_outside", sa.Boolean(), server_default=sa.false(), nullable=False))
     op.add_column("resident", sa.Column("zone_judged_at", core.db.base.UtcDateTime(timezone=True), nullable=True))
     op.add_column("band", sa.Column("is_canary", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column(
+        "service_state",
+        sa.Column("detail", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=True),
+    )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("service_state") as batch:
+        batch.drop_column("detail")
     with op.batch_alter_table("band") as batch:
         batch.drop_column("is_canary")
     with op.batch_alter_table("resident") as batch:

@@ -20,13 +20,13 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from alarm_center.alarms.model import Alarm, AlarmKind, AlarmStatus
+from alarm_center.alarms.model import Alarm, AlarmStatus
 from alarm_center.canary import band as canary_band
 from alarm_center.canary import metrics
 from alarm_center.canary.lost import clear_canary_lost, raise_canary_lost
@@ -42,6 +42,7 @@ from core.mqtt.client import MqttError
 from core.mqtt.endpoint import MqttEndpoint, parse_mqtt_url
 from core.settings import CanarySettings, Settings
 from gateway.topics import TopicScheme
+from registry.traffic.messages import BandMessage
 from simulator.band import RepeatPolicy, VirtualBand
 
 log = logging.getLogger(__name__)
@@ -120,26 +121,31 @@ class CanaryProbe:
             if alarm.get("id") == alarm_id and alarm.get("status") not in ("raised", "claimed"):
                 return
 
-    async def _where_it_stopped(self, sent_at: datetime, alarm_id: int | None) -> Stage:
+    async def _where_it_stopped(self, alarm_id: int | None) -> Stage:
+        """Told from the database: was this round's press stored, its alarm raised, closed?"""
+        pressed = [msg_id for kind, msg_id in self._band.sent if kind == "sos"][-1:] if self._band else []
         try:
             async with asyncio.timeout(5), self._sessions() as session:
-                query = select(Alarm.id, Alarm.status).where(Alarm.kind == AlarmKind.CANARY.value)
-                if alarm_id is not None:
-                    query = query.where(Alarm.id == alarm_id)
-                else:
-                    query = query.where(Alarm.raised_at >= sent_at - timedelta(seconds=2))
-                row = (await session.execute(query.order_by(Alarm.id.desc()).limit(1))).first()
+                if alarm_id is None:
+                    if not pressed or self._band_id is None:
+                        return Stage.BROKER
+                    stored = await session.scalar(
+                        select(BandMessage.id).where(
+                            BandMessage.band_id == self._band_id, BandMessage.message_id == pressed[0]
+                        )
+                    )
+                    return Stage.GATEWAY if stored is None else Stage.ACK
+                status = await session.scalar(select(Alarm.status).where(Alarm.id == alarm_id))
         except Exception:
             return Stage.DATABASE
-        if row is None:
-            return Stage.GATEWAY
-        if row.status in (AlarmStatus.RAISED.value, AlarmStatus.CLAIMED.value):
-            return Stage.ENGINE if alarm_id is not None else Stage.ACK
-        return Stage.FEED if alarm_id is not None else Stage.ACK
+        return Stage.ENGINE if status in (AlarmStatus.RAISED.value, AlarmStatus.CLAIMED.value) else Stage.FEED
 
     async def run_round(self) -> Result:
         """Press once and wait for the closed alarm; the result, recorded and acted on."""
-        sent_at = self._clock.now()
+        if self._band is not None:
+            # The simulator's band keeps what it sent and heard, for tests: a canary lives for months.
+            self._band.sent.clear()
+            self._band.downlink.clear()
         started = time.monotonic()
         alarm_id: int | None = None
         stage: Stage | None = None
@@ -153,10 +159,10 @@ class CanaryProbe:
             except CanaryLost as lost:
                 stage = lost.stage
             except TimeoutError:
-                stage = await self._where_it_stopped(sent_at, alarm_id)
+                stage = await self._where_it_stopped(alarm_id)
             except Exception:
                 log.exception("alarm canary round failed")
-                stage = await self._where_it_stopped(sent_at, alarm_id)
+                stage = await self._where_it_stopped(alarm_id)
         seconds = time.monotonic() - started
         result = Result(self._clock.now(), stage is None, seconds, stage, alarm_id)
         await self._record(result)

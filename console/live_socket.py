@@ -63,7 +63,7 @@ async def _websocket_user(websocket: WebSocket, context: ConsoleContext, clock: 
 
 def _visible_rows(user: StaffPrincipal, alarms: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The alarms (views as JSON, which carry their municipality) this user may see."""
-    return [alarm for alarm in alarms if user.sees(alarm.get("municipality_id"))]
+    return [alarm for alarm in alarms if user.sees_alarm(alarm.get("municipality_id"), alarm.get("kind"))]
 
 
 async def _session_alive(websocket: WebSocket, context: ConsoleContext, clock: Clock) -> None:

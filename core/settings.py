@@ -168,7 +168,7 @@ class CanarySettings(BaseModel):
     # Empty: the embedded broker's band port, or the host and port of [mqtt] url.
     band_url: str = ""
     # The engine closes canary alarms this often (seconds between looks).
-    echo_poll_s: float = Field(default=1.0, gt=0, le=60)
+    echo_poll_s: float = Field(default=0.5, gt=0, le=60)
 
     @field_validator("band_url")
     @classmethod

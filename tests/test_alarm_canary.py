@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
@@ -26,12 +27,16 @@ from alarm_center.canary.status import canary_status
 from alarm_center.escalation.model import Escalation
 from alarm_center.escalation.policy import PolicySource
 from alarm_center.live import AlarmFeed
+from console.app import create_app
+from console.context import ConsoleContext
 from core.clock import FakeClock
 from core.mqtt.endpoint import MqttEndpoint
 from core.settings import PROJECT_ROOT, CanarySettings
 from registry.model import Band
 from registry.traffic.messages import BandMessage
+from simulator.lab.staff import create_staff, log_in
 from tests.support.gateway import GatewayHarness
+from tests.support.seed import seed_resident_with_band
 
 pytestmark = pytest.mark.asyncio
 
@@ -197,3 +202,27 @@ async def test_old_canary_alarms_and_messages_are_purged(
     await CanaryEcho(sessions, clock).run_pass()
     assert await _alarms(sessions, "canary") == []
     assert await counted() == (0, 0)
+
+
+async def test_every_operator_and_supervisor_sees_canary_lost_whatever_their_municipality(
+    harness: GatewayHarness, feed: AlarmFeed, clock: FakeClock
+) -> None:
+    sessions = harness.sessions
+    seeded = await seed_resident_with_band(sessions, clock)
+    probe = _probe(harness, feed, timeout_s=2.0)
+    try:
+        assert (await probe.run_round()).stage == Stage.GATEWAY  # no gateway runs
+    finally:
+        await probe.stop()
+    [lost] = await _alarms(sessions, "canary_lost")
+    app = create_app(ConsoleContext(sessions, AlarmFeed(sessions), run_feed=False), clock=clock)
+    for role, sees in (("operator", True), ("supervisor", True), ("technician", False)):
+        member = await create_staff(sessions, clock, role=role, municipality_ids=[seeded.municipality_id])
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console") as http:
+            await log_in(http, member)
+            listed = (await http.get("/api/alarms")).json()
+            opened = await http.get(f"/api/alarms/{lost.id}")
+            status = (await http.get("/api/platform/canary")).json()
+        assert (lost.id in {a["id"] for a in listed}) is sees, role
+        assert (opened.status_code == 200) is sees, role
+        assert (status["state"], status["stage"]) == ("lost", "gateway")

@@ -41,6 +41,8 @@ def test_compose_file_parses_and_wires_the_parts() -> None:
     assert config[band_listener + 1] == "use_username_as_clientid true"
     assert band_listener < service_listener
     assert [line for line in config if line.startswith("use_username_as_clientid")] == ["use_username_as_clientid true"]
+    # The console's alarm canary is a band: it logs in on the band listener, not the platform's.
+    assert services["console"]["environment"]["OPASKA_CANARY_BAND_URL"] == "mqtt://mosquitto:1883"
     mount = next(v for v in services["mosquitto"]["volumes"] if "mosquitto.conf" in str(v))
     assert "config/mosquitto.conf" in str(mount)
 

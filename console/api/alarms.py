@@ -47,7 +47,7 @@ async def list_open_alarms(user: AnyStaff, session: SessionDep) -> list[AlarmVie
     """The user's open alarms (their municipalities), most urgent first, then oldest first; each
     names who claimed it."""
     async with session.begin():
-        alarms = [alarm for alarm in await repository.open_alarms(session) if user.sees(alarm.municipality_id)]
+        alarms = [a for a in await repository.open_alarms(session) if user.sees_alarm(a.municipality_id, a.kind)]
         return await alarm_views(session, alarms)
 
 
@@ -201,7 +201,7 @@ async def alarm_to_close(session: AsyncSession, user: StaffPrincipal, alarm_id: 
             detail=f"a technician may not do this: alarm {alarm_id} is a real alarm, handled by operators and "
             "supervisors; a technician claims and closes only installation-test alarms (alarmy testowe)",
         )
-    if not user.sees(alarm.municipality_id):
+    if not user.sees_alarm(alarm.municipality_id, alarm.kind):
         raise not_yours(f"alarm {alarm_id}")
     return alarm
 

@@ -23,6 +23,6 @@ async def visible_alarm(session: AsyncSession, user: StaffPrincipal, alarm_id: i
     alarm = await repository.get_alarm(session, alarm_id)
     if alarm is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"alarm {alarm_id} does not exist")
-    if not user.sees(alarm.municipality_id):
+    if not user.sees_alarm(alarm.municipality_id, alarm.kind):
         raise not_yours(f"alarm {alarm_id}")
     return alarm

@@ -70,7 +70,9 @@ async def overview(user: Supervisor, session: SessionDep, clock: ClockDep) -> Ov
     time-to-claim figures against the 60 s / 180 s targets, for the user's municipalities."""
     now = clock.now()
     # An installation test's alarm is the technician's: it never reaches the supervisor.
-    alarms = [a for a in await repository.open_alarms(session) if user.sees(a.municipality_id) and not a.is_test]
+    alarms = [
+        a for a in await repository.open_alarms(session) if user.sees_alarm(a.municipality_id, a.kind) and not a.is_test
+    ]
     views = {view.id: view for view in await alarm_views(session, alarms)}
     handed_up = await repository.escalated_to_supervisor_by_staff(session, [a.id for a in alarms])
     open_alarms = []

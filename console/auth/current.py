@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alarm_center.alarms.model import AlarmKind
 from console.auth import sessions
 from console.deps import ClockDep, SessionDep, context_of
 from core.settings import ConsoleSettings
@@ -25,6 +26,10 @@ from registry import staff as staff_registry
 from registry.model import StaffRole
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+# Alarms about the platform, in no municipality (alarm_center/canary/lost.py).
+PLATFORM_ALARM_KINDS = frozenset({AlarmKind.CANARY_LOST.value})
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,14 @@ class StaffPrincipal:
         if self.municipality_ids is None:
             return True
         return municipality_id is not None and municipality_id in self.municipality_ids
+
+    def sees_alarm(self, municipality_id: int | None, kind: str | None) -> bool:
+        """`sees`, and an alarm about the platform itself (canary_lost: alarms may not be reaching
+        anyone) for everyone who handles alarms, whatever their municipalities."""
+        if self.sees(municipality_id):
+            return True
+        handles_alarms = self.role in (StaffRole.OPERATOR, StaffRole.SUPERVISOR)
+        return handles_alarms and municipality_id is None and kind in PLATFORM_ALARM_KINDS
 
 
 async def principal_for_token(

@@ -3,7 +3,7 @@
 // (real alarms may not be reaching the console); grey when nobody has checked for a while.
 "use strict";
 {
-  const REFRESH_MS = 30_000;
+  const REFRESH_MS = 10_000;
   const STAGES = {
     broker: "broker MQTT", gateway: "bramka", ack: "potwierdzenie do opaski",
     engine: "silnik", feed: "konsola na żywo", database: "baza danych",

@@ -119,9 +119,12 @@ const OpaskaMap = (() => {
   function place(state) {
     const { map, location } = state;
     map.invalidateSize();
-    if (state.zoneCircle) {
+    if (state.zoneCircle && state.zone) {
       // Home's circle and the band both in view: how far out the resident is, at a glance.
-      const bounds = state.zoneCircle.getBounds().extend(L.latLng(location.lat, location.lon).toBounds((location.accuracy_m || 10) * 2));
+      // From the coordinates, not the circle's getBounds(): that needs a map already in view.
+      const zone = state.zone;
+      const bounds = L.latLng(zone.lat, zone.lon).toBounds(zone.radius_m * 2)
+        .extend(L.latLng(location.lat, location.lon).toBounds((location.accuracy_m || 10) * 2));
       map.fitBounds(bounds, { maxZoom: MAX_FIT_ZOOM, padding: [12, 12] });
     } else if (location.accuracy_m) {
       map.fitBounds(L.latLng(location.lat, location.lon).toBounds(location.accuracy_m * 2.5), { maxZoom: MAX_FIT_ZOOM });

@@ -73,7 +73,7 @@ async def test_a_supervisor_sets_a_plan_and_an_operator_follows_it(
         await page.locator("#plan-card").screenshot(path=str(SCREENSHOTS / "plan-editor.png"))
         # The daily check-in window, on the same page.
         await expect(page.locator("#checkin-state")).to_have_text("Bez codziennego meldunku.")
-        await page.fill("#checkin-from", "08:00")
+        await page.fill("#checkin-from", "8:00")  # as typed in a hurry: read as 08:00
         await page.fill("#checkin-until", "10:00")
         await page.locator("#checkin-form button[type=submit]").click()
         await expect(page.locator("#checkin-state")).to_have_text("Meldunek codziennie między 08:00 a 10:00.")

@@ -22,6 +22,7 @@ from bench.common import RESULTS, machine
 # (name, group, module, arguments, arguments when quick)
 PLAN: list[tuple[str, str, str, list[str], list[str]]] = [
     ("clients", "simulator", "bench.fleet_clients", [], []),
+    ("b4", "command line", "bench.cli_startup", [], []),
     ("b3", "embedded defaults (SQLite)", "bench.commit_cost", ["--databases", "sqlite"], []),
     ("amqtt", "embedded defaults (SQLite)", "bench.amqtt_cap", [], ["--bands", "20", "--seconds", "1"]),
     ("b2", "embedded defaults (SQLite)", "bench.latency", ["--broker", "embedded", "--database", "sqlite"], []),
@@ -34,7 +35,7 @@ PLAN: list[tuple[str, str, str, list[str], list[str]]] = [
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", default="", help="comma-separated: clients, b1, b2, b3, amqtt")
+    parser.add_argument("--only", default="", help="comma-separated: clients, b1, b2, b3, b4, amqtt")
     args = parser.parse_args()
     only = {name for name in args.only.split(",") if name}
     runs: list[dict[str, Any]] = []

@@ -8,11 +8,8 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from core.logs import configure_logging
-from core.settings import SettingsError, load_settings
-from core.startup import StartupError
 from opaska.commands import band, broker, processes, registry, report, simulate, staff
-from opaska.commands.table import Command, Group, build_parser, invocation
+from opaska.commands.table import Command, Group, build_parser, invocation, is_service
 
 COMMANDS: tuple[Command | Group, ...] = (
     *processes.COMMANDS,
@@ -35,13 +32,22 @@ DESCRIPTION = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser(COMMANDS, prog="opaska", description=DESCRIPTION).parse_args(argv)
+    parser = build_parser(COMMANDS, prog="opaska", description=DESCRIPTION)
+    parser.add_argument("-v", "--verbose", action="store_true", help="a tool's own and its libraries' log lines too")
+    args = parser.parse_args(argv)
+    verbose = vars(args).pop("verbose")
+    # Imported only now: `opaska --help` and a mistyped command answer without loading pydantic.
+    from core.logs import configure_logging
+    from core.settings import SettingsError, load_settings
+
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"opaska: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log.level)
+    # A tool (not run/gateway/engine/console) prints its answer: library INFO lines (Alembic's,
+    # fontTools') would only bury it.
+    configure_logging(settings.log.level if is_service(args) or verbose else "WARNING")
     # `run` and `gateway` take --allow-insecure-broker: a setting given on the command line.
     if vars(args).pop("allow_insecure_broker", False):
         settings = settings.model_copy(
@@ -51,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(coroutine: Coroutine[Any, Any, int | None]) -> int:
+    from core.startup import StartupError
+
     try:
         return asyncio.run(coroutine) or 0
     except StartupError as exc:

@@ -14,8 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alarm_center import gdpr
-from alarm_center.voice import recording
 from core.clock import SystemClock
 from core.db.engine import make_session_factory
 from core.settings import Settings
@@ -159,6 +157,8 @@ async def remove_contact(settings: Settings, *, contact_id: int) -> None:
 async def export(settings: Settings, *, resident_id: int, output: str | None) -> int:
     """Everything held about the resident as JSON (RODO art. 15): to stdout, or to a file only its
     owner can read (it holds medical notes)."""
+    from alarm_center import gdpr  # every model with it: only the commands that need it pay
+
     try:
         async with transaction(settings) as session:
             data = await gdpr.export_resident(session, SystemClock(), resident_id=resident_id)
@@ -186,6 +186,8 @@ def _write_private(path: Path, document: str) -> None:
 async def _delete_recordings(settings: Settings, engine: AsyncEngine, resident_id: int) -> None:
     """The erased resident's call recordings, deleted at Twilio now when it is configured (else
     the engine's sweep deletes them; an erasure never waits on the telephone)."""
+    from alarm_center.voice import recording
+
     # Imported here: the twilio library is slow to import, and only an erasure needs it.
     from alarm_center.voice.twilio_telephone import TwilioTelephone
 
@@ -202,6 +204,8 @@ async def _delete_recordings(settings: Settings, engine: AsyncEngine, resident_i
 
 async def erase(settings: Settings, *, resident_id: int, confirmed: bool) -> int:
     """Anonymise a resident who left (RODO art. 17); their alarms stay as anonymous statistics."""
+    from alarm_center import gdpr  # every model with it: only the commands that need it pay
+
     if not confirmed:
         print(
             "opaska: erase cannot be undone: export first if needed (opaska resident export), then repeat with --yes",

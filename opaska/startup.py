@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.db.engine import make_engine
 from core.settings import Settings
 from core.startup import StartupError, redacted
-from opaska.db.migrate import pending_revisions, upgrade_to_head
+from opaska.db.head import schema_is_current
 
 
 async def open_database(settings: Settings, *, migrate: bool) -> AsyncEngine:
@@ -30,10 +30,21 @@ async def open_database(settings: Settings, *, migrate: bool) -> AsyncEngine:
         reason = str(getattr(exc, "orig", exc) or type(exc).__name__).splitlines()[0]
         raise StartupError(f"cannot reach the database {redacted(url)} (OPASKA_DATABASE_URL): {reason}") from None
     if migrate:
+        from opaska.db.migrate import upgrade_to_head
+
         await upgrade_to_head(engine)
-    elif pending := await pending_revisions(engine):
+    elif await schema_is_current(engine):
+        return engine
+    elif pending := await _pending_revisions(engine):
         await engine.dispose()
         raise StartupError(
             f"the database {redacted(url)} is not migrated ({len(pending)} revision(s) pending): run `opaska migrate`"
         )
     return engine
+
+
+async def _pending_revisions(engine: AsyncEngine) -> list[str]:
+    # Alembic only when the quick check could not say the schema is current: it loads every script.
+    from opaska.db.migrate import pending_revisions
+
+    return await pending_revisions(engine)

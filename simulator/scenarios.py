@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
 from simulator.fleet import AlarmOutcome, Fleet, FleetBand
+from simulator.scenario_names import SCENARIO_NAMES
 
 
 @dataclass
@@ -197,6 +198,8 @@ SCENARIOS: dict[str, Scenario] = {
     "sos_storm": sos_storm,
     "reconnect_storm": reconnect_storm,
 }
+if tuple(sorted(SCENARIOS)) != SCENARIO_NAMES:
+    raise ImportError("simulator/scenario_names.py must list exactly the scenarios of SCENARIOS")
 
 
 def _percentiles(outcomes: list[AlarmOutcome]) -> dict[str, float]:

@@ -44,3 +44,12 @@ def test_every_revision_id_fits_alembic_version() -> None:
     script = ScriptDirectory.from_config(Config(str(REPO / "alembic.ini")))
     too_long = [r.revision for r in script.walk_revisions() if len(r.revision) > 32]
     assert too_long == []
+
+
+def test_the_quick_head_read_from_the_scripts_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from opaska.db.head import script_heads
+    from opaska.db.migrate import _alembic_config
+
+    assert script_heads() == set(ScriptDirectory.from_config(_alembic_config()).get_heads())

@@ -36,6 +36,11 @@ class AlarmKind(StrEnum):
     CANARY_LOST = "canary_lost"
 
 
+# Alarms about the platform itself (alarm_center/canary/), not about a resident or their band: in
+# no municipality's report, figures or per-kind tables.
+PLATFORM_KINDS = frozenset({AlarmKind.CANARY, AlarmKind.CANARY_LOST})
+
+
 class AlarmPriority(IntEnum):
     """Lower number is more urgent; the queue sorts by it, then by age."""
 

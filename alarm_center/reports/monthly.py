@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.ladder import LADDER, Rung, Service
-from alarm_center.alarms.lifecycle import LIFE, RESOLVE_OUTCOMES, TECH, Outcome, alarm_class, kinds_of
-from alarm_center.alarms.model import Alarm, AlarmEvent, AlarmStatus
+from alarm_center.alarms.lifecycle import LIFE, RESOLVE_OUTCOMES, TECH, AlarmClass, Outcome, alarm_class, kinds_of
+from alarm_center.alarms.model import PLATFORM_KINDS, Alarm, AlarmEvent, AlarmStatus
 from alarm_center.notify.model import Channel, Notification, NotificationStatus
 from alarm_center.quality import sla
 from core.settings import BandSettings
@@ -235,9 +235,14 @@ async def _alarms_raised(session: AsyncSession, municipality_id: int, start: dat
     return list(rows.scalars().all())
 
 
+def _reported(cls: AlarmClass) -> list[str]:
+    """The kinds of a class a municipality's report lists: not the platform's own."""
+    return [kind for kind in kinds_of(cls) if kind not in PLATFORM_KINDS]
+
+
 def _alarms_by_kind(real: list[Alarm]) -> dict[str, int]:
     by_kind = Counter(a.kind for a in real)
-    alarms_by_kind = {kind: by_kind.get(kind, 0) for kind in (*kinds_of(LIFE), *kinds_of(TECH))}
+    alarms_by_kind = {kind: by_kind.get(kind, 0) for kind in (*_reported(LIFE), *_reported(TECH))}
     for kind, count in by_kind.items():  # a kind this code does not know is still counted
         alarms_by_kind.setdefault(kind, count)
     return alarms_by_kind
@@ -289,7 +294,7 @@ def _was_overdue(alarm: Alarm) -> bool:
 
 def _technical_lines(real: list[Alarm]) -> list[TechnicalLine]:
     technical = []
-    for kind in kinds_of(TECH):
+    for kind in _reported(TECH):
         found = [a for a in real if a.kind == kind]
         durations = [(a.closed_at - a.raised_at).total_seconds() for a in found if a.closed_at is not None]
         technical.append(

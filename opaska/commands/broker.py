@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from core.settings import Settings
-from core.startup import StartupError
+from typing import TYPE_CHECKING
+
 from opaska.commands.table import Command, Group, arg
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 GROUP = Group(
     "broker",
@@ -39,6 +42,7 @@ async def mosquitto_files(settings: Settings, *, directory: str, pid_file: str |
     from pathlib import Path
 
     from core.db.engine import make_session_factory
+    from core.startup import StartupError
     from gateway.broker.mosquitto_auth import MosquittoAuthFiles
     from opaska.startup import open_database
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from core.settings import Settings
+from typing import TYPE_CHECKING
+
 from opaska.commands.table import Command, arg
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 INSECURE_BROKER_HELP = (
     "start even if the external MQTT broker lets clients in without a password (a lab only; "
@@ -19,6 +23,7 @@ COMMANDS = (
         description="Start the whole platform in one process: the embedded MQTT broker (unless OPASKA_MQTT_URL "
         "names one), the gateway, the engine and the console. Migrates the database first.",
         run="opaska.platform:run_all",
+        service=True,
         args=(
             arg("--demo", action="store_true", help="seed a demo municipality with residents and run simulated bands"),
             ALLOW_INSECURE_BROKER,
@@ -35,6 +40,7 @@ COMMANDS = (
         help="run only the gateway (bands in, over an external broker)",
         description="Run the gateway alone: subscribes to band uplinks on OPASKA_MQTT_URL, validates, commits, acks.",
         run="opaska.platform:run_gateway",
+        service=True,
         args=(ALLOW_INSECURE_BROKER,),
     ),
     Command(
@@ -42,12 +48,14 @@ COMMANDS = (
         help="run only the engine (escalation and notifications)",
         description="Run the engine alone: escalation timers and the notification outbox.",
         run="opaska.platform:run_engine_process",
+        service=True,
     ),
     Command(
         "console",
         help="run only the console (web UI and API)",
         description="Run the console alone: web pages, JSON API, live WebSocket, /healthz, /readyz, /metrics.",
         run="opaska.platform:run_console",
+        service=True,
     ),
 )
 

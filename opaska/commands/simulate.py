@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.settings import Settings
 from opaska.commands.table import Command, arg
-from simulator.scenarios import SCENARIOS
+from simulator.scenario_names import SCENARIO_NAMES
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 COMMAND = Command(
     "simulate",
@@ -23,7 +25,7 @@ COMMAND = Command(
             metavar="SERIAL[:SECRET]",
             help="a registered band (repeatable); the demo bands' secrets are read from var/demo-bands.txt",
         ),
-        arg("--scenario", choices=sorted(SCENARIOS), help="run a fleet of --bands bands through this"),
+        arg("--scenario", choices=SCENARIO_NAMES, help="run a fleet of --bands bands through this"),
         arg("--bands", type=int, default=100, metavar="N", help="fleet size (default 100)"),
         arg("--seed", type=int, default=1, metavar="S", help="seed of the scenario's choices"),
         arg("--duration", dest="duration_s", type=float, metavar="S", help="scenario length in seconds (default 60)"),

@@ -6,9 +6,11 @@ import argparse
 import importlib
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.settings import Settings
+if TYPE_CHECKING:
+    from core.settings import Settings
+
 
 Runner = Callable[..., Coroutine[Any, Any, int | None]]
 
@@ -16,6 +18,7 @@ Runner = Callable[..., Coroutine[Any, Any, int | None]]
 _RUNNER = "_runner"
 _COMMAND = "_command"
 _SUBCOMMAND = "_subcommand"
+_SERVICE = "_service"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,9 @@ class Command:
     run: str
     description: str | None = None
     args: Sequence[Arg] = ()
+    # A long-running part of the platform (run, gateway, engine, console): it logs at [log] level.
+    # Any other command is a tool: it prints its answer, and logs only warnings unless --verbose.
+    service: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,11 @@ def _add_command(commands: Any, command: Command) -> None:
     parser = commands.add_parser(command.name, help=command.help, description=command.description)
     for argument in command.args:
         parser.add_argument(*argument.names, **argument.options)
-    parser.set_defaults(**{_RUNNER: command.run})
+    parser.set_defaults(**{_RUNNER: command.run, _SERVICE: command.service})
+
+
+def is_service(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, _SERVICE, False))
 
 
 def invocation(settings: Settings, args: argparse.Namespace) -> Coroutine[Any, Any, int | None]:

@@ -399,7 +399,9 @@ async def test_the_pdf_carries_the_totals_in_polish(
         return found[0]
 
     assert "Gmina Testowa" in text
-    assert "2026-10" in text
+    # The month in words with its days, and when it was made in the centre's time with the zone.
+    assert "Miesiąc: październik 2026 (1–31.10.2026)" in text
+    assert "Wygenerowano: 5.11.2026 10:00 CET." in text
     assert line_with("Alarmy (bez testowych)").endswith("9")
     assert line_with("Alarmy testowe").endswith("1")
     assert line_with("Uczestnicy z aktywną opaską na koniec miesiąca").endswith("1")
@@ -414,6 +416,17 @@ async def test_the_pdf_carries_the_totals_in_polish(
         assert personal not in text
     english = pdf_text(report_pdf(report, Lang.EN))
     assert "Telecare monthly report" in english
+    assert "Month: October 2026 (1–31.10.2026)" in english
+
+    # A month not over yet says so, and counts participants on that day, not "at the month's end".
+    async with sessions() as session:
+        november = await monthly_report(
+            session, municipality_code=october.code, month=parse_month("2026-11"), now=MADE_AT
+        )
+    unfinished = pdf_text(report_pdf(november))
+    assert "Miesiąc: listopad 2026, stan na 5.11.2026 10:00" in unfinished
+    assert "Uczestnicy z aktywną opaską na dzień 5.11.2026" in unfinished
+    assert "na koniec miesiąca" not in unfinished
     assert "Emergency services called (112)" in english
 
 

@@ -24,6 +24,7 @@ from alarm_center.reports.labels import (
     t,
 )
 from alarm_center.reports.monthly import MonthlyReport
+from alarm_center.reports.period import at_end_words
 
 Row = tuple[str, str, str]
 
@@ -65,7 +66,8 @@ def rows(report: MonthlyReport, lang: Lang = Lang.PL) -> list[Row]:
     add("period.start", t(lang, "period_start"), local(report.period_start))
     add("period.end", t(lang, "period_end"), local(report.period_end))
     add("generated_at", t(lang, "generated_at"), local(report.generated_at))
-    add("participants.at_end", t(lang, "participants_at_end"), report.participants_at_end)
+    when = at_end_words(report.period_end, report.generated_at, lang)
+    add("participants.at_end", t(lang, "participants_at_end", when=when), report.participants_at_end)
     add("participants.during", t(lang, "participants_during"), report.participants_during)
     add("bands.total", t(lang, "bands_total"), report.bands_total)
     for state, count in report.bands_by_state.items():

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from alarm_center.alarms.lifecycle import LIFE, alarm_class
-from alarm_center.reports.csv_export import local, number, percent
+from alarm_center.reports.csv_export import number, percent
 from alarm_center.reports.labels import (
     BAND_STATES,
     CHANNELS,
@@ -31,6 +31,7 @@ from alarm_center.reports.labels import (
     t,
 )
 from alarm_center.reports.monthly import MonthlyReport
+from alarm_center.reports.period import at_end_words, local_time, period_words
 
 FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 FONT = "DejaVu"
@@ -205,7 +206,7 @@ def _title_block(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
     pdf.cell(
         0,
         6,
-        f"{t(lang, 'month')}: {report.month} ({local(report.period_start)} – {local(report.period_end)})",
+        f"{t(lang, 'month')}: {period_words(report.period_start, report.period_end, report.generated_at, lang)}",
         new_x="LMARGIN",
         new_y="NEXT",
     )
@@ -214,7 +215,7 @@ def _title_block(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
     pdf.cell(
         0,
         5,
-        f"{t(lang, 'generated_at')}: {local(report.generated_at)}. {t(lang, 'anonymity')}",
+        f"{t(lang, 'generated_at')}: {local_time(report.generated_at)}. {t(lang, 'anonymity')}",
         new_x="LMARGIN",
         new_y="NEXT",
     )
@@ -225,7 +226,10 @@ def _summary_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
     yes_no = {True: t(lang, "yes"), False: t(lang, "no"), None: "–"}
     pdf.heading(t(lang, "summary"))
     summary = [
-        [t(lang, "participants_at_end"), str(report.participants_at_end)],
+        [
+            t(lang, "participants_at_end", when=at_end_words(report.period_end, report.generated_at, lang)),
+            str(report.participants_at_end),
+        ],
         [t(lang, "participants_during"), str(report.participants_during)],
         [t(lang, "bands_total"), str(report.bands_total)],
         [t(lang, "alarms_total"), str(report.alarms_total)],
@@ -248,8 +252,11 @@ def _summary_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
 
 def _outcome_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
     pdf.heading(t(lang, "alarms_outcome"))
-    life_kinds = [k for k in report.outcomes if alarm_class(k) == LIFE]
-    life_kinds.sort(key=lambda k: (k != "sos", k))
+    # SOS and falls always; any other kind only in a month that had one (a column per kind that
+    # never happened would squeeze the table past reading).
+    shown = [k for k in report.outcomes if k in ("sos", "fall") or report.alarms_by_kind.get(k, 0) > 0]
+    life_kinds = [k for k in shown if alarm_class(k) == LIFE]
+    life_kinds.sort(key=lambda k: (k != "sos", k != "fall", k))
     tech_kinds = [k for k in report.outcomes if alarm_class(k) != LIFE]
     for kinds in (life_kinds, tech_kinds):
         outcome_rows = []

@@ -234,6 +234,29 @@ def october_expected(code: str) -> dict[str, str]:
         "generated_at": "2026-11-05 10:00:00",
         "participants.at_end": "1",  # Helena
         "participants.during": "2",  # and Zofia, 10 to 20 October
+        # The funder's figures: people, not bands; each with its base; September beside them.
+        "funder.participants.at_start": "1",  # Helena, since 15 September
+        "funder.participants.joined": "1",  # Zofia, 10 October...
+        "funder.participants.left": "1",  # ...to 20 October
+        "funder.participants.at_end": "1",
+        "funder.participants.joined.previous_month": "1",  # Helena joined in September
+        "funder.participants.at_end.previous_month": "1",
+        "funder.bands.in_use": "1",
+        "funder.bands.in_use.previous_month": "1",  # the bands are counted as they are now
+        "funder.bands.in_stock": "1",  # Zofia's, back in stock
+        "funder.bands.in_stock.previous_month": "1",
+        "funder.alarms.sos": "5",
+        "funder.alarms.sos.previous_month": "1",  # 30 September 23:59:50
+        "funder.alarms.fall": "1",
+        "funder.alarms.technical": "3",
+        "funder.alarms.test": "1",
+        # The six real alarms about a person, by how they were closed.
+        "funder.interventions.operator_only": "2",  # the resident's cancel, "last" (OK after a call)
+        "funder.interventions.relative": "1",
+        "funder.interventions.responder": "1",
+        "funder.interventions.ambulance": "1",
+        "funder.interventions.false_alarm": "1",
+        "funder.interventions.false_alarm.previous_month": "1",
         "bands.total": "1",
         "bands.state.ok": "1",
         # first, slow, cancelled, dst_sos, last (sos); dst_fall (fall); three technical.

@@ -12,6 +12,7 @@ import io
 from datetime import datetime
 
 from alarm_center.quality.sla import LOCAL
+from alarm_center.reports.funder_lines import funder_lines
 from alarm_center.reports.labels import (
     BAND_STATES,
     CHANNELS,
@@ -69,6 +70,13 @@ def rows(report: MonthlyReport, lang: Lang = Lang.PL) -> list[Row]:
     when = at_end_words(report.period_end, report.generated_at, lang)
     add("participants.at_end", t(lang, "participants_at_end", when=when), report.participants_at_end)
     add("participants.during", t(lang, "participants_during"), report.participants_during)
+    if report.funder is not None:
+        previous_month = t(lang, "previous_month")
+        for funder in funder_lines(report.funder, report.funder_previous, lang):
+            add(f"funder.{funder.key}", f"{funder.words} [{funder.base}]", funder.value)
+            if funder.previous is not None:
+                words = f"{funder.words} [{funder.base}] ({previous_month})"
+                add(f"funder.{funder.key}.previous_month", words, funder.previous)
     add("bands.total", t(lang, "bands_total"), report.bands_total)
     for state, count in report.bands_by_state.items():
         add(f"bands.state.{state}", f"{t(lang, 'bands_state')}: {label(BAND_STATES, lang, state)}", count)

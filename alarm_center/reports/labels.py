@@ -204,6 +204,7 @@ TEXT = {
         "value": "Wartość",
         "target_line": "cel {s} s",
         "no_alarms": "W tym miesiącu nie było alarmów.",
+        "previous_month": "poprzedni miesiąc",
     },
     Lang.EN: {
         "title": "Telecare monthly report",
@@ -280,6 +281,7 @@ TEXT = {
         "value": "Value",
         "target_line": "target {s} s",
         "no_alarms": "There were no alarms this month.",
+        "previous_month": "previous month",
     },
 }
 

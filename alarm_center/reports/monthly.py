@@ -24,6 +24,7 @@ from alarm_center.alarms.lifecycle import LIFE, RESOLVE_OUTCOMES, TECH, AlarmCla
 from alarm_center.alarms.model import PLATFORM_KINDS, Alarm, AlarmEvent, AlarmStatus
 from alarm_center.notify.model import Channel, Notification, NotificationStatus
 from alarm_center.quality import sla
+from alarm_center.reports.funder import FunderFigures, funder_figures
 from core.settings import BandSettings
 from registry.health import Problem, device_health
 from registry.model import BandEvent, BandEventType, Municipality, Resident
@@ -64,6 +65,9 @@ class Month:
     @property
     def bounds(self) -> tuple[datetime, datetime]:
         return sla.month_bounds(self.year, self.month)
+
+    def previous(self) -> Month:
+        return Month(self.year - 1, 12) if self.month == 1 else Month(self.year, self.month - 1)
 
     def days(self) -> list[date]:
         first = date(self.year, self.month, 1)
@@ -158,6 +162,9 @@ class MonthlyReport:
     days: list[DayLine] = field(default_factory=list)
     # Emergency services called from the no-response ladder (service -> count), for real alarms.
     dispatches: dict[str, int] = field(default_factory=dict)
+    # What the funder asks for, this month and the month before (for the comparison).
+    funder: FunderFigures | None = None
+    funder_previous: FunderFigures | None = None
 
 
 async def find_municipality(session: AsyncSession, code: str) -> Municipality:
@@ -404,4 +411,12 @@ async def monthly_report(
         notifications_total=sum(sum(by_status.values()) for by_status in notifications.values()),
         days=_day_lines(real, month),
         dispatches=await _dispatches(session, municipality.id, start, end),
+        funder=await funder_figures(session, municipality.id, start, min(end, now), alarms),
+        funder_previous=await _funder_previous(session, municipality.id, month, now),
     )
+
+
+async def _funder_previous(session: AsyncSession, municipality_id: int, month: Month, now: datetime) -> FunderFigures:
+    start, end = month.previous().bounds
+    alarms = await _alarms_raised(session, municipality_id, start, end)
+    return await funder_figures(session, municipality_id, start, min(end, now), alarms)

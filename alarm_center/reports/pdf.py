@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 
 from alarm_center.alarms.lifecycle import LIFE, alarm_class
 from alarm_center.reports.csv_export import number, percent
+from alarm_center.reports.funder_lines import HEADINGS, funder_lines
 from alarm_center.reports.labels import (
     BAND_STATES,
     CHANNELS,
@@ -67,9 +68,10 @@ class _Report(FPDF):
         )
         self.set_text_color(0)
 
-    def heading(self, text: str) -> None:
-        # Never a heading alone at the foot of a page, its table on the next.
-        if self.get_y() > 235:
+    def heading(self, text: str, *, keep_with_mm: float = 40) -> None:
+        # Never a heading alone at the foot of a page, its table on the next: `keep_with_mm` of
+        # what follows must fit under it.
+        if self.get_y() + 12 + min(keep_with_mm, 150) > 277:
             self.add_page()
         self.ln(3)
         self.set_font(FONT, "B", 12)
@@ -351,6 +353,22 @@ def _band_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
     )
 
 
+def _funder_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
+    if report.funder is None:
+        return
+    heading, figure, base, month, previous = HEADINGS[lang]
+    lines = funder_lines(report.funder, report.funder_previous, lang)
+    pdf.heading(heading, keep_with_mm=6 + 5.5 * len(lines))
+    pdf.table(
+        [figure, base, month, previous],
+        [
+            [line.words, line.base, str(line.value), "–" if line.previous is None else str(line.previous)]
+            for line in lines
+        ],
+        [86, 58, 18, 18],
+    )
+
+
 def _sources_note(pdf: _Report, lang: Lang) -> None:
     pdf.ln(3)
     pdf.set_font(FONT, "", 8)
@@ -363,6 +381,7 @@ def report_pdf(report: MonthlyReport, lang: Lang = Lang.PL) -> bytes:
     pdf = _Report(report, lang)
     _title_block(pdf, report, lang)
     _summary_section(pdf, report, lang)
+    _funder_section(pdf, report, lang)
     _outcome_section(pdf, report, lang)
     _answer_section(pdf, report, lang)
     _technical_section(pdf, report, lang)

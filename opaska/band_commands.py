@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import SystemClock
 from core.settings import Settings
 from core.startup import StartupError
+from opaska.cli_time import local
 from opaska.registry_cli import reading, transaction
 from registry.model import Band
 from registry.traffic import downlinks as downlink
@@ -47,7 +48,7 @@ async def rejects(settings: Settings, serial: str | None, *, limit: int) -> int:
         letters = await recent_dead_letters(session, band=serial, limit=limit)
     for letter in letters:
         print(
-            f"{letter.received_at:%Y-%m-%d %H:%M:%S} {letter.band_serial or '-'} {letter.kind or '-'} "
+            f"{local(letter.received_at, seconds=True)} {letter.band_serial or '-'} {letter.kind or '-'} "
             f"{letter.reason}: {letter.detail} | {letter.payload[:120]!r}"
         )
     if not letters:

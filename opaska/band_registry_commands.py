@@ -8,6 +8,7 @@ from pathlib import Path
 
 from core.clock import SystemClock
 from core.settings import Settings
+from opaska.cli_time import local
 from opaska.registry_cli import BAD_INPUT, refuse, refusing_bad_input, staff_id, transaction
 from registry import bands, installation_test, municipalities
 from registry.errors import RegistryError
@@ -130,7 +131,7 @@ async def test_start(settings: Settings, *, serial: str, minutes: int | None, by
         until = band.test_mode_until
         assert until is not None
         print(
-            f"band {band.serial}: test mode until {until:%Y-%m-%d %H:%M:%S} UTC; its SOS and falls are test "
+            f"band {band.serial}: test mode until {local(until)}; its SOS and falls are test "
             "alarms (console only, marked TEST). Press SOS now, then: opaska band tests " + band.serial
         )
 
@@ -155,7 +156,7 @@ async def tests(settings: Settings, *, serial: str, limit: int) -> None:
             verdict = "PASS" if result.passed else "FAIL"
             latency = f"{result.latency_ms} ms" if result.latency_ms is not None else "latency unknown"
             note = f" - {result.note}" if result.note else ""
-            print(f"{result.received_at:%Y-%m-%d %H:%M:%S} {result.kind:<5} {verdict} {latency}{note}")
+            print(f"{local(result.received_at, seconds=True)} {result.kind:<5} {verdict} {latency}{note}")
         if not results:
             print("no test results")
 
@@ -185,7 +186,7 @@ async def health(settings: Settings, *, municipality: str | None, csv_path: str 
         print(f"{len(rows)} bands written to {csv_path} (UTF-8 with BOM, ';' separated, for Excel)")
         return 0
     for row in rows:
-        seen = f"{row.last_seen_at:%Y-%m-%d %H:%M}" if row.last_seen_at else "never"
+        seen = local(row.last_seen_at)
         battery = f"{row.battery_pct}%" if row.battery_pct is not None else "-"
         where = f"{row.municipality_code}/{row.resident_name}" if row.resident_name else "stock"
         problems = ", ".join(PROBLEM_PL[problem] for problem in row.problems) or "ok"

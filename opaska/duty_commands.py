@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,12 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import SystemClock
 from core.settings import Settings
 from core.startup import StartupError
+from opaska.cli_json import print_json
+from opaska.cli_time import CENTRE_ZONE, local
 from opaska.registry_cli import reading, transaction
 from registry import duty
 from registry.model import Municipality
 
 # The centre's local time: what people on a roster mean by "20:00".
-LOCAL = ZoneInfo("Europe/Warsaw")
+LOCAL = CENTRE_ZONE  # a time given without a zone is the centre's
 
 
 def parse_time(option: str, value: str) -> datetime:
@@ -67,7 +68,7 @@ async def add(
     return 0
 
 
-async def list_shifts(settings: Settings, *, at: str | None) -> int:
+async def list_shifts(settings: Settings, *, at: str | None, as_json: bool = False) -> int:
     """At a time: who is on duty then. Without: every shift not yet over."""
     moment = parse_time("--at", at) if at else None
     async with reading(settings) as session:
@@ -76,6 +77,22 @@ async def list_shifts(settings: Settings, *, at: str | None) -> int:
         else:
             shifts = await duty.shifts_at(session, moment)
         codes = {key: code for key, code in await session.execute(select(Municipality.id, Municipality.code))}
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": shift.id,
+                    "role": shift.role,
+                    "name": shift.name,
+                    "phone": shift.phone,
+                    "starts_at": shift.starts_at.isoformat(),
+                    "ends_at": shift.ends_at.isoformat(),
+                    "municipality": codes.get(shift.municipality_id) if shift.municipality_id else None,
+                }
+                for shift in shifts
+            ]
+        )
+        return 0
     for shift in shifts:
         print(_line(shift, codes.get(shift.municipality_id) if shift.municipality_id else None))
     if not shifts:
@@ -84,9 +101,5 @@ async def list_shifts(settings: Settings, *, at: str | None) -> int:
 
 
 def _line(shift: duty.Shift, municipality_code: str | None) -> str:
-    starts, ends = shift.starts_at.astimezone(LOCAL), shift.ends_at.astimezone(LOCAL)
     where = f"municipality {municipality_code}" if municipality_code else "all municipalities"
-    return (
-        f"{shift.role:<10} {shift.name} {shift.phone} {starts:%Y-%m-%d %H:%M} - {ends:%Y-%m-%d %H:%M} "
-        f"(Europe/Warsaw), {where}"
-    )
+    return f"{shift.role:<10} {shift.name} {shift.phone} {local(shift.starts_at)} - {local(shift.ends_at)}, {where}"

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.clock import SystemClock
 from core.db.engine import make_session_factory
 from core.settings import Settings
+from opaska.cli_json import print_json
+from opaska.cli_time import local
 from opaska.registry_cli import BAD_INPUT, refuse, refusing_bad_input, transaction
 from opaska.startup import open_database
 from registry import bands, contacts, municipalities, residents
@@ -71,12 +73,28 @@ async def add(
 
 
 @refusing_bad_input
-async def list_residents(settings: Settings, *, municipality: str | None, include_inactive: bool) -> None:
+async def list_residents(
+    settings: Settings, *, municipality: str | None, include_inactive: bool, as_json: bool = False
+) -> None:
     async with transaction(settings) as session:
         municipality_id = (await municipalities.get_by_code(session, code=municipality)).id if municipality else None
         found = await residents.list_residents(
             session, municipality_id=municipality_id, include_inactive=include_inactive
         )
+        if as_json:
+            print_json(
+                [
+                    {
+                        "id": r.id,
+                        "first_name": r.first_name,
+                        "last_name": r.last_name,
+                        "municipality_id": r.municipality_id,
+                        "active": r.active,
+                    }
+                    for r in found
+                ]
+            )
+            return
         for resident in found:
             print(_line(resident))
         if not found:
@@ -102,9 +120,9 @@ async def show(settings: Settings, *, resident_id: int) -> None:
             await session.execute(select(Band).where(Band.resident_id == resident_id, Band.status == BandStatus.ACTIVE))
         ).scalars()
         for band in worn:
-            print(f"  band {band.serial} ({band.model or '-'}), last seen {band.last_seen_at or 'never'}")
+            print(f"  band {band.serial} ({band.model or '-'}), last seen {local(band.last_seen_at)}")
         for event in await bands.resident_band_history(session, resident_id=resident_id):
-            print(f"  {event.at:%Y-%m-%d %H:%M} band id {event.band_id}: {event.type} {event.note}".rstrip())
+            print(f"  {local(event.at)} band id {event.band_id}: {event.type} {event.note}".rstrip())
 
 
 @refusing_bad_input
@@ -243,9 +261,12 @@ async def add_municipality(settings: Settings, *, code: str, name: str) -> None:
         print(f"municipality {municipality.code}: {municipality.name}")
 
 
-async def list_municipalities(settings: Settings) -> int:
+async def list_municipalities(settings: Settings, *, as_json: bool = False) -> int:
     async with transaction(settings) as session:
         found = await municipalities.list_municipalities(session)
+    if as_json:
+        print_json([{"id": m.id, "code": m.code, "name": m.name} for m in found])
+        return 0
     for municipality in found:
         print(f"{municipality.code:<12} {municipality.name}")
     if not found:

@@ -16,6 +16,7 @@ from core.clock import SystemClock
 from core.db.engine import make_session_factory
 from core.settings import Settings
 from core.startup import StartupError
+from opaska.cli_json import print_json
 from opaska.registry_cli import reading, transaction
 from opaska.startup import open_database
 from registry import staff
@@ -70,9 +71,24 @@ async def create(
     return 0
 
 
-async def list_users(settings: Settings) -> int:
+async def list_users(settings: Settings, *, as_json: bool = False) -> int:
     async with reading(settings) as session:
         accounts = await staff.all_accounts(session)
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": m.id,
+                    "username": m.username,
+                    "role": m.role,
+                    "full_name": m.full_name,
+                    "municipalities": None if m.role == "administrator" else list(codes),
+                    "active": m.active,
+                }
+                for m, codes in accounts
+            ]
+        )
+        return 0
     for member, codes in accounts:
         where = "all municipalities" if member.role == "administrator" else ", ".join(codes) or "no municipality"
         state = "" if member.active else " [inactive]"

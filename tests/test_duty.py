@@ -168,7 +168,7 @@ async def test_the_roster_from_the_command_line(
     )
     assert added.returncode == 0, added.stderr
     assert "supervisor" in added.stdout
-    assert "2026-11-23 20:00 - 2026-11-24 08:00 (Europe/Warsaw), all municipalities" in added.stdout
+    assert "2026-11-23 20:00 CET - 2026-11-24 08:00 CET, all municipalities" in added.stdout
     # An offset is taken as given: 19:00 UTC is 20:00 in Warsaw.
     responder = await run_opaska_command(
         database_url,

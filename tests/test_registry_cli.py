@@ -3,6 +3,7 @@ with a message naming the field; credentials are printed once and stored only ha
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
@@ -119,3 +120,28 @@ async def test_resident_contact_and_band_from_the_command_line(
     async with sessions() as session:
         band = (await session.execute(select(Band))).scalar_one()
     assert (band.status, band.secret_hash) == (BandStatus.RETIRED, None)
+
+
+async def test_listings_as_json_for_scripts(database_url: str) -> None:
+    code = f"j{uuid.uuid4().hex[:6]}"
+    assert (
+        await run_opaska_command(database_url, "municipality", "add", code, "--name", "Gmina Łąkowa")
+    ).returncode == 0
+    added = await run_opaska_command(
+        database_url, "resident", "add", "--municipality", code, "--first-name", "Zofia", "--last-name", "Źródło"
+    )
+    assert added.returncode == 0, added.stderr
+
+    places = await run_opaska_command(database_url, "municipality", "list", "--json")
+    assert places.returncode == 0, places.stderr
+    [place] = [p for p in json.loads(places.stdout) if p["code"] == code]
+    assert place["name"] == "Gmina Łąkowa"  # the letters as they are, not \\u escapes
+    assert "Gmina Łąkowa" in places.stdout
+
+    people = await run_opaska_command(database_url, "resident", "list", "--municipality", code, "--json")
+    assert [(p["first_name"], p["last_name"], p["active"]) for p in json.loads(people.stdout)] == [
+        ("Zofia", "Źródło", True)
+    ]
+    # The table for people, the JSON for scripts: nothing else on standard output (no log lines).
+    assert json.loads(people.stdout)
+    assert people.stderr == ""

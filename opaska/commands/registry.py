@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from opaska.commands.table import Command, Group, arg
+from opaska.commands.table import JSON, Command, Group, arg
 
 _RESIDENTS = "opaska.resident_commands"
 
@@ -35,6 +35,7 @@ RESIDENT = Group(
             help="residents, by name",
             run=f"{_RESIDENTS}:list_residents",
             args=(
+                JSON,
                 arg("--municipality", metavar="CODE"),
                 arg(
                     "--all",
@@ -82,7 +83,7 @@ MUNICIPALITY = Group(
                 arg("--name", required=True, help="e.g. Gmina Oleśnica"),
             ),
         ),
-        Command("list", help="every municipality, by code", run=f"{_RESIDENTS}:list_municipalities"),
+        Command("list", help="every municipality, by code", run=f"{_RESIDENTS}:list_municipalities", args=(JSON,)),
     ),
 )
 

@@ -3,7 +3,7 @@ of the centre."""
 
 from __future__ import annotations
 
-from opaska.commands.table import Command, Group, arg
+from opaska.commands.table import JSON, Command, Group, arg
 
 PASSWORD_STDIN = arg("--password-stdin", action="store_true", help="read the password from stdin's first line")
 
@@ -31,7 +31,7 @@ DUTY = Group(
             "list",
             help="who is on duty at a time, or every shift not yet over",
             run="opaska.duty_commands:list_shifts",
-            args=(arg("--at", metavar="TIME", help="who is on duty at this time (default: all shifts ahead)"),),
+            args=(JSON, arg("--at", metavar="TIME", help="who is on duty at this time (default: all shifts ahead)")),
         ),
     ),
 )
@@ -61,7 +61,12 @@ USER = Group(
                 PASSWORD_STDIN,
             ),
         ),
-        Command("list", help="every account, its role and municipalities", run="opaska.user_commands:list_users"),
+        Command(
+            "list",
+            help="every account, its role and municipalities",
+            run="opaska.user_commands:list_users",
+            args=(JSON,),
+        ),
         Command(
             "passwd",
             help="set a new password (ends the account's sessions)",

@@ -34,6 +34,10 @@ def arg(*names: str, **options: Any) -> Arg:
     return Arg(names, options)
 
 
+# A listing command's machine-readable form: one JSON array on standard output, for scripts.
+JSON = Arg(("--json",), {"dest": "as_json", "action": "store_true", "help": "print one JSON array (for scripts)"})
+
+
 @dataclass(frozen=True)
 class Command:
     """A command: `run` names its function as "module:function", called as

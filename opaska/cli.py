@@ -21,6 +21,7 @@ COMMANDS: tuple[Command | Group, ...] = (
     registry.IMPORT,
     staff.DUTY,
     report.COMMAND,
+    report.EXPORT,
     staff.USER,
     broker.GROUP,
 )

@@ -55,3 +55,30 @@ async def run(settings: Settings, *, municipality: str, month: str, format: str,
         raise StartupError(f"cannot write {out}: {exc.strerror or exc}") from None
     print(f"{out}: {format} report of {municipality} for {month} ({len(content)} bytes)", file=sys.stderr)
     return 0
+
+
+async def run_export(settings: Settings, *, municipality: str, period: str, lang: str, out: str | None) -> int:
+    """`opaska report-export`: exit 2 with the reason for a bad period or an unknown municipality."""
+    from alarm_center.reports.labels import Lang
+    from alarm_center.reports.monthly import ReportError
+    from alarm_center.reports.period_export import parse_period, period_csv
+
+    try:
+        parse_period(period)  # before the database: a typo is told at once
+        async with reading(settings) as session:
+            content = await period_csv(
+                session, municipality_code=municipality, period=period, now=SystemClock().now(), lang=Lang(lang)
+            )
+    except ReportError as exc:
+        print(f"opaska: {exc}", file=sys.stderr)
+        return 2
+    if out is None:
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+        return 0
+    try:
+        await asyncio.to_thread(Path(out).write_bytes, content)
+    except OSError as exc:
+        raise StartupError(f"cannot write {out}: {exc.strerror or exc}") from None
+    print(f"{out}: the funder's figures of {municipality} for {period} ({len(content)} bytes)", file=sys.stderr)
+    return 0

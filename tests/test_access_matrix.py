@@ -411,6 +411,11 @@ ACCESS: dict[tuple[str, str], Rule] = {
         scoped=True,
         query=lambda side: {"municipality": side.municipality_code, "month": "2026-01", "format": "json"},
     ),
+    ("GET", "/api/reports/period"): api(
+        *MANAGERS,
+        scoped=True,
+        query=lambda side: {"municipality": side.municipality_code, "period": "2026-Q1"},
+    ),
     ("GET", "/api/sla"): api(*MANAGERS),
 }
 

@@ -613,3 +613,60 @@ async def test_the_command_line_gives_the_same_report(october: Month, database_u
     bad = await run_opaska_command(database_url, "report", "--municipality", october.code, "--month", "10/2026")
     assert bad.returncode == 2
     assert "RRRR-MM" in bad.stderr
+
+
+def _period_rows(content: bytes) -> dict[str, dict[str, str]]:
+    assert content.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig")), delimiter=";"))
+    header = rows[0]
+    return {row[0]: dict(zip(header, row, strict=True)) for row in rows[1:]}
+
+
+@pytest.mark.asyncio
+async def test_the_quarter_for_the_funder_adds_up_its_months(
+    october: Month, console: Any, database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    supervisor = october.staff["supervisor"]
+    answer = await _get(console, supervisor, "/api/reports/period", municipality=october.code, period="2026-Q4")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/csv")
+    rows = _period_rows(answer.content)
+    assert list(rows) == ["2026-10", "2026-11", "2026-12", "2026-Q4"]
+    october_row, november, quarter = rows["2026-10"], rows["2026-11"], rows["2026-Q4"]
+    # A month's line is that month's report's funder figures (one computation).
+    async with sessions() as session:
+        report = await monthly_report(
+            session, municipality_code=october.code, month=parse_month("2026-10"), now=MADE_AT
+        )
+    monthly_figures = parse_csv(report_csv(report))
+    for key, value in october_row.items():
+        if f"funder.{key}" in monthly_figures and not key.startswith("bands."):
+            assert value == monthly_figures[f"funder.{key}"], key
+    assert (october_row["alarms.sos"], november["alarms.sos"], quarter["alarms.sos"]) == ("5", "1", "6")
+    # People: the quarter starts with October's and ends with the last month's.
+    assert (quarter["participants.at_start"], quarter["participants.joined"], quarter["participants.left"]) == (
+        "1",
+        "1",
+        "1",
+    )
+    # Answer times over the whole quarter: October 2 of 5 and November's 1 of 1 within 60 s.
+    assert (october_row["answered_within_60s"], october_row["counted_for_answer_time"]) == ("2", "5")
+    assert (quarter["answered_within_60s"], quarter["counted_for_answer_time"]) == ("3", "6")
+    assert quarter["answered_within_60s.share_pct"] == "50,0"
+
+    bad = await _get(console, supervisor, "/api/reports/period", municipality=october.code, period="2026-Q5")
+    assert bad.status_code == 422
+    assert "kwartał" in bad.json()["detail"]
+    away = await _get(
+        console, october.staff["away_supervisor"], "/api/reports/period", municipality=october.code, period="2026"
+    )
+    assert away.status_code == 403
+
+    made = await run_opaska_command(
+        database_url, "report-export", "--municipality", october.code, "--period", "2026-Q4"
+    )
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.splitlines()[1].startswith("2026-10;1;1;1;1;")
+    wrong = await run_opaska_command(database_url, "report-export", "--municipality", october.code, "--period", "Q4")
+    assert wrong.returncode == 2
+    assert "kwartał" in wrong.stderr

@@ -232,7 +232,7 @@ def _hours(seconds: float) -> float:
     return round(seconds / 3600, 2)
 
 
-async def _alarms_raised(session: AsyncSession, municipality_id: int, start: datetime, end: datetime) -> list[Alarm]:
+async def alarms_raised(session: AsyncSession, municipality_id: int, start: datetime, end: datetime) -> list[Alarm]:
     """The municipality's alarms raised in [start, end), test alarms included, oldest first."""
     rows = await session.execute(
         select(Alarm)
@@ -381,7 +381,7 @@ async def monthly_report(
     (or in the future) gives a report of zeros."""
     municipality = await find_municipality(session, municipality_code)
     start, end = month.bounds
-    alarms = await _alarms_raised(session, municipality.id, start, end)
+    alarms = await alarms_raised(session, municipality.id, start, end)
     real = [a for a in alarms if not a.is_test]
     alarms_by_kind = _alarms_by_kind(real)
     outcomes = _outcomes(real, list(alarms_by_kind))
@@ -418,5 +418,5 @@ async def monthly_report(
 
 async def _funder_previous(session: AsyncSession, municipality_id: int, month: Month, now: datetime) -> FunderFigures:
     start, end = month.previous().bounds
-    alarms = await _alarms_raised(session, municipality_id, start, end)
+    alarms = await alarms_raised(session, municipality_id, start, end)
     return await funder_figures(session, municipality_id, start, min(end, now), alarms)

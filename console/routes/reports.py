@@ -17,6 +17,7 @@ from sqlalchemy import select
 from alarm_center.reports import render as renderer
 from alarm_center.reports.labels import Lang
 from alarm_center.reports.monthly import ReportError, find_municipality, monthly_report, parse_month
+from alarm_center.reports.period_export import parse_period, period_csv
 from console.api.scope import not_yours
 from console.auth.current import Supervisor
 from console.deps import BandSettingsDep, ClockDep, SessionDep
@@ -85,6 +86,38 @@ async def monthly(
     return Response(
         content,
         media_type=renderer.MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/api/reports/period", responses={200: {"content": {"text/csv": {}}}})
+async def period_export(
+    user: Supervisor,
+    session: SessionDep,
+    clock: ClockDep,
+    municipality: Annotated[Text, Query(min_length=1, max_length=32, description="the municipality's code")],
+    period: Annotated[Text, Query(max_length=16, description="a quarter 2026-Q4, a year 2026, or a month 2026-11")],
+    lang: Lang = Lang.PL,
+) -> Response:
+    """The funder's figures over a quarter or a year as CSV: one line per month and one for the
+    period (columns in docs/reports.md). 422 for a malformed period, 404 / 403 as the monthly report."""
+    if "\x00" in municipality:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="municipality: the code holds a NUL")
+    try:
+        name, _ = parse_period(period)
+    except ReportError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"period: {exc}") from None
+    try:
+        found = await find_municipality(session, municipality)
+    except ReportError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    if not user.sees(found.id):
+        raise not_yours(f"municipality {found.code}")
+    content = await period_csv(session, municipality_code=found.code, period=name, now=clock.now(), lang=lang)
+    filename = f"{'wskazniki' if lang == Lang.PL else 'figures'}-{_SAFE_NAME.sub('_', found.code)}-{name}.csv"
+    return Response(
+        content,
+        media_type=renderer.MEDIA_TYPES["csv"],
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
 

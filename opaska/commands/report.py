@@ -6,6 +6,21 @@ from opaska.commands.table import Command, arg
 
 FORMATS = ("csv", "pdf", "json")
 
+EXPORT = Command(
+    "report-export",
+    help="the funder's figures over a quarter or a year, a line per month (CSV)",
+    description="The funder's figures of one municipality (participants joined and left, bands, alarms by type, "
+    "interventions by type, answer times against the 60 s / 180 s targets) for each month of a quarter or a year "
+    "and for the whole period, as CSV for a spreadsheet. Columns: docs/reports.md.",
+    run="opaska.report_commands:run_export",
+    args=(
+        arg("--municipality", required=True, metavar="CODE", help="the municipality's code"),
+        arg("--period", required=True, metavar="PERIOD", help="a quarter (2026-Q4), a year (2026) or a month"),
+        arg("--lang", choices=("pl", "en"), default="pl"),
+        arg("--out", metavar="FILE", help="write to this file (default: standard output)"),
+    ),
+)
+
 COMMAND = Command(
     "report",
     help="a municipality's monthly report (CSV, PDF or JSON; no personal data)",

@@ -113,6 +113,13 @@ async def test_the_sla_and_reports_pages(
             await page.goto(base + "/reports")
             await expect(page.locator("#report-municipality option")).to_have_count(1)
             await page.fill("#report-month", now.strftime("%Y-%m"))
+            # The funder's figures on the page, the same lines as in the PDF and CSV.
+            await page.click("button[data-format=show]")
+            lines = page.locator("#funder-lines tbody tr")
+            await expect(lines.filter(has_text="Alarmy SOS")).to_contain_text("1")
+            await expect(lines.filter(has_text="Interwencje: bliski na miejscu")).to_contain_text("1")
+            await expect(lines.filter(has_text="Interwencje: tylko operator")).to_contain_text("1")
+            await expect(page.locator("#report-period")).to_contain_text("stan na")  # this month is not over
             await page.screenshot(path=str(SCREENSHOTS / "reports.png"), full_page=True)
             async with page.expect_download() as info:
                 await page.click("button[data-format=csv]")
@@ -121,4 +128,8 @@ async def test_the_sla_and_reports_pages(
             saved = tmp_path / download.suggested_filename
             await download.save_as(saved)
             assert "alarms.kind.fall;" in saved.read_text(encoding="utf-8-sig")
+            async with page.expect_download() as info:
+                await page.locator("#period-form button[type=submit]").click()
+            quarter = await info.value
+            assert quarter.suggested_filename.startswith("wskazniki-")
         await context.close()

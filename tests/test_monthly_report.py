@@ -435,6 +435,10 @@ async def test_the_pdf_carries_the_totals_in_polish(
     assert line_with("Mediana czasu przyjęcia").endswith("75,0")
     assert line_with("Wezwano pogotowie (112)")
     assert "Raport nie zawiera żadnych danych osobowych mieszkańców." in text
+    # Each chart says in one line what it shows, from the figures.
+    assert "Najwięcej alarmów 25.10 (2); dni bez żadnego alarmu: 23 z 31." in text
+    assert "≤ 60 s: 2/5 (40,0 %); ≤ 180 s: 4/5 (80,0 %)." in text
+    assert "Żaden wynik nie przeważa: 6 wyników po 1 z 6 alarmów SOS i upadków." in text
     for personal in ("Helena", "Kowalska", "Zofia", "Legnicka"):
         assert personal not in text
     english = pdf_text(report_pdf(report, Lang.EN))

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from alarm_center.alarms.lifecycle import LIFE, alarm_class
+from alarm_center.reports import chart_captions
 from alarm_center.reports.csv_export import number, percent
 from alarm_center.reports.funder_lines import HEADINGS, funder_lines
 from alarm_center.reports.labels import (
@@ -100,14 +101,21 @@ class _Report(FPDF):
                 self.cell(width, 5.5, text, border=1, align="L" if index == 0 else "R")
             self.ln()
 
-    def chart(self, figure: Figure, height_mm: float) -> None:
+    def chart(self, figure: Figure, height_mm: float, caption: str = "") -> None:
+        """The figure, and under it one line saying what it shows (a reader looks, then reads)."""
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=200)
-        if self.get_y() + height_mm > 280:
+        if self.get_y() + height_mm + (5 if caption else 0) > 280:
             self.add_page()
         buffer.seek(0)
         self.image(buffer, x=self.l_margin, y=self.get_y(), w=WIDTH, h=height_mm)
-        self.set_y(self.get_y() + height_mm + 2)
+        self.set_y(self.get_y() + height_mm + 1)
+        if caption:
+            self.set_font(FONT, "", 8)
+            self.set_text_color(70)
+            self.multi_cell(0, 4, caption, new_x="LMARGIN", new_y="NEXT")
+            self.set_text_color(0)
+        self.ln(1)
 
 
 def _figure(height_mm: float) -> tuple[Figure, Axes]:
@@ -249,7 +257,7 @@ def _summary_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
         )
     pdf.table([t(lang, "figure"), t(lang, "value")], summary, [110, 70])
     pdf.ln(4)
-    pdf.chart(_daily_chart(report, lang), 55)
+    pdf.chart(_daily_chart(report, lang), 55, chart_captions.daily(report, lang))
 
 
 def _outcome_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
@@ -283,7 +291,7 @@ def _outcome_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
         pdf.ln(2)
     outcome_chart = _outcome_chart(report, lang)
     if outcome_chart is not None:
-        pdf.chart(outcome_chart, _outcome_height(report))
+        pdf.chart(outcome_chart, _outcome_height(report), chart_captions.outcomes(_life_outcomes(report), lang))
     elif report.alarms_total == 0:
         pdf.set_font(FONT, "", 9)
         pdf.cell(0, 6, t(lang, "no_alarms"), new_x="LMARGIN", new_y="NEXT")
@@ -304,7 +312,7 @@ def _answer_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
     ]
     pdf.table([t(lang, "figure"), t(lang, "value")], answer_rows, [110, 70])
     pdf.ln(2)
-    pdf.chart(_answer_chart(report, lang), 55)
+    pdf.chart(_answer_chart(report, lang), 55, chart_captions.answers(report, lang))
 
 
 def _technical_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:

@@ -92,7 +92,7 @@ class AlarmFeed:
         self._listener = listener
         self._poll_s = poll_s
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
-        # The alarm canary's (alarm_center/canary/probe.py): canary alarms only, which nobody else gets.
+        # The alarm canary's (opaska/canary_probe.py): canary alarms only, which nobody else gets.
         self._canary_subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._cursor: EventCursor | None = None
         self.healthy = False

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from alarm_center.canary.probe import CanaryProbe
 from alarm_center.live import AlarmFeed
 from alarm_center.notify.status_link import StatusLinks
 from alarm_center.voice.telephone import OfflineTelephone, Telephone
@@ -33,6 +33,14 @@ class TwilioHooks:
         return cls(twilio.auth_token.get_secret_value(), twilio.public_url.rstrip("/"), clock or SystemClock())
 
 
+class AlarmCanary(Protocol):
+    """What the console needs of the alarm canary (opaska/canary_probe.py, a floor above)."""
+
+    async def run(self) -> None: ...
+
+    async def state(self) -> str: ...
+
+
 @dataclass
 class ConsoleContext:
     session_factory: async_sessionmaker[AsyncSession]
@@ -52,5 +60,5 @@ class ConsoleContext:
     telephone: Telephone = field(default_factory=OfflineTelephone)
     # [voice]: ring times, recording municipalities and retention, the unknown caller's municipality.
     voice: VoiceSettings = field(default_factory=VoiceSettings)
-    # The alarm canary (alarm_center/canary/probe.py), run by this console; None: not here.
-    canary: CanaryProbe | None = None
+    # The alarm canary (opaska/canary_probe.py), run by this console; None: not here.
+    canary: AlarmCanary | None = None

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable, Iterator
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from alarm_center.canary.probe import canary_probe
 from alarm_center.engine import run_engine
 from alarm_center.escalation.policy import PolicySource
 from alarm_center.live import AlarmFeed, LiveWake
@@ -32,6 +31,7 @@ from gateway.runner import Gateway
 from gateway.topics import TopicScheme
 from opaska.adapters import check_adapter_ports, start_adapters
 from opaska.broker import RunningBroker, refuse_open_broker, start_embedded_broker
+from opaska.canary_probe import canary_probe
 from opaska.console_app import console_app
 from opaska.running import until_signalled
 from opaska.startup import open_database

@@ -21,7 +21,6 @@ from alarm_center.alarms import repository
 from alarm_center.alarms.model import Alarm, AlarmEvent
 from alarm_center.canary import band as canary_band
 from alarm_center.canary.echo import CanaryEcho
-from alarm_center.canary.probe import CanaryProbe
 from alarm_center.canary.stages import Stage
 from alarm_center.canary.status import canary_status
 from alarm_center.escalation.model import Escalation
@@ -32,6 +31,7 @@ from console.context import ConsoleContext
 from core.clock import FakeClock
 from core.mqtt.endpoint import MqttEndpoint
 from core.settings import PROJECT_ROOT, CanarySettings
+from opaska.canary_probe import CanaryProbe
 from registry.model import Band
 from registry.traffic.messages import BandMessage
 from simulator.lab.staff import create_staff, log_in

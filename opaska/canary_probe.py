@@ -1,4 +1,5 @@
-"""The console's part of the canary: press, and see the alarm closed on this console's live feed.
+"""The console's part of the canary: press, and see the alarm closed on this console's live feed
+(the engine's part and the rest are in alarm_center/canary/).
 
 Every `every_s` the canary band (a real MQTT band client, the simulator's) presses SOS on the
 bands' listener of the broker. The gateway stores it and acks it (`alarm_received`, after commit),

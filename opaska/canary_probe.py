@@ -33,7 +33,7 @@ from alarm_center.canary import metrics
 from alarm_center.canary.lost import clear_canary_lost, raise_canary_lost
 from alarm_center.canary.stages import STAGE_WORDS, Stage
 from alarm_center.canary.status import STATE_ROW
-from alarm_center.escalation.policy import FALLBACK, PolicyError, PolicySource
+from alarm_center.escalation.policy import PolicySource
 from alarm_center.live import AlarmFeed
 from core.clock import Clock
 from core.db.dialect import insert_for
@@ -200,11 +200,8 @@ class CanaryProbe:
     async def _raise_lost(self, session: AsyncSession, result: Result) -> None:
         assert self._band_id is not None
         assert result.stage is not None
-        try:
-            book = self._policies.current()
-        except PolicyError as exc:
-            log.error("%s; canary_lost escalates by the built-in fallback", exc)
-            book = FALLBACK
+        # Never raises: a broken file leaves the last good policies, or the built-in fallback.
+        book = self._policies.current()
         detail = {"stage": result.stage.value, "timeout_s": self._settings.timeout_s}
         if self.last_ok is not None:
             detail["last_ok_at"] = self.last_ok.at.isoformat()

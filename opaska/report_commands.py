@@ -45,6 +45,11 @@ async def run(settings: Settings, *, municipality: str, month: str, format: str,
         return 2
     if out is None and format == "pdf":
         out = f"report-{municipality}-{month}.pdf"
+    return await _deliver(content, out, f"{format} report of {municipality} for {month}")
+
+
+async def _deliver(content: bytes, out: str | None, what: str) -> int:
+    """To standard output, or to the file `out` with one line on standard error saying what it holds."""
     if out is None:
         sys.stdout.buffer.write(content)
         sys.stdout.flush()
@@ -53,7 +58,7 @@ async def run(settings: Settings, *, municipality: str, month: str, format: str,
         await asyncio.to_thread(Path(out).write_bytes, content)
     except OSError as exc:
         raise StartupError(f"cannot write {out}: {exc.strerror or exc}") from None
-    print(f"{out}: {format} report of {municipality} for {month} ({len(content)} bytes)", file=sys.stderr)
+    print(f"{out}: {what} ({len(content)} bytes)", file=sys.stderr)
     return 0
 
 
@@ -72,13 +77,4 @@ async def run_export(settings: Settings, *, municipality: str, period: str, lang
     except ReportError as exc:
         print(f"opaska: {exc}", file=sys.stderr)
         return 2
-    if out is None:
-        sys.stdout.buffer.write(content)
-        sys.stdout.flush()
-        return 0
-    try:
-        await asyncio.to_thread(Path(out).write_bytes, content)
-    except OSError as exc:
-        raise StartupError(f"cannot write {out}: {exc.strerror or exc}") from None
-    print(f"{out}: the funder's figures of {municipality} for {period} ({len(content)} bytes)", file=sys.stderr)
-    return 0
+    return await _deliver(content, out, f"the funder's figures of {municipality} for {period}")

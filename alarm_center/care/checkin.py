@@ -23,7 +23,7 @@ from alarm_center.alarms.metrics import ALARMS_RAISED
 from alarm_center.alarms.model import PRIORITY_BY_KIND, Alarm, AlarmKind, AlarmStatus
 from alarm_center.care import metrics
 from alarm_center.escalation import service as escalation
-from alarm_center.escalation.policy import FALLBACK, PolicyBook, PolicyError, PolicySource
+from alarm_center.escalation.policy import PolicyBook, PolicySource
 from core.clock import Clock
 from core.db.after_commit import after_commit
 from core.poll import poll_forever
@@ -170,11 +170,8 @@ class CheckinWatch:
         self._policies = policies
 
     async def run_pass(self) -> list[int]:
-        try:
-            book = self._policies.current()
-        except PolicyError as exc:
-            log.error("%s; missed check-ins escalate by the built-in fallback", exc)
-            book = FALLBACK
+        # Never raises: a broken file leaves the last good policies, or the built-in fallback.
+        book = self._policies.current()
         async with self._sessions() as session, session.begin():
             raised = await raise_missed_checkins(session, now=self._clock.now(), policies=book)
         for alarm_id in raised:

@@ -18,14 +18,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms import repository as alarms
-from alarm_center.alarms.metrics import ALARMS_RAISED
-from alarm_center.alarms.model import OPEN_STATUSES, PRIORITY_BY_KIND, Alarm, AlarmKind, AlarmStatus
+from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmKind
+from alarm_center.alarms.system_raise import raise_system_alarm
 from alarm_center.care import metrics
 from alarm_center.care.zone_rule import Fix, Verdict, Zone, distance_m, judge
-from alarm_center.escalation import service as escalation
-from alarm_center.escalation.policy import FALLBACK, PolicyBook, PolicyError, PolicySource
+from alarm_center.escalation.policy import PolicyBook, PolicySource
 from core.clock import Clock
-from core.db.after_commit import after_commit
 from core.poll import poll_forever
 from core.settings import Settings
 from registry.band_signal import band_location
@@ -121,46 +119,17 @@ def _where(s: Sighting) -> dict[str, Any]:
 
 
 async def _raise_left(session: AsyncSession, s: Sighting, *, now: datetime, policies: PolicyBook) -> int | None:
-    inserted = await alarms.insert_alarms_if_none_open(
+    # None: one is open already (left, came back, left again before anyone closed it).
+    return await raise_system_alarm(
         session,
-        [
-            {
-                "municipality_id": s.municipality_id,
-                "resident_id": s.resident_id,
-                "band_id": s.band_id,
-                "kind": AlarmKind.LEFT_ZONE.value,
-                "priority": int(PRIORITY_BY_KIND[AlarmKind.LEFT_ZONE]),
-                "status": AlarmStatus.RAISED.value,
-                "is_test": False,
-                "raised_at": now,
-                "repeat_count": 0,
-                "note": "",
-                "first_message_id": None,
-            }
-        ],
-    )
-    alarm_id = next(iter(inserted.values()), None)
-    if alarm_id is None:
-        return None  # one is open already (left, came back, left again before anyone closed it)
-    await alarms.add_event(
-        session,
-        alarm_id=alarm_id,
-        at=now,
-        type="raised",
-        actor_type="system",
-        to_status=AlarmStatus.RAISED.value,
-        detail={"reason": "left_zone", **_where(s)},
-    )
-    await escalation.start(
-        session,
-        policies=policies,
-        alarm_id=alarm_id,
-        kind=AlarmKind.LEFT_ZONE.value,
+        kind=AlarmKind.LEFT_ZONE,
+        band_id=s.band_id,
+        resident_id=s.resident_id,
         municipality_id=s.municipality_id,
-        raised_at=now,
+        at=now,
+        detail={"reason": "left_zone", **_where(s)},
+        policies=policies,
     )
-    after_commit(session, lambda: ALARMS_RAISED.labels(AlarmKind.LEFT_ZONE.value).inc())
-    return alarm_id
 
 
 async def _record_return(session: AsyncSession, s: Sighting, *, now: datetime) -> int | None:
@@ -225,11 +194,8 @@ class ZoneWatch:
         self._policies = policies
 
     async def run_pass(self) -> PassResult:
-        try:
-            book = self._policies.current()
-        except PolicyError as exc:
-            log.error("%s; zone exits escalate by the built-in fallback", exc)
-            book = FALLBACK
+        # Never raises: a broken file leaves the last good policies, or the built-in fallback.
+        book = self._policies.current()
         async with self._sessions() as session, session.begin():
             result = await judge_positions(session, now=self._clock.now(), policies=book)
         for alarm_id in result.left:

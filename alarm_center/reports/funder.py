@@ -43,6 +43,7 @@ class ParticipantFlow:
     joined: int
     left: int
     at_end: int
+    during: int  # with a band bound at any time in the period
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,11 @@ async def participant_flow(
     at_end = {r for r, bands in bound.items() if bands}
     during |= at_start
     return ParticipantFlow(
-        at_start=len(at_start), joined=len(during - at_start), left=len(during - at_end), at_end=len(at_end)
+        at_start=len(at_start),
+        joined=len(during - at_start),
+        left=len(during - at_end),
+        at_end=len(at_end),
+        during=len(during),
     )
 
 

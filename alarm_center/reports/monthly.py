@@ -24,10 +24,10 @@ from alarm_center.alarms.lifecycle import LIFE, RESOLVE_OUTCOMES, TECH, AlarmCla
 from alarm_center.alarms.model import PLATFORM_KINDS, Alarm, AlarmEvent, AlarmStatus
 from alarm_center.notify.model import Channel, Notification, NotificationStatus
 from alarm_center.quality import sla
-from alarm_center.reports.funder import FunderFigures, funder_figures
+from alarm_center.reports.funder import FunderFigures, funder_figures, participant_flow
 from core.settings import BandSettings
 from registry.health import Problem, device_health
-from registry.model import BandEvent, BandEventType, Municipality, Resident
+from registry.model import Municipality
 
 MONTH_FORMAT = re.compile(r"^(\d{4})-(\d{2})$")
 # Upper bounds of the answer-time buckets, seconds; the targets (60, 180) are bounds.
@@ -42,8 +42,6 @@ TECH_OUTCOMES: tuple[str, ...] = (
     *sorted(o.value for o in RESOLVE_OUTCOMES[TECH]),
     OPEN,
 )
-STARTS = frozenset({BandEventType.BOUND.value, BandEventType.SWAPPED_IN.value})
-ENDS = frozenset({BandEventType.UNBOUND.value, BandEventType.SWAPPED_OUT.value, BandEventType.DECOMMISSIONED.value})
 
 
 class ReportError(ValueError):
@@ -174,35 +172,6 @@ async def find_municipality(session: AsyncSession, code: str) -> Municipality:
     if municipality is None:
         raise UnknownMunicipality(f"nie ma gminy o kodzie {code!r} (lista: opaska municipality list)")
     return municipality
-
-
-async def _participants(session: AsyncSession, municipality_id: int, start: datetime, end: datetime) -> tuple[int, int]:
-    """Residents of the municipality with a band bound (at the end of the month, at any time in it),
-    from the bands' history."""
-    rows = await session.execute(
-        select(BandEvent.band_id, BandEvent.resident_id, BandEvent.type, BandEvent.at)
-        .join(Resident, Resident.id == BandEvent.resident_id)
-        .where(
-            Resident.municipality_id == municipality_id,
-            BandEvent.type.in_(sorted(STARTS | ENDS)),
-            BandEvent.at < end,
-        )
-        .order_by(BandEvent.at, BandEvent.id)
-    )
-    bound_since: dict[tuple[int, int], datetime] = {}
-    during: set[int] = set()
-    for band_id, resident_id, type_, at in rows:
-        if resident_id is None:
-            continue
-        key = (band_id, resident_id)
-        if type_ in STARTS:
-            bound_since.setdefault(key, at)
-        elif key in bound_since:
-            del bound_since[key]
-            if at > start:  # bound for part of the month
-                during.add(resident_id)
-    at_end = {resident_id for _, resident_id in bound_since}
-    return len(at_end), len(during | at_end)
 
 
 async def _bands(
@@ -388,7 +357,7 @@ async def monthly_report(
     answer = await _answer_times(session, municipality.id, start, end, now, real)
     technical = _technical_lines(real)
     notifications = await _notifications(session, municipality.id, start, end)
-    participants_at_end, participants_during = await _participants(session, municipality.id, start, min(end, now))
+    participants = await participant_flow(session, municipality.id, start, min(end, now))
     bands_total, bands_by_state = await _bands(session, municipality.id, now, settings or BandSettings())
     return MonthlyReport(
         municipality_code=municipality.code,
@@ -397,8 +366,8 @@ async def monthly_report(
         period_start=start,
         period_end=end,
         generated_at=now,
-        participants_at_end=participants_at_end,
-        participants_during=participants_during,
+        participants_at_end=participants.at_end,
+        participants_during=participants.during,
         bands_total=bands_total,
         bands_by_state=bands_by_state,
         alarms_total=len(real),

@@ -13,13 +13,14 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.reports import render as renderer
 from alarm_center.reports.labels import Lang
 from alarm_center.reports.monthly import ReportError, find_municipality, monthly_report, parse_month
 from alarm_center.reports.period_export import parse_period, period_csv
 from console.api.scope import not_yours
-from console.auth.current import Supervisor
+from console.auth.current import StaffPrincipal, Supervisor
 from console.deps import BandSettingsDep, ClockDep, SessionDep
 from console.pages import _page, _to_login, _viewer, refusal_page
 from console.routes.registry_common import Text
@@ -42,6 +43,20 @@ async def report_municipalities(user: Supervisor, session: SessionDep) -> list[M
     return [MunicipalityOut(id=m.id, code=m.code, name=m.name) for m in rows if user.sees(m.id)]
 
 
+async def _municipality(session: AsyncSession, user: StaffPrincipal, code: str) -> Municipality:
+    """The municipality of `code` if this user may report on it: 422 for a NUL, 404, 403."""
+    if "\x00" in code:
+        # PostgreSQL text cannot hold NUL: bad input, not a query that fails in the database.
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="municipality: the code holds a NUL")
+    try:
+        found = await find_municipality(session, code)
+    except ReportError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    if not user.sees(found.id):
+        raise not_yours(f"municipality {found.code}")
+    return found
+
+
 @router.get(
     "/api/reports/monthly",
     responses={200: {"content": {"text/csv": {}, "application/pdf": {}, "application/json": {}}}},
@@ -60,19 +75,11 @@ async def monthly(
     kind and outcome, answer times against the 60 s / 180 s targets, technical alarms and how long
     they lasted, notifications by channel and result. No personal data. 422 for a malformed month,
     404 for an unknown municipality, 403 for one the user is not assigned to."""
-    if "\x00" in municipality:
-        # PostgreSQL text cannot hold NUL: bad input, not a query that fails in the database.
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="municipality: the code holds a NUL")
     try:
         parsed = parse_month(month)
     except ReportError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"month: {exc}") from None
-    try:
-        found = await find_municipality(session, municipality)
-    except ReportError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
-    if not user.sees(found.id):
-        raise not_yours(f"municipality {found.code}")
+    found = await _municipality(session, user, municipality)
     report = await monthly_report(
         session,
         municipality_code=found.code,
@@ -101,18 +108,11 @@ async def period_export(
 ) -> Response:
     """The funder's figures over a quarter or a year as CSV: one line per month and one for the
     period (columns in docs/reports.md). 422 for a malformed period, 404 / 403 as the monthly report."""
-    if "\x00" in municipality:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="municipality: the code holds a NUL")
     try:
         name, _ = parse_period(period)
     except ReportError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"period: {exc}") from None
-    try:
-        found = await find_municipality(session, municipality)
-    except ReportError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
-    if not user.sees(found.id):
-        raise not_yours(f"municipality {found.code}")
+    found = await _municipality(session, user, municipality)
     content = await period_csv(session, municipality_code=found.code, period=name, now=clock.now(), lang=lang)
     filename = f"{'wskazniki' if lang == Lang.PL else 'figures'}-{_SAFE_NAME.sub('_', found.code)}-{name}.csv"
     return Response(

@@ -4,8 +4,8 @@ who leaves the programme, keeping their alarms as anonymous statistics.
 Erasure keeps: the resident row (as "usunięty mieszkaniec", for the alarms' foreign keys), the
 alarms' kind, times, status, outcome, priority and municipality, their events' types and times,
 band history and test results (numbers only). It removes: names, address, phone, birth date,
-access and medical notes, the key-safe code, the contacts, every phone number and text of the
-notifications about them, operators' notes on their alarms, free text in alarm events and band
+access and medical notes, the key-safe code, the contacts, their welfare calls, every phone number
+and text of the notifications about them, operators' notes on their alarms, free text in alarm events and band
 history notes, what their bands reported with their alarms (positions), and the numbers of their
 alarms' telephone calls; the calls' recordings are deleted at the provider right after the commit
 (`alarm_center.voice.recording.delete_erased_recordings`, or the engine's sweep). After the commit,
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 from alarm_center.alarms.model import Alarm, AlarmEvent
+from alarm_center.care.welfare_model import WelfareCall
 from alarm_center.notify.model import Notification
 from alarm_center.voice.model import VoiceCall
 from alarm_center.voice.recording import ERASED_NUMBER
@@ -136,6 +137,11 @@ async def export_resident(session: AsyncSession, clock: Clock, *, resident_id: i
             select(BandTestResult).where(BandTestResult.resident_id == resident_id).order_by(BandTestResult.id)
         )
     ).scalars()
+    welfare = (
+        await session.execute(
+            select(WelfareCall).where(WelfareCall.resident_id == resident_id).order_by(WelfareCall.id)
+        )
+    ).scalars()
     readings = (
         await session.execute(
             select(ResidentDataAccess)
@@ -158,6 +164,8 @@ async def export_resident(session: AsyncSession, clock: Clock, *, resident_id: i
         "band_history": [_row(event) for event in history],
         "alarms": alarms,
         "installation_tests": [_row(result) for result in tests],
+        # Welfare calls planned and made, with the coordinators' briefs and the operators' notes.
+        "welfare_calls": [_row(call) for call in welfare],
         # Who read their medical notes in the registry (in an alarm, its events say so).
         "medical_notes_read": [_row(reading) for reading in readings],
     }
@@ -207,6 +215,8 @@ async def erase_resident(session: AsyncSession, clock: Clock, *, resident_id: in
         update(Notification).where(about_them).values(to_phone="", body="", contact_id=None, error=None)
     )
     await session.execute(delete(Contact).where(Contact.resident_id == resident_id))
+    # Their welfare calls: briefs and notes about their health, and nobody left to call.
+    await session.execute(delete(WelfareCall).where(WelfareCall.resident_id == resident_id))
     if alarm_ids:
         # The numbers go; a blank number also marks the calls' recordings as due for deletion at
         # the provider (alarm_center/voice/recording.py): deleted right after the commit by
@@ -243,7 +253,8 @@ async def purge_residue(engine: AsyncEngine) -> None:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
         await autocommit.execute(
             text(
-                "VACUUM resident, contact, notification, alarm, alarm_event, band_message, band_event, band, voice_call"
+                "VACUUM resident, contact, notification, alarm, alarm_event, band_message, band_event, band,"
+                " voice_call, welfare_call"
             )
         )
 

@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -41,6 +42,8 @@ from starlette.types import Message
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]  # no py.typed
 
 from alarm_center.alarms.model import AlarmKind
+from alarm_center.care.welfare_calls import plan_call
+from alarm_center.care.welfare_model import WelfareReason
 from alarm_center.live import AlarmFeed
 from alarm_center.voice.model import CallDirection, CallStatus, CallTarget, VoiceCall
 from console.auth.sessions import COOKIE, CSRF_HEADER
@@ -112,6 +115,8 @@ class Side:
     incoming_call_id: int = 0
     # A step of the resident's action plan.
     step_id: int = 0
+    # A welfare call planned for the resident.
+    welfare_call_id: int = 0
 
     def path_params(self) -> dict[str, object]:
         return {
@@ -122,6 +127,7 @@ class Side:
             "contact_id": self.contact_id,
             "band_id": self.band_id,
             "call_id": self.call_id,
+            "welfare_call_id": self.welfare_call_id,
             # Public routes' parameters: no object of either municipality.
             "notification_id": 999_999,
             "token": "not-a-status-token",
@@ -205,6 +211,11 @@ class RecordingTelephone:
 
     async def delete_recording(self, recording_sid: str) -> None:
         return None
+
+
+def _soon() -> str:
+    # The centre's clock starts at the real time: an hour on is a time a call may be planned for.
+    return (datetime.now(UTC) + timedelta(hours=1)).isoformat()
 
 
 def _serial(side: Side) -> str:
@@ -417,6 +428,21 @@ ACCESS: dict[tuple[str, str], Rule] = {
         query=lambda side: {"municipality": side.municipality_code, "period": "2026-Q1"},
     ),
     ("GET", "/api/sla"): api(*MANAGERS),
+    # ---- welfare calls: the shift's list and outcomes for those who take calls; planning for anyone
+    # who sets up care, a whole municipality for supervisors
+    ("GET", "/api/welfare-calls/due"): api(*HANDLERS),
+    ("GET", "/api/registry/residents/{resident_id}/welfare-calls"): api(*ANY, scoped=True),
+    ("POST", "/api/registry/residents/{resident_id}/welfare-calls"): api(
+        *ANY, scoped=True, body=lambda side: {"due_at": _soon(), "reason": "other", "note": f"telefon {side.tag}"}
+    ),
+    ("POST", "/api/registry/municipalities/{municipality_id}/welfare-calls"): api(
+        *MANAGERS, scoped=True, body=lambda _: {"due_at": _soon(), "reason": "birthday"}
+    ),
+    # A second outcome is a 409: past the gates all the same.
+    ("POST", "/api/welfare-calls/{welfare_call_id}/outcome"): api(
+        *HANDLERS, scoped=True, body=lambda _: {"outcome": "reached", "note": "wszystko dobrze"}
+    ),
+    ("DELETE", "/api/welfare-calls/{welfare_call_id}"): api(*ANY, scoped=True, fresh=True),
 }
 
 
@@ -563,6 +589,16 @@ async def _seed_side(
         step = ActionPlanStep(
             resident_id=resident.id, position=1, kind=PlanStepKind.CALL_RESIDENT.value, updated_at=clock.now()
         )
+        welfare = await plan_call(
+            session,
+            resident_id=resident.id,
+            due_at=clock.now(),
+            reason=WelfareReason.WEEKLY,
+            note=f"Jak się czuje {tag}",
+            repeat_weekly=False,
+            by=None,
+            now=clock.now(),
+        )
         session.add_all([talking, waiting, step])
         await session.flush()
     return Side(
@@ -577,6 +613,7 @@ async def _seed_side(
         talking.id,
         waiting.id,
         step.id,
+        welfare.id,
     )
 
 

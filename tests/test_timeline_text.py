@@ -70,6 +70,34 @@ CASES: list[tuple[str, Event, str, str]] = [
         "No daily check-in in the window 08:00–10:00",
     ),
     (
+        "a welfare call needs a visit",
+        _event(
+            "raised",
+            {"reason": "welfare_call", "outcome": "needs_visit", "call_reason": "discharge", "note": "Ma gorączkę"},
+            "staff",
+            ANNA,
+        ),
+        "Rozmowa kontrolna (po wypisie ze szpitala): potrzebna wizyta — Anna Nowak — „Ma gorączkę”",
+        "Welfare call (after a hospital discharge): a visit is needed — Anna Nowak — „Ma gorączkę”",
+    ),
+    (
+        "a welfare call not answered twice",
+        _event("raised", {"reason": "welfare_call", "outcome": "no_answer", "attempt": 2}, "staff", ANNA),
+        "Rozmowa kontrolna: mieszkaniec nie odbiera (2. próba) — Anna Nowak",
+        "Welfare call: no answer (attempt 2) — Anna Nowak",
+    ),
+    (
+        "a welfare call noted on its open alarm",
+        _event(
+            "note",
+            {"action": "welfare_call", "outcome": "no_answer", "attempt": 2, "call_reason": "weekly"},
+            "staff",
+            ANNA,
+        ),
+        "Rozmowa kontrolna (cotygodniowa): mieszkaniec nie odbiera (2. próba) — Anna Nowak",
+        "Welfare call (weekly): no answer (attempt 2) — Anna Nowak",
+    ),
+    (
         "raised by the system",
         _event("raised", {"reason": "no_message"}),
         "Alarm techniczny zgłoszony przez system (no_message)",

@@ -37,7 +37,8 @@ class NewAlarm:
     received_at: datetime
     is_test: bool
     first_message_id: int | None
-    # Who raised it, on its "raised" event: the band, or the system for a caller it cannot name.
+    # Who raised it, on its "raised" event: the band, the system for a caller it cannot name, or
+    # the operator whose welfare call found the resident in need.
     actor_type: str
     actor_id: int | None
     detail: dict[str, object]
@@ -168,6 +169,38 @@ async def raise_voice_call(
             actor_type="band" if by_band else "system",
             actor_id=band_id if by_band else None,
             detail={"reason": AlarmKind.VOICE_CALL.value, **detail},
+        ),
+        policies,
+    )
+
+
+async def raise_welfare_call(
+    session: AsyncSession,
+    *,
+    band_id: int | None,
+    resident_id: int,
+    municipality_id: int,
+    at: datetime,
+    staff_id: int,
+    detail: dict[str, object],
+    policies: PolicyBook | None = None,
+) -> int | None:
+    """Raise a `welfare_call` alarm for an operator's welfare call that needs action (a visit, or
+    nobody answered twice), with its escalation started; raised by the operator. Does not commit.
+    None when the band already has an open welfare_call alarm (the caller joins that one)."""
+    return await _raise(
+        session,
+        NewAlarm(
+            kind=AlarmKind.WELFARE_CALL,
+            band_id=band_id,
+            resident_id=resident_id,
+            municipality_id=municipality_id,
+            received_at=at,
+            is_test=False,
+            first_message_id=None,
+            actor_type="staff",
+            actor_id=staff_id,
+            detail={"reason": AlarmKind.WELFARE_CALL.value, **detail},
         ),
         policies,
     )

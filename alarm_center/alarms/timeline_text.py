@@ -116,6 +116,8 @@ def _raised(e: Event, lang: Lang) -> str:
             f"Alarm kontrolny nie przeszedł przez platformę (zatrzymał się: {stage})",
             f"The canary alarm did not come through the platform (stopped at: {stage})",
         )(lang)
+    if reason == "welfare_call":
+        return _welfare_call(e, lang)
     if reason == "no_checkin":
         window = e.detail.get("window", "")
         return Words(f"Brak codziennego meldunku w oknie {window}", f"No daily check-in in the window {window}")(lang)
@@ -124,6 +126,30 @@ def _raised(e: Event, lang: Lang) -> str:
     return Words(
         f"Alarm techniczny zgłoszony przez system ({reason})", f"Technical alarm raised by the system ({reason})"
     )(lang)
+
+
+WELFARE_REASONS = {
+    "weekly": Words("cotygodniowa", "weekly"),
+    "discharge": Words("po wypisie ze szpitala", "after a hospital discharge"),
+    "birthday": Words("urodzinowa", "birthday"),
+}
+
+
+def _welfare_call(e: Event, lang: Lang) -> str:
+    """An operator's welfare call that needed action: raised the alarm, or noted on an open one."""
+    why = WELFARE_REASONS.get(str(e.detail.get("call_reason")))
+    which = f" ({why(lang)})" if why else ""
+    if e.detail.get("outcome") == "needs_visit":
+        what = Words("potrzebna wizyta", "a visit is needed")(lang)
+    else:
+        attempts = e.detail.get("attempt", 2)
+        what = Words(f"mieszkaniec nie odbiera ({attempts}. próba)", f"no answer (attempt {attempts})")(lang)
+    return (
+        Words(f"Rozmowa kontrolna{which}: ", f"Welfare call{which}: ")(lang)
+        + what
+        + _by(e, lang)
+        + _quoted(e.detail.get("note"))
+    )
 
 
 def _zone_distance(e: Event, lang: Lang) -> str:
@@ -185,6 +211,8 @@ def _note(e: Event, lang: Lang) -> str:
         )
     if e.detail.get("action") == "plan_step":
         return _plan_step(e, lang)
+    if e.detail.get("action") == "welfare_call":
+        return _welfare_call(e, lang)
     if e.detail.get("action") == "zone_return":
         return Words("Opaska wróciła do strefy bezpiecznej: ", "The band is back in the safe zone: ")(
             lang

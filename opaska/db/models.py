@@ -1,6 +1,7 @@
 """Every table, imported in one place so the metadata Alembic sees is complete."""
 
 from alarm_center.alarms.model import Alarm, AlarmEvent
+from alarm_center.care.welfare_model import WelfareCall
 from alarm_center.escalation.model import Escalation
 from alarm_center.notify.model import Notification
 from alarm_center.voice.model import VoiceCall
@@ -30,4 +31,5 @@ __all__ = [
     "StaffMunicipality",
     "StaffUser",
     "VoiceCall",
+    "WelfareCall",
 ]

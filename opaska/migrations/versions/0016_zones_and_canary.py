@@ -1,5 +1,7 @@
-"""the resident's safe zone (and the zone watch's judgement), the platform's canary band, a service's
-own detail (the canary's last result)
+"""safe zones, the canary band, a service's own detail
+
+The resident's safe zone (and the zone watch's judgement), the platform's canary band, and a
+service's own detail in service_state (the alarm canary's last result).
 
 Revision ID: 0016_zones_and_canary
 Revises: 0015_checkin_window

@@ -16,9 +16,11 @@ from console.api.supervisor import router as supervisor_router
 from console.api.unattended import router as unattended_router
 from console.api.voice_calls import router as voice_calls_router
 from console.auth.api import router as login_router
+from console.auth.failures_api import router as login_failures_router
 from console.band_rejects import router as band_rejects_router
 from console.body_limit import BodyLimit
 from console.context import ConsoleContext
+from console.forwarded import TrustedProxies
 from console.health_routes import database_gate
 from console.health_routes import router as health_router
 from console.live_socket import router as live_router
@@ -26,6 +28,7 @@ from console.pages import router as pages_router
 from console.presence import ConsolePresence
 from console.relative_status import router as relative_status_router
 from console.routes import feature_routers
+from console.security_headers import SecurityHeaders
 from console.twilio_webhooks import router as twilio_webhooks_router
 from console.voice_hooks import router as voice_hooks_router
 from console.voice_inbound import router as voice_inbound_router
@@ -77,6 +80,10 @@ def create_app(context: ConsoleContext, *, clock: Clock | None = None, health: H
     app.state.check_database = database_check(context.session_factory)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.middleware("http")(database_gate(database))
+    # Added last, so outermost: every answer of the layers above (413, 503 included) gets the
+    # headers, and both see the request as the trusted proxy describes it.
+    app.add_middleware(SecurityHeaders, map_tiles_url=context.settings.map_tiles_url)
+    app.add_middleware(TrustedProxies, trusted=context.settings.trusted_proxies)
     for router in (
         pages_router,
         relative_status_router,
@@ -88,6 +95,7 @@ def create_app(context: ConsoleContext, *, clock: Clock | None = None, health: H
         twilio_webhooks_router,
         voice_recording_router,
         login_router,
+        login_failures_router,
         alarms_router,
         alarm_notify_router,
         supervisor_router,

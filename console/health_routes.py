@@ -61,10 +61,11 @@ def database_gate(
         if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
             return JSONResponse({"detail": message, "database": database.state}, status_code=503)
         return HTMLResponse(
-            f"<!doctype html><meta charset=utf-8><title>opaska: baza danych nieosiągalna</title>"
+            # A meta refresh, not a script: the Content-Security-Policy allows no inline script.
+            f"<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=5>"
+            f"<title>opaska: baza danych nieosiągalna</title>"
             f"<h1>Baza danych jest nieosiągalna</h1><p>{html.escape(message)}</p>"
-            "<p>Alarmy z opasek czekają w opaskach i brokerze; strona odświeży się sama.</p>"
-            "<script>setTimeout(() => location.reload(), 5000)</script>",
+            "<p>Alarmy z opasek czekają w opaskach i brokerze; strona odświeży się sama.</p>",
             status_code=503,
         )
 

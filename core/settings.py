@@ -198,12 +198,32 @@ class ConsoleSettings(BaseModel):
     session_idle_timeout_s: int = Field(default=3600, ge=60, le=7 * 86400)
     # ... and this long after it began, however busy (a 12-hour shift).
     session_max_age_s: int = Field(default=43200, ge=300, le=30 * 86400)
-    # The session cookie's Secure flag. False because `make run` serves plain http on 127.0.0.1;
-    # a console behind https (every production one) must set it true.
+    # The session cookie's Secure flag, always. Without it the cookie is still Secure on every
+    # request that came over https (directly, or per a trusted proxy's X-Forwarded-Proto).
     secure_cookies: bool = False
-    # Failed logins per username and per client address within the window before 429.
-    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    # The console serves https itself with this certificate (PEM, chain included) and key; both
+    # or neither. Empty: plain http (`make run` on 127.0.0.1, or TLS ended by a reverse proxy).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    # Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For, -Proto and -Host are
+    # believed. Empty (the default): nobody's, so no client can claim another address or https.
+    # Behind Caddy or nginx on this host: ["127.0.0.1", "::1"]; in compose: the proxy's network.
+    # From the environment as JSON: OPASKA_CONSOLE_TRUSTED_PROXIES='["127.0.0.1", "::1"]'.
+    trusted_proxies: list[str] = Field(default_factory=list, max_length=100)
+    # Login throttling (console/auth/rate_limit.py). Failures count for login_window_s seconds.
+    # From one address for one username, login_free_failures are free; each one after doubles
+    # the wait before the next try from that address for that username (1 s, 2 s, 4 s, …) up to
+    # login_max_delay_s. The same from one address over all usernames past
+    # login_address_free_failures. Past login_username_ceiling failures for one username from
+    # everywhere, every address that has failed for it waits login_max_delay_s between tries; an
+    # address that has not failed is never held back.
     login_window_s: int = Field(default=900, ge=10, le=86400)
+    login_free_failures: int = Field(default=3, ge=1, le=1000)
+    login_address_free_failures: int = Field(default=10, ge=1, le=10000)
+    login_max_delay_s: int = Field(default=60, ge=1, le=3600)
+    login_username_ceiling: int = Field(default=100, ge=1, le=100000)
+    # Failed logins are kept this long for the supervisors' audit (GET /api/login-failures).
+    login_audit_days: int = Field(default=30, ge=1, le=400)
     # Fernet key (urlsafe base64 of 32 bytes) that encrypts key-safe codes at rest. Empty:
     # `opaska run` keeps one in var/console-data-key; production sets OPASKA_CONSOLE_DATA_KEY.
     data_key: SecretStr = SecretStr("")
@@ -221,6 +241,24 @@ class ConsoleSettings(BaseModel):
         if value and not (value.startswith(("https://", "http://")) and all(p in value for p in ("{z}", "{x}", "{y}"))):
             raise ValueError("must be empty or an http(s) URL with {z}, {x} and {y}")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (CIDR)") from None
+        return [entry.strip() for entry in value]
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ConsoleSettings:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("tls_cert_file and tls_key_file go together: set both, or neither")
+        return self
 
     @field_validator("data_key")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
@@ -69,7 +70,23 @@ def _check_console_port(settings: Settings) -> None:
     check_listen_port(settings.console.host, settings.console.port, "OPASKA_CONSOLE_PORT")
 
 
+def _check_tls(settings: Settings) -> None:
+    """A certificate or key that cannot be read stops the start with a sentence, not a traceback
+    from inside uvicorn."""
+    console = settings.console
+    if not console.tls_cert_file:
+        return
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(console.tls_cert_file, console.tls_key_file)
+    except (OSError, ssl.SSLError) as error:
+        raise StartupError(
+            f"the console's certificate or key cannot be used ([console] tls_cert_file={console.tls_cert_file!r}, "
+            f"tls_key_file={console.tls_key_file!r}): {error}"
+        ) from None
+
+
 def _console_server(settings: Settings, context: ConsoleContext) -> uvicorn.Server:
+    _check_tls(settings)
     config = uvicorn.Config(
         console_app(
             context,
@@ -81,6 +98,12 @@ def _console_server(settings: Settings, context: ConsoleContext) -> uvicorn.Serv
         log_config=None,
         access_log=False,
         lifespan="on",
+        # X-Forwarded-* are read by console/forwarded.py from [console] trusted_proxies only;
+        # uvicorn's own reading (127.0.0.1 trusted by default) would let any local process pose
+        # as any address, or as https.
+        proxy_headers=False,
+        ssl_certfile=settings.console.tls_cert_file or None,
+        ssl_keyfile=settings.console.tls_key_file or None,
     )
     return _QuietServer(config)
 
@@ -184,7 +207,8 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
                 await broker.bands_changed()
             parts["demo bands"] = run_demo_bands(settings, band_endpoint, bands)
         log.info(
-            "opaska is running: console http://%s:%d, MQTT %s, database %s",
+            "opaska is running: console %s://%s:%d, MQTT %s, database %s",
+            "https" if settings.console.tls_cert_file else "http",
             settings.console.host,
             settings.console.port,
             endpoint,
@@ -299,7 +323,12 @@ async def run_console(settings: Settings) -> None:
         )
         context.canary = canary_probe(settings, sessions, context.feed, SystemClock())
         server = _console_server(settings, context)
-        log.info("console running: http://%s:%d", settings.console.host, settings.console.port)
+        log.info(
+            "console running: %s://%s:%d",
+            "https" if settings.console.tls_cert_file else "http",
+            settings.console.host,
+            settings.console.port,
+        )
 
         async def stop() -> None:
             server.should_exit = True

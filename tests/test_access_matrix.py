@@ -271,6 +271,8 @@ ACCESS: dict[tuple[str, str], Rule] = {
     # ---- the login
     ("GET", "/api/me"): api(*ANY),
     ("POST", "/api/logout"): api(*ANY, ends_session=True),
+    # Failed logins (who tried which name from where), for those who oversee the console.
+    ("GET", "/api/login-failures"): api(*MANAGERS),
     # ---- alarms
     ("GET", "/api/alarms"): api(*ANY),
     ("GET", "/api/alarms/{alarm_id}"): api(*ANY, scoped=True),

@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from console.auth import rate_limit, sessions
 from console.auth.current import CurrentUser, StaffPrincipal
+from console.auth.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
 from console.deps import ClockDep, SessionDep, context_of
+from console.forwarded import is_https
 from registry import staff as staff_registry
 from registry.staff_passwords import MAX_LENGTH, hash_password, needs_rehash, verify_password
 
@@ -48,8 +50,15 @@ def user_view(user: StaffPrincipal) -> UserView:
 
 
 def _client_ip(request: Request) -> str:
-    # uvicorn puts a trusted proxy's X-Forwarded-For here (its forwarded_allow_ips), nobody else's.
+    # console/forwarded.py puts a trusted proxy's X-Forwarded-For here ([console] trusted_proxies),
+    # nobody else's: a client cannot pick the address its failures are counted against.
     return request.client.host if request.client else "unknown"
+
+
+def _secure_cookie(request: Request) -> bool:
+    """Secure whenever the browser reached us over https (directly or through a trusted proxy),
+    and always when the setting says so."""
+    return context_of(request).settings.secure_cookies or is_https(request.scope)
 
 
 @router.post(
@@ -59,8 +68,10 @@ def _client_ip(request: Request) -> str:
 async def login(body: LoginRequest, request: Request, response: Response, session: SessionDep, clock: ClockDep) -> Me:
     """Log in: sets the session cookie (HttpOnly, SameSite=Strict) and returns the CSRF token.
 
-    Not CSRF-checked (there is no session yet); limited instead: after too many failures for one
-    username or from one address in the window, 429 with Retry-After.
+    Not CSRF-checked (there is no session yet); throttled instead (console/auth/rate_limit.py):
+    an address that keeps failing for a username, or over many usernames, waits longer and longer
+    (429 with Retry-After, to that address only). Every failure is kept for the audit
+    (GET /api/login-failures), with the username typed and the address, never the password.
     """
     settings = context_of(request).settings
     username = staff_registry.normalise_username(body.username)
@@ -75,7 +86,8 @@ async def login(body: LoginRequest, request: Request, response: Response, sessio
             staff = await staff_registry.find_by_username(session, username)
             stored_hash = staff.password_hash if staff is not None and staff.active else None
     if wait is not None:
-        log.warning("login refused by the rate limit (from %s)", client_ip)
+        LOGIN_THROTTLED.inc()
+        log.warning("login throttled for %d s (from %s)", wait, client_ip)
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             detail=f"too many failed logins; try again in {wait} s",
@@ -83,10 +95,11 @@ async def login(body: LoginRequest, request: Request, response: Response, sessio
         )
     # Outside any transaction: the hash takes its time without holding the database.
     if not await asyncio.to_thread(verify_password, stored_hash, body.password) or staff is None:
-        log.info("failed login (from %s)", client_ip)
+        LOGIN_FAILURES.inc()
+        log.warning("failed login (from %s)", client_ip)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=BAD_LOGIN)
     async with session.begin():
-        await rate_limit.forget(session, username=username, attempt_id=attempt_id)
+        await rate_limit.forget(session, attempt_id=attempt_id)
         await sessions.purge_expired(session, now=now, settings=settings)
         # A session the browser came with ends here: the login always gets a new id.
         previous = request.cookies.get(sessions.COOKIE)
@@ -105,7 +118,7 @@ async def login(body: LoginRequest, request: Request, response: Response, sessio
         path="/",
         httponly=True,
         samesite="strict",
-        secure=settings.secure_cookies,
+        secure=_secure_cookie(request),
     )
     log.info("staff %d logged in", staff.id)
     principal = StaffPrincipal(
@@ -126,8 +139,7 @@ async def logout(user: CurrentUser, request: Request, session: SessionDep) -> Re
     async with session.begin():
         await sessions.end(session, token=request.cookies.get(sessions.COOKIE, ""))
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    settings = context_of(request).settings
-    response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="strict", secure=settings.secure_cookies)
+    response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="strict", secure=_secure_cookie(request))
     log.info("staff %d logged out", user.id)
     return response
 

@@ -1,6 +1,6 @@
 // The supervisor's overview: open and overdue alarms, who is on shift, today's answer times.
 "use strict";
-const { KINDS, STATUSES, api, el, show, secondsSince, duration, ageClass, residentName } = Opaska;
+const { KINDS, STATUSES, api, el, show, secondsSince, duration, ageClass, residentName, dateTime } = Opaska;
 
 const ROLES = { operator: "operator", supervisor: "koordynator", technician: "technik", administrator: "administrator" };
 
@@ -48,5 +48,29 @@ async function refresh() {
     : [el("li", { className: "muted" }, "Nikt nie jest zalogowany.")]));
 }
 
+// Failed logins of the last 24 hours (GET /api/login-failures): a run of them against one name or
+// from one address is someone guessing. A typed name that is no account shows masked.
+async function refreshLoginFailures() {
+  let data;
+  try {
+    data = await api("GET", "/api/login-failures?hours=24&limit=50");
+  } catch (error) {
+    document.getElementById("login-failures-summary").textContent = `Nie udało się wczytać: ${error.message}`;
+    return;
+  }
+  const shown = data.failures.length;
+  document.getElementById("login-failures-summary").textContent = data.total === 0
+    ? "Brak nieudanych logowań."
+    : `Razem: ${data.total}${data.total > shown ? ` (najnowsze ${shown})` : ""}.`;
+  document.querySelector("#login-failures tbody").replaceChildren(...data.failures.map((f) =>
+    el("tr", { className: f.known_account ? "" : "muted" },
+      el("td", {}, dateTime(f.at)),
+      el("td", {}, f.username),
+      el("td", {}, f.full_name || "— (nie ma takiego konta)"),
+      el("td", {}, f.client_ip))));
+}
+
 refresh();
+refreshLoginFailures();
 setInterval(refresh, 5000);
+setInterval(refreshLoginFailures, 30000);

@@ -12,6 +12,7 @@ const Registry = (() => {
     access_notes: "Jak wejść", medical_notes: "Informacje medyczne", name: "Imię i nazwisko",
     relation: "Relacja", priority: "Kolejność", contact_ids: "Kolejność", has_key: "Klucz",
     confirm_resident_id: "Numer mieszkańca", minutes: "Czas testu", note: "Uwagi", file: "Plik",
+    due_at: "Termin", reason: "Powód", repeat_weekly: "Co tydzień",
   };
   const PROBLEMS = {
     offline: "brak łączności", not_worn: "nienoszona", battery_low: "niski poziom baterii",

@@ -15,6 +15,7 @@ from console.api.residents import router as residents_router
 from console.api.supervisor import router as supervisor_router
 from console.api.unattended import router as unattended_router
 from console.api.voice_calls import router as voice_calls_router
+from console.auth.address_locks import AddressLocks
 from console.auth.api import router as login_router
 from console.auth.failures_api import router as login_failures_router
 from console.band_rejects import router as band_rejects_router
@@ -77,6 +78,7 @@ def create_app(context: ConsoleContext, *, clock: Clock | None = None, health: H
     app.state.clock = clock
     app.state.health = health
     app.state.presence = console
+    app.state.login_turns = AddressLocks()
     app.state.check_database = database_check(context.session_factory)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.middleware("http")(database_gate(database))

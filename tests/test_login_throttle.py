@@ -4,6 +4,7 @@ and counted for Prometheus. Addresses are the ASGI client's, or a trusted proxy'
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -184,6 +185,16 @@ async def test_forwarded_for_counts_only_from_a_trusted_proxy(centre: Centre) ->
             for n in range(30, 45)
         ]
     assert 429 in statuses
+
+
+async def test_a_burst_of_guesses_at_once_gets_no_more_than_the_free_ones(centre: Centre) -> None:
+    async with centre.client(ATTACKER) as attacker:
+        burst = await asyncio.gather(*(_login(attacker, centre.operator.username, f"guess {n}") for n in range(12)))
+    statuses = sorted(response.status_code for response in burst)
+    # One try at a time from an address: three reach the password check, the rest wait their turn.
+    assert statuses == [401] * 3 + [429] * 9
+    async with centre.client(OPERATORS_PC) as mine:
+        assert (await _login(mine, centre.operator.username, centre.operator.password)).status_code == 200
 
 
 async def test_the_audit_lists_every_failure_for_supervisors_without_passwords(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from console.auth import rate_limit, sessions
+from console.auth.address_locks import AddressLocks
 from console.auth.current import CurrentUser, StaffPrincipal
 from console.auth.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
 from console.deps import ClockDep, SessionDep, context_of
@@ -76,25 +77,31 @@ async def login(body: LoginRequest, request: Request, response: Response, sessio
     settings = context_of(request).settings
     username = staff_registry.normalise_username(body.username)
     client_ip = _client_ip(request)
-    now = clock.now()
-    async with session.begin():
-        wait = await rate_limit.retry_after(session, username=username, client_ip=client_ip, now=now, settings=settings)
-        if wait is None:
-            # Old failures go at every try, so a flood of guesses from many addresses stays bounded.
-            await rate_limit.purge_old(session, now=now, settings=settings)
-            attempt_id = await rate_limit.record_attempt(session, username=username, client_ip=client_ip, now=now)
-            staff = await staff_registry.find_by_username(session, username)
-            stored_hash = staff.password_hash if staff is not None and staff.active else None
-    if wait is not None:
-        LOGIN_THROTTLED.inc()
-        log.warning("login throttled for %d s (from %s)", wait, client_ip)
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"too many failed logins; try again in {wait} s",
-            headers={"Retry-After": str(wait)},
-        )
-    # Outside any transaction: the hash takes its time without holding the database.
-    if not await asyncio.to_thread(verify_password, stored_hash, body.password) or staff is None:
+    turns: AddressLocks = request.app.state.login_turns
+    # One try at a time from an address: each sees the failures of those before it (address_locks.py).
+    async with turns.turn(client_ip):
+        now = clock.now()
+        async with session.begin():
+            wait = await rate_limit.retry_after(
+                session, username=username, client_ip=client_ip, now=now, settings=settings
+            )
+            if wait is None:
+                # Old failures go at every try, so a flood of guesses from many addresses stays bounded.
+                await rate_limit.purge_old(session, now=now, settings=settings)
+                attempt_id = await rate_limit.record_attempt(session, username=username, client_ip=client_ip, now=now)
+                staff = await staff_registry.find_by_username(session, username)
+                stored_hash = staff.password_hash if staff is not None and staff.active else None
+        if wait is not None:
+            LOGIN_THROTTLED.inc()
+            log.warning("login throttled for %d s (from %s)", wait, client_ip)
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                detail=f"too many failed logins; try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+        # Outside any transaction: the hash takes its time without holding the database.
+        verified = await asyncio.to_thread(verify_password, stored_hash, body.password)
+    if not verified or staff is None:
         LOGIN_FAILURES.inc()
         log.warning("failed login (from %s)", client_ip)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=BAD_LOGIN)

@@ -56,15 +56,20 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
-## system-deps: Debian packages the full suite uses (needs root): Mosquitto, docker-compose, Chromium, poppler-utils (report PDFs as pictures), prometheus (promtool checks the alert rules)
+# Debian starts the packaged Caddy as a web server on port 80: switched off right after installing
+# it here (the tests run their own).
+## system-deps: Debian packages the full suite uses (needs root): Mosquitto, docker-compose, Chromium, poppler-utils (report PDFs as pictures), prometheus (promtool checks the alert rules), caddy (the console behind a real reverse proxy)
 system-deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "system-deps needs root (apt-get)"; exit 1; fi
 	@missing=""; \
-	for pkg in mosquitto mosquitto-clients docker-compose chromium poppler-utils prometheus; do \
+	for pkg in mosquitto mosquitto-clients docker-compose chromium poppler-utils prometheus caddy; do \
 	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  case "$$missing" in *caddy*) \
+	    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now caddy.service >/dev/null 2>&1 || true; fi;; \
+	  esac; \
 	fi
 
 clean:

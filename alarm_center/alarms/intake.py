@@ -204,3 +204,34 @@ async def raise_welfare_call(
         ),
         policies,
     )
+
+
+async def raise_by_system(
+    session: AsyncSession,
+    *,
+    kind: AlarmKind,
+    band_id: int | None,
+    resident_id: int | None,
+    municipality_id: int | None,
+    at: datetime,
+    detail: dict[str, object],
+    policies: PolicyBook | None = None,
+) -> int | None:
+    """An alarm the platform raises by itself (a safe zone left, the alarm canary lost), its "raised"
+    event saying why. Does not commit. None when one of its band and kind is open already."""
+    return await _raise(
+        session,
+        NewAlarm(
+            kind=kind,
+            band_id=band_id,
+            resident_id=resident_id,
+            municipality_id=municipality_id,
+            received_at=at,
+            is_test=False,
+            first_message_id=None,
+            actor_type="system",
+            actor_id=None,
+            detail=detail,
+        ),
+        policies,
+    )

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alarm_center.alarms.intake import raise_by_system
 from alarm_center.alarms.lifecycle import Actor, Move, Seen, apply_move_many
 from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmKind
-from alarm_center.alarms.system_raise import raise_system_alarm
 from alarm_center.escalation.policy import PolicyBook
 
 LOST = AlarmKind.CANARY_LOST
@@ -21,7 +21,7 @@ async def raise_canary_lost(
     session: AsyncSession, *, band_id: int, now: datetime, policies: PolicyBook, detail: dict[str, Any]
 ) -> int | None:
     """The new canary_lost alarm's id, or None if one is open already (the path is still broken)."""
-    return await raise_system_alarm(
+    return await raise_by_system(
         session,
         kind=LOST,
         band_id=band_id,

@@ -18,8 +18,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alarm_center.alarms import repository as alarms
+from alarm_center.alarms.intake import raise_by_system
 from alarm_center.alarms.model import OPEN_STATUSES, Alarm, AlarmKind
-from alarm_center.alarms.system_raise import raise_system_alarm
 from alarm_center.care import metrics
 from alarm_center.care.zone_rule import Fix, Verdict, Zone, distance_m, judge
 from alarm_center.escalation.policy import PolicyBook, PolicySource
@@ -120,7 +120,7 @@ def _where(s: Sighting) -> dict[str, Any]:
 
 async def _raise_left(session: AsyncSession, s: Sighting, *, now: datetime, policies: PolicyBook) -> int | None:
     # None: one is open already (left, came back, left again before anyone closed it).
-    return await raise_system_alarm(
+    return await raise_by_system(
         session,
         kind=AlarmKind.LEFT_ZONE,
         band_id=s.band_id,

@@ -188,21 +188,17 @@ async def raise_welfare_call(
     """Raise a `welfare_call` alarm for an operator's welfare call that needs action (a visit, or
     nobody answered twice), with its escalation started; raised by the operator. Does not commit.
     None when the band already has an open welfare_call alarm (the caller joins that one)."""
-    return await _raise(
+    return await _raise_without_message(
         session,
-        NewAlarm(
-            kind=AlarmKind.WELFARE_CALL,
-            band_id=band_id,
-            resident_id=resident_id,
-            municipality_id=municipality_id,
-            received_at=at,
-            is_test=False,
-            first_message_id=None,
-            actor_type="staff",
-            actor_id=staff_id,
-            detail={"reason": AlarmKind.WELFARE_CALL.value, **detail},
-        ),
-        policies,
+        kind=AlarmKind.WELFARE_CALL,
+        band_id=band_id,
+        resident_id=resident_id,
+        municipality_id=municipality_id,
+        at=at,
+        actor_type="staff",
+        actor_id=staff_id,
+        detail={"reason": AlarmKind.WELFARE_CALL.value, **detail},
+        policies=policies,
     )
 
 
@@ -219,19 +215,44 @@ async def raise_by_system(
 ) -> int | None:
     """An alarm the platform raises by itself (a safe zone left, the alarm canary lost), its "raised"
     event saying why. Does not commit. None when one of its band and kind is open already."""
-    return await _raise(
+    return await _raise_without_message(
         session,
-        NewAlarm(
-            kind=kind,
-            band_id=band_id,
-            resident_id=resident_id,
-            municipality_id=municipality_id,
-            received_at=at,
-            is_test=False,
-            first_message_id=None,
-            actor_type="system",
-            actor_id=None,
-            detail=detail,
-        ),
-        policies,
+        kind=kind,
+        band_id=band_id,
+        resident_id=resident_id,
+        municipality_id=municipality_id,
+        at=at,
+        actor_type="system",
+        actor_id=None,
+        detail=detail,
+        policies=policies,
     )
+
+
+async def _raise_without_message(
+    session: AsyncSession,
+    *,
+    kind: AlarmKind,
+    band_id: int | None,
+    resident_id: int | None,
+    municipality_id: int | None,
+    at: datetime,
+    actor_type: str,
+    actor_id: int | None,
+    detail: dict[str, object],
+    policies: PolicyBook | None,
+) -> int | None:
+    """A real alarm no band message stands behind: raised by a person or by the platform."""
+    new = NewAlarm(
+        kind=kind,
+        band_id=band_id,
+        resident_id=resident_id,
+        municipality_id=municipality_id,
+        received_at=at,
+        is_test=False,
+        first_message_id=None,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        detail=detail,
+    )
+    return await _raise(session, new, policies)

@@ -81,15 +81,17 @@ class Platform:
             await band.stop()
 
 
-@pytest_asyncio.fixture
-async def platform(
+@contextlib.asynccontextmanager
+async def running_platform(
     sessions: async_sessionmaker[AsyncSession],
     database_url: str,
     clock: FakeClock,
     topics: TopicScheme,
     client_prefix: str,
     tmp_path: Path,
+    **env: str,
 ) -> AsyncIterator[Platform]:
+    """`opaska run` with Zofia's band, two operators and a supervisor; `env`: settings of its own."""
     seeded = await seed_resident_with_band(sessions, clock, first_name="Zofia", last_name="Wiśniewska")
     operator = await create_staff(
         sessions, clock, role="operator", municipality_ids=[seeded.municipality_id], full_name="Anna Nowak"
@@ -101,12 +103,27 @@ async def platform(
         sessions, clock, role="supervisor", municipality_ids=[seeded.municipality_id], full_name="Ewa Kierownik"
     )
     setup = platform_process_setup(database_url, topics.root, client_prefix)
-    platform = Platform(setup.env, setup.console_url, setup.broker_url, seeded, operator, second, supervisor, tmp_path)
+    platform = Platform(
+        {**setup.env, **env}, setup.console_url, setup.broker_url, seeded, operator, second, supervisor, tmp_path
+    )
     await platform.start()
     try:
         yield platform
     finally:
         platform.stop()
+
+
+@pytest_asyncio.fixture
+async def platform(
+    sessions: async_sessionmaker[AsyncSession],
+    database_url: str,
+    clock: FakeClock,
+    topics: TopicScheme,
+    client_prefix: str,
+    tmp_path: Path,
+) -> AsyncIterator[Platform]:
+    async with running_platform(sessions, database_url, clock, topics, client_prefix, tmp_path) as running:
+        yield running
 
 
 async def log_in(browser: Browser, platform: Platform, who: StaffMember) -> Page:

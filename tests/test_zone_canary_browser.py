@@ -24,11 +24,8 @@ from core.clock import FakeClock
 from core.mqtt.endpoint import parse_mqtt_url
 from gateway.topics import TopicScheme
 from simulator.band import VirtualBand
-from simulator.lab.staff import create_staff
 from tests.support.browser import RECONNECTING, SCREENSHOTS, browser, no_script_errors
-from tests.support.processes import platform_process_setup
-from tests.support.seed import seed_resident_with_band
-from tests.test_console_browser import TEST_MQTT_URL, Platform
+from tests.test_console_browser import TEST_MQTT_URL, Platform, running_platform
 from tests.test_console_technician_browser import log_in
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -48,24 +45,9 @@ async def platform(
     tmp_path: Path,
 ) -> AsyncIterator[Platform]:
     """`opaska run` with the alarm canary on, every 2 s."""
-    seeded = await seed_resident_with_band(sessions, clock, first_name="Zofia", last_name="Wiśniewska")
-    operator = await create_staff(
-        sessions, clock, role="operator", municipality_ids=[seeded.municipality_id], full_name="Anna Nowak"
-    )
-    second = await create_staff(
-        sessions, clock, role="operator", municipality_ids=[seeded.municipality_id], full_name="Piotr Zieliński"
-    )
-    supervisor = await create_staff(
-        sessions, clock, role="supervisor", municipality_ids=[seeded.municipality_id], full_name="Ewa Kierownik"
-    )
-    setup = platform_process_setup(database_url, topics.root, client_prefix)
-    env = {**setup.env, "OPASKA_CANARY_ENABLED": "true", "OPASKA_CANARY_EVERY_S": "2", "OPASKA_CANARY_TIMEOUT_S": "10"}
-    running = Platform(env, setup.console_url, setup.broker_url, seeded, operator, second, supervisor, tmp_path)
-    await running.start()
-    try:
+    canary = {"OPASKA_CANARY_ENABLED": "true", "OPASKA_CANARY_EVERY_S": "2", "OPASKA_CANARY_TIMEOUT_S": "10"}
+    async with running_platform(sessions, database_url, clock, topics, client_prefix, tmp_path, **canary) as running:
         yield running
-    finally:
-        running.stop()
 
 
 async def _walk_away(platform: Platform, topics: TopicScheme, north_m: float) -> None:

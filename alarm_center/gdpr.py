@@ -201,6 +201,7 @@ async def erase_resident(session: AsyncSession, clock: Clock, *, resident_id: in
     resident.phone = None
     # Not even the year: with the municipality and alarm times it narrows a small gmina to a person.
     resident.birth_date = None
+    resident.sex = None
     resident.access_notes = ""
     resident.medical_notes = ""
     resident.key_safe_code_encrypted = None

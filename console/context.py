@@ -12,7 +12,7 @@ from alarm_center.live import AlarmFeed
 from alarm_center.notify.status_link import StatusLinks
 from alarm_center.voice.telephone import OfflineTelephone, Telephone
 from core.clock import Clock, SystemClock
-from core.settings import BandSettings, ConsoleSettings, Settings, VoiceSettings
+from core.settings import BandSettings, ConsoleSettings, ReportSettings, Settings, VoiceSettings
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class ConsoleContext:
     data_key: Fernet | None = field(default=None, repr=False)
     # [bands]: installation-test length, device-health thresholds, the offline window of the reports.
     bands: BandSettings = field(default_factory=BandSettings)
+    # [reports]: the centre's name and the programme, on the monthly report's cover.
+    reports: ReportSettings = field(default_factory=ReportSettings)
     # Relatives' status links (in an operator's SMS, and the /s/ page); None: links are off.
     status_links: StatusLinks | None = None
     # Calls from an alarm and answers to calls in: Twilio, or offline (test mode: refused at once).

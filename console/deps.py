@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alarm_center.notify.status_link import StatusLinks
 from console.context import ConsoleContext
 from core.clock import Clock
-from core.settings import BandSettings
+from core.settings import BandSettings, ReportSettings
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -39,6 +39,14 @@ def get_band_settings(request: Request) -> BandSettings:
 
 
 BandSettingsDep = Annotated[BandSettings, Depends(get_band_settings)]
+
+
+def get_report_settings(request: Request) -> ReportSettings:
+    """[reports]: the centre's name and the programme."""
+    return context_of(request).reports
+
+
+ReportSettingsDep = Annotated[ReportSettings, Depends(get_report_settings)]
 
 
 def get_status_links(request: Request) -> StatusLinks | None:

@@ -388,6 +388,15 @@ class WatchSettings(BaseModel):
     strap_alarm: bool = True
 
 
+class ReportSettings(BaseModel):
+    # The centre's own name on the monthly report's cover and on the whole centre's report
+    # (e.g. "Centrum Teleopieki MOPS we Wrocławiu").
+    centre_name: str = Field(default="Centrum teleopieki", min_length=1, max_length=200)
+    # The programme the bands are funded from, on the cover (e.g. "Korpus Wsparcia Seniorów 2026,
+    # moduł II"); empty: no programme line.
+    programme: str = Field(default="", max_length=200)
+
+
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -414,6 +423,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     traccar: TraccarSettings = TraccarSettings()
     watch: WatchSettings = WatchSettings()
+    reports: ReportSettings = ReportSettings()
     log: LogSettings = LogSettings()
 
     @model_validator(mode="after")

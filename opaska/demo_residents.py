@@ -48,6 +48,11 @@ class DemoResident:
     home: tuple[float, float] | None
 
     @property
+    def sex(self) -> str:
+        # Demo people only: their Polish first names end in -a exactly when they are women.
+        return "F" if self.first_name.endswith("a") else "M"
+
+    @property
     def serial(self) -> str:
         return f"DEMO-{DEMO_RESIDENTS.index(self) + 1:03d}"
 
@@ -206,6 +211,7 @@ async def _resident(session: AsyncSession, clock: Clock, municipality_id: int, d
         last_name=demo.last_name,
         address=demo.address,
         birth_date=demo.birth_date,
+        sex=demo.sex,
         phone=demo.phone,
         access_notes=demo.access_notes,
         medical_notes=demo.medical_notes,
@@ -217,6 +223,8 @@ def _fill(resident: Resident, demo: DemoResident, data_key: Fernet | None) -> No
         resident.phone = demo.phone.replace(" ", "")
     if resident.birth_date is None:
         resident.birth_date = demo.birth_date
+    if resident.sex is None:
+        resident.sex = demo.sex
     if not resident.medical_notes.strip():
         resident.medical_notes = demo.medical_notes
     if not resident.access_notes.strip():

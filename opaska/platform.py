@@ -175,6 +175,7 @@ async def run_all(settings: Settings, *, demo: bool = False, clock: Clock | None
             twilio_hooks=TwilioHooks.from_settings(settings, clock),
             settings=settings.console,
             bands=settings.bands,
+            reports=settings.reports,
             status_links=StatusLinks.from_settings(settings),
             # One machine, no key configured: make one in var/ (the demo, a small centre).
             data_key=load_data_key(settings.console, create=True),
@@ -316,6 +317,7 @@ async def run_console(settings: Settings) -> None:
             twilio_hooks=TwilioHooks.from_settings(settings),
             settings=settings.console,
             bands=settings.bands,
+            reports=settings.reports,
             status_links=StatusLinks.from_settings(settings),
             data_key=load_data_key(settings.console, create=False),
             telephone=telephone or OfflineTelephone(),

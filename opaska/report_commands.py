@@ -6,17 +6,33 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.clock import Clock, SystemClock
 from core.settings import Settings
 from core.startup import StartupError
 from opaska.registry_cli import reading
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from alarm_center.reports.scope import ReportScope
+
+
+async def _scope(session: AsyncSession, settings: Settings, municipality: str | None) -> ReportScope:
+    """One municipality, or (None) the whole centre: every municipality."""
+    from alarm_center.reports.scope import centre_scope, municipality_scope
+
+    if municipality is None:
+        return await centre_scope(session, settings.reports.centre_name)
+    return await municipality_scope(session, municipality)
+
 
 async def render(
-    settings: Settings, *, municipality: str, month: str, format: str, lang: str, clock: Clock | None = None
+    settings: Settings, *, municipality: str | None, month: str, format: str, lang: str, clock: Clock | None = None
 ) -> bytes:
-    """The report's bytes; ReportError for a bad month or an unknown municipality."""
+    """The report's bytes (`municipality` None: the whole centre's); ReportError for a bad month or
+    an unknown municipality."""
     from alarm_center.reports import render as renderer
     from alarm_center.reports.labels import Lang
     from alarm_center.reports.monthly import monthly_report, parse_month
@@ -25,27 +41,53 @@ async def render(
     async with reading(settings) as session:
         report = await monthly_report(
             session,
-            municipality_code=municipality,
+            scope=await _scope(session, settings, municipality),
             month=parsed,
             now=(clock or SystemClock()).now(),
             settings=settings.bands,
+            cover=settings.reports,
         )
     return renderer.render(report, format=format, lang=Lang(lang))
 
 
-async def run(settings: Settings, *, municipality: str, month: str, format: str, lang: str, out: str | None) -> int:
+def _which(municipality: str | None, centre: bool) -> str | None:
+    """The scope's code for file names (CENTRE for the whole centre); None when not exactly one of
+    --municipality and --centre was given (told on standard error)."""
+    from alarm_center.reports.scope import CENTRE
+
+    if centre == (municipality is not None):
+        print("opaska: give --municipality CODE or --centre (the whole centre), one of the two", file=sys.stderr)
+        return None
+    return CENTRE if centre else municipality
+
+
+async def run(
+    settings: Settings,
+    *,
+    municipality: str | None,
+    month: str,
+    format: str,
+    lang: str,
+    out: str | None,
+    centre: bool = False,
+) -> int:
     """Exit 2 with the reason for a bad month or an unknown municipality, as other commands do for
     bad input."""
-    from alarm_center.reports.monthly import ReportError
+    from alarm_center.reports.scope import ReportError
 
+    code = _which(municipality, centre)
+    if code is None:
+        return 2
     try:
-        content = await render(settings, municipality=municipality, month=month, format=format, lang=lang)
+        content = await render(
+            settings, municipality=None if centre else municipality, month=month, format=format, lang=lang
+        )
     except ReportError as exc:
         print(f"opaska: {exc}", file=sys.stderr)
         return 2
     if out is None and format == "pdf":
-        out = f"report-{municipality}-{month}.pdf"
-    return await _deliver(content, out, f"{format} report of {municipality} for {month}")
+        out = f"report-{code}-{month}.pdf"
+    return await _deliver(content, out, f"{format} report of {code} for {month}")
 
 
 async def _deliver(content: bytes, out: str | None, what: str) -> int:
@@ -62,19 +104,23 @@ async def _deliver(content: bytes, out: str | None, what: str) -> int:
     return 0
 
 
-async def run_export(settings: Settings, *, municipality: str, period: str, lang: str, out: str | None) -> int:
+async def run_export(
+    settings: Settings, *, municipality: str | None, period: str, lang: str, out: str | None, centre: bool = False
+) -> int:
     """`opaska report-export`: exit 2 with the reason for a bad period or an unknown municipality."""
     from alarm_center.reports.labels import Lang
-    from alarm_center.reports.monthly import ReportError
     from alarm_center.reports.period_export import parse_period, period_csv
+    from alarm_center.reports.scope import ReportError
 
+    code = _which(municipality, centre)
+    if code is None:
+        return 2
     try:
         parse_period(period)  # before the database: a typo is told at once
         async with reading(settings) as session:
-            content = await period_csv(
-                session, municipality_code=municipality, period=period, now=SystemClock().now(), lang=Lang(lang)
-            )
+            scope = await _scope(session, settings, None if centre else municipality)
+            content = await period_csv(session, scope=scope, period=period, now=SystemClock().now(), lang=Lang(lang))
     except ReportError as exc:
         print(f"opaska: {exc}", file=sys.stderr)
         return 2
-    return await _deliver(content, out, f"the funder's figures of {municipality} for {period}")
+    return await _deliver(content, out, f"the funder's figures of {code} for {period}")

@@ -20,7 +20,7 @@ from registry.errors import RegistryError
 from registry.identifiers import check_serial, normalise_imei
 
 REQUIRED = ("gmina", "imie", "nazwisko")
-RESIDENT_COLUMNS = ("data_urodzenia", "adres", "telefon", "jezyk", "uwagi_dostep")
+RESIDENT_COLUMNS = ("data_urodzenia", "plec", "adres", "telefon", "jezyk", "uwagi_dostep")
 BAND_COLUMNS = ("opaska_numer", "opaska_imei", "opaska_model")
 CONTACT_FIELDS = ("imie_nazwisko", "telefon", "relacja", "klucz", "jezyk")
 MAX_CONTACTS = 5
@@ -62,6 +62,7 @@ class ResidentRow:
     phone: str | None
     language: str
     access_notes: str
+    sex: str | None = None
     contacts: list[ContactRow] = field(default_factory=list)
     # (kind, contact number in the row, instruction text), in order: see csv_plan.
     plan: list[tuple[str, int | None, str]] = field(default_factory=list)
@@ -197,6 +198,7 @@ def _read_row(reader: _RowReader, *, today: date) -> ResidentRow:
         phone=reader.checked("telefon", lambda v: validation.phone(v, field="telefon")),
         language=language or "pl",
         access_notes=reader.text("uwagi_dostep", max_length=2000),
+        sex=reader.checked("plec", lambda v: validation.sex(v, field="plec") or ""),
     )
     for number in range(1, MAX_CONTACTS + 1):
         contact = _read_contact(reader, number)

@@ -112,6 +112,7 @@ async def import_csv(
             first_name=row.first_name,
             last_name=row.last_name,
             birth_date=row.birth_date,
+            sex=row.sex,
             address=row.address,
             phone=row.phone,
             language=row.language,

@@ -46,6 +46,9 @@ class Resident(Base):
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     birth_date: Mapped[date | None] = mapped_column(Date)
+    # "F" or "M" (registry/validation.py SEXES); None: not recorded. EU-funded programmes report
+    # their participants by sex and age band.
+    sex: Mapped[str | None] = mapped_column(String(1))
     phone: Mapped[str | None] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(300), default="")
     access_notes: Mapped[str] = mapped_column(Text, default="")

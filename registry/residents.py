@@ -29,6 +29,7 @@ async def create_resident(
     last_name: str,
     address: str = "",
     birth_date: date | None = None,
+    sex: str | None = None,
     phone: str | None = None,
     access_notes: str = "",
     medical_notes: str = "",
@@ -42,6 +43,7 @@ async def create_resident(
         last_name=validation.required_text(last_name, field="last_name", max_length=100),
         address=validation.optional_text(address, field="address", max_length=300),
         birth_date=validation.birth_date(birth_date, today=clock.now().date()),
+        sex=validation.sex(sex),
         phone=validation.optional_phone(phone),
         access_notes=access_notes,
         medical_notes=medical_notes,
@@ -80,7 +82,7 @@ async def list_residents(
 
 
 async def update_resident(session: AsyncSession, clock: Clock, *, resident_id: int, **changes: Any) -> Resident:
-    """Change the given fields (first_name, last_name, address, birth_date, phone, access_notes,
+    """Change the given fields (first_name, last_name, address, birth_date, sex, phone, access_notes,
     medical_notes, language); anything else is refused, so a typo cannot pass silently."""
     resident = await get_resident(session, resident_id=resident_id)
     for name, value in changes.items():
@@ -92,6 +94,8 @@ async def update_resident(session: AsyncSession, clock: Clock, *, resident_id: i
             setattr(resident, name, str(value))
         elif name == "birth_date":
             resident.birth_date = validation.birth_date(value, today=clock.now().date())
+        elif name == "sex":
+            resident.sex = validation.sex(value)
         elif name == "phone":
             resident.phone = validation.optional_phone(value)
         elif name == "language":

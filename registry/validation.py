@@ -48,6 +48,20 @@ def language(value: str, *, field: str = "language") -> str:
     return code
 
 
+# What a person may type for the sex, as the resident's documents say -> the stored code.
+SEXES = {"f": "F", "k": "F", "kobieta": "F", "female": "F", "m": "M", "mężczyzna": "M", "mezczyzna": "M", "male": "M"}
+
+
+def sex(value: str | None, *, field: str = "sex") -> str | None:
+    """'F' or 'M' (Polish K/M, English F/M, or the words); None or empty: not recorded."""
+    if value is None or not value.strip():
+        return None
+    code = SEXES.get(value.strip().lower())
+    if code is None:
+        raise RegistryError(field=field, message=f"płeć: K (kobieta) lub M (mężczyzna), podano {value!r}")
+    return code
+
+
 def birth_date(value: date | None, *, today: date, field: str = "birth_date") -> date | None:
     if value is not None and not date(1900, 1, 1) <= value <= today:
         raise RegistryError(field=field, message=f"data urodzenia spoza zakresu 1900-01-01 - {today.isoformat()}")

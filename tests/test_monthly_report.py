@@ -257,6 +257,26 @@ def october_expected(code: str) -> dict[str, str]:
         "funder.interventions.ambulance": "1",
         "funder.interventions.false_alarm": "1",
         "funder.interventions.false_alarm.previous_month": "1",
+        # From 1 January: nobody then; Helena and Zofia joined, Zofia left; September's SOS too.
+        "funder.participants.joined.year_to_date": "2",
+        "funder.participants.left.year_to_date": "1",
+        "funder.participants.at_end.year_to_date": "1",
+        "funder.bands.in_use.year_to_date": "1",
+        "funder.bands.in_stock.year_to_date": "1",
+        "funder.alarms.sos.year_to_date": "6",
+        "funder.alarms.fall.year_to_date": "1",
+        "funder.alarms.technical.year_to_date": "3",
+        "funder.alarms.test.year_to_date": "1",
+        "funder.interventions.operator_only.year_to_date": "2",
+        "funder.interventions.relative.year_to_date": "1",
+        "funder.interventions.responder.year_to_date": "1",
+        "funder.interventions.ambulance.year_to_date": "1",
+        "funder.interventions.false_alarm.year_to_date": "2",
+        # Helena and Zofia in October; neither's sex nor birth date recorded.
+        "participants.age.unknown.unknown": "2",
+        # At the end of each of the last twelve months: Helena since September.
+        "participants.at_end_of.2026-09": "1",
+        "participants.at_end_of.2026-10": "1",
         "bands.total": "1",
         "bands.state.ok": "1",
         # first, slow, cancelled, dst_sos, last (sos); dst_fall (fall); three technical.

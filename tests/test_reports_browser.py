@@ -19,6 +19,7 @@ from alarm_center.alarms.lifecycle import Outcome
 from alarm_center.alarms.model import AlarmKind
 from alarm_center.quality import sla
 from core.clock import FakeClock
+from registry.model import Municipality
 from simulator.lab.processes import opaska_env
 from simulator.lab.staff import StaffMember, create_staff
 from tests.support.browser import SCREENSHOTS, browser, no_script_errors
@@ -54,8 +55,14 @@ async def test_the_sla_and_reports_pages(
     operator = await create_staff(
         sessions, clock, role="operator", municipality_ids=[seeded.municipality_id], full_name="Piotr Zieliński"
     )
+    # A second municipality of the same supervisor: the page offers the whole centre too.
+    neighbour = await seed_resident_with_band(sessions, clock, first_name="Jan", last_name="Sąsiad")
     supervisor: StaffMember = await create_staff(
-        sessions, clock, role="supervisor", municipality_ids=[seeded.municipality_id], full_name="Ewa Kierownik"
+        sessions,
+        clock,
+        role="supervisor",
+        municipality_ids=[seeded.municipality_id, neighbour.municipality_id],
+        full_name="Ewa Kierownik",
     )
     # Minutes ago, in real time (the console runs on the system clock), and never before today's
     # Warsaw midnight, so today, this week and this month all hold them: one quick, one late.
@@ -79,6 +86,10 @@ async def test_the_sla_and_reports_pages(
         resolve=(late + timedelta(minutes=4), Outcome.RELATIVE_ATTENDED),
     )
 
+    async with sessions() as session:
+        found = await session.get(Municipality, seeded.municipality_id)
+        assert found is not None
+        seeded_code = found.code
     port = free_port()
     env = opaska_env(OPASKA_DATABASE_URL=database_url, OPASKA_CONSOLE_PORT=str(port))
     base = f"http://127.0.0.1:{port}"
@@ -111,7 +122,8 @@ async def test_the_sla_and_reports_pages(
             await page.screenshot(path=str(SCREENSHOTS / "report-sla.png"), full_page=True)
 
             await page.goto(base + "/reports")
-            await expect(page.locator("#report-municipality option")).to_have_count(1)
+            await expect(page.locator("#report-municipality option")).to_have_count(3)
+            await page.select_option("#report-municipality", value=seeded_code)
             await page.fill("#report-month", now.strftime("%Y-%m"))
             # The funder's figures on the page, the same lines as in the PDF and CSV.
             await page.click("button[data-format=show]")
@@ -120,7 +132,16 @@ async def test_the_sla_and_reports_pages(
             await expect(lines.filter(has_text="Interwencje: bliski na miejscu")).to_contain_text("1")
             await expect(lines.filter(has_text="Interwencje: tylko operator")).to_contain_text("1")
             await expect(page.locator("#report-period")).to_contain_text("stan na")  # this month is not over
+            # Neither resident's sex or birth date is recorded: "wiek nieznany", "płeć nieznana".
+            await expect(page.locator("#sex-age tbody tr").filter(has_text="wiek nieznany")).to_contain_text("1")
+            await expect(page.locator("#participants-by-month tbody td")).to_have_count(12)
+            # The whole centre: both municipalities, each person once.
+            await page.select_option("#report-municipality", label="Całe centrum (2 gmin)")
+            await page.click("button[data-format=show]")
+            await expect(page.locator("#report-period")).to_contain_text("Centrum teleopieki")
+            await expect(page.locator("#participants-by-month tbody td").last).to_have_text("2")
             await page.screenshot(path=str(SCREENSHOTS / "reports.png"), full_page=True)
+            await page.select_option("#report-municipality", value=seeded_code)
             async with page.expect_download() as info:
                 await page.click("button[data-format=csv]")
             download = await info.value

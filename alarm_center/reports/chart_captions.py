@@ -59,3 +59,18 @@ def outcomes(shown: list[tuple[str, int]], lang: Lang) -> str:
     if lang == Lang.PL:
         return f"Najczęstszy wynik: {name} ({count} z {total} alarmów SOS i upadków, {_pct(count, total, lang)})."
     return f"The most frequent outcome: {name} ({count} of {total} SOS and fall alarms, {_pct(count, total, lang)})."
+
+
+def participants(report: MonthlyReport, lang: Lang) -> str:
+    series = report.participants_by_month
+    (first_month, first), (last_month, last) = series[0], series[-1]
+    change = last - first
+    signed = f"+{change}" if change > 0 else str(change)
+    first_words, last_words = _month_words(first_month), _month_words(last_month)
+    if lang == Lang.PL:
+        return f"Uczestnicy na koniec {last_words}: {last}; na koniec {first_words}: {first} ({signed})."
+    return f"Participants at the end of {last_words}: {last}; at the end of {first_words}: {first} ({signed})."
+
+
+def _month_words(month: str) -> str:
+    return f"{month[5:7]}.{month[:4]}"

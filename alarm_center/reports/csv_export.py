@@ -14,12 +14,14 @@ from datetime import datetime
 from alarm_center.quality.sla import LOCAL
 from alarm_center.reports.funder_lines import funder_lines
 from alarm_center.reports.labels import (
+    AGE_BANDS,
     BAND_STATES,
     CHANNELS,
     KINDS,
     NOTIFICATION_STATUSES,
     OUTCOMES,
     SERVICES,
+    SEXES,
     Lang,
     label,
     t,
@@ -63,6 +65,10 @@ def rows(report: MonthlyReport, lang: Lang = Lang.PL) -> list[Row]:
 
     add("municipality.code", t(lang, "municipality_code"), _cell(report.municipality_code))
     add("municipality.name", t(lang, "municipality"), _cell(report.municipality_name))
+    if report.is_centre:
+        add("municipalities", t(lang, "municipalities"), _cell(", ".join(report.municipalities)))
+    if report.programme:
+        add("programme", t(lang, "programme"), _cell(report.programme))
     add("month", t(lang, "month"), report.month)
     add("period.start", t(lang, "period_start"), local(report.period_start))
     add("period.end", t(lang, "period_end"), local(report.period_end))
@@ -71,12 +77,22 @@ def rows(report: MonthlyReport, lang: Lang = Lang.PL) -> list[Row]:
     add("participants.at_end", t(lang, "participants_at_end", when=when), report.participants_at_end)
     add("participants.during", t(lang, "participants_during"), report.participants_during)
     if report.funder is not None:
-        previous_month = t(lang, "previous_month")
-        for funder in funder_lines(report.funder, report.funder_previous, lang):
+        previous_month, year_to_date = t(lang, "previous_month"), t(lang, "year_to_date")
+        for funder in funder_lines(report.funder, report.funder_previous, lang, report.funder_year):
             add(f"funder.{funder.key}", f"{funder.words} [{funder.base}]", funder.value)
             if funder.previous is not None:
                 words = f"{funder.words} [{funder.base}] ({previous_month})"
                 add(f"funder.{funder.key}.previous_month", words, funder.previous)
+            if funder.year_to_date is not None:
+                words = f"{funder.words} [{funder.base}] ({year_to_date})"
+                add(f"funder.{funder.key}.year_to_date", words, funder.year_to_date)
+    if report.sex_age is not None:
+        for band, by_sex in report.sex_age.counts.items():
+            for sex, count in by_sex.items():
+                words = f"{t(lang, 'sex_age')}: {label(AGE_BANDS, lang, band)}, {label(SEXES, lang, sex)}"
+                add(f"participants.age.{band}.{sex}", words, count)
+    for month, count in report.participants_by_month:
+        add(f"participants.at_end_of.{month}", t(lang, "participants_at_end_of", month=month), count)
     add("bands.total", t(lang, "bands_total"), report.bands_total)
     for state, count in report.bands_by_state.items():
         add(f"bands.state.{state}", f"{t(lang, 'bands_state')}: {label(BAND_STATES, lang, state)}", count)

@@ -11,7 +11,7 @@ left zone, welfare call) was closed: one intervention per closed alarm, by its o
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -65,15 +65,34 @@ class FunderFigures:
     interventions: dict[str, int]
 
 
-async def participant_flow(
-    session: AsyncSession, municipality_id: int, start: datetime, end: datetime
-) -> ParticipantFlow:
+@dataclass(frozen=True)
+class ParticipantSets:
+    """Residents (ids) with a band bound at the period's start, at any time in it, at its end."""
+
+    at_start: frozenset[int]
+    during: frozenset[int]
+    at_end: frozenset[int]
+
+    @property
+    def flow(self) -> ParticipantFlow:
+        return ParticipantFlow(
+            at_start=len(self.at_start),
+            joined=len(self.during - self.at_start),
+            left=len(self.during - self.at_end),
+            at_end=len(self.at_end),
+            during=len(self.during),
+        )
+
+
+async def participant_sets(
+    session: AsyncSession, municipality_ids: Sequence[int], start: datetime, end: datetime
+) -> ParticipantSets:
     """Residents with a band bound at `start`, joining and leaving in [start, end), bound at `end`."""
     rows = await session.execute(
         select(BandEvent.band_id, BandEvent.resident_id, BandEvent.type, BandEvent.at)
         .join(Resident, Resident.id == BandEvent.resident_id)
         .where(
-            Resident.municipality_id == municipality_id,
+            Resident.municipality_id.in_(list(municipality_ids)),
             BandEvent.type.in_(sorted(STARTS | ENDS)),
             BandEvent.at < end,
         )
@@ -96,14 +115,13 @@ async def participant_flow(
     if at_start is None:
         at_start = {r for r, bands in bound.items() if bands}
     at_end = {r for r, bands in bound.items() if bands}
-    during |= at_start
-    return ParticipantFlow(
-        at_start=len(at_start),
-        joined=len(during - at_start),
-        left=len(during - at_end),
-        at_end=len(at_end),
-        during=len(during),
-    )
+    return ParticipantSets(frozenset(at_start), frozenset(during | at_start), frozenset(at_end))
+
+
+async def participant_flow(
+    session: AsyncSession, municipality_ids: Sequence[int], start: datetime, end: datetime
+) -> ParticipantFlow:
+    return (await participant_sets(session, municipality_ids, start, end)).flow
 
 
 def alarm_types(alarms: Iterable[Alarm]) -> AlarmTypes:
@@ -136,14 +154,14 @@ def interventions(real: Iterable[Alarm]) -> dict[str, int]:
     return counts
 
 
-async def band_stock(session: AsyncSession, municipality_id: int) -> tuple[int, int]:
-    """(in use: active and bound to one of the municipality's residents, in stock: all unbound in
+async def band_stock(session: AsyncSession, municipality_ids: Sequence[int]) -> tuple[int, int]:
+    """(in use: active and bound to one of the municipalities' residents, in stock: all unbound in
     stock). Bands in stock belong to the centre, not to a municipality: the same in every report."""
     in_use = await session.scalar(
         select(func.count())
         .select_from(Band)
         .join(Resident, Resident.id == Band.resident_id)
-        .where(Resident.municipality_id == municipality_id, Band.status == BandStatus.ACTIVE.value)
+        .where(Resident.municipality_id.in_(list(municipality_ids)), Band.status == BandStatus.ACTIVE.value)
     )
     in_stock = await session.scalar(
         select(func.count()).select_from(Band).where(Band.status == BandStatus.STOCK.value, Band.is_canary.is_(False))
@@ -152,13 +170,13 @@ async def band_stock(session: AsyncSession, municipality_id: int) -> tuple[int, 
 
 
 async def funder_figures(
-    session: AsyncSession, municipality_id: int, start: datetime, end: datetime, alarms: list[Alarm]
+    session: AsyncSession, municipality_ids: Sequence[int], start: datetime, end: datetime, alarms: list[Alarm]
 ) -> FunderFigures:
-    """`alarms`: the municipality's alarms raised in [start, end), tests included."""
-    in_use, in_stock = await band_stock(session, municipality_id)
+    """`alarms`: the municipalities' alarms raised in [start, end), tests included."""
+    in_use, in_stock = await band_stock(session, municipality_ids)
     real = [a for a in alarms if not a.is_test]
     return FunderFigures(
-        participants=await participant_flow(session, municipality_id, start, end),
+        participants=await participant_flow(session, municipality_ids, start, end),
         bands_in_use=in_use,
         bands_in_stock=in_stock,
         alarms=alarm_types(alarms),

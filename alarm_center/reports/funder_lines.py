@@ -1,5 +1,8 @@
-"""The funder's figures as lines (key, words, base, this month, the month before): the CSV and the
-PDF both print these, so the two never disagree."""
+"""The funder's figures as lines (key, words, base, this month, the month before, the year to date):
+the CSV, the PDF and the console's page all print these, so they never disagree.
+
+In the year-to-date column, "at the start" is on 1 January and "joined"/"left" count the whole
+year so far; bands are counted as they are now in every column."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ WORDS = {
     Lang.PL: {
         "participants.at_start": ("Uczestnicy na początek miesiąca", "osoby z przypisaną opaską"),
         "participants.joined": ("Przyjęci do programu w miesiącu", "osoby"),
-        "participants.left": ("Odeszli z programu (wymiana opaski to nie odejście)", "osoby"),
+        "participants.left": ("Odeszli z programu (wymiana opaski się nie liczy)", "osoby"),
         "participants.at_end": ("Uczestnicy na koniec okresu", "osoby z przypisaną opaską"),
         "bands.in_use": ("Opaski w użyciu u mieszkańców gminy", "opaski aktywne"),
         "bands.in_stock": ("Opaski w magazynie centrum", "opaski nieprzypisane"),
@@ -51,8 +54,8 @@ WORDS = {
     },
 }
 HEADINGS = {
-    Lang.PL: ("Dla grantodawcy (KWS, projekty UE)", "Wskaźnik", "Podstawa", "Miesiąc", "Poprzedni"),
-    Lang.EN: ("For the funder (KWS, EU projects)", "Figure", "Base", "Month", "Previous"),
+    Lang.PL: ("Dla grantodawcy (KWS, projekty UE)", "Wskaźnik", "Podstawa", "Miesiąc", "Poprzedni", "Od 1.01"),
+    Lang.EN: ("For the funder (KWS, EU projects)", "Figure", "Base", "Month", "Previous", "Year to date"),
 }
 
 
@@ -63,6 +66,7 @@ class FunderLine:
     base: str
     value: int
     previous: int | None
+    year_to_date: int | None = None
 
 
 def _values(figures: FunderFigures) -> dict[str, int]:
@@ -84,9 +88,10 @@ def _values(figures: FunderFigures) -> dict[str, int]:
     return values
 
 
-def funder_lines(figures: FunderFigures, previous: FunderFigures | None, lang: Lang) -> list[FunderLine]:
-    now, before = _values(figures), _values(previous) if previous is not None else {}
-    return [
-        FunderLine(key, *WORDS[lang][key], value, before.get(key) if previous is not None else None)
-        for key, value in now.items()
-    ]
+def funder_lines(
+    figures: FunderFigures, previous: FunderFigures | None, lang: Lang, year: FunderFigures | None = None
+) -> list[FunderLine]:
+    now = _values(figures)
+    before = _values(previous) if previous is not None else {}
+    so_far = _values(year) if year is not None else {}
+    return [FunderLine(key, *WORDS[lang][key], value, before.get(key), so_far.get(key)) for key, value in now.items()]

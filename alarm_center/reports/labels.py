@@ -127,6 +127,30 @@ NOTIFICATION_STATUSES = {
     },
 }
 
+# Age bands and sexes of the participants (alarm_center/reports/participants.py).
+AGE_BANDS = {
+    Lang.PL: {
+        "under_60": "poniżej 60 lat",
+        "60_64": "60–64 lata",
+        "65_74": "65–74 lata",
+        "75_84": "75–84 lata",
+        "85_plus": "85 lat i więcej",
+        "unknown": "wiek nieznany",
+    },
+    Lang.EN: {
+        "under_60": "under 60",
+        "60_64": "60–64",
+        "65_74": "65–74",
+        "75_84": "75–84",
+        "85_plus": "85 and over",
+        "unknown": "age not recorded",
+    },
+}
+SEXES = {
+    Lang.PL: {"F": "kobiety", "M": "mężczyźni", "unknown": "płeć nieznana"},
+    Lang.EN: {"F": "women", "M": "men", "unknown": "sex not recorded"},
+}
+
 # Every other phrase, by key.
 TEXT = {
     Lang.PL: {
@@ -205,6 +229,19 @@ TEXT = {
         "target_line": "cel {s} s",
         "no_alarms": "W tym miesiącu nie było alarmów.",
         "previous_month": "poprzedni miesiąc",
+        "year_to_date": "od początku roku",
+        "municipalities": "Gminy",
+        "centre": "Centrum",
+        "centre_scope": "Całe centrum: {n} gmin(y)",
+        "programme": "Program",
+        "sex_age": "Uczestnicy w miesiącu wg wieku i płci",
+        "age": "Wiek",
+        "total_people": "Razem",
+        "participants_at_end_of": "Uczestnicy na koniec miesiąca {month}",
+        "participants_over_time": "Uczestnicy w ostatnich 12 miesiącach",
+        "sex_age_base": "Osoby z opaską w dowolnym dniu miesiąca; wiek na {day}.",
+        "year_to_date_note": "Kolumna „Od 1.01”: uczestnicy na początek — na 1 stycznia; przyjęci, odeszli, alarmy "
+        "i interwencje — od 1 stycznia do końca okresu; opaski — stan obecny, jak w pozostałych kolumnach.",
     },
     Lang.EN: {
         "title": "Telecare monthly report",
@@ -282,6 +319,20 @@ TEXT = {
         "target_line": "target {s} s",
         "no_alarms": "There were no alarms this month.",
         "previous_month": "previous month",
+        "year_to_date": "year to date",
+        "municipalities": "Municipalities",
+        "centre": "Centre",
+        "centre_scope": "The whole centre: {n} municipalities",
+        "programme": "Programme",
+        "sex_age": "Participants in the month by age and sex",
+        "age": "Age",
+        "total_people": "Total",
+        "participants_at_end_of": "Participants at the end of {month}",
+        "participants_over_time": "Participants over the last 12 months",
+        "sex_age_base": "People with a band on any day of the month; age on {day}.",
+        "year_to_date_note": "“Year to date”: participants at the start are those on 1 January; joined, left, "
+        "alarms and interventions count from 1 January to the end of the period; bands as they are now, as in "
+        "the other columns.",
     },
 }
 

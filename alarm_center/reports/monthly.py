@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -24,10 +25,11 @@ from alarm_center.alarms.lifecycle import LIFE, RESOLVE_OUTCOMES, TECH, AlarmCla
 from alarm_center.alarms.model import PLATFORM_KINDS, Alarm, AlarmEvent, AlarmStatus
 from alarm_center.notify.model import Channel, Notification, NotificationStatus
 from alarm_center.quality import sla
-from alarm_center.reports.funder import FunderFigures, funder_figures, participant_flow
-from core.settings import BandSettings
+from alarm_center.reports.funder import FunderFigures, funder_figures, participant_sets
+from alarm_center.reports.participants import SexAgeTable, participants_at, sex_age_table
+from alarm_center.reports.scope import ReportError, ReportScope, municipality_scope
+from core.settings import BandSettings, ReportSettings
 from registry.health import Problem, device_health
-from registry.model import Municipality
 
 MONTH_FORMAT = re.compile(r"^(\d{4})-(\d{2})$")
 # Upper bounds of the answer-time buckets, seconds; the targets (60, 180) are bounds.
@@ -44,14 +46,6 @@ TECH_OUTCOMES: tuple[str, ...] = (
 )
 
 
-class ReportError(ValueError):
-    """Input a report cannot be made from; the message says what is wrong, in Polish, for a person."""
-
-
-class UnknownMunicipality(ReportError):
-    pass
-
-
 @dataclass(frozen=True)
 class Month:
     year: int
@@ -63,6 +57,10 @@ class Month:
     @property
     def bounds(self) -> tuple[datetime, datetime]:
         return sla.month_bounds(self.year, self.month)
+
+    def back(self, months: int) -> Month:
+        index = self.year * 12 + self.month - 1 - months
+        return Month(index // 12, index % 12 + 1)
 
     def previous(self) -> Month:
         return Month(self.year - 1, 12) if self.month == 1 else Month(self.year, self.month - 1)
@@ -163,22 +161,26 @@ class MonthlyReport:
     # What the funder asks for, this month and the month before (for the comparison).
     funder: FunderFigures | None = None
     funder_previous: FunderFigures | None = None
-
-
-async def find_municipality(session: AsyncSession, code: str) -> Municipality:
-    municipality = (
-        await session.execute(select(Municipality).where(Municipality.code == code.strip()))
-    ).scalar_one_or_none()
-    if municipality is None:
-        raise UnknownMunicipality(f"nie ma gminy o kodzie {code!r} (lista: opaska municipality list)")
-    return municipality
+    # The same from 1 January of the month's year to the month's end (or now): year to date.
+    funder_year: FunderFigures | None = None
+    # People in the programme during the month by age band and sex (EU projects).
+    sex_age: SexAgeTable | None = None
+    # (month "YYYY-MM", people with a band at its end, or now for the unfinished month): the twelve
+    # months ending with this one, oldest first.
+    participants_by_month: list[tuple[str, int]] = field(default_factory=list)
+    # The whole centre's report: True, and the municipalities it adds up (names, by name).
+    is_centre: bool = False
+    municipalities: list[str] = field(default_factory=list)
+    # On the cover: the centre that makes the report and the programme that funds the bands.
+    centre_name: str = ""
+    programme: str = ""
 
 
 async def _bands(
-    session: AsyncSession, municipality_id: int, now: datetime, settings: BandSettings
+    session: AsyncSession, municipality_ids: Sequence[int], now: datetime, settings: BandSettings
 ) -> tuple[int, dict[str, int]]:
     rows = await device_health(
-        session, now=now, settings=settings, municipality_ids=[municipality_id], only_problems=False
+        session, now=now, settings=settings, municipality_ids=list(municipality_ids), only_problems=False
     )
     states = dict.fromkeys(BAND_STATES, 0)
     for row in rows:
@@ -201,11 +203,13 @@ def _hours(seconds: float) -> float:
     return round(seconds / 3600, 2)
 
 
-async def alarms_raised(session: AsyncSession, municipality_id: int, start: datetime, end: datetime) -> list[Alarm]:
-    """The municipality's alarms raised in [start, end), test alarms included, oldest first."""
+async def alarms_raised(
+    session: AsyncSession, municipality_ids: Sequence[int], start: datetime, end: datetime
+) -> list[Alarm]:
+    """The municipalities' alarms raised in [start, end), test alarms included, oldest first."""
     rows = await session.execute(
         select(Alarm)
-        .where(Alarm.municipality_id == municipality_id, Alarm.raised_at >= start, Alarm.raised_at < end)
+        .where(Alarm.municipality_id.in_(list(municipality_ids)), Alarm.raised_at >= start, Alarm.raised_at < end)
         .order_by(Alarm.raised_at, Alarm.id)
     )
     return list(rows.scalars().all())
@@ -236,9 +240,14 @@ def _outcomes(real: list[Alarm], kinds: list[str]) -> dict[str, dict[str, int]]:
 
 
 async def _answer_times(
-    session: AsyncSession, municipality_id: int, start: datetime, end: datetime, now: datetime, real: list[Alarm]
+    session: AsyncSession,
+    municipality_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    real: list[Alarm],
 ) -> AnswerTimes:
-    timings = await sla.load_timings(session, since=start, until=end, municipality_ids=[municipality_id])
+    timings = await sla.load_timings(session, since=start, until=end, municipality_ids=list(municipality_ids))
     # An alarm still unclaimed is judged as it stands when the report is made.
     figures = sla.summarise(timings, now=now)
     claims = [s for s in (t.claim_s for t in timings) if s is not None]
@@ -288,7 +297,9 @@ def _technical_lines(real: list[Alarm]) -> list[TechnicalLine]:
     return technical
 
 
-async def _dispatches(session: AsyncSession, municipality_id: int, start: datetime, end: datetime) -> dict[str, int]:
+async def _dispatches(
+    session: AsyncSession, municipality_ids: Sequence[int], start: datetime, end: datetime
+) -> dict[str, int]:
     """Emergency services called in [start, end) for real alarms: service -> count (every service
     present). Read from the ladder's timeline events, the record of what the operator did."""
     counts = dict.fromkeys((service.value for service in Service), 0)
@@ -296,7 +307,7 @@ async def _dispatches(session: AsyncSession, municipality_id: int, start: dateti
         select(AlarmEvent.detail)
         .join(Alarm, Alarm.id == AlarmEvent.alarm_id)
         .where(
-            Alarm.municipality_id == municipality_id,
+            Alarm.municipality_id.in_(list(municipality_ids)),
             Alarm.is_test.is_(False),
             AlarmEvent.type == "note",
             AlarmEvent.at >= start,
@@ -311,7 +322,7 @@ async def _dispatches(session: AsyncSession, municipality_id: int, start: dateti
 
 
 async def _notifications(
-    session: AsyncSession, municipality_id: int, start: datetime, end: datetime
+    session: AsyncSession, municipality_ids: Sequence[int], start: datetime, end: datetime
 ) -> dict[str, dict[str, int]]:
     """channel -> status -> count of the notifications written in [start, end) for real alarms."""
     notifications = {c.value: dict.fromkeys((s.value for s in NotificationStatus), 0) for c in Channel}
@@ -319,7 +330,7 @@ async def _notifications(
         select(Notification.channel, Notification.status, func.count())
         .join(Alarm, Alarm.id == Notification.alarm_id)
         .where(
-            Alarm.municipality_id == municipality_id,
+            Alarm.municipality_id.in_(list(municipality_ids)),
             Alarm.is_test.is_(False),
             Notification.created_at >= start,
             Notification.created_at < end,
@@ -341,33 +352,42 @@ def _day_lines(real: list[Alarm], month: Month) -> list[DayLine]:
 async def monthly_report(
     session: AsyncSession,
     *,
-    municipality_code: str,
     month: Month,
     now: datetime,
+    municipality_code: str | None = None,
+    scope: ReportScope | None = None,
     settings: BandSettings | None = None,
+    cover: ReportSettings | None = None,
 ) -> MonthlyReport:
-    """The report; ReportError for a municipality that does not exist. A month with nothing in it
+    """The report of one municipality (`municipality_code`) or of a `scope` (centre_scope: the
+    whole centre); ReportError for a municipality that does not exist. A month with nothing in it
     (or in the future) gives a report of zeros."""
-    municipality = await find_municipality(session, municipality_code)
+    if scope is None:
+        if municipality_code is None:
+            raise TypeError("monthly_report needs a municipality_code or a scope")
+        scope = await municipality_scope(session, municipality_code)
+    ids = scope.municipality_ids
     start, end = month.bounds
-    alarms = await alarms_raised(session, municipality.id, start, end)
+    alarms = await alarms_raised(session, ids, start, end)
     real = [a for a in alarms if not a.is_test]
     alarms_by_kind = _alarms_by_kind(real)
     outcomes = _outcomes(real, list(alarms_by_kind))
-    answer = await _answer_times(session, municipality.id, start, end, now, real)
+    answer = await _answer_times(session, ids, start, end, now, real)
     technical = _technical_lines(real)
-    notifications = await _notifications(session, municipality.id, start, end)
-    participants = await participant_flow(session, municipality.id, start, min(end, now))
-    bands_total, bands_by_state = await _bands(session, municipality.id, now, settings or BandSettings())
+    notifications = await _notifications(session, ids, start, end)
+    until = min(end, now)
+    participants = await participant_sets(session, ids, start, until)
+    bands_total, bands_by_state = await _bands(session, ids, now, settings or BandSettings())
+    funder = await funder_figures(session, ids, start, until, alarms)
     return MonthlyReport(
-        municipality_code=municipality.code,
-        municipality_name=municipality.name,
+        municipality_code=scope.code,
+        municipality_name=scope.name,
         month=str(month),
         period_start=start,
         period_end=end,
         generated_at=now,
-        participants_at_end=participants.at_end,
-        participants_during=participants.during,
+        participants_at_end=len(participants.at_end),
+        participants_during=len(participants.during),
         bands_total=bands_total,
         bands_by_state=bands_by_state,
         alarms_total=len(real),
@@ -379,13 +399,45 @@ async def monthly_report(
         notifications=notifications,
         notifications_total=sum(sum(by_status.values()) for by_status in notifications.values()),
         days=_day_lines(real, month),
-        dispatches=await _dispatches(session, municipality.id, start, end),
-        funder=await funder_figures(session, municipality.id, start, min(end, now), alarms),
-        funder_previous=await _funder_previous(session, municipality.id, month, now),
+        dispatches=await _dispatches(session, ids, start, end),
+        funder=funder,
+        funder_previous=await _funder_of(session, ids, month.previous(), now),
+        funder_year=funder if month.month == 1 else await _funder_year(session, ids, month, now),
+        sex_age=await sex_age_table(session, participants.during, _last_day(start, until)),
+        participants_by_month=await _participants_by_month(session, ids, month, now),
+        is_centre=scope.is_centre,
+        municipalities=list(scope.municipality_names),
+        centre_name=(cover or ReportSettings()).centre_name,
+        programme=(cover or ReportSettings()).programme,
     )
 
 
-async def _funder_previous(session: AsyncSession, municipality_id: int, month: Month, now: datetime) -> FunderFigures:
-    start, end = month.previous().bounds
-    alarms = await alarms_raised(session, municipality_id, start, end)
-    return await funder_figures(session, municipality_id, start, min(end, now), alarms)
+def _last_day(start: datetime, until: datetime) -> date:
+    """The period's last local day (today for an unfinished month): the day ages are counted on."""
+    return max(start, until - timedelta(microseconds=1)).astimezone(sla.LOCAL).date()
+
+
+async def _funder_of(session: AsyncSession, ids: Sequence[int], month: Month, now: datetime) -> FunderFigures:
+    start, end = month.bounds
+    alarms = await alarms_raised(session, ids, start, end)
+    return await funder_figures(session, ids, start, min(end, now), alarms)
+
+
+async def _funder_year(session: AsyncSession, ids: Sequence[int], month: Month, now: datetime) -> FunderFigures:
+    start, _ = Month(month.year, 1).bounds
+    end = min(month.bounds[1], now)
+    alarms = await alarms_raised(session, ids, start, end)
+    return await funder_figures(session, ids, start, end, alarms)
+
+
+async def _participants_by_month(
+    session: AsyncSession, ids: Sequence[int], month: Month, now: datetime
+) -> list[tuple[str, int]]:
+    months = [month.back(back) for back in range(11, -1, -1)]
+    instants = [min(m.bounds[1], now) for m in months]
+    # A month wholly in the future has no end yet to count at: only months begun are drawn.
+    shown = [(m, at) for m, at in zip(months, instants, strict=True) if m.bounds[0] <= now]
+    if not shown:
+        return []
+    counts = await participants_at(session, ids, [at for _, at in shown])
+    return [(str(m), count) for (m, _), count in zip(shown, counts, strict=True)]

@@ -22,12 +22,14 @@ from alarm_center.reports import chart_captions
 from alarm_center.reports.csv_export import number, percent
 from alarm_center.reports.funder_lines import HEADINGS, funder_lines
 from alarm_center.reports.labels import (
+    AGE_BANDS,
     BAND_STATES,
     CHANNELS,
     KINDS,
     NOTIFICATION_STATUSES,
     OUTCOMES,
     SERVICES,
+    SEXES,
     Lang,
     label,
     t,
@@ -64,7 +66,8 @@ class _Report(FPDF):
         self.cell(
             0,
             5,
-            f"{r.municipality_name} ({r.municipality_code}) · {r.month} · {t(self.words, 'page')} {self.page_no()}",
+            f"{r.municipality_name}{'' if r.is_centre else f' ({r.municipality_code})'} · {r.month} · "
+            f"{t(self.words, 'page')} {self.page_no()}",
             align="C",
         )
         self.set_text_color(0)
@@ -206,13 +209,23 @@ def _title_block(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
     pdf.set_font(FONT, "B", 17)
     pdf.cell(0, 9, t(lang, "title"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FONT, "", 11)
-    pdf.cell(
-        0,
-        6,
-        f"{t(lang, 'municipality')}: {report.municipality_name} ({report.municipality_code})",
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
+    if report.centre_name:
+        pdf.cell(0, 6, f"{t(lang, 'centre')}: {report.centre_name}", new_x="LMARGIN", new_y="NEXT")
+    if report.programme:
+        pdf.cell(0, 6, f"{t(lang, 'programme')}: {report.programme}", new_x="LMARGIN", new_y="NEXT")
+    if report.is_centre:
+        pdf.set_font(FONT, "", 9)
+        scope = t(lang, "centre_scope", n=len(report.municipalities))
+        pdf.multi_cell(0, 5, f"{scope}: {', '.join(report.municipalities)}", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font(FONT, "", 11)
+    else:
+        pdf.cell(
+            0,
+            6,
+            f"{t(lang, 'municipality')}: {report.municipality_name} ({report.municipality_code})",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
     pdf.cell(
         0,
         6,
@@ -364,17 +377,66 @@ def _band_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
 def _funder_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
     if report.funder is None:
         return
-    heading, figure, base, month, previous = HEADINGS[lang]
-    lines = funder_lines(report.funder, report.funder_previous, lang)
+    heading, figure, base, month, previous, year = HEADINGS[lang]
+    lines = funder_lines(report.funder, report.funder_previous, lang, report.funder_year)
     pdf.heading(heading, keep_with_mm=6 + 5.5 * len(lines))
     pdf.table(
-        [figure, base, month, previous],
+        [figure, base, month, previous, year],
         [
-            [line.words, line.base, str(line.value), "–" if line.previous is None else str(line.previous)]
+            [line.words, line.base, str(line.value), _or_dash(line.previous), _or_dash(line.year_to_date)]
             for line in lines
         ],
-        [86, 58, 18, 18],
+        [80, 44, 18, 20, 18],
     )
+    if report.funder_year is not None:
+        _note(pdf, t(lang, "year_to_date_note"))
+
+
+def _or_dash(value: int | None) -> str:
+    return "–" if value is None else str(value)
+
+
+def _note(pdf: _Report, text: str) -> None:
+    """A small grey line under a table saying how to read it."""
+    pdf.set_font(FONT, "", 8)
+    pdf.set_text_color(70)
+    pdf.multi_cell(0, 4, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0)
+
+
+def _participants_section(pdf: _Report, report: MonthlyReport, lang: Lang) -> None:
+    """Who the participants are (EU projects ask by age band and sex) and how their number moved."""
+    table = report.sex_age
+    if table is None:
+        return
+    pdf.heading(t(lang, "sex_age"), keep_with_mm=6 + 5.5 * (len(table.counts) + 1))
+    sexes = list(next(iter(table.counts.values())))
+    rows = [
+        [label(AGE_BANDS, lang, band), *(str(by_sex[sex]) for sex in sexes), str(sum(by_sex.values()))]
+        for band, by_sex in table.counts.items()
+    ]
+    rows.append([t(lang, "total_people"), *(str(table.by_sex(sex)) for sex in sexes), str(table.total)])
+    pdf.table(
+        [t(lang, "age"), *(label(SEXES, lang, sex) for sex in sexes), t(lang, "total_people")],
+        rows,
+        [60, *([120 / (len(sexes) + 1)] * (len(sexes) + 1))],
+    )
+    _note(pdf, t(lang, "sex_age_base", day=f"{table.on.day}.{table.on.month:02d}.{table.on.year}"))
+    if report.participants_by_month:
+        pdf.ln(2)
+        pdf.chart(_participants_chart(report, lang), 50, chart_captions.participants(report, lang))
+
+
+def _participants_chart(report: MonthlyReport, lang: Lang) -> Figure:
+    figure, axes = _figure(50)
+    months = [f"{m[5:7]}.{m[2:4]}" for m, _ in report.participants_by_month]
+    counts = [count for _, count in report.participants_by_month]
+    bars = axes.bar(months, counts, color=["#90a4ae"] * (len(counts) - 1) + ["#1e3750"])
+    axes.bar_label(bars, padding=2, fontsize=7)
+    axes.set_title(t(lang, "participants_over_time"), loc="left", fontsize=9)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylim(0, max([*counts, 1]) * 1.2)
+    return figure
 
 
 def _sources_note(pdf: _Report, lang: Lang) -> None:
@@ -390,6 +452,7 @@ def report_pdf(report: MonthlyReport, lang: Lang = Lang.PL) -> bytes:
     _title_block(pdf, report, lang)
     _summary_section(pdf, report, lang)
     _funder_section(pdf, report, lang)
+    _participants_section(pdf, report, lang)
     _outcome_section(pdf, report, lang)
     _answer_section(pdf, report, lang)
     _technical_section(pdf, report, lang)

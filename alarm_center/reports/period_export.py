@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +22,8 @@ from alarm_center.quality import sla
 from alarm_center.reports.funder import FunderFigures, funder_figures
 from alarm_center.reports.funder_lines import funder_lines
 from alarm_center.reports.labels import Lang
-from alarm_center.reports.monthly import Month, ReportError, alarms_raised, find_municipality, parse_month
+from alarm_center.reports.monthly import Month, alarms_raised, parse_month
+from alarm_center.reports.scope import ReportError, ReportScope, municipality_scope
 
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 _YEAR = re.compile(r"^(\d{4})$")
@@ -54,11 +56,11 @@ class PeriodLine:
     answered: dict[int, tuple[int, int]]
 
 
-async def _month_line(session: AsyncSession, municipality_id: int, month: Month, now: datetime) -> PeriodLine:
+async def _month_line(session: AsyncSession, ids: Sequence[int], month: Month, now: datetime) -> PeriodLine:
     start, end = month.bounds
-    alarms = await alarms_raised(session, municipality_id, start, end)
-    figures = await funder_figures(session, municipality_id, start, min(end, now), alarms)
-    timings = await sla.load_timings(session, since=start, until=end, municipality_ids=[municipality_id])
+    alarms = await alarms_raised(session, ids, start, end)
+    figures = await funder_figures(session, ids, start, min(end, now), alarms)
+    timings = await sla.load_timings(session, since=start, until=end, municipality_ids=list(ids))
     summary = sla.summarise(timings, now=now)
     answered = {t.target_s: (t.met, t.counted) for t in summary.within if t.target_s in TARGETS}
     return PeriodLine(str(month), _values(figures), answered)
@@ -95,13 +97,22 @@ def _share(met: int, counted: int, lang: Lang) -> str:
 
 
 async def period_csv(
-    session: AsyncSession, *, municipality_code: str, period: str, now: datetime, lang: Lang = Lang.PL
+    session: AsyncSession,
+    *,
+    period: str,
+    now: datetime,
+    municipality_code: str | None = None,
+    scope: ReportScope | None = None,
+    lang: Lang = Lang.PL,
 ) -> bytes:
     """One line per month and one for the period: `okres;<key>…`, the figures' keys as in the
     monthly CSV (`funder.…` without the prefix) and `answered_within_60s.share_pct`…"""
     name, months = parse_period(period)
-    municipality = await find_municipality(session, municipality_code)
-    lines = [await _month_line(session, municipality.id, month, now) for month in months]
+    if scope is None:
+        if municipality_code is None:
+            raise TypeError("period_csv needs a municipality_code or a scope")
+        scope = await municipality_scope(session, municipality_code)
+    lines = [await _month_line(session, scope.municipality_ids, month, now) for month in months]
     lines.append(_total(name, lines))
     keys = list(lines[0].values)
     answer_keys = [

@@ -20,7 +20,8 @@ def as_json(report: MonthlyReport, lang: Lang = Lang.PL) -> dict[str, object]:
     dumped: dict[str, object] = _AS_JSON.dump_python(report, mode="json")
     # The funder's lines in words, as the PDF and CSV print them: the console's page shows these.
     if report.funder is not None:
-        dumped["funder_lines"] = [asdict(line) for line in funder_lines(report.funder, report.funder_previous, lang)]
+        lines = funder_lines(report.funder, report.funder_previous, lang, report.funder_year)
+        dumped["funder_lines"] = [asdict(line) for line in lines]
     return dumped
 
 

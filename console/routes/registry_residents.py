@@ -89,6 +89,8 @@ class ResidentView(BaseModel):
     first_name: str
     last_name: str
     birth_date: date | None
+    # "F" or "M"; None: not recorded (the funder's figures count it as such).
+    sex: str | None = None
     address: str
     phone: str | None
     language: str
@@ -124,6 +126,7 @@ class ResidentCreate(BaseModel):
     last_name: Annotated[Text, Field(max_length=100)]
     address: Annotated[Text, Field(max_length=300)] = ""
     birth_date: date | None = None
+    sex: Annotated[Text, Field(max_length=16, description="K/F (kobieta) or M (mężczyzna)")] | None = None
     phone: Annotated[Text, Field(max_length=40)] | None = None
     access_notes: Annotated[Text, Field(max_length=5000)] = ""
     medical_notes: Annotated[Text, Field(max_length=5000)] = ""
@@ -131,7 +134,7 @@ class ResidentCreate(BaseModel):
 
 
 class ResidentUpdate(BaseModel):
-    """Only the fields sent are changed; `phone` or `birth_date` null removes them."""
+    """Only the fields sent are changed; `phone`, `birth_date` or `sex` null removes them."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -139,6 +142,7 @@ class ResidentUpdate(BaseModel):
     last_name: Annotated[Text, Field(max_length=100)] | None = None
     address: Annotated[Text, Field(max_length=300)] | None = None
     birth_date: date | None = None
+    sex: Annotated[Text, Field(max_length=16, description="K/F (kobieta) or M (mężczyzna)")] | None = None
     phone: Annotated[Text, Field(max_length=40)] | None = None
     access_notes: Annotated[Text, Field(max_length=5000)] | None = None
     medical_notes: Annotated[Text, Field(max_length=5000)] | None = None
@@ -153,6 +157,7 @@ def _resident_view(resident: Resident, municipality: str, bands: list[str]) -> R
         first_name=resident.first_name,
         last_name=resident.last_name,
         birth_date=resident.birth_date,
+        sex=resident.sex,
         address=resident.address,
         phone=resident.phone,
         language=resident.language,

@@ -68,7 +68,7 @@
       const body = {
         municipality_id: Number(values.municipality_id), first_name: values.first_name, last_name: values.last_name,
         address: values.address, access_notes: values.access_notes, medical_notes: values.medical_notes,
-        language: values.language, birth_date: values.birth_date || null, phone: values.phone || null,
+        language: values.language, birth_date: values.birth_date || null, sex: values.sex || null, phone: values.phone || null,
       };
       try {
         const created = await busy(form.querySelector("button[type=submit]"), () => api("POST", "/api/registry/residents", body));

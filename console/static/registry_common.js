@@ -8,7 +8,7 @@ const Registry = (() => {
     serial: "Numer seryjny", imei: "IMEI", model: "Model", firmware: "Oprogramowanie", sim_phone: "Numer SIM",
     resident_id: "Mieszkaniec", band_id: "Opaska", new_band_id: "Nowa opaska", new_serial: "Nowa opaska",
     old_band_id: "Opaska", municipality_id: "Gmina", first_name: "Imię", last_name: "Nazwisko",
-    birth_date: "Data urodzenia", address: "Adres", phone: "Telefon", language: "Język",
+    birth_date: "Data urodzenia", sex: "Płeć", address: "Adres", phone: "Telefon", language: "Język",
     access_notes: "Jak wejść", medical_notes: "Informacje medyczne", name: "Imię i nazwisko",
     relation: "Relacja", priority: "Kolejność", contact_ids: "Kolejność", has_key: "Klucz",
     confirm_resident_id: "Numer mieszkańca", minutes: "Czas testu", note: "Uwagi", file: "Plik",

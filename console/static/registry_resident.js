@@ -26,7 +26,8 @@
     $("resident-state").textContent = `${r.municipality} · ${r.active ? "w programie" : "nieaktywny (zakończył udział)"} · nr ${r.id}`;
     const pairs = [
       ["Adres", r.address || "–"], ["Telefon", r.phone || "–"],
-      ["Data urodzenia", r.birth_date ? new Date(`${r.birth_date}T12:00:00`).toLocaleDateString("pl-PL") : "–"], ["Jak wejść", r.access_notes || "–"],
+      ["Data urodzenia", r.birth_date ? new Date(`${r.birth_date}T12:00:00`).toLocaleDateString("pl-PL") : "–"],
+      ["Płeć", { F: "kobieta", M: "mężczyzna" }[r.sex] || "nie podano"], ["Jak wejść", r.access_notes || "–"],
       ["Kod sejfu na klucz", detail.has_key_safe_code ? "zapisany (widoczny przy alarmie)" : "brak"],
       ["W rejestrze od", dateTime(r.created_at)],
       ["Nagrywanie rozmów", r.call_recording_consent_at ? `zgoda z ${localDay(r.call_recording_consent_at)}` : "brak zgody"],
@@ -176,7 +177,7 @@
         try {
           notesInForm = detail.has_medical_notes ? await readMedicalNotes() : "";
         } catch (error) { failed(error); return; }
-        $("e-first").value = r.first_name; $("e-last").value = r.last_name; $("e-birth").value = r.birth_date || "";
+        $("e-first").value = r.first_name; $("e-last").value = r.last_name; $("e-birth").value = r.birth_date || ""; $("e-sex").value = r.sex || "";
         $("e-phone").value = r.phone || ""; $("e-address").value = r.address; $("e-language").value = r.language;
         $("e-access").value = r.access_notes; $("e-medical").value = notesInForm;
         edit.hidden = false;
@@ -187,7 +188,7 @@
         event.preventDefault();
         const v = formValues(edit);
         const body = {
-          first_name: v.first_name, last_name: v.last_name, birth_date: v.birth_date || null, phone: v.phone || null,
+          first_name: v.first_name, last_name: v.last_name, birth_date: v.birth_date || null, sex: v.sex || null, phone: v.phone || null,
           address: v.address, language: v.language, access_notes: v.access_notes,
         };
         if (v.medical_notes !== notesInForm) body.medical_notes = v.medical_notes;

@@ -5,6 +5,11 @@ from __future__ import annotations
 from opaska.commands.table import Command, arg
 
 FORMATS = ("csv", "pdf", "json")
+# One municipality or the whole centre: exactly one of the two (argparse says so when neither or both).
+WHICH = (
+    arg("--municipality", metavar="CODE", help="the municipality's code"),
+    arg("--centre", action="store_true", help="the whole centre: every municipality, each person counted once"),
+)
 
 EXPORT = Command(
     "report-export",
@@ -14,7 +19,7 @@ EXPORT = Command(
     "and for the whole period, as CSV for a spreadsheet. Columns: docs/reports.md.",
     run="opaska.report_commands:run_export",
     args=(
-        arg("--municipality", required=True, metavar="CODE", help="the municipality's code"),
+        *WHICH,
         arg("--period", required=True, metavar="PERIOD", help="a quarter (2026-Q4), a year (2026) or a month"),
         arg("--lang", choices=("pl", "en"), default="pl"),
         arg("--out", metavar="FILE", help="write to this file (default: standard output)"),
@@ -30,7 +35,7 @@ COMMAND = Command(
     "report-CODE-YYYY-MM.pdf unless --out is given.",
     run="opaska.report_commands:run",
     args=(
-        arg("--municipality", required=True, metavar="CODE", help="the municipality's code"),
+        *WHICH,
         arg("--month", required=True, metavar="YYYY-MM", help="a calendar month, e.g. 2026-11"),
         arg("--format", choices=FORMATS, default="csv"),
         arg("--lang", choices=("pl", "en"), default="pl"),

@@ -227,6 +227,12 @@ class ConsoleSettings(BaseModel):
     # Fernet key (urlsafe base64 of 32 bytes) that encrypts key-safe codes at rest. Empty:
     # `opaska run` keeps one in var/console-data-key; production sets OPASKA_CONSOLE_DATA_KEY.
     data_key: SecretStr = SecretStr("")
+    # Roles that must have a second factor (TOTP): after the password, someone of such a role with
+    # none is sent to enrol one before anything else. Empty (the default): optional, turned on by
+    # each supervisor or administrator on Moje konto. E.g. ["supervisor", "administrator"].
+    require_2fa_for: list[Literal["operator", "supervisor", "technician", "administrator"]] = Field(
+        default_factory=list, max_length=4
+    )
     # The map on the alarm page and the band and resident cards: a tile URL template ({z}, {x},
     # {y}; {s} for subdomains) fetched by the operator's browser, never by the server. Empty: no
     # tiles (offline centres, tests); the marker, accuracy circle and coordinates still show.

@@ -340,3 +340,6 @@ class LoginAttempt(Base):
     # As typed (lower-cased), whether or not such a user exists.
     username: Mapped[str] = mapped_column(String(64))
     client_ip: Mapped[str] = mapped_column(String(64))
+    # "password", or "code": a wrong second-factor code after the right password (someone may
+    # have the password).
+    factor: Mapped[str] = mapped_column(String(8), default="password", server_default="password")

@@ -38,7 +38,7 @@ DUTY = Group(
 
 USER = Group(
     "user",
-    help="console accounts: create one (the first administrator), list them, change a password",
+    help="console accounts: create one (the first administrator), list them, change a password, reset a second factor",
     description="Staff accounts of the console. Roles: operator, supervisor, technician, administrator "
     "(administrators see every municipality; the others only those given with --municipality).",
     commands=(
@@ -85,6 +85,16 @@ USER = Group(
                 arg("number", nargs="?", help="the number or sip: address"),
                 arg("--clear", action="store_true", help="remove the account's phone"),
             ),
+        ),
+        Command(
+            "reset-2fa",
+            help="remove the account's second factor (a lost phone; audited, ends its sessions)",
+            description="Takes away the account's TOTP second factor and its recovery codes, and ends its "
+            "console sessions. If [console] require_2fa_for lists the account's role, it enrols a new one "
+            "at its next login; otherwise it logs in with the password alone until it turns one on again. "
+            "Administrators can do the same on the console's page Moje konto (/account).",
+            run="opaska.second_factor_commands:reset",
+            args=(arg("username"),),
         ),
     ),
 )

@@ -9,6 +9,7 @@ from core.db.base import Base
 from core.db.service_state import ServiceState
 from registry.duty import Shift
 from registry.model import Band, Contact, Municipality, Resident, StaffMunicipality, StaffUser
+from registry.second_factor_model import StaffLoginStep, StaffRecoveryCode, StaffSecondFactor, StaffSecurityEvent
 from registry.traffic.dead_letters import DeadLetter
 from registry.traffic.downlinks import BandDownlink
 from registry.traffic.messages import BandMessage
@@ -28,7 +29,11 @@ __all__ = [
     "Resident",
     "ServiceState",
     "Shift",
+    "StaffLoginStep",
     "StaffMunicipality",
+    "StaffRecoveryCode",
+    "StaffSecondFactor",
+    "StaffSecurityEvent",
     "StaffUser",
     "VoiceCall",
     "WelfareCall",

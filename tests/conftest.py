@@ -33,7 +33,25 @@ TEST_SERVICE_USERNAME = "opaska-test-service"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+# Fixtures that bring the test database or the test broker: a test using none of them, in a module
+# that does not read the test services' addresses itself, runs the same whatever the stack.
+STACK_FIXTURES = frozenset({"db_template", "mqtt_endpoint", "embedded_test_broker"})
+STACK_NAMES = ("OPASKA_TEST_", "TEST_MQTT_URL", "ON_POSTGRESQL")
+
+
+def _uses_the_stack(item: pytest.Item) -> bool:
+    if STACK_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    source = Path(str(item.fspath)).read_text(encoding="utf-8")
+    return any(name in source for name in STACK_NAMES)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Marked here rather than by hand, so a new unit test is not run twice by .ci/run's second
+    # stage (PostgreSQL + Mosquitto) for nothing, and a test that starts using the database is.
+    for item in items:
+        if not _uses_the_stack(item):
+            item.add_marker(pytest.mark.stack_independent)
     # A PostgreSQL-only test has nothing to prove on SQLite: it is deselected there (and counted as
     # such in the summary), not skipped, so a skip always means something is missing.
     if ON_POSTGRESQL:

@@ -18,6 +18,7 @@ from console.api.voice_calls import router as voice_calls_router
 from console.auth.address_locks import AddressLocks
 from console.auth.api import router as login_router
 from console.auth.failures_api import router as login_failures_router
+from console.auth.second_factor_api import router as second_factor_router
 from console.band_rejects import router as band_rejects_router
 from console.body_limit import BodyLimit
 from console.context import ConsoleContext
@@ -98,6 +99,7 @@ def create_app(context: ConsoleContext, *, clock: Clock | None = None, health: H
         voice_recording_router,
         login_router,
         login_failures_router,
+        second_factor_router,
         alarms_router,
         alarm_notify_router,
         supervisor_router,

@@ -117,6 +117,8 @@ class Side:
     step_id: int = 0
     # A welfare call planned for the resident.
     welfare_call_id: int = 0
+    # A member of staff of this side (an operator, with no second factor to reset).
+    staff_id: int = 0
 
     def path_params(self) -> dict[str, object]:
         return {
@@ -128,6 +130,7 @@ class Side:
             "band_id": self.band_id,
             "call_id": self.call_id,
             "welfare_call_id": self.welfare_call_id,
+            "staff_id": self.staff_id,
             # Public routes' parameters: no object of either municipality.
             "notification_id": 999_999,
             "token": "not-a-status-token",
@@ -136,7 +139,9 @@ class Side:
 
 
 Body = dict[str, Any] | bytes | None
-Kind = Literal["api", "page", "public", "mqtt_hook", "twilio_hook", "websocket"]
+# "login_step": the second step of a login (console/auth/second_factor_api.py), opened by its own
+# cookie after the password, not by a session: 401 to everyone else.
+Kind = Literal["api", "page", "public", "mqtt_hook", "twilio_hook", "websocket", "login_step"]
 
 
 @dataclass(frozen=True)
@@ -230,6 +235,11 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/metrics"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/login"): PUBLIC,
+    # The login's second step (TOTP code, or enrolment the role requires): a page saying so without one.
+    ("GET", "/login/second-factor"): PUBLIC,
+    ("POST", "/api/login/code"): Rule("login_step", body=lambda _: {"code": "123456"}),
+    ("POST", "/api/login/enrolment"): Rule("login_step"),
+    ("POST", "/api/login/enrolment/confirm"): Rule("login_step", body=lambda _: {"code": "123456"}),
     # An empty name is refused as input (422), not counted as a failed login.
     ("POST", "/api/login"): Rule("public", body=lambda _: {"username": "", "password": ""}),
     ("GET", "/s/{token}"): PUBLIC,
@@ -273,6 +283,14 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/logout"): api(*ANY, ends_session=True),
     # Failed logins (who tried which name from where), for those who oversee the console.
     ("GET", "/api/login-failures"): api(*MANAGERS),
+    # ---- the second factor: one's own (turned on by those who may), and everyone's for administrators
+    ("GET", "/api/me/second-factor"): api(*ANY),
+    ("POST", "/api/me/second-factor/enrolment"): api(*MANAGERS),
+    # Nothing begun: passes the gates and is refused for that (409).
+    ("POST", "/api/me/second-factor/confirm"): api(*MANAGERS, body=lambda _: {"code": "123456"}),
+    ("POST", "/api/me/second-factor/disable"): api(*ANY, body=lambda _: {"password": "not the password"}),
+    ("GET", "/api/staff/second-factor"): api(*ADMINISTRATORS),
+    ("POST", "/api/staff/{staff_id}/second-factor/reset"): api(*ADMINISTRATORS),
     # ---- alarms
     ("GET", "/api/alarms"): api(*ANY),
     ("GET", "/api/alarms/{alarm_id}"): api(*ANY, scoped=True),
@@ -647,7 +665,7 @@ async def centre(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -
     )
     hooks = EmqxHooks(MQTT_HOOK_TOKEN, credentials, TopicRules(TopicScheme("matrix/opaska/v1")))
     app = console_app(context, emqx_hooks=hooks, clock=clock)
-    own = await _seed_side(sessions, clock, own_municipality, "")
+    own = replace(await _seed_side(sessions, clock, own_municipality, ""), staff_id=staff["operator"].id)
     other = await _seed_side(sessions, clock, other_municipality, MARK)
     # Five minutes on: the open alarms are past both answer-time targets, so the supervisor's
     # overview and the SLA report have overdue and missed alarms (of both municipalities) to show.

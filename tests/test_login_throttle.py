@@ -220,6 +220,7 @@ async def test_the_audit_lists_every_failure_for_supervisors_without_passwords(
         "known_account": False,
         "full_name": None,
         "client_ip": ATTACKER,
+        "factor": "password",
     }
     assert {(f["username"], f["full_name"], f["client_ip"]) for f in named} == {
         (centre.operator.username, centre.operator.full_name, ATTACKER)

@@ -1,19 +1,29 @@
-"""POST /api/login, POST /api/logout, GET /api/me."""
+"""POST /api/login, POST /api/logout, GET /api/me.
+
+A login whose account has a second factor (or whose role must have one, [console] require_2fa_for)
+stops after the password at a login step (console/auth/login_steps.py): the session is opened by
+console/auth/second_factor_api.py once the code is right, or the enrolment done.
+"""
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from console.auth import rate_limit, sessions
+from console.auth import login_steps, rate_limit, sessions
 from console.auth.address_locks import AddressLocks
 from console.auth.current import CurrentUser, StaffPrincipal
 from console.auth.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
 from console.deps import ClockDep, SessionDep, context_of
 from console.forwarded import is_https
+from registry import second_factor
 from registry import staff as staff_registry
+from registry.model import StaffUser
+from registry.second_factor_model import LoginStage
 from registry.staff_passwords import MAX_LENGTH, hash_password, needs_rehash, verify_password
 
 log = logging.getLogger(__name__)
@@ -45,18 +55,28 @@ class Me(BaseModel):
     csrf_token: str
 
 
+class LoginPending(BaseModel):
+    """The password was right; the login goes on at /login/second-factor (202)."""
+
+    # "code": type the authenticator app's code (POST /api/login/code); "enrol": the role must have
+    # a second factor and this account has none: enrol one (POST /api/login/enrolment) first.
+    second_factor: LoginStage
+    # Send it back in the X-CSRF-Token header with the next step's requests.
+    csrf_token: str
+
+
 def user_view(user: StaffPrincipal) -> UserView:
     ids = None if user.municipality_ids is None else sorted(user.municipality_ids)
     return UserView(id=user.id, username=user.username, full_name=user.full_name, role=user.role, municipality_ids=ids)
 
 
-def _client_ip(request: Request) -> str:
+def client_ip(request: Request) -> str:
     # console/forwarded.py puts a trusted proxy's X-Forwarded-For here ([console] trusted_proxies),
     # nobody else's: a client cannot pick the address its failures are counted against.
     return request.client.host if request.client else "unknown"
 
 
-def _secure_cookie(request: Request) -> bool:
+def secure_cookie(request: Request) -> bool:
     """Secure whenever the browser reached us over https (directly or through a trusted proxy),
     and always when the setting says so."""
     return context_of(request).settings.secure_cookies or is_https(request.scope)
@@ -64,36 +84,43 @@ def _secure_cookie(request: Request) -> bool:
 
 @router.post(
     "/api/login",
-    responses={401: {"description": BAD_LOGIN}, 429: {"description": "too many failed logins; see Retry-After"}},
+    responses={
+        202: {"model": LoginPending, "description": "password right; the second factor is next"},
+        401: {"description": BAD_LOGIN},
+        429: {"description": "too many failed logins; see Retry-After"},
+    },
 )
-async def login(body: LoginRequest, request: Request, response: Response, session: SessionDep, clock: ClockDep) -> Me:
+async def login(
+    body: LoginRequest, request: Request, response: Response, session: SessionDep, clock: ClockDep
+) -> Me | LoginPending:
     """Log in: sets the session cookie (HttpOnly, SameSite=Strict) and returns the CSRF token.
 
     Not CSRF-checked (there is no session yet); throttled instead (console/auth/rate_limit.py):
     an address that keeps failing for a username, or over many usernames, waits longer and longer
     (429 with Retry-After, to that address only). Every failure is kept for the audit
     (GET /api/login-failures), with the username typed and the address, never the password.
+    An account with a second factor gets 202 and a login step instead of a session.
     """
     settings = context_of(request).settings
     username = staff_registry.normalise_username(body.username)
-    client_ip = _client_ip(request)
+    address = client_ip(request)
     turns: AddressLocks = request.app.state.login_turns
     # One try at a time from an address: each sees the failures of those before it (address_locks.py).
-    async with turns.turn(client_ip):
+    async with turns.turn(address):
         now = clock.now()
         async with session.begin():
             wait = await rate_limit.retry_after(
-                session, username=username, client_ip=client_ip, now=now, settings=settings
+                session, username=username, client_ip=address, now=now, settings=settings
             )
             if wait is None:
                 # Old failures go at every try, so a flood of guesses from many addresses stays bounded.
                 await rate_limit.purge_old(session, now=now, settings=settings)
-                attempt_id = await rate_limit.record_attempt(session, username=username, client_ip=client_ip, now=now)
+                attempt_id = await rate_limit.record_attempt(session, username=username, client_ip=address, now=now)
                 staff = await staff_registry.find_by_username(session, username)
                 stored_hash = staff.password_hash if staff is not None and staff.active else None
         if wait is not None:
             LOGIN_THROTTLED.inc()
-            log.warning("login throttled for %d s (from %s)", wait, client_ip)
+            log.warning("login throttled for %d s (from %s)", wait, address)
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,
                 detail=f"too many failed logins; try again in {wait} s",
@@ -103,7 +130,7 @@ async def login(body: LoginRequest, request: Request, response: Response, sessio
         verified = await asyncio.to_thread(verify_password, stored_hash, body.password)
     if not verified or staff is None:
         LOGIN_FAILURES.inc()
-        log.warning("failed login (from %s)", client_ip)
+        log.warning("failed login (from %s)", address)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=BAD_LOGIN)
     async with session.begin():
         await rate_limit.forget(session, attempt_id=attempt_id)
@@ -116,8 +143,42 @@ async def login(body: LoginRequest, request: Request, response: Response, sessio
             await staff_registry.set_password_hash(
                 session, staff_id=staff.id, password_hash=await asyncio.to_thread(hash_password, body.password)
             )
-        new = await sessions.start(session, staff_id=staff.id, now=now, settings=settings)
-        account = await staff_registry.account(session, staff)
+        stage = await _second_step(session, staff, frozenset(settings.require_2fa_for))
+        if stage is not None:
+            step = await login_steps.start(session, staff_id=staff.id, stage=stage, now=now)
+        else:
+            me = await open_session(session, request, response, staff=staff, now=now)
+    if stage is not None:
+        response.status_code = status.HTTP_202_ACCEPTED
+        response.set_cookie(
+            login_steps.COOKIE,
+            step.token,
+            max_age=int(login_steps.LIFETIME[stage].total_seconds()),
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookie(request),
+        )
+        log.info("staff %d gave the right password; second step: %s", staff.id, stage.value)
+        return LoginPending(second_factor=stage, csrf_token=step.csrf_token)
+    return me
+
+
+async def _second_step(session: AsyncSession, staff: StaffUser, required: frozenset[str]) -> LoginStage | None:
+    if await second_factor.is_enabled(session, staff_id=staff.id):
+        return LoginStage.CODE
+    if second_factor.required_for(staff.role, required):
+        return LoginStage.ENROL
+    return None
+
+
+async def open_session(
+    session: AsyncSession, request: Request, response: Response, *, staff: StaffUser, now: datetime
+) -> Me:
+    """The login's end: a new session, its cookie on `response`, and who is logged in. Does not commit."""
+    settings = context_of(request).settings
+    new = await sessions.start(session, staff_id=staff.id, now=now, settings=settings)
+    account = await staff_registry.account(session, staff)
     response.set_cookie(
         sessions.COOKIE,
         new.token,
@@ -125,7 +186,7 @@ async def login(body: LoginRequest, request: Request, response: Response, sessio
         path="/",
         httponly=True,
         samesite="strict",
-        secure=_secure_cookie(request),
+        secure=secure_cookie(request),
     )
     log.info("staff %d logged in", staff.id)
     principal = StaffPrincipal(
@@ -146,7 +207,7 @@ async def logout(user: CurrentUser, request: Request, session: SessionDep) -> Re
     async with session.begin():
         await sessions.end(session, token=request.cookies.get(sessions.COOKIE, ""))
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="strict", secure=_secure_cookie(request))
+    response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="strict", secure=secure_cookie(request))
     log.info("staff %d logged out", user.id)
     return response
 

@@ -29,6 +29,9 @@ class LoginFailure(BaseModel):
     # The account's holder, when there is one.
     full_name: str | None
     client_ip: str
+    # "password", or "code": a wrong second-factor code after the right password (the password
+    # may be known to someone).
+    factor: str
 
 
 class LoginFailures(BaseModel):
@@ -73,6 +76,7 @@ async def login_failures(
             known_account=staff is not None,
             full_name=staff.full_name if staff is not None else None,
             client_ip=attempt.client_ip,
+            factor=attempt.factor,
         )
         for attempt, staff in rows
     ]

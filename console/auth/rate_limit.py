@@ -87,10 +87,13 @@ async def retry_after(
     return wait if wait > 0 else None
 
 
-async def record_attempt(session: AsyncSession, *, username: str, client_ip: str, now: datetime) -> int:
+async def record_attempt(
+    session: AsyncSession, *, username: str, client_ip: str, now: datetime, factor: str = "password"
+) -> int:
     """Counted as a failure from the start: logins tried in parallel are all counted, and a
-    successful one takes its row back (`forget`)."""
-    attempt = LoginAttempt(at=now, username=username[:64], client_ip=client_ip[:64])
+    successful one takes its row back (`forget`). A second factor's code (`factor="code"`) counts
+    in the same throttle as a password: the same waits, from the same address, for the same name."""
+    attempt = LoginAttempt(at=now, username=username[:64], client_ip=client_ip[:64], factor=factor)
     session.add(attempt)
     await session.flush()
     return attempt.id

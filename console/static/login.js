@@ -20,6 +20,11 @@ form.addEventListener("submit", async (event) => {
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify({ username, password }),
     });
+    if (response.status === 202) {
+      // The password was right; the second factor is next (a code, or its enrolment).
+      location.href = `/login/second-factor?next=${encodeURIComponent(form.dataset.next || "/")}`;
+      return;
+    }
     if (response.ok) {
       location.href = form.dataset.next || "/";
       return;

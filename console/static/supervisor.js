@@ -67,6 +67,8 @@ async function refreshLoginFailures() {
       el("td", {}, dateTime(f.at)),
       el("td", {}, f.username),
       el("td", {}, f.full_name || "— (nie ma takiego konta)"),
+      // A wrong second-factor code comes after the right password: someone may know it.
+      el("td", {}, f.factor === "code" ? "błędny kod (hasło było poprawne)" : "hasło"),
       el("td", {}, f.client_ip))));
 }
 

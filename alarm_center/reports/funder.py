@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Result, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alarm_center.alarms.lifecycle import LIFE, Outcome, alarm_class
@@ -84,20 +84,28 @@ class ParticipantSets:
         )
 
 
-async def participant_sets(
-    session: AsyncSession, municipality_ids: Sequence[int], start: datetime, end: datetime
-) -> ParticipantSets:
-    """Residents with a band bound at `start`, joining and leaving in [start, end), bound at `end`."""
-    rows = await session.execute(
+async def band_history(
+    session: AsyncSession, municipality_ids: Sequence[int], before: datetime
+) -> Result[int, int | None, str, datetime]:
+    """(band, resident, type, at) of every binding and unbinding of the municipalities' residents'
+    bands before `before`, in order: the people in the programme at any moment are rebuilt from it."""
+    return await session.execute(
         select(BandEvent.band_id, BandEvent.resident_id, BandEvent.type, BandEvent.at)
         .join(Resident, Resident.id == BandEvent.resident_id)
         .where(
             Resident.municipality_id.in_(list(municipality_ids)),
             BandEvent.type.in_(sorted(STARTS | ENDS)),
-            BandEvent.at < end,
+            BandEvent.at < before,
         )
         .order_by(BandEvent.at, BandEvent.id)
     )
+
+
+async def participant_sets(
+    session: AsyncSession, municipality_ids: Sequence[int], start: datetime, end: datetime
+) -> ParticipantSets:
+    """Residents with a band bound at `start`, joining and leaving in [start, end), bound at `end`."""
+    rows = await band_history(session, municipality_ids, end)
     bound: dict[int, set[int]] = {}  # resident -> bands bound now
     at_start: set[int] | None = None
     during: set[int] = set()

@@ -14,8 +14,8 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alarm_center.reports.funder import ENDS, STARTS
-from registry.model import BandEvent, Resident
+from alarm_center.reports.funder import STARTS, band_history
+from registry.model import Resident
 
 # (key, lowest age, highest age or None): the bands EU projects and the KWS module report in.
 AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
@@ -69,16 +69,7 @@ async def participants_at(
 ) -> list[int]:
     """People with a band bound at each of `instants` (ascending), from one pass over the bands'
     history: a band swap keeps the person in."""
-    rows = await session.execute(
-        select(BandEvent.band_id, BandEvent.resident_id, BandEvent.type, BandEvent.at)
-        .join(Resident, Resident.id == BandEvent.resident_id)
-        .where(
-            Resident.municipality_id.in_(list(municipality_ids)),
-            BandEvent.type.in_(sorted(STARTS | ENDS)),
-            BandEvent.at < instants[-1],
-        )
-        .order_by(BandEvent.at, BandEvent.id)
-    )
+    rows = await band_history(session, municipality_ids, instants[-1])
     bound: dict[int, set[int]] = {}
     counts: list[int] = []
     pending = list(instants)

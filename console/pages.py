@@ -73,10 +73,19 @@ def _context(user: StaffPrincipal, **extra: object) -> dict[str, object]:
     return {"user": user, "role_name": ROLE_NAMES.get(user.role, user.role), "csrf_token": user.csrf_token, **extra}
 
 
+def local_target(next: str) -> str:
+    """`next` if it is a path on this console, else "/": never a redirect to another site after login.
+
+    Browsers read a backslash as a slash and drop tabs and newlines in a URL, so "/\\evil.example"
+    and "/\t/evil.example" are both "//evil.example", another site: neither passes.
+    """
+    stray = "\\" in next or any(ord(c) < 0x20 or ord(c) == 0x7F for c in next)
+    return next if next.startswith("/") and not next.startswith("//") and not stray else "/"
+
+
 @router.get("/login")
 async def login_page(request: Request, session: SessionDep, clock: ClockDep, next: str = "/") -> Response:
-    # Only a path on this console: never a redirect to another site after login.
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    target = local_target(next)
     if await _viewer(request, session, clock) is not None:
         return RedirectResponse(target, status_code=303)
     return templates.TemplateResponse(request, "login.html", {"next": target}, headers=NO_STORE)

@@ -36,7 +36,7 @@ from console.auth.metrics import LOGIN_FAILURES, LOGIN_THROTTLED
 from console.auth.sessions import CSRF_HEADER
 from console.bounds import DbId
 from console.deps import ClockDep, SessionDep, context_of
-from console.pages import NO_STORE, ROLE_NAMES, templates
+from console.pages import NO_STORE, ROLE_NAMES, local_target, templates
 from registry import second_factor
 from registry import staff as staff_registry
 from registry.model import StaffRole, StaffUser
@@ -225,7 +225,7 @@ def _login_url(target: str) -> str:
 async def second_step_page(request: Request, session: SessionDep, clock: ClockDep, next: str = "/") -> Response:
     """The login's second step: the code, or the enrolment the role requires. Without a login in
     progress (expired, done, or never begun), a page saying so, with the way back to /login."""
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    target = local_target(next)
     async with session.begin():
         step = await login_steps.find(session, token=request.cookies.get(login_steps.COOKIE, ""), now=clock.now())
     if step is None:

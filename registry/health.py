@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import BandSettings
+from core.spreadsheet import as_text
 from registry.model import Band, BandStatus, Municipality, Resident
 from registry.traffic.dead_letters import DeadLetter
 
@@ -159,12 +160,6 @@ CSV_COLUMNS = (
 )
 
 
-def _cell(value: str) -> str:
-    # A cell starting with one of these is a formula to Excel: a name typed as "=HYPERLINK(...)"
-    # must stay text in a technician's spreadsheet.
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
-
-
 def _local(moment: datetime | None) -> str:
     return moment.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M:%S") if moment is not None else ""
 
@@ -179,11 +174,11 @@ def health_csv(rows: list[BandHealth]) -> bytes:
     for row in rows:
         writer.writerow(
             [
-                _cell(row.serial),
+                as_text(row.serial),
                 row.imei or "",
-                _cell(row.model),
-                _cell(row.municipality_code or ""),
-                _cell(row.resident_name or ""),
+                as_text(row.model),
+                as_text(row.municipality_code or ""),
+                as_text(row.resident_name or ""),
                 ", ".join(PROBLEM_PL[problem] for problem in row.problems),
                 _local(row.last_seen_at),
                 "" if row.battery_pct is None else str(row.battery_pct),

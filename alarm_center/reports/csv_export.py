@@ -28,13 +28,9 @@ from alarm_center.reports.labels import (
 )
 from alarm_center.reports.monthly import MonthlyReport
 from alarm_center.reports.period import at_end_words
+from core.spreadsheet import as_text
 
 Row = tuple[str, str, str]
-
-
-def _cell(value: str) -> str:
-    # A cell starting with one of these is a formula to Excel; a municipality's name stays text.
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
 
 
 def number(value: float | None, lang: Lang, digits: int = 1) -> str:
@@ -63,12 +59,12 @@ def rows(report: MonthlyReport, lang: Lang = Lang.PL) -> list[Row]:
     def add(key: str, text: str, value: object) -> None:
         out.append((key, text, value if isinstance(value, str) else str(value)))
 
-    add("municipality.code", t(lang, "municipality_code"), _cell(report.municipality_code))
-    add("municipality.name", t(lang, "municipality"), _cell(report.municipality_name))
+    add("municipality.code", t(lang, "municipality_code"), as_text(report.municipality_code))
+    add("municipality.name", t(lang, "municipality"), as_text(report.municipality_name))
     if report.is_centre:
-        add("municipalities", t(lang, "municipalities"), _cell(", ".join(report.municipalities)))
+        add("municipalities", t(lang, "municipalities"), as_text(", ".join(report.municipalities)))
     if report.programme:
-        add("programme", t(lang, "programme"), _cell(report.programme))
+        add("programme", t(lang, "programme"), as_text(report.programme))
     add("month", t(lang, "month"), report.month)
     add("period.start", t(lang, "period_start"), local(report.period_start))
     add("period.end", t(lang, "period_end"), local(report.period_end))

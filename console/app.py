@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
 from alarm_center.escalation.auditor import EscalationAuditor
@@ -21,6 +22,7 @@ from console.auth.failures_api import router as login_failures_router
 from console.auth.second_factor_api import router as second_factor_router
 from console.band_rejects import router as band_rejects_router
 from console.body_limit import BodyLimit
+from console.body_text import JsonText, validation_failed
 from console.context import ConsoleContext
 from console.forwarded import TrustedProxies
 from console.health_routes import database_gate
@@ -74,6 +76,9 @@ def create_app(context: ConsoleContext, *, clock: Clock | None = None, health: H
     # No Swagger UI or ReDoc: they load from a CDN, and a centre's console must work offline.
     # The OpenAPI document itself is served at /openapi.json.
     app = FastAPI(title="opaska console", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # Inside the body limit (BodyLimit, added after it, is outer): it reads only a bounded body.
+    app.add_middleware(JsonText)
+    app.add_exception_handler(RequestValidationError, validation_failed)
     app.add_middleware(BodyLimit)
     app.state.context = context
     app.state.clock = clock

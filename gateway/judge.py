@@ -94,10 +94,17 @@ class StatusMessage:
     online: bool
 
 
+# A NUL, or a surrogate code point (json.loads joins a pair into one character: any left is alone).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
 def storable(value: Any) -> Any:
-    """The same JSON value without NUL characters, which PostgreSQL text and JSONB refuse."""
+    """The same JSON value without NUL characters and lone UTF-16 surrogates ("\\ud800" in the
+    JSON), which PostgreSQL text and JSONB refuse: each becomes U+FFFD. A surrogate left in made
+    every commit of the alarm lane's batch fail on PostgreSQL until the batch was split down to the
+    one message, holding up every band's alarms meanwhile (tests/test_band_fuzz_mqtt.py)."""
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, dict):
         return {storable(k): storable(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -7,8 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import SystemClock
 from core.settings import Settings
-from core.startup import StartupError
 from opaska.cli_time import local
+from opaska.exits import BadInput
+from opaska.messages import say
 from opaska.registry_cli import reading, transaction
 from registry.model import Band
 from registry.traffic import downlinks as downlink
@@ -18,27 +19,27 @@ from registry.traffic.dead_letters import recent_dead_letters
 async def _band(session: AsyncSession, serial: str) -> Band:
     band = (await session.execute(select(Band).where(Band.serial == serial))).scalar_one_or_none()
     if band is None:
-        raise StartupError(f"no band {serial!r} is registered")
+        raise BadInput(say("band.unknown", serial=serial))
     return band
 
 
 async def configure(settings: Settings, serial: str, *, heartbeat_interval_s: int | None) -> int:
     """Set the band's own heartbeat interval (or go back to the default) and send it its config."""
     if heartbeat_interval_s is not None and not 10 <= heartbeat_interval_s <= 86400:
-        raise StartupError("--heartbeat-interval: between 10 and 86400 seconds")
+        raise BadInput(say("band.config.bad_interval"))
     async with transaction(settings) as session:
         band = await _band(session, serial)
         band.heartbeat_interval_s = heartbeat_interval_s
         await downlink.push_config(session, SystemClock(), band=band, defaults=settings.bands)
     interval = heartbeat_interval_s or settings.bands.heartbeat_interval_s
-    print(f"{serial}: config queued (heartbeat every {interval} s); the gateway sends it, retained")
+    print(say("band.config.done", serial=serial, interval=interval))
     return 0
 
 
 async def locate(settings: Settings, serial: str) -> int:
     async with transaction(settings) as session:
         request_id = await downlink.request_location(session, SystemClock(), band=await _band(session, serial))
-    print(f"{serial}: locate request {request_id} queued; the answer updates the band's last location")
+    print(say("band.locate.done", serial=serial, request_id=request_id))
     return 0
 
 
@@ -52,5 +53,5 @@ async def rejects(settings: Settings, serial: str | None, *, limit: int) -> int:
             f"{letter.reason}: {letter.detail} | {letter.payload[:120]!r}"
         )
     if not letters:
-        print("no rejected messages")
+        print(say("band.rejects.none"))
     return 0

@@ -9,19 +9,21 @@ from pathlib import Path
 from core.clock import SystemClock
 from core.settings import Settings
 from opaska.cli_time import local
-from opaska.registry_cli import BAD_INPUT, refuse, refusing_bad_input, staff_id, transaction
+from opaska.exits import BAD_INPUT
+from opaska.messages import language, say
+from opaska.registry_cli import refuse, refusing_bad_input, staff_id, transaction
 from registry import bands, installation_test, municipalities
 from registry.errors import RegistryError
-from registry.health import PROBLEM_PL, device_health, health_csv
-
-_ONCE_NOTE = "shown once: write it into the band now; only its hash is kept"
+from registry.health import PROBLEM_PL, Problem, device_health, health_csv
 
 
 def _print_credentials(serial: str, secret: str) -> None:
-    print(f"MQTT username: {serial}")
-    print(f"MQTT password: {secret}")
-    print(f"MQTT client id: band-{serial}")
-    print(f"({_ONCE_NOTE})")
+    print(say("band.credentials", serial=serial, secret=secret))
+
+
+def _problem(problem: Problem) -> str:
+    # The registry names problems in Polish; in English the code itself (offline, not_worn, …) says it.
+    return PROBLEM_PL[problem] if language() == "pl" else problem.value
 
 
 @refusing_bad_input
@@ -53,12 +55,15 @@ async def register(
             device_id=device_id,
         )
         band = registered.band
-        bound = f", bound to resident {resident_id}" if resident_id is not None else ", in stock"
-        print(f"band {band.serial} registered (id {band.id}{', IMEI ' + band.imei if band.imei else ''}){bound}")
+        imei = say("band.register.imei", imei=band.imei) if band.imei else ""
+        if resident_id is None:
+            print(say("band.register.in_stock", serial=band.serial, id=band.id, imei=imei))
+        else:
+            print(say("band.register.bound", serial=band.serial, id=band.id, imei=imei, resident_id=resident_id))
         if registered.secret:
             _print_credentials(band.serial, registered.secret)
         else:
-            print(f"reaches opaska through {band.adapter} as device {band.device_id} (no MQTT credentials)")
+            print(say("band.register.adapter", adapter=band.adapter, device_id=band.device_id))
 
 
 @refusing_bad_input
@@ -68,7 +73,7 @@ async def bind(settings: Settings, *, serial: str, resident_id: int, by: str | N
         await bands.bind_band(
             session, SystemClock(), band_id=band.id, resident_id=resident_id, staff_id=await staff_id(session, by)
         )
-        print(f"band {band.serial} bound to resident {resident_id}")
+        print(say("band.bind.done", serial=band.serial, resident_id=resident_id))
 
 
 @refusing_bad_input
@@ -85,7 +90,7 @@ async def swap(settings: Settings, *, old: str, new: str, note: str, by: str | N
             note=note,
             staff_id=await staff_id(session, by),
         )
-        print(f"band {old_band.serial} retired; band {new_band.serial} now bound to resident {resident_id}")
+        print(say("band.swap.done", old=old_band.serial, new=new_band.serial, resident_id=resident_id))
 
 
 @refusing_bad_input
@@ -95,7 +100,7 @@ async def decommission(settings: Settings, *, serial: str, note: str, by: str | 
         await bands.decommission_band(
             session, SystemClock(), band_id=band.id, note=note, staff_id=await staff_id(session, by)
         )
-        print(f"band {band.serial} decommissioned: retired, credentials revoked, history kept")
+        print(say("band.decommission.done", serial=band.serial))
 
 
 @refusing_bad_input
@@ -105,7 +110,7 @@ async def reissue(settings: Settings, *, serial: str, by: str | None) -> None:
         registered = await bands.reissue_credentials(
             session, SystemClock(), band_id=band.id, staff_id=await staff_id(session, by)
         )
-        print(f"band {band.serial}: new credentials; the old ones no longer work")
+        print(say("band.reissue.done", serial=band.serial))
         _print_credentials(band.serial, registered.secret)
 
 
@@ -114,10 +119,7 @@ async def revoke(settings: Settings, *, serial: str, by: str | None) -> None:
     async with transaction(settings) as session:
         band = await bands.find_band(session, serial_or_imei=serial)
         await bands.revoke_credentials(session, SystemClock(), band_id=band.id, staff_id=await staff_id(session, by))
-        print(
-            f"band {band.serial}: credentials revoked; brokers refuse it within seconds "
-            "(opaska band reissue gives it new ones)"
-        )
+        print(say("band.revoke.done", serial=band.serial))
 
 
 @refusing_bad_input
@@ -130,10 +132,7 @@ async def test_start(settings: Settings, *, serial: str, minutes: int | None, by
         )
         until = band.test_mode_until
         assert until is not None
-        print(
-            f"band {band.serial}: test mode until {local(until)}; its SOS and falls are test "
-            "alarms (console only, marked TEST). Press SOS now, then: opaska band tests " + band.serial
-        )
+        print(say("band.test_start.done", serial=band.serial, until=local(until)))
 
 
 @refusing_bad_input
@@ -143,7 +142,7 @@ async def test_stop(settings: Settings, *, serial: str, by: str | None) -> None:
         await installation_test.stop_test_mode(
             session, SystemClock(), band_id=band.id, staff_id=await staff_id(session, by)
         )
-        print(f"band {band.serial}: test mode off; its alarms are real again")
+        print(say("band.test_stop.done", serial=band.serial))
 
 
 @refusing_bad_input
@@ -153,12 +152,12 @@ async def tests(settings: Settings, *, serial: str, limit: int) -> None:
         band = await bands.find_band(session, serial_or_imei=serial)
         results = await installation_test.band_test_results(session, band_id=band.id, limit=limit)
         for result in results:
-            verdict = "PASS" if result.passed else "FAIL"
-            latency = f"{result.latency_ms} ms" if result.latency_ms is not None else "latency unknown"
+            verdict = say("band.tests.pass" if result.passed else "band.tests.fail")
+            latency = f"{result.latency_ms} ms" if result.latency_ms is not None else say("band.tests.no_latency")
             note = f" - {result.note}" if result.note else ""
             print(f"{local(result.received_at, seconds=True)} {result.kind:<5} {verdict} {latency}{note}")
         if not results:
-            print("no test results")
+            print(say("band.tests.none"))
 
 
 async def health(settings: Settings, *, municipality: str | None, csv_path: str | None, include_all: bool) -> int:
@@ -181,18 +180,26 @@ async def health(settings: Settings, *, municipality: str | None, csv_path: str 
         try:
             await asyncio.to_thread(Path(csv_path).write_bytes, health_csv(rows))
         except OSError as exc:
-            print(f"opaska: --csv: cannot write {csv_path}: {exc.strerror or exc}", file=sys.stderr)
+            print(f"opaska: --csv: {say('cannot_write', path=csv_path, reason=exc.strerror or exc)}", file=sys.stderr)
             return BAD_INPUT
-        print(f"{len(rows)} bands written to {csv_path} (UTF-8 with BOM, ';' separated, for Excel)")
+        print(say("band.health.written", count=len(rows), path=csv_path))
         return 0
     for row in rows:
-        seen = local(row.last_seen_at)
         battery = f"{row.battery_pct}%" if row.battery_pct is not None else "-"
-        where = f"{row.municipality_code}/{row.resident_name}" if row.resident_name else "stock"
-        problems = ", ".join(PROBLEM_PL[problem] for problem in row.problems) or "ok"
+        where = f"{row.municipality_code}/{row.resident_name}" if row.resident_name else say("band.health.stock")
+        problems = ", ".join(_problem(problem) for problem in row.problems) or "ok"
+        seen = local(row.last_seen_at, never=say("never"))
         print(
-            f"{row.serial:<20} {where:<30} seen {seen:<16} battery {battery:<5} rejects {row.rejects_24h:<4} {problems}"
+            say(
+                "band.health.line",
+                serial=f"{row.serial:<20}",
+                where=f"{where:<30}",
+                seen=f"{seen:<16}",
+                battery=f"{battery:<5}",
+                rejects=f"{row.rejects_24h:<4}",
+                problems=problems,
+            )
         )
     if not rows:
-        print("every band is well")
+        print(say("band.health.none"))
     return 0

@@ -1,15 +1,20 @@
-"""The `opaska` command: the parser built from the table of commands (opaska/commands/), and the
-settings every command runs with."""
+"""The `opaska` command: the parser built from the table of commands (opaska/commands/), in the
+language the command line speaks (opaska/messages/), and the settings every command runs with.
+Exit statuses: opaska/exits.py, docs/cli.md."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Coroutine
 from typing import Any
 
+from opaska import exits
 from opaska.commands import band, broker, processes, registry, report, simulate, staff
 from opaska.commands.table import Command, Group, build_parser, invocation, is_service
+from opaska.messages import LANGUAGES, from_locale, option_in, say, use
+from opaska.messages.argparse_words import speaking
 
 COMMANDS: tuple[Command | Group, ...] = (
     *processes.COMMANDS,
@@ -26,16 +31,18 @@ COMMANDS: tuple[Command | Group, ...] = (
     broker.GROUP,
 )
 
-DESCRIPTION = (
-    "opaska: telecare alarm receiving platform. Settings: config/opaska.toml, "
-    "overridden by OPASKA_<SECTION>_<KEY> environment variables (e.g. OPASKA_MQTT_URL)."
-)
-
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser(COMMANDS, prog="opaska", description=DESCRIPTION)
-    parser.add_argument("-v", "--verbose", action="store_true", help="a tool's own and its libraries' log lines too")
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    # Chosen before the parser is built: its help texts are in the language.
+    use(option_in(arguments) or from_locale(os.environ))
+    with speaking():
+        parser = build_parser(COMMANDS, prog="opaska", description=say("cli.about"))
+        # Its own dest: `report` and `report-export` have a --lang of their own (the report's language).
+        parser.add_argument("--lang", dest="cli_language", choices=LANGUAGES, help=say("arg.lang"))
+        parser.add_argument("-v", "--verbose", action="store_true", help=say("arg.verbose"))
+        args = parser.parse_args(arguments)
+    del args.cli_language  # already in use: read from `arguments` before the parser existed
     verbose = vars(args).pop("verbose")
     # Imported only now: `opaska --help` and a mistyped command answer without loading pydantic.
     from core.logs import configure_logging
@@ -45,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except SettingsError as exc:
         print(f"opaska: {exc}", file=sys.stderr)
-        return 2
+        return exits.BAD_INPUT
     # A tool (not run/gateway/engine/console) prints its answer: library INFO lines (Alembic's,
     # fontTools') would only bury it.
     configure_logging(settings.log.level if is_service(args) or verbose else "WARNING")
@@ -61,12 +68,15 @@ def _run(coroutine: Coroutine[Any, Any, int | None]) -> int:
     from core.startup import StartupError
 
     try:
-        return asyncio.run(coroutine) or 0
+        return asyncio.run(coroutine) or exits.OK
+    except exits.BadInput as exc:
+        print(f"opaska: {exc}", file=sys.stderr)
+        return exits.BAD_INPUT
     except StartupError as exc:
         print(f"opaska: {exc}", file=sys.stderr)
-        return 1
+        return exits.FAILED
     except KeyboardInterrupt:
-        return 130
+        return exits.INTERRUPTED
 
 
 if __name__ == "__main__":

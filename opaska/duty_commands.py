@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import SystemClock
 from core.settings import Settings
-from core.startup import StartupError
 from opaska.cli_json import print_json
 from opaska.cli_time import CENTRE_ZONE, local
+from opaska.exits import BadInput
+from opaska.messages import say
 from opaska.registry_cli import reading, transaction
 from registry import duty
 from registry.model import Municipality
@@ -25,14 +26,14 @@ def parse_time(option: str, value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise StartupError(f"{option}: not a time like 2026-11-23T20:00 (got {value!r})") from None
+        raise BadInput(say("duty.bad_time", option=option, value=value)) from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=LOCAL)
 
 
 async def _municipality_id(session: AsyncSession, code: str) -> int:
     found = (await session.execute(select(Municipality.id).where(Municipality.code == code))).scalar_one_or_none()
     if found is None:
-        raise StartupError(f"--municipality: no municipality with code {code!r}")
+        raise BadInput(say("municipality.unknown", code=code))
     return found
 
 
@@ -63,8 +64,8 @@ async def add(
                 municipality_id=municipality_id,
             )
         except duty.DutyError as exc:
-            raise StartupError(str(exc)) from None
-        print(f"shift {shift.id}: {_line(shift, municipality)}")
+            raise BadInput(str(exc)) from None  # worded by the roster, in English
+        print(say("duty.add.done", id=shift.id, line=_line(shift, municipality)))
     return 0
 
 
@@ -96,10 +97,10 @@ async def list_shifts(settings: Settings, *, at: str | None, as_json: bool = Fal
     for shift in shifts:
         print(_line(shift, codes.get(shift.municipality_id) if shift.municipality_id else None))
     if not shifts:
-        print("nobody on duty then" if moment else "no shifts ahead")
+        print(say("duty.list.nobody" if moment else "duty.list.none"))
     return 0
 
 
 def _line(shift: duty.Shift, municipality_code: str | None) -> str:
-    where = f"municipality {municipality_code}" if municipality_code else "all municipalities"
+    where = say("duty.one_municipality", code=municipality_code) if municipality_code else say("all_municipalities")
     return f"{shift.role:<10} {shift.name} {shift.phone} {local(shift.starts_at)} - {local(shift.ends_at)}, {where}"

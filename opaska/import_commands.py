@@ -8,7 +8,9 @@ from pathlib import Path
 
 from core.clock import SystemClock
 from core.settings import Settings
-from opaska.registry_cli import BAD_INPUT, refuse, staff_id, transaction
+from opaska.exits import BAD_INPUT
+from opaska.messages import say
+from opaska.registry_cli import refuse, staff_id, transaction
 from registry.csv_import import import_csv
 from registry.errors import RegistryError
 
@@ -17,7 +19,7 @@ async def run_import(settings: Settings, *, path: str, dry_run: bool, by: str | 
     try:
         data = await asyncio.to_thread(Path(path).read_bytes)
     except OSError as exc:
-        print(f"opaska: {path}: nie można odczytać pliku: {exc.strerror or exc}", file=sys.stderr)
+        print(f"opaska: {say('cannot_read', path=path, reason=exc.strerror or exc)}", file=sys.stderr)
         return BAD_INPUT
     try:
         async with transaction(settings) as session:
@@ -26,18 +28,15 @@ async def run_import(settings: Settings, *, path: str, dry_run: bool, by: str | 
             )
     except RegistryError as exc:
         return refuse(exc)
-    separator = "średnik (;)" if report.separator == ";" else "przecinek (,)"
-    print(f"{path}: kodowanie {report.encoding}, separator {separator}, wierszy z danymi: {report.rows}")
+    separator = say("import.semicolon" if report.separator == ";" else "import.comma")
+    print(say("import.file", path=path, encoding=report.encoding, separator=separator, rows=report.rows))
     if not report.ok:
         for problem in report.problems:
             print(f"  {problem}")
-        print(f"{len(report.problems)} problem(ów); nic nie zostało zapisane", file=sys.stderr)
+        print(say("import.problems", count=len(report.problems)), file=sys.stderr)
         return BAD_INPUT
     if dry_run:
-        print("brak problemów; aby zapisać, uruchom bez --dry-run")
+        print(say("import.dry_run_ok"))
         return 0
-    print(
-        f"zapisano: mieszkańców {report.residents}, kontaktów {report.contacts}, opasek {report.bands} "
-        "(opaski bez danych logowania: wydaj je przy instalacji, opaska band reissue NUMER)"
-    )
+    print(say("import.done", residents=report.residents, contacts=report.contacts, bands=report.bands))
     return 0

@@ -1,4 +1,7 @@
-"""What the registry's command-line commands share: a database session, and bad input → exit 2."""
+"""What the registry's command-line commands share: a database session, and bad input → exit 2.
+
+The registry's refusals (RegistryError) are worded in Polish by the registry itself and printed as
+they are, in either language of the command line."""
 
 from __future__ import annotations
 
@@ -13,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.engine import make_session_factory
 from core.settings import Settings
+from opaska.exits import BAD_INPUT
+from opaska.messages import say
 from opaska.startup import open_database
 from registry.errors import NotFound, RegistryError
 from registry.model import StaffUser
-
-BAD_INPUT = 2
 
 P = ParamSpec("P")
 
@@ -66,5 +69,5 @@ async def staff_id(session: AsyncSession, username: str | None) -> int | None:
         return None
     found = (await session.execute(select(StaffUser.id).where(StaffUser.username == username))).scalar_one_or_none()
     if found is None:
-        raise NotFound(field="by", message=f"nie ma użytkownika {username!r} (opaska user list)")
+        raise NotFound(field="by", message=say("user.unknown_by", username=username))
     return found

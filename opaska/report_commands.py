@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from core.clock import Clock, SystemClock
 from core.settings import Settings
-from core.startup import StartupError
+from opaska.exits import BAD_INPUT, BadInput
+from opaska.messages import language, say
 from opaska.registry_cli import reading
 
 if TYPE_CHECKING:
@@ -29,7 +30,13 @@ async def _scope(session: AsyncSession, settings: Settings, municipality: str | 
 
 
 async def render(
-    settings: Settings, *, municipality: str | None, month: str, format: str, lang: str, clock: Clock | None = None
+    settings: Settings,
+    *,
+    municipality: str | None,
+    month: str,
+    format: str,
+    lang: str | None,
+    clock: Clock | None = None,
 ) -> bytes:
     """The report's bytes (`municipality` None: the whole centre's); ReportError for a bad month or
     an unknown municipality."""
@@ -47,7 +54,7 @@ async def render(
             settings=settings.bands,
             cover=settings.reports,
         )
-    return renderer.render(report, format=format, lang=Lang(lang))
+    return renderer.render(report, format=format, lang=Lang(lang or language()))
 
 
 def _which(municipality: str | None, centre: bool) -> str | None:
@@ -56,7 +63,7 @@ def _which(municipality: str | None, centre: bool) -> str | None:
     from alarm_center.reports.scope import CENTRE
 
     if centre == (municipality is not None):
-        print("opaska: give --municipality CODE or --centre (the whole centre), one of the two", file=sys.stderr)
+        print(f"opaska: {say('report.which')}", file=sys.stderr)
         return None
     return CENTRE if centre else municipality
 
@@ -67,7 +74,7 @@ async def run(
     municipality: str | None,
     month: str,
     format: str,
-    lang: str,
+    lang: str | None,
     out: str | None,
     centre: bool = False,
 ) -> int:
@@ -77,17 +84,17 @@ async def run(
 
     code = _which(municipality, centre)
     if code is None:
-        return 2
+        return BAD_INPUT
     try:
         content = await render(
             settings, municipality=None if centre else municipality, month=month, format=format, lang=lang
         )
     except ReportError as exc:
         print(f"opaska: {exc}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     if out is None and format == "pdf":
         out = f"report-{code}-{month}.pdf"
-    return await _deliver(content, out, f"{format} report of {code} for {month}")
+    return await _deliver(content, out, say("report.monthly", format=format, code=code, month=month))
 
 
 async def _deliver(content: bytes, out: str | None, what: str) -> int:
@@ -99,13 +106,19 @@ async def _deliver(content: bytes, out: str | None, what: str) -> int:
     try:
         await asyncio.to_thread(Path(out).write_bytes, content)
     except OSError as exc:
-        raise StartupError(f"cannot write {out}: {exc.strerror or exc}") from None
-    print(f"{out}: {what} ({len(content)} bytes)", file=sys.stderr)
+        raise BadInput(f"--out: {say('cannot_write', path=out, reason=exc.strerror or exc)}") from None
+    print(say("report.written", path=out, what=what, size=len(content)), file=sys.stderr)
     return 0
 
 
 async def run_export(
-    settings: Settings, *, municipality: str | None, period: str, lang: str, out: str | None, centre: bool = False
+    settings: Settings,
+    *,
+    municipality: str | None,
+    period: str,
+    lang: str | None,
+    out: str | None,
+    centre: bool = False,
 ) -> int:
     """`opaska report-export`: exit 2 with the reason for a bad period or an unknown municipality."""
     from alarm_center.reports.labels import Lang
@@ -114,13 +127,15 @@ async def run_export(
 
     code = _which(municipality, centre)
     if code is None:
-        return 2
+        return BAD_INPUT
     try:
         parse_period(period)  # before the database: a typo is told at once
         async with reading(settings) as session:
             scope = await _scope(session, settings, None if centre else municipality)
-            content = await period_csv(session, scope=scope, period=period, now=SystemClock().now(), lang=Lang(lang))
+            content = await period_csv(
+                session, scope=scope, period=period, now=SystemClock().now(), lang=Lang(lang or language())
+            )
     except ReportError as exc:
-        print(f"opaska: {exc}", file=sys.stderr)
-        return 2
-    return await _deliver(content, out, f"the funder's figures of {code} for {period}")
+        print(f"opaska: {exc}", file=sys.stderr)  # worded by the reports, in Polish
+        return BAD_INPUT
+    return await _deliver(content, out, say("report.period", code=code, period=period))

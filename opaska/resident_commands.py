@@ -19,7 +19,9 @@ from core.db.engine import make_session_factory
 from core.settings import Settings
 from opaska.cli_json import print_json
 from opaska.cli_time import local
-from opaska.registry_cli import BAD_INPUT, refuse, refusing_bad_input, transaction
+from opaska.exits import BAD_INPUT, FAILED
+from opaska.messages import say
+from opaska.registry_cli import refuse, refusing_bad_input, transaction
 from opaska.startup import open_database
 from registry import bands, contacts, municipalities, residents
 from registry.errors import RegistryError
@@ -32,11 +34,11 @@ def _date(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise RegistryError(field="birth_date", message=f"data w postaci RRRR-MM-DD (podano {value!r})") from None
+        raise RegistryError(field="birth_date", message=say("resident.bad_birth_date", value=value)) from None
 
 
 def _line(resident: Resident) -> str:
-    state = "" if resident.active else " (nieaktywny)"
+    state = "" if resident.active else say("resident.inactive")
     return f"{resident.id:>6}  {resident.last_name} {resident.first_name}, {resident.address or '-'}{state}"
 
 
@@ -69,7 +71,11 @@ async def add(
             access_notes=access_notes,
             medical_notes=medical_notes,
         )
-        print(f"resident {resident.id}: {resident.first_name} {resident.last_name} ({found.code})")
+        print(
+            say(
+                "resident.add.done", id=resident.id, first=resident.first_name, last=resident.last_name, code=found.code
+            )
+        )
 
 
 @refusing_bad_input
@@ -98,7 +104,7 @@ async def list_residents(
         for resident in found:
             print(_line(resident))
         if not found:
-            print("no residents")
+            print(say("resident.list.none"))
 
 
 @refusing_bad_input
@@ -109,20 +115,30 @@ async def show(settings: Settings, *, resident_id: int) -> None:
         resident = await residents.get_resident(session, resident_id=resident_id)
         print(_line(resident))
         born = resident.birth_date.isoformat() if resident.birth_date else "-"
-        print(f"        born {born}, phone {resident.phone or '-'}, language {resident.language}")
+        print(say("resident.show.details", born=born, phone=resident.phone or "-", language=resident.language))
         for contact in await contacts.list_contacts(session, resident_id=resident_id):
-            key = ", has a key" if contact.has_key else ""
+            key = say("contact.has_key") if contact.has_key else ""
             print(
-                f"  contact {contact.id}: {contact.priority}. {contact.name} ({contact.relation or '-'}) "
-                f"{contact.phone} [{contact.language}]{key}"
+                say(
+                    "resident.show.contact",
+                    id=contact.id,
+                    priority=contact.priority,
+                    name=contact.name,
+                    relation=contact.relation or "-",
+                    phone=contact.phone,
+                    language=contact.language,
+                    key=key,
+                )
             )
         worn = (
             await session.execute(select(Band).where(Band.resident_id == resident_id, Band.status == BandStatus.ACTIVE))
         ).scalars()
         for band in worn:
-            print(f"  band {band.serial} ({band.model or '-'}), last seen {local(band.last_seen_at)}")
+            seen = local(band.last_seen_at, never=say("never"))
+            print(say("resident.show.band", serial=band.serial, model=band.model or "-", seen=seen))
         for event in await bands.resident_band_history(session, resident_id=resident_id):
-            print(f"  {local(event.at)} band id {event.band_id}: {event.type} {event.note}".rstrip())
+            line = say("resident.show.history", at=local(event.at), band_id=event.band_id, type=event.type)
+            print(f"{line} {event.note}".rstrip())
 
 
 @refusing_bad_input
@@ -149,7 +165,7 @@ async def add_contact(
             language=language,
             has_key=has_key,
         )
-        print(f"contact {contact.id}: {contact.priority}. {contact.name} {contact.phone}")
+        print(say("contact.add.done", id=contact.id, priority=contact.priority, name=contact.name, phone=contact.phone))
 
 
 @refusing_bad_input
@@ -158,18 +174,18 @@ async def list_contacts(settings: Settings, *, resident_id: int) -> None:
         await residents.get_resident(session, resident_id=resident_id)
         found = await contacts.list_contacts(session, resident_id=resident_id)
         for contact in found:
-            key = ", has a key" if contact.has_key else ""
+            key = say("contact.has_key") if contact.has_key else ""
             relation = contact.relation or "-"
             print(f"{contact.id:>6}  {contact.priority}. {contact.name} ({relation}) {contact.phone}{key}")
         if not found:
-            print("no contacts")
+            print(say("contact.list.none"))
 
 
 @refusing_bad_input
 async def remove_contact(settings: Settings, *, contact_id: int) -> None:
     async with transaction(settings) as session:
         await contacts.remove_contact(session, contact_id=contact_id)
-        print(f"contact {contact_id} removed")
+        print(say("contact.remove.done", id=contact_id))
 
 
 async def export(settings: Settings, *, resident_id: int, output: str | None) -> int:
@@ -189,9 +205,9 @@ async def export(settings: Settings, *, resident_id: int, output: str | None) ->
     try:
         await asyncio.to_thread(_write_private, Path(output), document)
     except OSError as exc:
-        print(f"opaska: --output: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"opaska: --output: {say('cannot_write', path=output, reason=exc.strerror or exc)}", file=sys.stderr)
         return BAD_INPUT
-    print(f"resident {resident_id}: exported to {output} (readable by its owner only)")
+    print(say("resident.export.done", id=resident_id, path=output))
     return 0
 
 
@@ -225,10 +241,7 @@ async def erase(settings: Settings, *, resident_id: int, confirmed: bool) -> int
     from alarm_center import gdpr  # every model with it: only the commands that need it pay
 
     if not confirmed:
-        print(
-            "opaska: erase cannot be undone: export first if needed (opaska resident export), then repeat with --yes",
-            file=sys.stderr,
-        )
+        print(f"opaska: {say('resident.erase.confirm')}", file=sys.stderr)
         return BAD_INPUT
     engine = await open_database(settings, migrate=False)
     try:
@@ -243,14 +256,13 @@ async def erase(settings: Settings, *, resident_id: int, confirmed: bool) -> int
         except (sqlite3.Error, DBAPIError) as exc:
             # Erased in every table already; only old bytes on disk remain until the next compaction.
             print(
-                f"opaska: resident {resident_id}: personal data erased, but the database file could not be compacted "
-                f"now ({type(exc).__name__}): run the same command again when the database is less busy",
+                f"opaska: {say('resident.erase.not_compacted', id=resident_id, error=type(exc).__name__)}",
                 file=sys.stderr,
             )
-            return 1
+            return FAILED
     finally:
         await engine.dispose()
-    print(f"resident {resident_id}: personal data erased; alarms kept as anonymous statistics")
+    print(say("resident.erase.done", id=resident_id))
     return 0
 
 
@@ -258,7 +270,7 @@ async def erase(settings: Settings, *, resident_id: int, confirmed: bool) -> int
 async def add_municipality(settings: Settings, *, code: str, name: str) -> None:
     async with transaction(settings) as session:
         municipality = await municipalities.create_municipality(session, SystemClock(), code=code, name=name)
-        print(f"municipality {municipality.code}: {municipality.name}")
+        print(say("municipality.add.done", code=municipality.code, name=municipality.name))
 
 
 async def list_municipalities(settings: Settings, *, as_json: bool = False) -> int:
@@ -270,5 +282,5 @@ async def list_municipalities(settings: Settings, *, as_json: bool = False) -> i
     for municipality in found:
         print(f"{municipality.code:<12} {municipality.name}")
     if not found:
-        print("no municipalities")
+        print(say("municipality.list.none"))
     return 0

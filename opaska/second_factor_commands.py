@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from core.clock import SystemClock
 from core.settings import Settings
-from core.startup import StartupError
+from opaska.exits import BadInput
+from opaska.messages import say
 from opaska.registry_cli import transaction
 from registry import second_factor, staff
 from registry.second_factor_model import SecondFactorChange
@@ -17,7 +18,7 @@ async def reset(settings: Settings, *, username: str) -> int:
     async with transaction(settings) as session:
         member = await staff.find_by_username(session, username)
         if member is None:
-            raise StartupError(f"no staff account {username!r}")
+            raise BadInput(say("user.unknown", username=username))
         had = await second_factor.remove(
             session,
             staff_id=member.id,
@@ -29,7 +30,7 @@ async def reset(settings: Settings, *, username: str) -> int:
         if had:
             await staff.remove_sessions(session, staff_id=member.id)
     if had:
-        print(f"second factor of {member.username} removed; their console sessions are ended")
+        print(say("user.reset_2fa.done", username=member.username))
     else:
-        print(f"{member.username} has no second factor; nothing changed")
+        print(say("user.reset_2fa.none", username=member.username))
     return 0

@@ -12,6 +12,7 @@ from core.db.engine import make_engine
 from core.settings import Settings
 from core.startup import StartupError, redacted
 from opaska.db.head import schema_is_current
+from opaska.messages import say
 
 
 async def open_database(settings: Settings, *, migrate: bool) -> AsyncEngine:
@@ -28,7 +29,7 @@ async def open_database(settings: Settings, *, migrate: bool) -> AsyncEngine:
     except Exception as exc:
         await engine.dispose()
         reason = str(getattr(exc, "orig", exc) or type(exc).__name__).splitlines()[0]
-        raise StartupError(f"cannot reach the database {redacted(url)} (OPASKA_DATABASE_URL): {reason}") from None
+        raise StartupError(say("database.unreachable", url=redacted(url), reason=reason)) from None
     if migrate:
         from opaska.db.migrate import upgrade_to_head
 
@@ -37,9 +38,7 @@ async def open_database(settings: Settings, *, migrate: bool) -> AsyncEngine:
         return engine
     elif pending := await _pending_revisions(engine):
         await engine.dispose()
-        raise StartupError(
-            f"the database {redacted(url)} is not migrated ({len(pending)} revision(s) pending): run `opaska migrate`"
-        )
+        raise StartupError(say("database.not_migrated", url=redacted(url), pending=len(pending)))
     return engine
 
 

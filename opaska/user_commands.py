@@ -15,8 +15,9 @@ from alarm_center.voice.operator_phone import BadOperatorPhone, set_operator_pho
 from core.clock import SystemClock
 from core.db.engine import make_session_factory
 from core.settings import Settings
-from core.startup import StartupError
 from opaska.cli_json import print_json
+from opaska.exits import BadInput
+from opaska.messages import say
 from opaska.registry_cli import reading, transaction
 from opaska.startup import open_database
 from registry import staff
@@ -28,16 +29,16 @@ def read_new_password(*, from_stdin: bool) -> str:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         try:
-            password = getpass.getpass("password: ")
-            again = getpass.getpass("password again: ")
+            password = getpass.getpass(say("user.password.prompt"))
+            again = getpass.getpass(say("user.password.again"))
         except EOFError:
-            raise StartupError("no password given (no terminal? use --password-stdin)") from None
+            raise BadInput(say("user.password.none")) from None
         if password != again:
-            raise StartupError("the passwords differ; nothing changed")
+            raise BadInput(say("user.password.differ"))
     try:
         check_new_password(password)
     except PasswordRejected as exc:
-        raise StartupError(str(exc)) from None
+        raise BadInput(str(exc)) from None  # worded by the registry, in English
     return password
 
 
@@ -65,9 +66,18 @@ async def create(
                 municipality_ids=ids,
             )
         except staff.StaffError as exc:
-            raise StartupError(str(exc)) from None
-        where = ", ".join(municipalities) if municipalities else "all municipalities"
-        print(f"staff {member.id}: {member.username} ({member.role}, {member.full_name}), {where}")
+            raise BadInput(str(exc)) from None  # worded by the registry, in English
+        where = ", ".join(municipalities) if municipalities else say("all_municipalities")
+        print(
+            say(
+                "user.create.done",
+                id=member.id,
+                username=member.username,
+                role=member.role,
+                name=member.full_name,
+                where=where,
+            )
+        )
     return 0
 
 
@@ -90,11 +100,14 @@ async def list_users(settings: Settings, *, as_json: bool = False) -> int:
         )
         return 0
     for member, codes in accounts:
-        where = "all municipalities" if member.role == "administrator" else ", ".join(codes) or "no municipality"
-        state = "" if member.active else " [inactive]"
+        if member.role == "administrator":
+            where = say("all_municipalities")
+        else:
+            where = ", ".join(codes) or say("user.list.no_municipality")
+        state = "" if member.active else say("user.list.inactive")
         print(f"{member.id:>4} {member.username:<20} {member.role:<14} {member.full_name} ({where}){state}")
     if not accounts:
-        print("no staff accounts yet: opaska user create USERNAME --role administrator --name NAME")
+        print(say("user.list.none"))
     return 0
 
 
@@ -105,14 +118,14 @@ async def change_password(settings: Settings, *, username: str, password_stdin: 
         async with sessions() as session:
             member = await staff.find_by_username(session, username)
         if member is None:
-            raise StartupError(f"no staff account {username!r}")
+            raise BadInput(say("user.unknown", username=username))
         password = read_new_password(from_stdin=password_stdin)
         password_hash = await asyncio.to_thread(hash_password, password)
         async with sessions() as session, session.begin():
             await staff.set_password_hash(session, staff_id=member.id, password_hash=password_hash)
             # Whoever knew the old password is logged out everywhere.
             await staff.remove_sessions(session, staff_id=member.id)
-        print(f"password of {member.username} changed; their console sessions are ended")
+        print(say("user.passwd.done", username=member.username))
         return 0
     finally:
         await engine.dispose()
@@ -121,15 +134,15 @@ async def change_password(settings: Settings, *, username: str, password_stdin: 
 async def set_phone(settings: Settings, *, username: str, number: str | None, clear: bool) -> int:
     """`opaska user phone USERNAME NUMBER|--clear`: where Twilio rings the operator for a call."""
     if clear == (number is not None):
-        raise StartupError("give either a NUMBER (or sip: address) or --clear")
+        raise BadInput(say("user.phone.either"))
     async with transaction(settings) as session:
         member = await staff.find_by_username(session, username)
         if member is None:
-            raise StartupError(f"no staff account {username!r}")
+            raise BadInput(say("user.unknown", username=username))
         try:
             phone = await set_operator_phone(session, member, None if clear else number)
         except BadOperatorPhone as exc:
-            raise StartupError(f"number: {exc}") from None
-    said = f"phone {phone}" if phone else "no phone (their calls from an alarm are refused)"
+            raise BadInput(f"number: {exc}") from None  # worded by the voice module, in Polish
+    said = say("user.phone.set", phone=phone) if phone else say("user.phone.cleared")
     print(f"{member.username}: {said}")
     return 0

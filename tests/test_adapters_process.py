@@ -48,8 +48,8 @@ async def test_opaska_run_serves_watches_and_traccar(
         database_url, "band", "register", "--adapter", "watch", "--device-id", "8809008845", "--serial", "W-SOS-1"
     )
     assert watch.returncode == 0, watch.stderr
-    assert "MQTT password" not in watch.stdout
-    assert "reaches opaska through watch as device 8809008845" in watch.stdout
+    assert "hasło MQTT" not in watch.stdout
+    assert "łączy się z platformą przez watch jako urządzenie 8809008845" in watch.stdout
     tracker = await run_opaska_command(
         database_url, "band", "register", "--adapter", "traccar", "--imei", "867584031234565"
     )

@@ -30,11 +30,14 @@ async def test_config_locate_and_rejects(
     assert outbox[1].payload["request_id"] in located.stdout
 
     rejects = await run_opaska_command(database_url, "band", "rejects", seeded.serial)
-    assert rejects.stdout.strip() == "no rejected messages"
+    assert rejects.stdout.strip() == "brak odrzuconych wiadomości"
 
+    # Bad input: exit 2, in the command line's language.
     unknown = await run_opaska_command(database_url, "band", "locate", "NO-SUCH-BAND")
-    assert unknown.returncode == 1
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().splitlines()[-1] == "opaska: nie ma zarejestrowanej opaski 'NO-SUCH-BAND'"
+    unknown = await run_opaska_command(database_url, "--lang", "en", "band", "locate", "NO-SUCH-BAND")
     assert unknown.stderr.strip().splitlines()[-1] == "opaska: no band 'NO-SUCH-BAND' is registered"
     too_fast = await run_opaska_command(database_url, "band", "config", seeded.serial, "--heartbeat-interval", "1")
-    assert too_fast.returncode == 1
+    assert too_fast.returncode == 2
     assert "--heartbeat-interval" in too_fast.stderr

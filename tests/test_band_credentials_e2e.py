@@ -98,7 +98,7 @@ def _free_port() -> int:
 
 
 def _secret(stdout: str) -> str:
-    found = re.search(r"^MQTT password: (\S+)$", stdout, re.MULTILINE)
+    found = re.search(r"^hasło MQTT: (\S+)$", stdout, re.MULTILINE)
     assert found, stdout
     return found.group(1)
 

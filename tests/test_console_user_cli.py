@@ -18,7 +18,9 @@ pytestmark = pytest.mark.asyncio
 
 
 async def opaska(database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return await run_opaska_command(database_url, *args, stdin=stdin)
+    # In English: the staff registry words its refusals in English (the default, Polish, is
+    # tested in tests/test_cli_language.py).
+    return await run_opaska_command(database_url, "--lang", "en", *args, stdin=stdin)
 
 
 async def test_create_list_and_change_a_password(
@@ -85,9 +87,9 @@ async def test_create_list_and_change_a_password(
         (["--role", "administrator", "--name", " "], "long enough pw", "full name"),
     ],
 )
-async def test_bad_input_is_one_line_and_exit_1(database_url: str, args: list[str], stdin: str, message: str) -> None:
+async def test_bad_input_is_one_line_and_exit_2(database_url: str, args: list[str], stdin: str, message: str) -> None:
     result = await opaska(database_url, "user", "create", "ola", *args, "--password-stdin", stdin=stdin + "\n")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert message in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("opaska: ")
 
@@ -96,6 +98,6 @@ async def test_a_taken_username_is_refused(database_url: str) -> None:
     args = ["user", "create", "ada", "--role", "administrator", "--name", "Ada", "--password-stdin"]
     assert (await opaska(database_url, *args, stdin="long enough pw\n")).returncode == 0
     again = await opaska(database_url, *args, stdin="long enough pw\n")
-    assert again.returncode == 1
+    assert again.returncode == 2
     assert "'ada' is taken" in again.stderr
-    assert (await opaska(database_url, "user", "passwd", "nobody", "--password-stdin", stdin="x" * 12)).returncode == 1
+    assert (await opaska(database_url, "user", "passwd", "nobody", "--password-stdin", stdin="x" * 12)).returncode == 2

@@ -168,7 +168,7 @@ async def test_the_roster_from_the_command_line(
     )
     assert added.returncode == 0, added.stderr
     assert "supervisor" in added.stdout
-    assert "2026-11-23 20:00 CET - 2026-11-24 08:00 CET, all municipalities" in added.stdout
+    assert "2026-11-23 20:00 CET - 2026-11-24 08:00 CET, wszystkie gminy" in added.stdout
     # An offset is taken as given: 19:00 UTC is 20:00 in Warsaw.
     responder = await run_opaska_command(
         database_url,
@@ -205,11 +205,11 @@ async def test_the_roster_from_the_command_line(
     lines = at_night.stdout.strip().splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("responder")
-    assert f"municipality {code}" in lines[0]
+    assert f"gmina {code}" in lines[0]
     assert lines[1].startswith("supervisor")
     assert "Anna Nowak +48601234567" in lines[1]
     in_the_day = await run_opaska_command(database_url, "duty", "list", "--at", "2026-11-24T12:00")
-    assert in_the_day.stdout.strip() == "nobody on duty then"
+    assert in_the_day.stdout.strip() == "wtedy nikt nie ma dyżuru"
 
 
 async def test_the_list_without_a_time_shows_every_shift_not_yet_over(
@@ -245,8 +245,10 @@ async def test_bad_roster_input_is_one_clear_line(database_url: str, args: tuple
         "--to": "2026-11-24T08:00",
     }
     values.update(dict(zip(args[::2], args[1::2], strict=True)))
-    result = await run_opaska_command(database_url, "duty", "add", *[part for item in values.items() for part in item])
-    assert result.returncode == 1
+    # In English: the roster words its own refusals (role, phone, to) in English.
+    given = [part for item in values.items() for part in item]
+    result = await run_opaska_command(database_url, "--lang", "en", "duty", "add", *given)
+    assert result.returncode == 2
     # (Lines before it are the database check's log, as for every command.)
     assert result.stderr.strip().splitlines()[-1] == message
     assert "Traceback" not in result.stderr

@@ -128,7 +128,7 @@ async def test_installation_test_over_mqtt_reaches_the_console_only(harness: Gat
     technician = await create_staff(sessions, clock, role="technician", municipality_ids=[seeded.municipality_id])
     started = await run_opaska_command(database_url, "band", "test-start", seeded.serial, "--by", technician.username)
     assert started.returncode == 0, started.stderr
-    assert "test mode until" in started.stdout
+    assert "tryb testowy do" in started.stdout
 
     # The gateway on the real clock, so the latency from the band's press is the real one.
     async with running_gateway(
@@ -159,7 +159,7 @@ async def test_installation_test_over_mqtt_reaches_the_console_only(harness: Gat
     assert -1000 < result.latency_ms < 5000
     assert result.technician_id == technician.id
     shown = await run_opaska_command(database_url, "band", "tests", seeded.serial)
-    assert re.search(rf"sos +PASS {result.latency_ms} ms", shown.stdout), shown.stdout
+    assert re.search(rf"sos +ZALICZONY {result.latency_ms} ms", shown.stdout), shown.stdout
 
     # An hour later, with nobody claiming either: the relatives were called about the real alarm
     # only. (The console is up, so the escalation follows its timetable.)

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.asyncio
 
 
 def secret_in(stdout: str) -> str:
-    found = re.search(r"^MQTT password: (\S+)$", stdout, re.MULTILINE)
+    found = re.search(r"^hasło MQTT: (\S+)$", stdout, re.MULTILINE)
     assert found, stdout
     return found.group(1)
 
@@ -90,8 +90,8 @@ async def test_resident_contact_and_band_from_the_command_line(
 
     shown = await run_opaska_command(database_url, "resident", "show", str(resident_id))
     assert shown.returncode == 0, shown.stderr
-    assert "1. Anna Kowalska (córka) +48601234567 [pl], has a key" in shown.stdout
-    assert "band 490154203237518 (GT-300)" in shown.stdout
+    assert "1. Anna Kowalska (córka) +48601234567 [pl], ma klucz" in shown.stdout
+    assert "opaska 490154203237518 (GT-300)" in shown.stdout
     listed = await run_opaska_command(database_url, "resident", "list", "--municipality", code)
     assert "Kowalska Helena, ul. Legnicka 12/4" in listed.stdout
     contacts = await run_opaska_command(database_url, "contact", "list", str(resident_id))

@@ -385,14 +385,14 @@ async def test_the_cli_resets_a_second_factor(centre: Centre, database_url: str)
     await _enrol(centre, centre.supervisor)
     done = await run_opaska_command(database_url, "user", "reset-2fa", centre.supervisor.username)
     assert done.returncode == 0, done.stderr
-    assert "second factor of" in done.stdout
+    assert "drugi składnik" in done.stdout
     assert (await _password(centre.client(), centre.supervisor)).status_code == 200
     assert (await _events(centre, centre.supervisor.id))[-1] == ("reset", None)
     nothing = await run_opaska_command(database_url, "user", "reset-2fa", centre.supervisor.username)
-    assert "nothing changed" in nothing.stdout
+    assert "nic nie zmieniono" in nothing.stdout
     unknown = await run_opaska_command(database_url, "user", "reset-2fa", "nobody-here")
-    assert unknown.returncode != 0
-    assert "no staff account" in unknown.stderr
+    assert unknown.returncode == 2
+    assert "nie ma konta" in unknown.stderr
 
 
 async def test_the_policy_sends_the_role_to_enrol_before_anything_else(centre: Centre) -> None:

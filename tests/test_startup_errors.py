@@ -14,7 +14,9 @@ from tests.support.require import free_port, free_port_pair
 
 
 def _opaska(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
-    return opaska_run_to_exit(args, opaska_env(**env))
+    # In English: the kernel's refusals (broker, ports) are worded in English whatever the command
+    # line's language; the Polish default is tested in tests/test_cli_language.py.
+    return opaska_run_to_exit(["--lang", "en", *args], opaska_env(**env))
 
 
 def test_unreachable_database(tmp_path: Path) -> None:

@@ -11,26 +11,23 @@ if TYPE_CHECKING:
 
 GROUP = Group(
     "broker",
-    help="files for an external MQTT broker",
-    description="Write what an external broker needs from the registry (see docs/brokers.md).",
+    help="cmd.broker",
+    description="cmd.broker.about",
     commands=(
         Command(
             "mosquitto-files",
-            help="write Mosquitto's password and ACL files once",
-            description="Render Mosquitto's password file (the service account of OPASKA_MQTT_URL and every band "
-            "that may connect) and ACL file into DIR, rewriting a file only if it changed. The gateway keeps them in "
-            "step by itself when OPASKA_MQTT_MOSQUITTO_AUTH_DIR is set; this writes them once, e.g. before Mosquitto "
-            "starts.",
+            help="cmd.broker.mosquitto-files",
+            description="cmd.broker.mosquitto-files.about",
             run="opaska.commands.broker:mosquitto_files",
             args=(
                 arg(
-                    "--dir", dest="directory", required=True, metavar="DIR", help="where to write `passwords` and `acl`"
+                    "--dir", dest="directory", required=True, metavar="DIR", help="arg.broker.mosquitto-files.directory"
                 ),
                 arg(
                     "--reload-pid-file",
                     dest="pid_file",
                     metavar="FILE",
-                    help="after a change, send SIGHUP to the process whose pid is in FILE",
+                    help="arg.broker.mosquitto-files.pid_file",
                 ),
             ),
         ),
@@ -44,6 +41,8 @@ async def mosquitto_files(settings: Settings, *, directory: str, pid_file: str |
     from core.db.engine import make_session_factory
     from core.startup import StartupError
     from gateway.broker.mosquitto_auth import MosquittoAuthFiles
+    from opaska.exits import BadInput
+    from opaska.messages import say
     from opaska.startup import open_database
 
     try:
@@ -56,11 +55,10 @@ async def mosquitto_files(settings: Settings, *, directory: str, pid_file: str |
     try:
         result = await files.sync(make_session_factory(engine))
     except OSError as exc:
-        raise StartupError(f"cannot write Mosquitto's files in {directory}: {exc}") from None
+        raise BadInput(say("broker.cannot_write", directory=directory, reason=exc)) from None
     finally:
         await engine.dispose()
-    state = "written" if result.changed else "unchanged"
-    reload = ", Mosquitto signalled" if result.reloaded else ""
-    paths = f"{files.password_path}, {files.service_password_path} and {files.acl_path}"
-    print(f"{paths} {state} ({result.bands} bands){reload}")
+    paths = say("broker.paths", passwords=files.password_path, service=files.service_password_path, acl=files.acl_path)
+    state = say("broker.written" if result.changed else "broker.unchanged", paths=paths, bands=result.bands)
+    print(state + (say("broker.signalled") if result.reloaded else ""))
     return 0

@@ -7,16 +7,16 @@ from opaska.commands.table import JSON, Command, Group, arg
 
 _RESIDENTS = "opaska.resident_commands"
 
-LANGUAGE = arg("--language", default="pl", choices=("pl", "en"))
+LANGUAGE = arg("--language", default="pl", choices=("pl", "en"), help="arg.language")
 RESIDENT_ID = arg("resident_id", type=int)
 
 RESIDENT = Group(
     "resident",
-    help="residents: add, list, show, export, erase",
+    help="cmd.resident",
     commands=(
         Command(
             "add",
-            help="add a resident to a municipality's programme",
+            help="cmd.resident.add",
             run=f"{_RESIDENTS}:add",
             args=(
                 arg("--municipality", required=True, metavar="CODE"),
@@ -24,15 +24,15 @@ RESIDENT = Group(
                 arg("--last-name", required=True),
                 arg("--address", default=""),
                 arg("--birth-date", metavar="YYYY-MM-DD"),
-                arg("--phone", help="the resident's own phone (Polish numbers without +48 are fine)"),
+                arg("--phone", help="arg.resident.add.phone"),
                 LANGUAGE,
-                arg("--access-notes", default="", help="how to get in (kept in the registry)"),
-                arg("--medical-notes", default="", help="for the operator (read only in the console, audited)"),
+                arg("--access-notes", default="", help="arg.resident.add.access_notes"),
+                arg("--medical-notes", default="", help="arg.resident.add.medical_notes"),
             ),
         ),
         Command(
             "list",
-            help="residents, by name",
+            help="cmd.resident.list",
             run=f"{_RESIDENTS}:list_residents",
             args=(
                 JSON,
@@ -41,30 +41,25 @@ RESIDENT = Group(
                     "--all",
                     dest="include_inactive",
                     action="store_true",
-                    help="include residents who left the programme",
+                    help="arg.resident.list.include_inactive",
                 ),
             ),
         ),
-        Command(
-            "show", help="one resident: contacts, bands, band history", run=f"{_RESIDENTS}:show", args=(RESIDENT_ID,)
-        ),
+        Command("show", help="cmd.resident.show", run=f"{_RESIDENTS}:show", args=(RESIDENT_ID,)),
         Command(
             "export",
-            help="everything held about a resident, as JSON (RODO: the right of access)",
+            help="cmd.resident.export",
             run=f"{_RESIDENTS}:export",
-            args=(RESIDENT_ID, arg("--output", metavar="FILE", help="write to FILE (mode 0600) instead of stdout")),
+            args=(RESIDENT_ID, arg("--output", metavar="FILE", help="arg.resident.export.output")),
         ),
         Command(
             "erase",
-            help="erase a resident who left: personal data removed, alarms kept as anonymous statistics",
-            description="Anonymise a resident (RODO: the right to erasure): names, address, phone, birth date, "
-            "notes, key-safe code and contacts are removed, as are the phone numbers and texts of notifications "
-            "about them; their alarms stay as anonymous statistics (kind, times, outcome, municipality). Cannot be "
-            "undone.",
+            help="cmd.resident.erase",
+            description="cmd.resident.erase.about",
             run=f"{_RESIDENTS}:erase",
             args=(
                 RESIDENT_ID,
-                arg("--yes", dest="confirmed", action="store_true", help="confirm: this cannot be undone"),
+                arg("--yes", dest="confirmed", action="store_true", help="arg.resident.erase.confirmed"),
             ),
         ),
     ),
@@ -72,48 +67,48 @@ RESIDENT = Group(
 
 MUNICIPALITY = Group(
     "municipality",
-    help="municipalities (gminy) the centre serves",
+    help="cmd.municipality",
     commands=(
         Command(
             "add",
-            help="add a municipality",
+            help="cmd.municipality.add",
             run=f"{_RESIDENTS}:add_municipality",
             args=(
-                arg("code", help="its code: the TERYT code where known, or a short unique code"),
-                arg("--name", required=True, help="e.g. Gmina Oleśnica"),
+                arg("code", help="arg.municipality.add.code"),
+                arg("--name", required=True, help="arg.municipality.add.name"),
             ),
         ),
-        Command("list", help="every municipality, by code", run=f"{_RESIDENTS}:list_municipalities", args=(JSON,)),
+        Command("list", help="cmd.municipality.list", run=f"{_RESIDENTS}:list_municipalities", args=(JSON,)),
     ),
 )
 
 CONTACT = Group(
     "contact",
-    help="a resident's contacts, called in priority order",
+    help="cmd.contact",
     commands=(
         Command(
             "add",
-            help="add a contact (last in the order unless --priority)",
+            help="cmd.contact.add",
             run=f"{_RESIDENTS}:add_contact",
             args=(
                 RESIDENT_ID,
                 arg("--name", required=True),
-                arg("--phone", required=True, help="Polish numbers without +48 are fine"),
-                arg("--relation", default="", help="e.g. córka, sąsiad"),
-                arg("--priority", type=int, metavar="N", help="1 is called first"),
+                arg("--phone", required=True, help="arg.contact.add.phone"),
+                arg("--relation", default="", help="arg.contact.add.relation"),
+                arg("--priority", type=int, metavar="N", help="arg.contact.add.priority"),
                 LANGUAGE,
-                arg("--has-key", action="store_true", help="holds a key to the resident's home"),
+                arg("--has-key", action="store_true", help="arg.contact.add.has_key"),
             ),
         ),
         Command(
             "list",
-            help="a resident's contacts in calling order",
+            help="cmd.contact.list",
             run=f"{_RESIDENTS}:list_contacts",
             args=(RESIDENT_ID,),
         ),
         Command(
             "remove",
-            help="remove a contact (the later ones move up)",
+            help="cmd.contact.remove",
             run=f"{_RESIDENTS}:remove_contact",
             args=(arg("contact_id", type=int),),
         ),
@@ -122,14 +117,12 @@ CONTACT = Group(
 
 IMPORT = Command(
     "import",
-    help="import residents, contacts and bands from a CSV file (check first with --dry-run)",
-    description="Import a MOPS spreadsheet saved as CSV: one row per resident with contacts and band "
-    "(columns: docs/registry-import.md). UTF-8 (with or without BOM) or Windows-1250, ';' or ',' separated. "
-    "Every problem is reported by row and column; with any problem nothing is written.",
+    help="cmd.import",
+    description="cmd.import.about",
     run="opaska.import_commands:run_import",
     args=(
         arg("path", metavar="file"),
-        arg("--dry-run", action="store_true", help="only check the file and report its problems"),
-        arg("--by", metavar="USERNAME", help="who imports (kept in the bands' history)"),
+        arg("--dry-run", action="store_true", help="arg.import.dry_run"),
+        arg("--by", metavar="USERNAME", help="arg.import.by"),
     ),
 )

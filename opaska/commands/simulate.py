@@ -6,6 +6,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from opaska.commands.table import Command, arg
+from opaska.exits import BAD_INPUT
+from opaska.messages import say
 from simulator.scenario_names import SCENARIO_NAMES
 
 if TYPE_CHECKING:
@@ -13,9 +15,8 @@ if TYPE_CHECKING:
 
 COMMAND = Command(
     "simulate",
-    help="virtual bands over real MQTT",
-    description="Connect virtual bands to the broker and send heartbeats and alarms, exactly as the band "
-    "protocol says: an alarm is repeated until the platform's alarm_received arrives.",
+    help="cmd.simulate",
+    description="cmd.simulate.about",
     run="opaska.commands.simulate:simulate",
     args=(
         arg(
@@ -23,19 +24,19 @@ COMMAND = Command(
             dest="named_bands",
             action="append",
             metavar="SERIAL[:SECRET]",
-            help="a registered band (repeatable); the demo bands' secrets are read from var/demo-bands.txt",
+            help="arg.simulate.named_bands",
         ),
-        arg("--scenario", choices=SCENARIO_NAMES, help="run a fleet of --bands bands through this"),
-        arg("--bands", type=int, default=100, metavar="N", help="fleet size (default 100)"),
-        arg("--seed", type=int, default=1, metavar="S", help="seed of the scenario's choices"),
-        arg("--duration", dest="duration_s", type=float, metavar="S", help="scenario length in seconds (default 60)"),
-        arg("--broker", metavar="URL", help="the bands' broker listener, e.g. mqtt://127.0.0.1:1883"),
-        arg("--prefix", default="SIM", help="serial prefix of the simulated fleet (default SIM)"),
+        arg("--scenario", choices=SCENARIO_NAMES, help="arg.simulate.scenario"),
+        arg("--bands", type=int, default=100, metavar="N", help="arg.simulate.bands"),
+        arg("--seed", type=int, default=1, metavar="S", help="arg.simulate.seed"),
+        arg("--duration", dest="duration_s", type=float, metavar="S", help="arg.simulate.duration_s"),
+        arg("--broker", metavar="URL", help="arg.simulate.broker"),
+        arg("--prefix", default="SIM", help="arg.simulate.prefix"),
         arg(
             "--secrets",
             dest="secrets_file",
             metavar="FILE",
-            help="fleet secrets (default var/simulated-bands-PREFIX.tsv)",
+            help="arg.simulate.secrets_file",
         ),
         arg(
             "--heartbeat-interval",
@@ -43,23 +44,23 @@ COMMAND = Command(
             type=float,
             default=300.0,
             metavar="S",
-            help="until a config downlink says otherwise",
+            help="arg.simulate.heartbeat_interval_s",
         ),
-        arg("--mosquitto-files", metavar="DIR", help="also render Mosquitto's password and ACL files"),
-        arg("--json", dest="json_out", metavar="FILE", help="write the scenario's report as JSON"),
+        arg("--mosquitto-files", metavar="DIR", help="arg.simulate.mosquitto_files"),
+        arg("--json", dest="json_out", metavar="FILE", help="arg.simulate.json_out"),
         arg(
             "--press",
             choices=("sos", "fall", "fall_cancel"),
-            help="send this from every band (repeated until alarm_received), then stop",
+            help="arg.simulate.press",
         ),
-        arg("--heartbeats", type=int, default=1, metavar="N", help="heartbeats per band before pressing (default 1)"),
+        arg("--heartbeats", type=int, default=1, metavar="N", help="arg.simulate.heartbeats"),
         arg(
             "--interval",
             dest="interval_s",
             type=float,
             default=1.0,
             metavar="S",
-            help="seconds between heartbeats (default 1)",
+            help="arg.simulate.interval_s",
         ),
         arg(
             "--timeout",
@@ -67,7 +68,7 @@ COMMAND = Command(
             type=float,
             default=60.0,
             metavar="S",
-            help="give up waiting for alarm_received after S seconds",
+            help="arg.simulate.timeout_s",
         ),
     ),
 )
@@ -91,8 +92,8 @@ async def simulate(
     if scenario:
         return await cli.simulate_fleet(settings, scenario=scenario, broker=broker, **fleet)
     if not named_bands:
-        print("opaska simulate: give --band SERIAL[:SECRET] or --scenario NAME", file=sys.stderr)
-        return 2
+        print(f"opaska simulate: {say('simulate.no_bands')}", file=sys.stderr)
+        return BAD_INPUT
     return await cli.simulate(
         settings,
         bands=named_bands,

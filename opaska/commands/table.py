@@ -1,4 +1,7 @@
-"""The shape of a command in the table, and the parser built from the table."""
+"""The shape of a command in the table, and the parser built from the table.
+
+Help texts in the table are message ids (opaska/messages/): the parser is built in the language
+the command line speaks, so `opaska --help` and `opaska --lang en --help` differ only in words."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import importlib
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from opaska.messages import say
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -23,8 +28,9 @@ _SERVICE = "_service"
 
 @dataclass(frozen=True)
 class Arg:
-    """One `add_argument` call: the argument's names and argparse's options. Each `dest` is the
-    keyword its command's function takes, so the parsed arguments are handed over as they are."""
+    """One `add_argument` call: the argument's names and argparse's options (`help` a message id).
+    Each `dest` is the keyword its command's function takes, so the parsed arguments are handed
+    over as they are."""
 
     names: tuple[str, ...]
     options: dict[str, Any]
@@ -35,13 +41,14 @@ def arg(*names: str, **options: Any) -> Arg:
 
 
 # A listing command's machine-readable form: one JSON array on standard output, for scripts.
-JSON = Arg(("--json",), {"dest": "as_json", "action": "store_true", "help": "print one JSON array (for scripts)"})
+JSON = Arg(("--json",), {"dest": "as_json", "action": "store_true", "help": "arg.json"})
 
 
 @dataclass(frozen=True)
 class Command:
     """A command: `run` names its function as "module:function", called as
-    `function(settings, **arguments)` and returning the exit status (None: 0)."""
+    `function(settings, **arguments)` and returning the exit status (None: 0). `help` and
+    `description` are message ids."""
 
     name: str
     help: str
@@ -71,7 +78,7 @@ def build_parser(table: Sequence[Command | Group], **parser_options: Any) -> arg
         if isinstance(entry, Command):
             _add_command(commands, entry)
             continue
-        group = commands.add_parser(entry.name, help=entry.help, description=entry.description)
+        group = commands.add_parser(entry.name, help=say(entry.help), description=_about(entry.description))
         subcommands = group.add_subparsers(dest=_SUBCOMMAND, required=True, metavar=f"{entry.name.upper()}_COMMAND")
         for command in entry.commands:
             _add_command(subcommands, command)
@@ -79,10 +86,17 @@ def build_parser(table: Sequence[Command | Group], **parser_options: Any) -> arg
 
 
 def _add_command(commands: Any, command: Command) -> None:
-    parser = commands.add_parser(command.name, help=command.help, description=command.description)
+    parser = commands.add_parser(command.name, help=say(command.help), description=_about(command.description))
     for argument in command.args:
-        parser.add_argument(*argument.names, **argument.options)
+        options = argument.options
+        if "help" in options:
+            options = {**options, "help": say(options["help"])}
+        parser.add_argument(*argument.names, **options)
     parser.set_defaults(**{_RUNNER: command.run, _SERVICE: command.service})
+
+
+def _about(description: str | None) -> str | None:
+    return say(description) if description else None
 
 
 def is_service(args: argparse.Namespace) -> bool:

@@ -91,12 +91,17 @@ def opaska_process(args: list[str], env: dict[str, str], log_path: Path) -> Iter
                     process.wait()
 
 
-async def run_opaska_command(database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+async def run_opaska_command(
+    database_url: str, *args: str, stdin: str = "", locale: str = "C.UTF-8"
+) -> subprocess.CompletedProcess[str]:
     """One `opaska …` command against the test's database, as a technician runs it: `opaska.cli.main`
     with the environment, standard streams and exit status of a process of its own, run in this
     one (a new interpreter per command cost the suite minutes; the entry point itself is exercised
-    by the tests that start `opaska run` and friends as processes)."""
-    return await asyncio.to_thread(_run_cli_here, opaska_env(OPASKA_DATABASE_URL=database_url), list(args), stdin)
+    by the tests that start `opaska run` and friends as processes). The locale is `locale` whatever
+    the machine's, so the command line speaks its default language (Polish) unless told otherwise."""
+    env = {k: v for k, v in opaska_env(OPASKA_DATABASE_URL=database_url).items() if not k.startswith("LC_")}
+    env["LANG"] = locale
+    return await asyncio.to_thread(_run_cli_here, env, list(args), stdin)
 
 
 _CLI_LOCK = threading.Lock()

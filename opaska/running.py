@@ -31,7 +31,10 @@ async def until_signalled(parts: dict[str, Awaitable[None]], on_stop: Callable[[
                 log.error("%s stopped: %s", tasks[task], task.exception(), exc_info=task.exception())
                 raise StartupError(f"{tasks[task]} failed: {task.exception()}")
             if task is not stopper:
+                # Every part runs until it is stopped: one that ends by itself leaves the process
+                # without it, a failure (exit 1, so a supervisor such as systemd restarts it).
                 log.error("%s stopped unexpectedly", tasks[task])
+                raise StartupError(f"{tasks[task]} stopped unexpectedly")
         log.info("stopping")
     finally:
         # The loops of most parts only end by cancellation: cancel them first, so none of them

@@ -432,6 +432,9 @@ async def test_the_band_page_lists_the_test_alarms_live_and_closes_them(visit: V
         await page.fill("#password", visit.staff["technician"].password)
         await page.click("button[type=submit]")
         await expect(page).to_have_url(base + start)
+        # The URL is the page's as soon as the navigation commits, before its scripts have their
+        # handlers: a click then would be lost. The load event comes after them.
+        await page.wait_for_load_state("load")
         with no_script_errors(page, expected=RECONNECTING):
             rows = page.locator("#test-alarms tbody tr")
             sos_row = page.locator(f'#test-alarms tr[data-alarm-id="{sos}"]')

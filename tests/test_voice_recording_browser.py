@@ -38,6 +38,9 @@ async def test_a_supervisor_records_and_withdraws_consent_on_the_card(world: Wor
     await page.fill("#password", supervisor.password)
     await page.click("button[type=submit]")
     await expect(page).to_have_url(world.console_url + start)
+    # The URL is the page's as soon as the navigation commits, before its scripts have their
+    # handlers: a click then would be lost. The load event comes after them.
+    await page.wait_for_load_state("load")
 
     with no_script_errors(page, expected=("WebSocket",)):
         await expect(page.locator("#resident")).to_contain_text("brak zgody")

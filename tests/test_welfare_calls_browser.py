@@ -47,6 +47,9 @@ async def _log_in(browser: Browser, platform: Platform, who: StaffMember, start:
     await page.fill("#password", who.password)
     await page.click("button[type=submit]")
     await expect(page).to_have_url(platform.base + start)
+    # The URL is the page's as soon as the navigation commits, before its scripts have their
+    # handlers: a click then would be lost. The load event comes after them.
+    await page.wait_for_load_state("load")
     return page
 
 
